@@ -1,0 +1,93 @@
+"""What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
+
+from flask import abort, redirect, request, url_for
+from flask_admin import AdminIndexView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.tools import get_query_for_ids
+from flask_security import current_user
+from flask_wtf import FlaskForm
+
+from cms.extensions import db
+from cms.markup import stored_html
+from cms.permissions import STAFF, Perm, can
+
+
+def deny_access():
+    """Anonymous users go to the login page (with a same-site `next`); others get a 403 page."""
+    if not current_user.is_authenticated:
+        next_url = request.full_path.rstrip("?")
+        return redirect(url_for("security.login", next=next_url))
+    abort(403)
+
+
+def staff_may(perms: int) -> bool:
+    return bool(current_user.is_authenticated and current_user.active and can(perms))
+
+
+class StaffModelView(ModelView):
+    """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
+
+    required: int = Perm.ADMIN
+    form_base_class = FlaskForm
+    page_size = 50
+    can_set_page_size = True
+    can_view_details = True
+    can_export = True
+    export_types = ["csv"]
+    export_max_rows = 10_000
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, db, **kwargs)
+
+    def is_accessible(self) -> bool:
+        return staff_may(self.required)
+
+    def inaccessible_callback(self, name, **kwargs):
+        return deny_access()
+
+    def scope(self, query):
+        """The row-level rule: the rows the current user may see and touch. Default: all rows."""
+        return query
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(super().get_count_query())
+
+    def get_one(self, id):
+        """One row within `scope`, or 404: drives details, edit and delete alike."""
+        try:
+            row = get_query_for_ids(self.get_query(), self.model, [id]).one_or_none()
+        except (ValueError, TypeError):
+            row = None
+        if row is None:
+            abort(404)
+        return row
+
+    def adjust_form(self, form, obj=None):
+        """Per-request changes to a form (choices, fields the user may not set)."""
+        return form
+
+    def create_form(self, obj=None):
+        return self.adjust_form(super().create_form(obj), None)
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        # Flask-Admin's Unique validator reads form._obj, which FlaskForm never sets.
+        form._obj = obj
+        return self.adjust_form(form, obj)
+
+
+class DashboardView(AdminIndexView):
+    """The console's front page, open to all staff."""
+
+    def is_accessible(self) -> bool:
+        return staff_may(STAFF)
+
+    def inaccessible_callback(self, name, **kwargs):
+        return deny_access()
+
+
+def body_html_formatter(view, context, model, name):
+    return stored_html(model.body_html)

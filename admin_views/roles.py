@@ -1,0 +1,62 @@
+"""Roles in the staff console (ADMIN): permissions edited as check boxes over the bit mask."""
+
+from flask_security import current_user
+from markupsafe import Markup, escape
+from wtforms import SelectMultipleField
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from admin_views.base import StaffModelView
+from cms.accounts import AccountError, check_role_change_keeps_admin, check_role_delete_keeps_admin
+from cms.permissions import Perm, mask_of, names_of, perm_name
+
+
+class PermissionMaskField(SelectMultipleField):
+    """Check boxes named after the permission bits; stores the integer mask on the model."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.pop("choices", None)
+        kwargs.pop("coerce", None)
+        choices = [(perm_name(p), perm_name(p).capitalize()) for p in Perm]
+        super().__init__(label, validators, choices=choices, coerce=str, **kwargs)
+
+    def process_data(self, value):
+        if isinstance(value, int):
+            value = sorted(names_of(value))
+        super().process_data(value)
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, mask_of(self.data or []))
+
+
+def _format_permissions(view, context, model, name):
+    names = [perm_name(p) for p in Perm if (model.permissions or 0) & p]
+    return Markup(", ").join(escape(n) for n in names)
+
+
+class RoleView(StaffModelView):
+    required = Perm.ADMIN
+    column_list = ("name", "description", "permissions")
+    column_searchable_list = ("name", "description")
+    column_filters = ("name",)
+    column_sortable_list = ("name",)
+    column_default_sort = "name"
+    column_formatters = {"permissions": _format_permissions}
+    column_formatters_detail = {"permissions": _format_permissions}
+    form_columns = ("name", "description", "permissions")
+    form_overrides = {"permissions": PermissionMaskField}
+
+    def on_model_change(self, form, model, is_created):
+        try:
+            check_role_change_keeps_admin(current_user)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def on_model_delete(self, model):
+        try:
+            check_role_delete_keeps_admin(current_user, model)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None

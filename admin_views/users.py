@@ -1,0 +1,59 @@
+"""Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user, hash_password
+from wtforms import PasswordField, SelectField
+from wtforms.validators import Length, Optional, ValidationError
+
+from admin_views.base import StaffModelView
+from cms.accounts import AccountError, check_keeps_admin
+from cms.locale import supported_locales
+from cms.permissions import Perm
+
+
+class UserView(StaffModelView):
+    required = Perm.ADMIN
+    column_list = ("email", "username", "name", "roles", "active", "confirmed_at", "member_since", "last_seen")
+    column_details_list = (
+        "email", "username", "name", "about_me", "roles", "active", "confirmed_at", "member_since", "last_seen",
+        "locale",
+    )  # fmt: skip
+    column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
+    column_searchable_list = ("email", "username", "name")
+    column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
+    column_sortable_list = ("email", "username", "name", "active", "confirmed_at", "member_since", "last_seen")
+    column_default_sort = ("member_since", True)
+    form_columns = ("email", "username", "name", "about_me", "locale", "active", "confirmed_at", "roles")
+    form_overrides = {"locale": SelectField}
+    form_extra_fields = {
+        "new_password": PasswordField(
+            _l("New password"),
+            validators=[Optional(), Length(min=8, max=128)],
+            description=_l("Leave empty to keep the current password."),
+        )
+    }
+    form_args = {"username": {"validators": [Length(min=3, max=64)]}}
+
+    def adjust_form(self, form, obj=None):
+        form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if not model.locale:
+            model.locale = None
+        if form.new_password.data:
+            model.password = hash_password(form.new_password.data)
+        elif is_created:
+            raise ValidationError(_l("A new account needs a password."))
+        if is_created:
+            model.fs_uniquifier = uuid.uuid4().hex
+        try:
+            check_keeps_admin(current_user, model)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def on_model_delete(self, model):
+        if model.id == current_user.id:
+            raise ValidationError(_l("You cannot delete your own account."))

@@ -1,0 +1,138 @@
+"""The newsroom back office: the application factory, which names everything the app is made of."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import get_locale
+from flask_security import SQLAlchemyUserDatastore, current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import settings
+from cms import accounts, errors, permissions
+from cms.extensions import babel, cache, csrf, db, migrate, security
+from cms.locale import select_locale, supported_locales
+from cms.mail import CmsMailUtil
+from cms.models import Role, User, utcnow
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, config_name, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_admin(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    register_request_hooks(app)
+    return app
+
+
+def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
+    """settings.py's class, then CMS_… environment variables, then explicit overrides."""
+    app.config.from_object(settings.config_class(config_name))
+    app.config.from_prefixed_env("CMS")
+    app.config.update(overrides)
+    config = app.config
+
+    if not config.get("SECRET_KEY"):
+        if config_name == "production" or settings.config_class(config_name) is settings.Production:
+            raise RuntimeError("Production needs CMS_SECRET_KEY set to a long random value.")
+        config["SECRET_KEY"] = settings.instance_secret_key(app.instance_path)
+    if not config.get("SECURITY_PASSWORD_SALT"):
+        config["SECURITY_PASSWORD_SALT"] = f"cms-salt:{config['SECRET_KEY']}"
+
+    url = config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'cms.db'}"
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith(("mysql", "mariadb")):
+        # Reconnect quietly after MariaDB's wait_timeout (default 8 h) closes idle connections.
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_recycle": 280})
+
+    config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
+    config["UPLOADS_DEFAULT_DEST"] = config["UPLOADS_DIR"]
+    if config.get("REDIS_URL"):
+        config.setdefault("CACHE_TYPE", "RedisCache")
+        config.setdefault("CACHE_REDIS_URL", config["REDIS_URL"])
+    else:
+        config.setdefault("CACHE_TYPE", "SimpleCache")
+    logging.basicConfig(level=logging.INFO)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
+    """SQLite enforces foreign keys (and so ON DELETE CASCADE) only when asked, per connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)  # before Flask-Security, which relies on it
+    babel.init_app(app, locale_selector=select_locale)
+    cache.init_app(app)
+    security.init_app(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        mail_util_cls=CmsMailUtil,
+        username_util_cls=accounts.CmsUsernameUtil,
+    )
+    accounts.connect_signals()
+
+
+def register_blueprints(app: Flask) -> None:
+    from cms.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def register_admin(app: Flask) -> None:
+    from admin_views import init_admin
+
+    init_admin(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    app.register_error_handler(HTTPException, errors.render_error)
+    if not app.config.get("TESTING"):
+        app.register_error_handler(Exception, errors.handle_unexpected)
+
+
+def register_commands(app: Flask) -> None:
+    from cms.cli import cms_cli
+
+    app.cli.add_command(cms_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def inject_helpers() -> dict:
+        return {
+            **permissions.template_helpers(),
+            "current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),
+            "supported_locales": supported_locales(),
+        }
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def record_last_seen() -> None:
+        if current_user.is_authenticated:
+            now = utcnow()
+            if current_user.last_seen is None or (now - current_user.last_seen).total_seconds() > 300:
+                current_user.last_seen = now
+                db.session.commit()

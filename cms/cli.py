@@ -1,0 +1,64 @@
+"""The `flask cms …` commands: init, create-user, seed."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from cms import i18n
+from cms.accounts import AccountError, create_user, ensure_default_roles
+from cms.seed import demo_accounts, seed_bulk
+
+cms_cli = AppGroup("cms", help="Newsroom administration commands.")
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@cms_cli.command("init")
+def init_command():
+    """Apply migrations, create or update the roles, compile catalogs. Safe to run on every deploy."""
+    upgrade(directory=MIGRATIONS_DIR)
+    roles = ensure_default_roles()
+    compiled = i18n.compile_catalogs()
+    click.echo(f"Database at the latest revision; roles: {', '.join(r.name for r in roles)}.")
+    click.echo(f"Compiled {compiled} translation catalog(s).")
+
+
+@cms_cli.command("create-user")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--role", "roles", multiple=True, help="A role name; repeat for several.")
+@click.option("--username", default=None, help="Defaults to the part of the email before '@'.")
+def create_user_command(email, password, roles, username):
+    """Create a confirmed user with the given roles."""
+    try:
+        user = create_user(email, password, list(roles), username=username)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.email} ({user.username}) with roles: {', '.join(r.name for r in user.roles) or '-'}.")
+
+
+@cms_cli.command("seed")
+@click.option("--users", default=20, show_default=True, help="Extra reader accounts (5% also Authors).")
+@click.option("--posts", default=40, show_default=True)
+@click.option("--comments", default=200, show_default=True)
+@click.option("--follows", default=50, show_default=True)
+def seed_command(users, posts, comments, follows):
+    """Demo accounts (one per role) plus generated users, posts, comments and follows."""
+    for value in (users, posts, comments, follows):
+        if value < 0:
+            raise click.BadParameter("counts cannot be negative")
+    ensure_default_roles()
+    accounts = demo_accounts()
+    total = users + posts + comments + follows
+    with click.progressbar(length=total, label="Seeding", show_pos=True, show_eta=True) as bar:
+        try:
+            seed_bulk(users, posts, comments, follows, progress=lambda what, rows: bar.update(rows))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("Demo accounts (email / password):")
+    for role, email, password in accounts:
+        click.echo(f"  {role:<14} {email:<28} {password}")
+    current_app.logger.info("Seeded %d rows", total)

@@ -1,0 +1,38 @@
+"""Error pages: HTML for people, JSON for API clients, never a bare traceback."""
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from cms.extensions import db
+
+TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "File too large",
+    500: "Something went wrong",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def render_error(error: HTTPException):
+    code = error.code or 500
+    title = gettext(TITLES.get(code, error.name))
+    description = error.description if code != 500 else gettext("The error has been logged.")
+    if isinstance(error, CSRFError):
+        description = gettext("The form expired or was sent from elsewhere. Reload the page and try again.")
+    if _wants_json():
+        return jsonify(error={"code": code, "title": title, "description": str(description)}), code
+    return render_template("errors/error.html", code=code, title=title, description=description), code
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    return render_error(InternalServerError())

@@ -1,0 +1,49 @@
+"""The one Markdown-to-safe-HTML pipeline, used by posts, translations and comments."""
+
+import markdown
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup",
+    "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"align"},
+    "th": {"align"},
+    "code": {"class"},
+}
+ALLOWED_SCHEMES = {"http", "https", "mailto"}
+
+COMMENT_TAGS = {"a", "b", "blockquote", "br", "code", "em", "i", "li", "ol", "p", "pre", "strong", "ul"}
+
+
+def sanitise_html(html: str, tags: set[str] = ALLOWED_TAGS) -> str:
+    """Keep only allow-listed tags, attributes and URL schemes; links get rel=nofollow noopener."""
+    return nh3.clean(
+        html,
+        tags=tags,
+        attributes={tag: attrs for tag, attrs in ALLOWED_ATTRIBUTES.items() if tag in tags},
+        url_schemes=ALLOWED_SCHEMES,
+        link_rel="nofollow noopener",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str, tags: set[str] = ALLOWED_TAGS) -> str:
+    """Markdown to sanitised HTML. Raw HTML in the source goes through the same allow-list."""
+    html = markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
+    return sanitise_html(html, tags)
+
+
+def render_comment(text: str) -> str:
+    return render_markdown(text, COMMENT_TAGS)
+
+
+def stored_html(html: str | None) -> Markup:
+    """HTML read back from a *_html column, which only ever holds this module's sanitised output."""
+    return Markup(html or "")  # noqa: S704

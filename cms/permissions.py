@@ -1,0 +1,85 @@
+"""Permission bits, the default roles, and the Flask-Principal permissions every check goes through."""
+
+import enum
+from collections.abc import Iterable
+
+from flask_principal import Need, Permission
+
+
+class Perm(enum.IntFlag):
+    FOLLOW = 0x01
+    COMMENT = 0x02
+    WRITE = 0x04
+    MODERATE = 0x08
+    PUBLISH = 0x10
+    TRANSLATE = 0x20
+    ADMIN = 0x80
+
+
+ALL_PERMISSIONS = Perm.FOLLOW | Perm.COMMENT | Perm.WRITE | Perm.MODERATE | Perm.PUBLISH | Perm.TRANSLATE | Perm.ADMIN
+
+READER = Perm.FOLLOW | Perm.COMMENT
+AUTHOR = READER | Perm.WRITE
+
+# Roles that `cms init` creates or brings up to date; names are part of the contract.
+DEFAULT_ROLES: dict[str, tuple[int, str]] = {
+    "Reader": (READER, "Reads, comments and follows authors."),
+    "Author": (AUTHOR, "Writes posts and submits them for review."),
+    "Editor": (AUTHOR | Perm.PUBLISH, "Writes, reviews and publishes posts."),
+    "Moderator": (READER | Perm.MODERATE, "Works through the comment queue."),
+    "Translator": (READER | Perm.TRANSLATE, "Edits the interface's translation catalogs."),
+    "Administrator": (ALL_PERMISSIONS, "Manages accounts, roles and everything else."),
+}
+
+# Staff are those who may open the console at all.
+STAFF = Perm.WRITE | Perm.MODERATE | Perm.TRANSLATE | Perm.ADMIN
+
+
+def perm_name(perm: Perm) -> str:
+    return (perm.name or "").lower()
+
+
+def names_of(mask: int) -> set[str]:
+    """The permission names ('follow', 'publish', …) granted by a bit mask."""
+    return {perm_name(p) for p in Perm if mask & p}
+
+
+def mask_of(names: Iterable[str]) -> int:
+    mask = 0
+    for name in names:
+        mask |= Perm[name.upper()]
+    return mask
+
+
+def need(perm: Perm) -> Need:
+    """The Need Flask-Security's identity loader gives for a granted bit (`fsperm`, name)."""
+    return Need("fsperm", perm_name(perm))
+
+
+def permission(perms: int) -> Permission:
+    """A Principal permission allowing any of the bits in `perms`; ADMIN is allowed everything."""
+    needs = {need(p) for p in Perm if perms & p} | {need(Perm.ADMIN)}
+    return Permission(*needs)
+
+
+def can(perms: int) -> bool:
+    """Whether the current identity holds any of the bits in `perms` (or ADMIN)."""
+    return permission(perms).can()
+
+
+def user_mask(user) -> int:
+    """The union of the user's role masks; for code running outside a request (CLI, jobs)."""
+    mask = 0
+    for role in getattr(user, "roles", ()) or ():
+        mask |= role.permissions or 0
+    return mask
+
+
+def user_can(user, perms: int) -> bool:
+    mask = user_mask(user)
+    return bool(mask & perms) or bool(mask & Perm.ADMIN)
+
+
+def template_helpers() -> dict:
+    """Names templates use for permission checks: `{% if can(Perm.PUBLISH) %}`."""
+    return {"can": can, "Perm": Perm, "STAFF": STAFF}

@@ -1,0 +1,89 @@
+"""Configuration classes, one per environment; every value can be overridden by a CMS_… variable."""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY: str | None = None
+    DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
+    UPLOADS_DIR = str(BASE_DIR / "uploads")
+    REDIS_URL: str | None = None
+    LOCALES = "en,zh,es"
+    DEFAULT_LOCALE = "en"
+    MAIL_SERVER: str | None = None  # None: outgoing mail is written to the log
+    MAIL_PORT = 25
+    MAIL_SENDER = "no-reply@cms.localhost"
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    COMMENTS_PREMODERATED = True
+    ADMIN_PAGE_SIZE = 50
+
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    WTF_CSRF_TIME_LIMIT = None
+
+    SECURITY_PASSWORD_HASH = "argon2"
+    SECURITY_PASSWORD_SALT: str | None = None  # derived from SECRET_KEY when unset
+    SECURITY_REGISTERABLE = True
+    SECURITY_CONFIRMABLE = True
+    SECURITY_RECOVERABLE = True
+    SECURITY_CHANGEABLE = True
+    SECURITY_LOGIN_WITHOUT_CONFIRMATION = True
+    SECURITY_USERNAME_ENABLE = True
+    SECURITY_USERNAME_REQUIRED = True
+    SECURITY_SEND_REGISTER_EMAIL = True
+    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
+    SECURITY_POST_LOGIN_VIEW = "/"
+    SECURITY_POST_LOGOUT_VIEW = "/"
+    SECURITY_TRACKABLE = False
+    SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
+
+    FLASK_ADMIN_SWATCH = "flatly"
+    FLASK_ADMIN_FLUID_LAYOUT = True
+
+
+class Development(Config):
+    DEBUG = True
+
+
+class Testing(Config):
+    TESTING = True
+    # Cheap argon2 parameters keep the suite fast; production keeps the library defaults.
+    SECURITY_PASSWORD_HASH_OPTIONS = {"argon2": {"rounds": 1, "memory_cost": 1024, "parallelism": 1}}
+    SERVER_NAME = None
+
+
+class Production(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+CONFIGS = {"development": Development, "testing": Testing, "production": Production}
+
+
+def config_class(name: str | None = None) -> type[Config]:
+    """The configuration class named by `name` or by CMS_CONFIG (default: development)."""
+    name = (name or os.environ.get("CMS_CONFIG") or "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"CMS_CONFIG={name!r} is not one of {', '.join(CONFIGS)}") from None
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Development's secret key: generated once, then kept in the instance folder."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
