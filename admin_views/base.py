@@ -12,6 +12,16 @@ from cms.markup import stored_html
 from cms.permissions import STAFF, Perm, can
 
 
+# Which flag turns each Flask-Admin endpoint on.
+CAPABILITIES = {
+    "create_view": "can_create",
+    "edit_view": "can_edit",
+    "delete_view": "can_delete",
+    "details_view": "can_view_details",
+    "export": "can_export",
+}
+
+
 def deny_access():
     """Anonymous users go to the login page (with a same-site `next`); others get a 403 page."""
     if not current_user.is_authenticated:
@@ -44,6 +54,24 @@ class StaffModelView(ModelView):
 
     def inaccessible_callback(self, name, **kwargs):
         return deny_access()
+
+    def _handle_view(self, name, **kwargs):
+        """After the permission check, a capability the view does not offer is a 404, not a quiet redirect."""
+        response = super()._handle_view(name, **kwargs)
+        if response is None:
+            flag = CAPABILITIES.get(name)
+            if flag and not getattr(self, flag):
+                abort(404)
+        return response
+
+    def handle_action(self, return_view=None):
+        """An action the user may not run is refused with 403 instead of being ignored."""
+        name = request.form.get("action", "")
+        if name not in self._actions_data:
+            abort(400, "Unknown action.")
+        if not self.is_action_allowed(name):
+            abort(403)
+        return super().handle_action(return_view)
 
     def scope(self, query):
         """The row-level rule: the rows the current user may see and touch. Default: all rows."""

@@ -6,7 +6,7 @@ from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_security import current_user
-from wtforms.validators import ValidationError
+from wtforms.validators import Optional, ValidationError
 
 from admin_views.base import StaffModelView, body_html_formatter
 from cms.models import POST_STATUSES, Post
@@ -34,7 +34,7 @@ class PostView(StaffModelView):
     column_formatters_detail = {"body_html": body_html_formatter}
     form_columns = ("title", "slug", "body", "status", "published_at", "author")
     form_choices = {"status": [(s, STATUS_LABELS[s]) for s in POST_STATUSES]}
-    form_args = {"slug": {"description": _l("Leave empty to make one from the title.")}}
+    form_args = {"slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")}}
     form_widget_args = {"body": {"rows": 18}}
 
     def scope(self, query):

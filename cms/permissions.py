@@ -3,6 +3,7 @@
 import enum
 from collections.abc import Iterable
 
+from flask import g
 from flask_principal import Need, Permission
 
 
@@ -64,6 +65,8 @@ def permission(perms: int) -> Permission:
 
 def can(perms: int) -> bool:
     """Whether the current identity holds any of the bits in `perms` (or ADMIN)."""
+    if not hasattr(g, "identity"):  # an error raised before Principal loaded the identity (e.g. CSRF)
+        return False
     return permission(perms).can()
 
 

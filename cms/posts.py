@@ -43,7 +43,8 @@ def unique_slug(title: str, wanted: str | None = None, post_id: int | None = Non
 def prepare_post(post: Post, acting_user: User, old_status: str | None) -> None:
     """Apply the rules before a post is saved: status change, slug, rendered body, publish date."""
     check_status_change(acting_user, old_status, post.status)
-    post.slug = unique_slug(post.title, post.slug, post.id)
+    with db.session.no_autoflush:  # the new post must not be flushed before it has a slug
+        post.slug = unique_slug(post.title, post.slug, post.id)
     post.body_html = render_markdown(post.body or "")
     if post.status == "published" and post.published_at is None:
         post.published_at = utcnow()

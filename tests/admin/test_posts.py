@@ -1,0 +1,153 @@
+"""The posts view: the row-level rule for writers, publishing rights, and bad input."""
+
+import pytest
+import sqlalchemy as sa
+
+from cms.models import Post
+from tests.conftest import fresh
+from tests.factories import make_post
+
+
+@pytest.fixture
+def two_posts(users):
+    return make_post(users["author"], title="Mine"), make_post(users["editor"], title="Theirs")
+
+
+def post_count(**where) -> int:
+    query = sa.select(sa.func.count()).select_from(Post)
+    for key, value in where.items():
+        query = query.where(getattr(Post, key) == value)
+    return fresh(query).scalar()
+
+
+def test_author_lists_and_exports_only_own_posts(login_as, two_posts):
+    browser = login_as("author")
+    listing = browser.get("/admin/post/").get_data(as_text=True)
+    assert "Mine" in listing and "Theirs" not in listing
+    export = browser.get("/admin/post/export/csv/").get_data(as_text=True)
+    assert "Mine" in export and "Theirs" not in export
+
+
+def test_editor_lists_every_post(login_as, two_posts):
+    listing = login_as("editor").get("/admin/post/").get_data(as_text=True)
+    assert "Mine" in listing and "Theirs" in listing
+
+
+@pytest.mark.parametrize("endpoint", ["edit", "details"])
+def test_author_cannot_open_someone_elses_post(login_as, two_posts, endpoint):
+    theirs = two_posts[1]
+    assert login_as("author").get(f"/admin/post/{endpoint}/?id={theirs.id}").status_code == 404
+
+
+def test_author_cannot_delete_someone_elses_post(login_as, two_posts):
+    browser = login_as("author")
+    theirs = two_posts[1]
+    response = browser.post("/admin/post/delete/", data={"id": theirs.id, "csrf_token": browser.csrf()})
+    assert response.status_code == 404
+    assert post_count(id=theirs.id) == 1
+
+
+def test_author_bulk_action_touches_only_own_posts(login_as, two_posts):
+    browser = login_as("author")
+    mine, theirs = two_posts
+    response = browser.post(
+        "/admin/post/action/",
+        data={"action": "review", "rowid": [mine.id, theirs.id], "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    assert "1 post changed." in response.get_data(as_text=True)
+    assert fresh(sa.select(Post.status).where(Post.id == mine.id)).scalar() == "review"
+    assert fresh(sa.select(Post.status).where(Post.id == theirs.id)).scalar() == "draft"
+
+
+def test_author_cannot_run_the_publish_action(login_as, two_posts):
+    browser = login_as("author")
+    mine = two_posts[0]
+    response = browser.post(
+        "/admin/post/action/", data={"action": "publish", "rowid": mine.id, "csrf_token": browser.csrf()}
+    )
+    assert response.status_code == 403
+    assert fresh(sa.select(Post.status).where(Post.id == mine.id)).scalar() == "draft"
+
+
+def test_author_form_offers_no_publish_status(login_as):
+    html = login_as("author").get("/admin/post/new/").get_data(as_text=True)
+    assert 'value="draft"' in html and 'value="review"' in html
+    assert 'value="published"' not in html and 'value="archived"' not in html
+
+
+def test_author_cannot_publish_own_post_through_the_form(login_as, users):
+    browser = login_as("author")
+    response = browser.submit("/admin/post/new/", {"title": "Sneaky", "body": "x", "status": "published"})
+    assert response.status_code == 200
+    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert post_count(title="Sneaky") == 0
+
+
+def test_author_creates_a_draft_owned_by_them(login_as, users):
+    browser = login_as("author")
+    response = browser.submit("/admin/post/new/", {"title": "Hello world", "body": "**Hi** <script>x</script>", "status": "draft"})
+    assert response.status_code == 302
+    post = fresh(sa.select(Post).where(Post.title == "Hello world")).scalar_one()
+    assert post.author_id == users["author"].id
+    assert post.slug == "hello-world"
+    assert post.body_html == "<p><strong>Hi</strong> </p>"
+
+
+def test_author_cannot_reopen_a_published_post(login_as, users):
+    post = make_post(users["author"], status="published", title="Live")
+    browser = login_as("author")
+    response = browser.submit(f"/admin/post/edit/?id={post.id}", {"title": "Live", "body": "x", "status": "draft"})
+    assert response.status_code == 200
+    assert "Only editors with the publish permission" in response.get_data(as_text=True)
+    assert fresh(sa.select(Post.status).where(Post.id == post.id)).scalar() == "published"
+
+
+def test_editor_publishes_and_the_publish_date_is_set(login_as, users):
+    browser = login_as("editor")
+    response = browser.submit(
+        "/admin/post/new/", {"title": "新闻 标题", "body": "正文", "status": "published", "author": users["editor"].id}
+    )
+    assert response.status_code == 302
+    post = fresh(sa.select(Post).where(Post.title == "新闻 标题")).scalar_one()
+    assert post.status == "published" and post.published_at is not None
+    assert post.slug == "xin-wen-biao-ti"
+
+
+def test_slugs_stay_unique(login_as, users):
+    make_post(users["editor"], title="Same", slug="same")
+    browser = login_as("editor")
+    browser.submit("/admin/post/new/", {"title": "Same", "body": "x", "status": "draft", "author": users["editor"].id})
+    assert fresh(sa.select(Post.slug).where(Post.title == "Same").order_by(Post.id)).scalars().all() == [
+        "same",
+        "same-2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"title": "x" * 300, "body": "b", "status": "draft"}, "Field cannot be longer than 255 characters"),
+        ({"title": "", "body": "b", "status": "draft"}, "This field is required"),
+        ({"title": "Dated", "body": "b", "status": "draft", "published_at": "not a date"}, "Not a valid datetime"),
+        ({"title": "Odd", "body": "b", "status": "secret"}, "Not a valid choice"),
+    ],
+    ids=["title-too-long", "title-missing", "bad-date", "unknown-status"],
+)
+def test_bad_post_input_gives_a_form_error_and_no_row(login_as, users, data, message):
+    before = post_count()
+    response = login_as("editor").submit("/admin/post/new/", {**data, "author": users["editor"].id})
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert post_count() == before
+
+
+def test_form_post_without_csrf_token_is_refused(login_as):
+    response = login_as("editor").post("/admin/post/new/", data={"title": "No token", "status": "draft"})
+    assert response.status_code == 400
+    assert post_count(title="No token") == 0
+
+
+@pytest.mark.parametrize("bad_id", ["99999", "abc"])
+def test_unknown_post_id_is_404(login_as, bad_id):
+    assert login_as("editor").get(f"/admin/post/edit/?id={bad_id}").status_code == 404

@@ -1,0 +1,176 @@
+"""Fixtures: an app per database (SQLite always, MariaDB when CMS_TEST_DATABASE_URL is set), rows, and clients."""
+
+import contextvars
+import os
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from cms import create_app
+from cms.accounts import create_user, ensure_default_roles
+from cms.cli import MIGRATIONS_DIR
+from cms.extensions import db
+
+BACKENDS = ["sqlite"] + (["mariadb"] if os.environ.get("CMS_TEST_DATABASE_URL") else [])
+PASSWORD = "correct-horse-battery"
+ROLE_NAMES = ["Reader", "Author", "Editor", "Moderator", "Translator", "Administrator"]
+
+_apps: dict[str, object] = {}
+
+
+def drop_everything(engine) -> None:
+    """Drop every table (including alembic_version) so migrations start from empty."""
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in reversed(meta.sorted_tables):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table.name)}"))
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+def make_app(backend: str, tmp_dir: Path, **overrides):
+    url = os.environ["CMS_TEST_DATABASE_URL"] if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}"
+    return create_app(
+        "testing",
+        DATABASE_URL=url,
+        SECRET_KEY="testing-secret-key",
+        UPLOADS_DIR=str(tmp_dir / "uploads"),
+        **overrides,
+    )
+
+
+def _session_app(backend: str, tmp_path_factory):
+    if backend not in _apps:
+        app = make_app(backend, tmp_path_factory.mktemp(backend))
+        with app.app_context():
+            drop_everything(db.engine)
+            upgrade(directory=MIGRATIONS_DIR)
+        _apps[backend] = app
+    return _apps[backend]
+
+
+def empty_tables() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path_factory):
+    """The app on one database, with the default roles and otherwise empty tables."""
+    app = _session_app(request.param, tmp_path_factory)
+    with app.app_context():
+        empty_tables()
+        ensure_default_roles()
+        app.extensions["cms.outbox"] = []
+        yield app
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def outbox(app):
+    return app.extensions["cms.outbox"]
+
+
+@pytest.fixture
+def users(app):
+    """One confirmed user per default role, keyed by role name in lower case."""
+    made = {}
+    for name in ROLE_NAMES:
+        made[name.lower()] = create_user(f"{name.lower()}@example.com", PASSWORD, [name], username=name.lower())
+    return made
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class _Isolated:
+    """Runs each request in an empty context, so it gets its own app context, `g` and database session
+    instead of sharing the test's (Flask reuses an app context that is already pushed)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name in ("get", "post", "put", "patch", "delete", "head", "open"):
+            return lambda *args, **kwargs: contextvars.Context().run(self._complete, attr, *args, **kwargs)
+        return attr
+
+    @staticmethod
+    def _complete(method, *args, **kwargs):
+        response = method(*args, **kwargs)
+        response.get_data()  # a streamed body (exports) is produced inside the same context
+        return response
+
+
+class Browserish:
+    """A test client that reads the CSRF token from the page it fetched, as a browser would."""
+
+    def __init__(self, client):
+        self.client = _Isolated(client)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def token_for(self, url: str) -> str:
+        response = self.client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return csrf_token(response.get_data(as_text=True))
+
+    def csrf(self) -> str:
+        """The session's CSRF token, read from a page every visitor can open."""
+        response = self.client.get("/change")  # signed in: the change-password form
+        if response.status_code != 200:
+            response = self.client.get("/login")
+        return csrf_token(response.get_data(as_text=True))
+
+    def submit(self, form_url: str, data: dict, post_url: str | None = None, **kwargs):
+        """GET the form page, then POST `data` with its CSRF token."""
+        payload = {"csrf_token": self.token_for(form_url), **data}
+        return self.client.post(post_url or form_url, data=payload, **kwargs)
+
+    def login(self, email: str, password: str = PASSWORD):
+        response = self.submit("/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return response
+
+
+@pytest.fixture
+def client(app):
+    return Browserish(app.test_client())
+
+
+@pytest.fixture
+def login_as(app, users):
+    """login_as('editor') gives a client signed in as that role's user; login_as(None) stays anonymous."""
+
+    def make(role: str | None):
+        browser = Browserish(app.test_client())
+        if role:
+            browser.login(users[role].email)
+        return browser
+
+    return make
+
+
+def backend_of(app) -> str:
+    return "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
+
+
+def fresh(statement):
+    """Run a query after ending the test's transaction, so rows written by requests are visible (MariaDB)."""
+    db.session.rollback()
+    return db.session.execute(statement)
