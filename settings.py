@@ -56,7 +56,11 @@ class Development(Config):
 class Testing(Config):
     TESTING = True
     # Cheap argon2 parameters keep the suite fast; production keeps the library defaults.
-    SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {"argon2__rounds": 1, "argon2__memory_cost": 1024, "argon2__parallelism": 1}
+    SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {
+        "argon2__rounds": 1,
+        "argon2__memory_cost": 1024,
+        "argon2__parallelism": 1,
+    }
     SERVER_NAME = None
 
 

@@ -4,13 +4,13 @@ from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
+from flask_babel import gettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
 
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import STAFF, Perm, can
-
 
 # Which flag turns each Flask-Admin endpoint on.
 CAPABILITIES = {
@@ -92,6 +92,17 @@ class StaffModelView(ModelView):
         if row is None:
             abort(404)
         return row
+
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's relation fields drop unknown ids silently; treat them as the bad input they are."""
+        valid = super().validate_form(form)
+        for field in form:
+            if hasattr(field, "_invalid_formdata") and request.method == "POST":
+                field.data  # noqa: B018 (resolving the submitted ids flags unknown ones)
+                if field._invalid_formdata:
+                    field.errors = [*field.errors, gettext("Not a valid choice")]
+                    valid = False
+        return valid
 
     def adjust_form(self, form, obj=None):
         """Per-request changes to a form (choices, fields the user may not set)."""

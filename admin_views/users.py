@@ -5,7 +5,7 @@ import uuid
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user, hash_password
 from wtforms import PasswordField, SelectField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from admin_views.base import StaffModelView
 from cms.accounts import AccountError, check_keeps_admin
@@ -25,7 +25,17 @@ class UserView(StaffModelView):
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
     column_sortable_list = ("email", "username", "name", "active", "confirmed_at", "member_since", "last_seen")
     column_default_sort = ("member_since", True)
-    form_columns = ("email", "username", "name", "about_me", "locale", "active", "confirmed_at", "roles")
+    form_columns = (
+        "email",
+        "username",
+        "name",
+        "about_me",
+        "locale",
+        "active",
+        "confirmed_at",
+        "roles",
+        "new_password",
+    )
     form_overrides = {"locale": SelectField}
     form_extra_fields = {
         "new_password": PasswordField(
@@ -34,7 +44,10 @@ class UserView(StaffModelView):
             description=_l("Leave empty to keep the current password."),
         )
     }
-    form_args = {"username": {"validators": [Length(min=3, max=64)]}}
+    form_args = {
+        "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
+        "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
+    }
 
     def adjust_form(self, form, obj=None):
         form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]

@@ -13,7 +13,6 @@ import settings
 from cms import accounts, errors, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import select_locale, supported_locales
-from cms.mail import CmsMailUtil
 from cms.models import Role, User, utcnow
 
 
@@ -83,12 +82,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)  # before Flask-Security, which relies on it
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
-    security.init_app(
-        app,
-        SQLAlchemyUserDatastore(db, User, Role),
-        mail_util_cls=CmsMailUtil,
-        username_util_cls=accounts.CmsUsernameUtil,
-    )
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
     accounts.connect_signals()
 
 

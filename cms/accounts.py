@@ -1,6 +1,6 @@
 """Account rules: creating users, keeping roles up to date, and never locking the last admin out."""
 
-from flask_security import UsernameUtil, hash_password
+from flask_security import hash_password
 from flask_security.signals import user_registered
 from sqlalchemy import func, select
 
@@ -11,12 +11,6 @@ from cms.permissions import DEFAULT_ROLES, Perm, user_can
 
 class AccountError(ValueError):
     """A request about accounts that the rules refuse; the message is shown to the user."""
-
-
-class CmsUsernameUtil(UsernameUtil):
-    def normalize(self, username: str) -> str | None:
-        clean = super().normalize(username)
-        return clean.lower() if clean else clean
 
 
 def ensure_default_roles() -> list[Role]:
@@ -64,7 +58,7 @@ def create_user(
     if not password_hash and len(password or "") < 8:
         raise AccountError("The password must be at least 8 characters long.")
     role_rows = [find_role(name) for name in roles]
-    user = security.datastore.create_user(
+    user: User = security.datastore.create_user(  # type: ignore[assignment]
         email=email,
         username=username,
         password=password_hash or hash_password(password),

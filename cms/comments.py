@@ -55,4 +55,4 @@ def set_comment_status(ids: list[int], status: str) -> int:
         update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(status=status)
     )
     db.session.commit()
-    return result.rowcount
+    return result.rowcount  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from flask_security import RoleMixin, UserMixin
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from cms.extensions import db
+from cms.extensions import Model, db
 from cms.permissions import names_of
 
 # Post and comment bodies can outgrow TEXT's 65,535 bytes on MariaDB (Chinese, emoji).
@@ -31,12 +31,12 @@ roles_users = sa.Table(
 )
 
 
-class Role(db.Model, RoleMixin):
+class Role(Model, RoleMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     description: Mapped[str | None] = mapped_column(sa.String(255))
     # A bit mask of cms.permissions.Perm; replaces Flask-Security's list column.
-    permissions: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    permissions: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")  # type: ignore[assignment]
 
     users: Mapped[list[User]] = relationship(secondary=roles_users, back_populates="roles")
 
@@ -51,7 +51,7 @@ class Role(db.Model, RoleMixin):
         return f"<Role {self.name} {self.permissions:#04x}>"
 
 
-class User(db.Model, UserMixin):
+class User(Model, UserMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -65,7 +65,9 @@ class User(db.Model, UserMixin):
     last_seen: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(sa.String(16))
 
-    roles: Mapped[list[Role]] = relationship(secondary=roles_users, back_populates="users", lazy="selectin")
+    roles: Mapped[list[Role]] = relationship(  # type: ignore[assignment]
+        secondary=roles_users, back_populates="users", lazy="selectin"
+    )
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)
     comments: Mapped[list[Comment]] = relationship(back_populates="author", passive_deletes=True)
 
@@ -89,7 +91,7 @@ POST_STATUSES = ("draft", "review", "published", "archived")
 COMMENT_STATUSES = ("pending", "approved", "hidden")
 
 
-class Post(db.Model):
+class Post(Model):
     __table_args__ = (sa.Index("ix_post_status_published_at", "status", "published_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,7 +115,7 @@ class Post(db.Model):
         return f"<Post {self.id} {self.slug!r} {self.status}>"
 
 
-class Comment(db.Model):
+class Comment(Model):
     __table_args__ = (
         sa.Index("ix_comment_post_status_created", "post_id", "status", "created_at"),
         sa.Index("ix_comment_status_created", "status", "created_at"),
@@ -137,7 +139,7 @@ class Comment(db.Model):
         return f"<Comment {self.id} post={self.post_id} {self.status}>"
 
 
-class Follow(db.Model):
+class Follow(Model):
     __table_args__ = (sa.CheckConstraint("follower_id <> followed_id", name="not_self"),)
 
     follower_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)

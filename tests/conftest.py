@@ -142,6 +142,11 @@ class Browserish:
         payload = {"csrf_token": self.token_for(form_url), **data}
         return self.client.post(post_url or form_url, data=payload, **kwargs)
 
+    def logout(self):
+        response = self.client.post("/logout", data={"csrf_token": self.csrf()})
+        assert response.status_code == 302
+        return response
+
     def login(self, email: str, password: str = PASSWORD):
         response = self.submit("/login", {"email": email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]

@@ -93,7 +93,9 @@ def test_console_endpoint_outcome(login_as, rows, role, view, endpoint):
 
     pk = sa.inspect(model).primary_key
     ids = [int(part) for part in str(row_id).split(",")]
-    still_there = fresh(sa.select(sa.func.count()).select_from(model).where(*[c == v for c, v in zip(pk, ids)]))
+    still_there = fresh(
+        sa.select(sa.func.count()).select_from(model).where(*[c == v for c, v in zip(pk, ids, strict=True)])
+    )
     count = still_there.scalar()
     deletes = endpoint == "delete" or (endpoint == "action" and ACTIONS[view] == "delete")
     if deletes and want == 302 and role is not None:

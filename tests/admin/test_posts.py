@@ -86,7 +86,9 @@ def test_author_cannot_publish_own_post_through_the_form(login_as, users):
 
 def test_author_creates_a_draft_owned_by_them(login_as, users):
     browser = login_as("author")
-    response = browser.submit("/admin/post/new/", {"title": "Hello world", "body": "**Hi** <script>x</script>", "status": "draft"})
+    response = browser.submit(
+        "/admin/post/new/", {"title": "Hello world", "body": "**Hi** <script>x</script>", "status": "draft"}
+    )
     assert response.status_code == 302
     post = fresh(sa.select(Post).where(Post.title == "Hello world")).scalar_one()
     assert post.author_id == users["author"].id

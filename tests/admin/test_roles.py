@@ -1,0 +1,66 @@
+"""The roles view: permissions edited as check boxes, and no lock-out through a role."""
+
+import sqlalchemy as sa
+
+from cms.models import Role
+from cms.permissions import Perm
+from tests.conftest import fresh
+
+
+def role(name: str) -> Role:
+    return fresh(sa.select(Role).where(Role.name == name)).scalar_one()
+
+
+def test_edit_form_shows_the_granted_permissions_checked(login_as, users):
+    editor = role("Editor")
+    html = login_as("administrator").get(f"/admin/role/edit/?id={editor.id}").get_data(as_text=True)
+    for name in ("follow", "comment", "write", "publish"):
+        assert 'checked id="permissions-' in html and f'value="{name}"' in html
+    assert html.count("checked") >= 4
+
+
+def test_admin_creates_a_role_from_check_boxes(login_as, users):
+    response = login_as("administrator").submit(
+        "/admin/role/new/", {"name": "Fact checker", "description": "Reads drafts", "permissions": ["write", "comment"]}
+    )
+    assert response.status_code == 302
+    created = role("Fact checker")
+    assert created.permissions == Perm.WRITE | Perm.COMMENT
+    assert created.get_permissions() == {"write", "comment"}
+
+
+def test_list_shows_permission_names(login_as, users):
+    html = login_as("administrator").get("/admin/role/").get_data(as_text=True)
+    assert "follow, comment, write, publish" in html
+
+
+def test_unknown_permission_name_is_a_form_error(login_as, users):
+    response = login_as("administrator").submit("/admin/role/new/", {"name": "Odd", "permissions": ["superpowers"]})
+    assert response.status_code == 200
+    assert "not a valid choice" in response.get_data(as_text=True).lower()
+
+
+def test_admin_cannot_strip_admin_from_own_only_admin_role(login_as, users):
+    admin_role = role("Administrator")
+    response = login_as("administrator").submit(
+        f"/admin/role/edit/?id={admin_role.id}", {"name": "Administrator", "permissions": ["follow"]}
+    )
+    assert response.status_code == 200
+    assert "would remove your own administrator rights" in response.get_data(as_text=True)
+    assert role("Administrator").permissions & Perm.ADMIN
+
+
+def test_admin_cannot_delete_own_only_admin_role(login_as, users):
+    browser = login_as("administrator")
+    admin_role = role("Administrator")
+    response = browser.post(
+        "/admin/role/delete/", data={"id": admin_role.id, "csrf_token": browser.csrf()}, follow_redirects=True
+    )
+    assert "would remove your own administrator rights" in response.get_data(as_text=True)
+    assert role("Administrator") is not None
+
+
+def test_duplicate_role_name_is_refused_without_a_half_written_row(login_as, users):
+    response = login_as("administrator").submit("/admin/role/new/", {"name": "Editor", "permissions": ["follow"]})
+    assert response.status_code == 200
+    assert fresh(sa.select(sa.func.count()).select_from(Role).where(Role.name == "Editor")).scalar() == 1
