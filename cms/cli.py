@@ -62,3 +62,34 @@ def seed_command(users, posts, comments, follows):
     for role, email, password in accounts:
         click.echo(f"  {role:<14} {email:<28} {password}")
     current_app.logger.info("Seeded %d rows", total)
+
+
+i18n_cli = AppGroup("i18n", help="Translation catalogs: extract, update, compile (wraps pybabel).")
+cms_cli.add_command(i18n_cli)
+
+
+@i18n_cli.command("extract")
+def i18n_extract():
+    """Write translations/messages.pot from the strings in cms/ and admin_views/."""
+    path = i18n.extract()
+    click.echo(f"Wrote {path}.")
+
+
+@i18n_cli.command("update")
+def i18n_update():
+    """Merge messages.pot into every locale's messages.po."""
+    i18n.update()
+    click.echo("Catalogs updated.")
+
+
+@i18n_cli.command("compile")
+def i18n_compile():
+    """Compile every messages.po to messages.mo (fuzzy entries left out)."""
+    click.echo(f"Compiled {i18n.compile_catalogs()} catalog(s).")
+
+
+@i18n_cli.command("init")
+@click.argument("locale")
+def i18n_init(locale):
+    """Start a catalog for a new LOCALE from messages.pot."""
+    click.echo(f"Created {i18n.init_locale(locale)}.")

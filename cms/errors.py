@@ -2,19 +2,20 @@
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cms.extensions import db
 
 TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Page not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "File too large",
-    500: "Something went wrong",
+    400: _l("Bad request"),
+    403: _l("Forbidden"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("File too large"),
+    500: _l("Something went wrong"),
 }
 
 
@@ -24,7 +25,7 @@ def _wants_json() -> bool:
 
 def render_error(error: HTTPException):
     code = error.code or 500
-    title = gettext(TITLES.get(code, error.name))
+    title = str(TITLES.get(code, error.name))
     description = error.description if code != 500 else gettext("The error has been logged.")
     if isinstance(error, CSRFError):
         description = gettext("The form expired or was sent from elsewhere. Reload the page and try again.")
