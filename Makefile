@@ -33,7 +33,7 @@ lint: install-dev
 	$(BIN)/mypy cms
 
 test: install-dev lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python benchmarks/run.py

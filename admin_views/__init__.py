@@ -6,13 +6,15 @@ from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from admin_views.audit import AuditLogView
 from admin_views.base import DashboardView
 from admin_views.comments import CommentView
 from admin_views.follows import FollowView
+from admin_views.media import MediaView
 from admin_views.posts import PostView
 from admin_views.roles import RoleView
 from admin_views.users import UserView
-from cms.models import Comment, Follow, Post, Role, User
+from cms.models import AuditLog, Comment, Follow, Media, Post, Role, User
 
 
 def init_admin(app: Flask) -> Admin:
@@ -27,9 +29,11 @@ def init_admin(app: Flask) -> Admin:
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
     )
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
+    admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))
     admin.add_view(CommentView(Comment, name=_l("Comments"), endpoint="comment"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="user", category=_l("Accounts")))
     admin.add_view(RoleView(Role, name=_l("Roles"), endpoint="role", category=_l("Accounts")))
     admin.add_view(FollowView(Follow, name=_l("Follows"), endpoint="follow", category=_l("Accounts")))
+    admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit", category=_l("Accounts")))
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
     return admin

@@ -1,10 +1,11 @@
 """What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
 
@@ -19,6 +20,7 @@ CAPABILITIES = {
     "delete_view": "can_delete",
     "details_view": "can_view_details",
     "export": "can_export",
+    "restore_view": "can_edit",
 }
 
 
@@ -45,6 +47,7 @@ class StaffModelView(ModelView):
     can_export = True
     export_types = ["csv"]
     export_max_rows = 10_000
+    list_template = "admin/cms_list.html"
 
     def __init__(self, model, **kwargs):
         super().__init__(model, db, **kwargs)
@@ -103,6 +106,23 @@ class StaffModelView(ModelView):
                     field.errors = [*field.errors, gettext("Not a valid choice")]
                     valid = False
         return valid
+
+    def selected_query(self, ids):
+        """The rows an action applies to: the checked ones, or with "select all" every row the list's
+        current filters and search match. Always within `scope`."""
+        if request.form.get("select_all") == "1":
+            args = self._get_list_extra_args()
+            _, query = self.get_list(None, None, False, args.search, args.filters, execute=False, page_size=0)
+            return query
+        return get_query_for_ids(self.get_query(), self.model, ids)
+
+    @action("delete", lazy_gettext("Delete"), lazy_gettext("Are you sure you want to delete the selected records?"))
+    def action_delete(self, ids):
+        rows = self.selected_query(ids).all()
+        deleted = sum(1 for row in rows if self.delete_model(row))
+        flash(ngettext("%(num)d record was deleted.", "%(num)d records were deleted.", deleted) % {"num": deleted})
+        if deleted < len(rows):
+            flash(gettext("%(num)d could not be deleted.", num=len(rows) - deleted), "error")
 
     def adjust_form(self, form, obj=None):
         """Per-request changes to a form (choices, fields the user may not set)."""

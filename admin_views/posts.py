@@ -1,17 +1,41 @@
-"""Posts in the staff console: writers see their own posts, publishers see and publish all."""
+"""Posts in the staff console: writers see their own posts, publishers see and publish all; translations
+inline, live preview, revisions with diff and restore, and no silently lost edits."""
 
-from flask import flash
+import difflib
+
+from flask import abort, flash, g, jsonify, redirect, request
+from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.tools import get_query_for_ids
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_security import current_user
+from markupsafe import Markup
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional, ValidationError
 
 from admin_views.base import StaffModelView, body_html_formatter
-from cms.models import POST_STATUSES, Post
+from cms import audit
+from cms.extensions import db
+from cms.locale import supported_locales
+from cms.markup import render_markdown
+from cms.models import POST_STATUSES, Post, PostTranslation, utcnow
 from cms.permissions import Perm, can
-from cms.posts import PUBLISHER_STATUSES, PostError, change_post_status, prepare_post
+from cms.posts import (
+    PUBLISHER_STATUSES,
+    EditConflict,
+    PostError,
+    change_post_status,
+    check_delete,
+    check_version,
+    keep_conflicting_text,
+    missing_translation,
+    prepare_post,
+    restore_revision,
+    translation_state,
+)
 
 STATUS_LABELS = {
     "draft": _l("Draft"),
@@ -19,28 +43,119 @@ STATUS_LABELS = {
     "published": _l("Published"),
     "archived": _l("Archived"),
 }
+REVISION_KINDS = {"save": _l("Saved"), "restore": _l("Restored"), "conflict": _l("Kept from a conflict")}
+TRANSLATION_BADGES = {
+    "current": ("badge-success", _l("up to date")),
+    "outdated": ("badge-warning", _l("out of date")),
+    "missing": ("badge-light", _l("missing")),
+    "original": ("badge-primary", _l("original")),
+}
+MAX_PREVIEW_LENGTH = 500_000
+
+
+class VersionField(HiddenField):
+    """The version the editor opened; compared on save, never written to the post (SQLAlchemy counts)."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+def locale_choices():
+    return [(code, code) for code in supported_locales()]
+
+
+class MissingTranslationFilter(BaseSQLAFilter):
+    """Posts with no translation into the chosen language."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(missing_translation(value))
+
+    def operation(self):
+        return _l("missing in")
+
+    def validate(self, value):
+        return value in supported_locales()
+
+
+def _format_status(view, context, model, name):
+    if model.status == "published" and model.published_at and model.published_at > utcnow():
+        return _l("Scheduled")
+    return STATUS_LABELS.get(model.status, model.status)
+
+
+def _format_translations(view, context, model, name):
+    badges = []
+    for locale, state in translation_state(model, supported_locales()).items():
+        css, label = TRANSLATION_BADGES[state]
+        badges.append(
+            Markup('<span class="badge {}" title="{}" data-locale="{}" data-state="{}">{}</span>').format(
+                css, label, locale, state, locale
+            )
+        )
+    return Markup(" ").join(badges)
 
 
 class PostView(StaffModelView):
     required = Perm.WRITE
-    column_list = ("title", "author", "status", "published_at", "updated_at")
-    column_searchable_list = ("title", "slug", "body")
-    column_filters = ("status", "author.username", "published_at", "created_at", "updated_at")
+    create_template = "admin/post_create.html"
+    edit_template = "admin/post_edit.html"
+    column_list = ("title", "author", "status", "translations", "published_at", "updated_at")
+    column_searchable_list = ("title", "slug")
+    column_filters = (
+        "status",
+        "author.username",
+        "locale",
+        MissingTranslationFilter(Post.id, _l("Translation"), options=locale_choices),
+        "published_at",
+        "created_at",
+        "updated_at",
+    )
     column_sortable_list = ("title", ("author", "author.username"), "status", "published_at", "updated_at")
     column_default_sort = ("updated_at", True)
-    column_details_list = ("title", "slug", "author", "status", "published_at", "created_at", "updated_at", "body_html")
-    column_export_list = ("id", "title", "slug", "author", "status", "published_at", "created_at", "updated_at")
-    column_formatters = {"status": lambda v, c, m, p: STATUS_LABELS.get(m.status, m.status)}
+    column_labels = {"locale": _l("Language"), "translations": _l("Languages")}
+    column_details_list = (
+        "title", "slug", "locale", "author", "status", "published_at", "featured_image", "created_at", "updated_at",
+        "body_html",
+    )  # fmt: skip
+    column_export_list = ("id", "title", "slug", "locale", "author", "status", "published_at", "created_at")
+    column_formatters = {"status": _format_status, "translations": _format_translations}
     column_formatters_detail = {"body_html": body_html_formatter}
-    form_columns = ("title", "slug", "body", "status", "published_at", "author")
+    form_columns = (
+        "title", "slug", "locale", "body", "status", "published_at", "featured_image", "author", "translations",
+        "version",
+    )  # fmt: skip
     form_choices = {"status": [(s, STATUS_LABELS[s]) for s in POST_STATUSES]}
-    form_args = {"slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")}}
+    form_overrides = {"locale": SelectField}
+    form_args = {
+        "slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")},
+        "locale": {"choices": locale_choices, "label": _l("Original language")},
+        "published_at": {"description": _l("A time in the future schedules the post (UTC).")},
+    }
+    form_extra_fields = {"version": VersionField()}
     form_widget_args = {"body": {"rows": 18}}
+    form_ajax_refs = {
+        "author": {"fields": ("username", "email"), "page_size": 10},
+        "featured_image": {"fields": ("original_name",), "page_size": 10},
+    }
+    inline_models = [
+        (
+            PostTranslation,
+            {
+                "form_columns": ("id", "locale", "title", "body"),
+                "form_overrides": {"locale": SelectField},
+                "form_args": {"locale": {"choices": locale_choices}},
+                "form_widget_args": {"body": {"rows": 10}},
+            },
+        )
+    ]
 
     def scope(self, query):
         if can(Perm.PUBLISH):
             return query
         return query.filter(Post.author_id == current_user.id)
+
+    def get_query(self):
+        return super().get_query().options(selectinload(Post.translations))
 
     def adjust_form(self, form, obj=None):
         if not can(Perm.PUBLISH):
@@ -49,24 +164,116 @@ class PostView(StaffModelView):
             form.status.choices = [
                 choice for choice in form.status.choices if choice[0] not in PUBLISHER_STATUSES or choice[0] == current
             ]
+        if obj is not None and request.method == "GET":
+            form.version.data = obj.version
+        if obj is None and request.method == "GET":
+            form.locale.data = supported_locales()[0] if not form.locale.data else form.locale.data
         return form
 
     def on_model_change(self, form, model, is_created):
         if is_created and model.author_id is None and model.author is None:
             model.author = current_user._get_current_object()
-        old_status = form.status.object_data if not is_created else None
+        old_status = None if is_created else form.status.object_data
         try:
-            prepare_post(model, current_user, old_status)
+            prepare_post(model, current_user, old_status, supported_locales())
         except PostError as exc:
             raise ValidationError(str(exc)) from None
 
-    def _bulk_status(self, ids, status: str) -> None:
-        posts = get_query_for_ids(self.get_query(), self.model, ids).all()
-        changed, refused = change_post_status(current_user, posts, status)
-        flash(
-            ngettext("%(num)d post changed.", "%(num)d posts changed.", changed) % {"num": changed},
-            "success",
+    def on_model_delete(self, model):
+        try:
+            check_delete(current_user, model)
+        except PostError as exc:
+            raise ValidationError(str(exc)) from None
+
+    # -- no lost edits ------------------------------------------------------------------------------
+    def update_model(self, form, model):
+        g.post_edit = (model.id, form.title.data or "", form.body.data or "", form)
+        try:
+            check_version(model, form.version.data, form.title.data or "", form.body.data or "")
+        except EditConflict as conflict:
+            self._show_conflict(conflict.post, form)
+            return False
+        except PostError as exc:
+            flash(str(exc), "error")
+            return False
+        return super().update_model(form, model)
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, StaleDataError) and g.get("post_edit"):
+            db.session.rollback()
+            post_id, _, _, form = g.post_edit
+            post = db.session.get(Post, post_id)
+            if post is not None:
+                self._show_conflict(post, form)
+                return True
+        return super().handle_view_exception(exc)
+
+    def _show_conflict(self, post: Post, form) -> None:
+        _, your_title, your_body, _ = g.post_edit
+        g.post_conflict = {
+            "their_title": post.title,
+            "their_body": post.body,
+            "their_author": post.revisions[0].user.username if post.revisions and post.revisions[0].user else "?",
+            "your_title": your_title,
+            "your_body": your_body,
+        }
+        keep_conflicting_text(post.id, current_user, your_title, your_body)
+        form.version.data = post.version  # saving again, after review, is a deliberate overwrite
+        flash(gettext("This post was changed by someone else after you opened it. Your text was kept."), "error")
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("conflict", g.get("post_conflict"))
+        return super().render(template, **kwargs)
+
+    # -- preview and revisions ----------------------------------------------------------------------
+    @expose("/preview/", methods=("POST",))
+    def preview_view(self):
+        return jsonify(html=render_markdown(request.form.get("body", "")[:MAX_PREVIEW_LENGTH]))
+
+    @expose("/revisions/")
+    def revisions_view(self):
+        post = self.get_one(request.args.get("id", ""))
+        return self.render("admin/post_revisions.html", post=post, revisions=post.revisions, kind_labels=REVISION_KINDS)
+
+    @expose("/diff/")
+    def diff_view(self):
+        post = self.get_one(request.args.get("id", ""))
+        by_id = {revision.id: revision for revision in post.revisions}
+        older = by_id.get(request.args.get("a", type=int))
+        newer = by_id.get(request.args.get("b", type=int))
+        if older is None or newer is None:
+            abort(404, gettext("Choose two revisions of this post to compare."))
+        if older.id > newer.id:
+            older, newer = newer, older
+        table = difflib.HtmlDiff(wrapcolumn=90).make_table(
+            older.body.splitlines(), newer.body.splitlines(), str(older.id), str(newer.id), context=True
         )
+        return self.render(
+            "admin/post_diff.html",
+            post=post,
+            older=older,
+            newer=newer,
+            title_changed=older.title != newer.title,
+            diff_table=Markup(table),  # noqa: S704 (difflib escapes the compared text)
+        )
+
+    @expose("/restore/", methods=("POST",))
+    def restore_view(self):
+        post = self.get_one(request.form.get("id", ""))
+        try:
+            restore_revision(current_user, post, request.form.get("revision", type=int) or 0)
+        except PostError as exc:
+            abort(404, str(exc))
+        flash(gettext("The revision was restored. The text it replaced is kept in the history."), "success")
+        return redirect(self.get_url(".edit_view", id=post.id))
+
+    # -- bulk actions -------------------------------------------------------------------------------
+    def _bulk_status(self, ids, status: str) -> None:
+        posts = self.selected_query(ids).all()
+        changed, refused = change_post_status(current_user, posts, status)
+        audit.record(f"bulk_{status}", "Post", summary=f"{changed} changed, {refused} refused")
+        db.session.commit()
+        flash(ngettext("%(num)d post changed.", "%(num)d posts changed.", changed) % {"num": changed}, "success")
         if refused:
             flash(
                 ngettext(
@@ -78,7 +285,7 @@ class PostView(StaffModelView):
                 "error",
             )
 
-    @action("review", _l("Submit for review"), _l("Submit the selected posts for review?"))
+    @action("review", _l("Move to review"), _l("Move the selected posts to review?"))
     def action_review(self, ids):
         self._bulk_status(ids, "review")
 

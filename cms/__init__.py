@@ -6,13 +6,15 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import get_locale
 from flask_security import SQLAlchemyUserDatastore, current_user
+from flask_uploads import configure_uploads
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, errors, permissions
+from cms import accounts, audit, errors, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import select_locale, supported_locales
+from cms.media import images
 from cms.models import Role, User, utcnow
 
 
@@ -52,7 +54,8 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_recycle": 280})
 
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
-    config["UPLOADS_DEFAULT_DEST"] = config["UPLOADS_DIR"]
+    config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
+    config["UPLOADED_IMAGES_URL"] = "/media/images/"
     if config.get("REDIS_URL"):
         config.setdefault("CACHE_TYPE", "RedisCache")
         config.setdefault("CACHE_REDIS_URL", config["REDIS_URL"])
@@ -83,7 +86,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    configure_uploads(app, (images,))
     accounts.connect_signals()
+    audit.listen()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -95,7 +100,8 @@ def register_blueprints(app: Flask) -> None:
 def register_admin(app: Flask) -> None:
     from admin_views import init_admin
 
-    init_admin(app)
+    with app.app_context():  # views read settings (e.g. the locales) while they build their filters
+        init_admin(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -130,3 +136,10 @@ def register_request_hooks(app: Flask) -> None:
             if current_user.last_seen is None or (now - current_user.last_seen).total_seconds() > 300:
                 current_user.last_seen = now
                 db.session.commit()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response

@@ -1,9 +1,10 @@
 """Account rules: creating users, keeping roles up to date, and never locking the last admin out."""
 
 from flask_security import hash_password
-from flask_security.signals import user_registered
+from flask_security.signals import user_authenticated, user_registered
 from sqlalchemy import func, select
 
+from cms import audit
 from cms.extensions import db, security
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
@@ -110,5 +111,11 @@ def give_reader_role(sender, user: User, **extra) -> None:
         user.roles.append(reader)
 
 
+def audit_login(sender, user: User, **extra) -> None:
+    """Sign-ins go to the audit log; Flask-Security commits them with the login."""
+    audit.record("login", "User", user.id, summary=user.email)
+
+
 def connect_signals() -> None:
     user_registered.connect(give_reader_role)
+    user_authenticated.connect(audit_login)

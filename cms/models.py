@@ -104,15 +104,126 @@ class Post(Model):
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    # The original language; translations hold the others.
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
+    # When the title or body last changed: translations saved before this are out of date.
+    content_changed_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    featured_image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media.id", ondelete="SET NULL"), index=True)
+    # Optimistic locking: an UPDATE that finds another version than it read fails instead of overwriting.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     author: Mapped[User] = relationship(back_populates="posts")
     comments: Mapped[list[Comment]] = relationship(back_populates="post", passive_deletes=True)
+    translations: Mapped[list[PostTranslation]] = relationship(
+        back_populates="post", cascade="all, delete-orphan", order_by="PostTranslation.locale"
+    )
+    revisions: Mapped[list[PostRevision]] = relationship(
+        back_populates="post", cascade="all, delete-orphan", passive_deletes=True, order_by="PostRevision.id.desc()"
+    )
+    featured_image: Mapped[Media | None] = relationship()
 
     def __str__(self) -> str:
         return self.title
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.slug!r} {self.status}>"
+
+
+class PostTranslation(Model):
+    __table_args__ = (sa.UniqueConstraint("post_id", "locale", name="uq_post_translation_post_locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(sa.String(16), index=True)
+    title: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(LongText, default="")
+    body_html: Mapped[str] = mapped_column(LongText, default="")
+    updated_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="translations")
+
+    def __str__(self) -> str:
+        return f"{self.locale}: {self.title}"
+
+    def __repr__(self) -> str:
+        return f"<PostTranslation {self.post_id} {self.locale}>"
+
+
+REVISION_KINDS = ("save", "restore", "conflict")
+
+
+class PostRevision(Model):
+    """A snapshot of a post's title and body, taken at every save."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    title: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(LongText, default="")
+    # save: a normal save; restore: a restored revision; conflict: text kept from a save that lost a conflict.
+    kind: Mapped[str] = mapped_column(sa.String(16), default="save")
+
+    post: Mapped[Post] = relationship(back_populates="revisions")
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PostRevision {self.id} post={self.post_id} {self.kind}>"
+
+
+class SlugRedirect(Model):
+    """An old slug of a post, so links made before a rename keep working (301)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_slug: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Media(Model):
+    """An uploaded image, re-encoded without metadata, with a thumbnail beside it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    uploader_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    uploader: Mapped[User | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def __repr__(self) -> str:
+        return f"<Media {self.id} {self.file_name}>"
+
+
+class AuditLog(Model):
+    """Who did what to which object, when and from where; written in the transaction of the change."""
+
+    __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    action: Mapped[str] = mapped_column(sa.String(32), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(32))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64))
+    summary: Mapped[str] = mapped_column(sa.String(255), default="")
+    # JSON: {"field": [before, after], …}
+    changes: Mapped[str | None] = mapped_column(sa.Text)
+
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuditLog {self.id} {self.action} {self.object_type}:{self.object_id}>"
 
 
 class Comment(Model):

@@ -1,11 +1,17 @@
-"""Post rules: slugs, rendering, who may move a post to which status, and what the public may see."""
+"""Post rules: slugs, rendering, translations, revisions, edit conflicts, who may move a post to which
+status, and what the public may see."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
 from slugify import slugify
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 
 from cms.extensions import db
 from cms.markup import render_markdown
-from cms.models import POST_STATUSES, Post, User, utcnow
+from cms.models import POST_STATUSES, Post, PostRevision, PostTranslation, SlugRedirect, User, utcnow
 from cms.permissions import Perm, user_can
 
 # Moving a post into or out of these needs PUBLISH.
@@ -14,6 +20,16 @@ PUBLISHER_STATUSES = {"published", "archived"}
 
 class PostError(ValueError):
     """A post change the rules refuse; the message is shown to the user."""
+
+
+@dataclass
+class EditConflict(Exception):
+    """Someone saved the post after this editor opened it."""
+
+    post: Post
+    their_version: int
+    your_title: str
+    your_body: str
 
 
 def check_status_change(user: User, old: str | None, new: str) -> None:
@@ -40,14 +56,116 @@ def unique_slug(title: str, wanted: str | None = None, post_id: int | None = Non
         slug = f"{base}-{n}"
 
 
-def prepare_post(post: Post, acting_user: User, old_status: str | None) -> None:
-    """Apply the rules before a post is saved: status change, slug, rendered body, publish date."""
+def _changed(obj, *fields: str) -> bool:
+    state = sa.inspect(obj)
+    return state.pending or state.transient or any(state.attrs[f].history.has_changes() for f in fields)
+
+
+def _old_value(obj, field: str):
+    history = sa.inspect(obj).attrs[field].history
+    return history.deleted[0] if history.deleted else None
+
+
+def _keep_old_slug(post: Post, old_slug: str | None) -> None:
+    """Remember a replaced slug so its URL answers with a 301 to the new one."""
+    if not old_slug or old_slug == post.slug or post.id is None:
+        return
+    db.session.execute(delete(SlugRedirect).where(SlugRedirect.old_slug.in_([old_slug, post.slug])))
+    db.session.add(SlugRedirect(old_slug=old_slug, post_id=post.id))
+
+
+def prepare_translations(post: Post, supported: list[str]) -> None:
+    seen = set()
+    for translation in post.translations:
+        if translation.locale not in supported:
+            raise PostError(f"{translation.locale!r} is not one of the site's languages ({', '.join(supported)}).")
+        if translation.locale == post.locale:
+            raise PostError(f"The post is written in {post.locale}; a translation must be in another language.")
+        if translation.locale in seen:
+            raise PostError(f"There are two translations into {translation.locale}; keep one.")
+        seen.add(translation.locale)
+        if _changed(translation, "title", "body", "locale"):
+            translation.body_html = render_markdown(translation.body or "")
+            translation.updated_at = utcnow()
+
+
+def prepare_post(post: Post, acting_user: User, old_status: str | None, supported_locales: list[str]) -> None:
+    """Apply the rules before a post is saved: status change, slug, rendered bodies, dates, a revision."""
     check_status_change(acting_user, old_status, post.status)
+    if post.locale not in supported_locales:
+        raise PostError(f"{post.locale!r} is not one of the site's languages.")
     with db.session.no_autoflush:  # the new post must not be flushed before it has a slug
+        old_slug = _old_value(post, "slug")
         post.slug = unique_slug(post.title, post.slug, post.id)
-    post.body_html = render_markdown(post.body or "")
+        _keep_old_slug(post, old_slug)
+        prepare_translations(post, supported_locales)
+    if _changed(post, "title", "body"):
+        post.body_html = render_markdown(post.body or "")
+        post.content_changed_at = utcnow()
     if post.status == "published" and post.published_at is None:
         post.published_at = utcnow()
+    add_revision(post, acting_user)
+
+
+def add_revision(post: Post, user: User | None, kind: str = "save", title=None, body=None) -> PostRevision:
+    revision = PostRevision(
+        post=post,
+        user_id=getattr(user, "id", None),
+        title=post.title if title is None else title,
+        body=post.body if body is None else body,
+        kind=kind,
+    )
+    db.session.add(revision)
+    return revision
+
+
+def check_version(post: Post, submitted_version, your_title: str, your_body: str) -> None:
+    """Refuse a save based on an older version than the one stored (optimistic locking)."""
+    try:
+        submitted = int(submitted_version)
+    except (TypeError, ValueError):
+        raise PostError("The form lost track of the post's version; reload the page.") from None
+    if submitted != post.version:
+        raise EditConflict(post, post.version, your_title, your_body)
+
+
+def keep_conflicting_text(post_id: int, user: User, title: str, body: str) -> PostRevision:
+    """Store the text of a save that lost a conflict, so nothing typed is lost."""
+    post = db.session.get(Post, post_id)
+    if post is None:
+        raise PostError("The post no longer exists.")
+    revision = PostRevision(post_id=post_id, user_id=user.id, title=title[:255], body=body, kind="conflict")
+    db.session.add(revision)
+    db.session.commit()
+    return revision
+
+
+def restore_revision(user: User, post: Post, revision_id: int) -> PostRevision:
+    """Put a revision's title and body back; the restore is itself a new revision."""
+    revision = db.session.get(PostRevision, revision_id)
+    if revision is None or revision.post_id != post.id:
+        raise PostError("That revision does not belong to this post.")
+    post.title, post.body = revision.title, revision.body
+    post.body_html = render_markdown(post.body or "")
+    post.content_changed_at = utcnow()
+    restored = add_revision(post, user, kind="restore")
+    db.session.commit()
+    return restored
+
+
+def translation_state(post: Post, locales: list[str]) -> dict[str, str]:
+    """Per locale: 'original', 'current', 'outdated' or 'missing'."""
+    state = {locale: "missing" for locale in locales}
+    state[post.locale] = "original"
+    for translation in post.translations:
+        fresh = translation.updated_at >= post.content_changed_at
+        state[translation.locale] = "current" if fresh else "outdated"
+    return state
+
+
+def missing_translation(locale: str):
+    """A WHERE clause: posts that have no translation into `locale` and are not written in it."""
+    return (Post.locale != locale) & ~Post.translations.any(PostTranslation.locale == locale)
 
 
 def public_posts() -> Select:
@@ -56,6 +174,13 @@ def public_posts() -> Select:
         select(Post)
         .where(Post.status == "published", Post.published_at <= utcnow())
         .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+
+
+def public_redirect(slug: str) -> Post | None:
+    """The public post an old slug now points to, if any."""
+    return db.session.scalar(
+        public_posts().join(SlugRedirect, SlugRedirect.post_id == Post.id).where(SlugRedirect.old_slug == slug)
     )
 
 
@@ -73,5 +198,10 @@ def change_post_status(user: User, posts: list[Post], status: str) -> tuple[int,
             if status == "published" and post.published_at is None:
                 post.published_at = utcnow()
             changed += 1
-    db.session.commit()
     return changed, refused
+
+
+def check_delete(user: User, post: Post) -> None:
+    """Deleting a live or archived post takes it off the site: only PUBLISH may."""
+    if post.status in PUBLISHER_STATUSES and not user_can(user, Perm.PUBLISH):
+        raise PostError("Only editors with the publish permission can delete a published or archived post.")

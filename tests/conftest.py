@@ -3,6 +3,7 @@
 import contextvars
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,25 @@ def drop_everything(engine) -> None:
             conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
 
 
+def mariadb_url() -> str:
+    """CMS_TEST_DATABASE_URL, or with several pytest-xdist workers one database per worker beside it."""
+    url = sa.engine.make_url(os.environ["CMS_TEST_DATABASE_URL"])
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        url = url.set(database=f"{url.database}_{worker}")
+        server = sa.create_engine(url._replace(database=None))
+        with server.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            )
+        server.dispose()
+    return url.render_as_string(hide_password=False)
+
+
 def make_app(backend: str, tmp_dir: Path, **overrides):
-    url = os.environ["CMS_TEST_DATABASE_URL"] if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}"
+    url = mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}"
     return create_app(
         "testing",
         DATABASE_URL=url,
@@ -142,6 +160,16 @@ class Browserish:
         payload = {"csrf_token": self.token_for(form_url), **data}
         return self.client.post(post_url or form_url, data=payload, **kwargs)
 
+    def open_form(self, url: str) -> dict:
+        """The values the page's form would submit unchanged, as a browser would."""
+        response = self.client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return form_values(response.get_data(as_text=True))
+
+    def edit(self, url: str, changes: dict, **kwargs):
+        """Open the form at `url`, change some fields, submit it."""
+        return self.client.post(url, data={**self.open_form(url), **changes}, **kwargs)
+
     def logout(self):
         response = self.client.post("/logout", data={"csrf_token": self.csrf()})
         assert response.status_code == 302
@@ -179,3 +207,79 @@ def fresh(statement):
     """Run a query after ending the test's transaction, so rows written by requests are visible (MariaDB)."""
     db.session.rollback()
     return db.session.execute(statement)
+
+
+class _FormReader(HTMLParser):
+    """The values a browser would submit for each form with method=post on a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[list[tuple[str, str]]] = []
+        self.values: list[tuple[str, str]] = []
+        self._in_form = False
+        self._select: str | None = None
+        self._select_value: str | None = None
+        self._first_option: str | None = None
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "").lower() == "post":
+            self._in_form = True
+            self.values = []
+            self.forms.append(self.values)
+        if not self._in_form:
+            return
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.values.append((name, a.get("value") or ("y" if a.get("type") == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select, self._select_value, self._first_option = name, None, None
+        elif tag == "option" and self._select:
+            value = a.get("value", "")
+            self._first_option = value if self._first_option is None else self._first_option
+            if "selected" in a:
+                self._select_value = value
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, ""
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self._in_form:
+            self._in_form = False
+        elif tag == "select" and self._select:
+            value = self._select_value if self._select_value is not None else self._first_option
+            if value is not None:
+                self.values.append((self._select, value))
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            # Browsers drop one newline right after <textarea>.
+            self.values.append((self._textarea, self._text.removeprefix("\r\n").removeprefix("\n")))
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._text += data
+
+
+def form_values(html: str) -> dict:
+    """The fields of the page's main form (the post form with the most fields)."""
+    reader = _FormReader()
+    reader.feed(html)
+    values: dict = {}
+    for name, value in max(reader.forms, key=len, default=[]):
+        if name in values:
+            values[name] = [*values[name], value] if isinstance(values[name], list) else [values[name], value]
+        else:
+            values[name] = value
+    return values
+
+
+def page_errors(response) -> list[str]:
+    """Form errors and flashed messages on a page, for assertion messages."""
+    html = response.get_data(as_text=True)
+    found = re.findall(r'class="form-text text-danger[^"]*">(.*?)</ul>', html, re.S)
+    found += re.findall(r'class="alert alert-(?:danger|error|warning)[^"]*"[^>]*>(.*?)</div>', html, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", chunk)).strip() for chunk in found] or [html[:300]]

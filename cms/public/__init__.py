@@ -1,7 +1,6 @@
 """The public site: what readers see."""
 
-from flask import Blueprint
+from cms.public import media, views  # noqa: F401  (importing them registers their routes)
+from cms.public.blueprint import bp
 
-bp = Blueprint("public", __name__)
-
-from cms.public import views  # noqa: E402,F401
+__all__ = ["bp"]

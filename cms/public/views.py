@@ -9,8 +9,8 @@ from sqlalchemy.orm import selectinload
 from cms.comments import CommentError, add_comment, may_comment
 from cms.extensions import db
 from cms.models import Comment, Post
-from cms.posts import public_posts
-from cms.public import bp
+from cms.posts import public_posts, public_redirect
+from cms.public.blueprint import bp
 from cms.public.forms import CommentForm
 
 PAGE_SIZE = 10
@@ -26,7 +26,12 @@ def index():
 
 
 def _render_post(slug: str, form: CommentForm):
-    post = db.first_or_404(public_posts().where(Post.slug == slug))
+    post = db.session.scalar(public_posts().where(Post.slug == slug))
+    if post is None:
+        moved = public_redirect(slug)
+        if moved is None:
+            abort(404)
+        return redirect(url_for("public.post", slug=moved.slug), 301)
     visible = Comment.status == "approved"
     if current_user.is_authenticated:
         # Readers see their own comments while they wait for moderation.

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from cms.extensions import db
-from cms.models import Comment, Follow, Post, Role, User
+from cms.models import AuditLog, Comment, Follow, Media, Post, Role, User
 from tests.conftest import fresh
 from tests.factories import make_comment, make_follow, make_post
 
@@ -15,12 +15,16 @@ ALLOWED = {
     "user": {"administrator"},
     "role": {"administrator"},
     "follow": {"administrator"},
+    "media": {"author", "editor", "administrator"},
+    "audit": {"administrator"},
 }
 # What a permitted user gets where the view does not offer the endpoint at all.
 NOT_OFFERED = {("comment", "create"), ("follow", "create"), ("follow", "edit"), ("follow", "details"),
-               ("follow", "delete"), ("follow", "action")}  # fmt: skip
+               ("follow", "delete"), ("follow", "action"), ("media", "edit"), ("audit", "create"), ("audit", "edit"),
+               ("audit", "delete"), ("audit", "action")}  # fmt: skip
 ENDPOINTS = ["list", "create", "edit", "details", "export", "delete", "action"]
-ACTIONS = {"post": "review", "comment": "approve", "user": "delete", "role": "delete", "follow": "delete"}
+ACTIONS = {"post": "review", "comment": "approve", "user": "delete", "role": "delete", "follow": "delete",
+           "media": "delete", "audit": "delete"}  # fmt: skip
 
 
 @pytest.fixture
@@ -32,9 +36,14 @@ def rows(users):
     follow = make_follow(users["reader"], author)
     spare = User(email="spare@example.com", username="spare", fs_uniquifier="spare-1", password="x")
     temp_role = Role(name="Temporary", permissions=1)
-    db.session.add_all([spare, temp_role])
+    image = Media(file_name="x.png", original_name="x.png", content_type="image/png", size=1, width=1, height=1,
+                  uploader=users["author"])  # fmt: skip
+    db.session.add_all([spare, temp_role, image])
     db.session.commit()
+    entry = fresh(sa.select(AuditLog.id).limit(1)).scalar()
     return {
+        "media": (Media, image.id),
+        "audit": (AuditLog, entry),
         "post": (Post, post.id),
         "comment": (Comment, comment.id),
         "user": (User, spare.id),
@@ -136,3 +145,26 @@ def test_login_redirect_keeps_a_safe_next(login_as, users):
     )
     assert landed.status_code == 200, "an off-site next is refused, not followed"
     assert "Redirections outside the domain are forbidden" in landed.get_data(as_text=True)
+
+
+POST_TOOLS = [
+    ("GET", "/admin/post/revisions/?id={post}"),
+    ("GET", "/admin/post/diff/?id={post}&a=1&b=2"),
+    ("POST", "/admin/post/preview/"),
+    ("POST", "/admin/post/restore/"),
+    ("GET", "/admin/media/picker/"),
+]
+
+
+@pytest.mark.parametrize("role", ["reader", "moderator", "translator", None])
+@pytest.mark.parametrize(("method", "url"), POST_TOOLS)
+def test_editorial_tools_refuse_non_writers(login_as, rows, role, method, url):
+    browser = login_as(role)
+    url = url.format(post=rows["post"][1])
+    if method == "GET":
+        response = browser.get(url)
+    else:
+        response = browser.post(
+            url, data={"id": rows["post"][1], "revision": 1, "body": "x", "csrf_token": browser.csrf()}
+        )
+    assert response.status_code == (302 if role is None else 403)

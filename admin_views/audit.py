@@ -1,0 +1,34 @@
+"""The audit log (ADMIN, read-only)."""
+
+import json
+
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from admin_views.base import StaffModelView
+from cms.permissions import Perm
+
+
+def _changes(view, context, model, name):
+    if not model.changes:
+        return ""
+    rows = Markup("")
+    for field, (before, after) in json.loads(model.changes).items():
+        rows += Markup("<tr><th>{}</th><td>{}</td><td>{}</td></tr>").format(field, before, after)
+    return Markup('<table class="table table-sm mb-0">{}</table>').format(rows)
+
+
+class AuditLogView(StaffModelView):
+    required = Perm.ADMIN
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ("created_at", "user", "ip", "action", "object_type", "object_id", "summary")
+    column_details_list = column_list + ("changes",)
+    column_export_list = ("id", "created_at", "user", "ip", "action", "object_type", "object_id", "summary", "changes")
+    column_labels = {"object_type": _l("Object"), "object_id": _l("Id"), "ip": _l("IP address")}
+    column_formatters_detail = {"changes": _changes}
+    column_searchable_list = ("summary", "object_id", "ip")
+    column_filters = ("action", "object_type", "object_id", "user.username", "created_at")
+    column_sortable_list = ("created_at", "action", "object_type")
+    column_default_sort = ("created_at", True)

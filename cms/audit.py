@@ -1,0 +1,125 @@
+"""The audit log: every create, change and delete of audited rows, plus explicit entries for bulk actions,
+logins and exports, written in the same transaction as the change."""
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from cms.extensions import db
+from cms.models import AuditLog, Comment, Media, Post, PostTranslation, Role, User
+
+AUDITED = (Post, PostTranslation, User, Role, Comment, Media)
+# Values never written to the log; a change shows only that it happened.
+SECRET_FIELDS = {"password", "fs_uniquifier"}
+# Bookkeeping columns whose changes would only add noise.
+IGNORED_FIELDS = {"updated_at", "version", "last_seen", "content_changed_at", "body_html"}
+RELATIONSHIPS = {User: ("roles",)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set):
+        return sorted(str(v) for v in value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _actor() -> tuple[int | None, str | None]:
+    if not has_request_context():
+        return None, None
+    user_id = current_user.id if current_user and current_user.is_authenticated else None
+    return user_id, request.remote_addr
+
+
+def _object_id(obj) -> str:
+    identity = sa.inspect(obj).identity
+    return ",".join(str(part) for part in identity) if identity else ""
+
+
+def _changes(obj, created: bool) -> dict[str, list[Any]]:
+    state = sa.inspect(obj)
+    changes: dict[str, list[Any]] = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in IGNORED_FIELDS:
+            continue
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        after = history.added[0] if history.added else None
+        if not created and before == after:
+            continue
+        if attr.key in SECRET_FIELDS:
+            changes[attr.key] = ["…", "(changed)"]
+        else:
+            changes[attr.key] = [None if created else _plain(before), _plain(after)]
+    for key in RELATIONSHIPS.get(type(obj), ()):
+        history = state.attrs[key].history
+        if history.added or history.deleted:
+            unchanged = [str(v) for v in history.unchanged]
+            changes[key] = [
+                sorted(unchanged + [str(v) for v in history.deleted]),
+                sorted(unchanged + [str(v) for v in history.added]),
+            ]
+    return changes
+
+
+def _action_for(obj, changes: dict) -> str:
+    if isinstance(obj, Post) and "status" in changes:
+        new_status = changes["status"][1]
+        return {"published": "publish", "archived": "archive"}.get(new_status, "update")
+    return "update"
+
+
+def entry(action: str, object_type: str, object_id: str | None, summary: str = "", changes=None) -> AuditLog:
+    user_id, ip = _actor()
+    return AuditLog(
+        user_id=user_id,
+        ip=ip,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        summary=summary[:255],
+        changes=json.dumps(changes, ensure_ascii=False, default=str) if changes else None,
+    )
+
+
+def record(action: str, object_type: str, object_id=None, summary: str = "", changes=None) -> None:
+    """Add an explicit entry (bulk action, login, export) to the current transaction."""
+    db.session.add(entry(action, object_type, None if object_id is None else str(object_id), summary, changes))
+
+
+def _collect(session: Session, flush_context) -> None:
+    pending = session.info.setdefault("audit_pending", [])
+    for obj in session.new:
+        if isinstance(obj, AUDITED):
+            pending.append(entry("create", type(obj).__name__, _object_id(obj), str(obj)[:255], _changes(obj, True)))
+    for obj in session.dirty:
+        if isinstance(obj, AUDITED) and session.is_modified(obj):
+            changes = _changes(obj, False)
+            if changes:
+                pending.append(entry(_action_for(obj, changes), type(obj).__name__, _object_id(obj), str(obj), changes))
+    for obj in session.deleted:
+        if isinstance(obj, AUDITED):
+            pending.append(entry("delete", type(obj).__name__, _object_id(obj), str(obj)[:255]))
+
+
+def _write(session: Session, flush_context) -> None:
+    # Added after the flush, they are flushed by the commit's next round, inside the same transaction.
+    pending = session.info.pop("audit_pending", [])
+    if pending:
+        session.add_all(pending)
+
+
+def listen() -> None:
+    """Attach the audit hooks to every ORM session (once)."""
+    if not sa.event.contains(Session, "after_flush", _collect):
+        sa.event.listen(Session, "after_flush", _collect)
+        sa.event.listen(Session, "after_flush_postexec", _write)

@@ -1,0 +1,140 @@
+"""Media uploads: only real images, re-encoded without metadata, stored under generated names."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from flask_uploads import UploadNotAllowed, UploadSet
+from PIL import Image, ImageOps, UnidentifiedImageError
+from werkzeug.datastructures import FileStorage
+
+from cms.extensions import db
+from cms.models import Media, User
+
+# SVG can carry scripts; BMP and TIFF have no place on the web. Refused outright.
+IMAGE_EXTENSIONS = ("jpg", "jpe", "jpeg", "png", "gif", "webp")
+images = UploadSet("images", IMAGE_EXTENSIONS)
+
+# What each extension must really contain, and how it is stored and served.
+FORMATS = {
+    "jpg": "JPEG", "jpe": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP",
+}  # fmt: skip
+STORED_EXTENSION = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they fill memory
+THUMBNAIL_SIZE = (320, 320)
+THUMBS = "thumbs"
+
+
+class MediaError(ValueError):
+    """An upload refused; the message says why."""
+
+
+def _extension(filename: str) -> str:
+    return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+
+
+def _clean(image: Image.Image, fmt: str) -> Image.Image:
+    """A copy holding pixels only: EXIF (GPS, camera), XMP, ICC and comments are dropped."""
+    image = ImageOps.exif_transpose(image)  # keep the picture upright once the orientation tag is gone
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    if fmt in ("PNG", "GIF", "WEBP") and image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        image = image.convert("RGBA")
+    clean = image.copy()
+    transparency = image.info.get("transparency")
+    clean.info = {"transparency": transparency} if transparency is not None and fmt in ("PNG", "GIF") else {}
+    return clean
+
+
+ENCODER_OPTIONS: dict[str, dict] = {
+    "JPEG": {"quality": 88, "optimize": True},
+    "WEBP": {"quality": 85},
+    "PNG": {"optimize": True},
+}
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **ENCODER_OPTIONS.get(fmt, {}))
+    return out.getvalue()
+
+
+def read_image(data: bytes, filename: str) -> tuple[Image.Image, str]:
+    """Decode the upload fully and check it is the image type its name claims."""
+    ext = _extension(filename)
+    if ext == "svg":
+        raise MediaError("SVG images are not accepted: they can contain scripts. Upload a PNG instead.")
+    if ext not in FORMATS:
+        raise MediaError("Only JPEG, PNG, GIF and WebP images are accepted.")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise MediaError("The image has too many pixels (at most 40 megapixels).")
+        image.load()  # a truncated or corrupt file fails here
+    except MediaError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise MediaError("The file is not a readable image (it may be damaged or of another type).") from None
+    if image.format != FORMATS[ext]:
+        raise MediaError(f"The file's content is not {FORMATS[ext]}, though its name ends in .{ext}.")
+    return image, image.format
+
+
+def save_upload(upload: FileStorage, uploader: User | None) -> Media:
+    """Validate, re-encode and store an uploaded image with a thumbnail; returns the committed Media row."""
+    if upload is None or not upload.filename:
+        raise MediaError("Choose an image to upload.")
+    original_name = os.path.basename(upload.filename.replace("\\", "/"))[:255] or "image"
+    data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
+    if len(data) > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise MediaError("The file is larger than the upload limit.")
+    if not data:
+        raise MediaError("The file is empty.")
+    image, fmt = read_image(data, original_name)
+    clean = _clean(image, fmt)
+    encoded = _encode(clean, fmt)
+    thumb = clean.copy()
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    file_name = f"{uuid.uuid4().hex}.{STORED_EXTENSION[fmt]}"
+    try:
+        images.save(FileStorage(io.BytesIO(encoded), filename=file_name), name=file_name)
+        images.save(FileStorage(io.BytesIO(_encode(thumb, fmt)), filename=file_name), folder=THUMBS, name=file_name)
+    except UploadNotAllowed:
+        raise MediaError("Only JPEG, PNG, GIF and WebP images are accepted.") from None
+    media = Media(
+        file_name=file_name,
+        original_name=original_name,
+        content_type=CONTENT_TYPES[fmt],
+        size=len(encoded),
+        width=clean.width,
+        height=clean.height,
+        uploader_id=getattr(uploader, "id", None),
+    )
+    db.session.add(media)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        remove_files(file_name)
+        raise
+    return media
+
+
+def media_path(file_name: str, thumbnail: bool = False) -> Path:
+    return Path(images.path(file_name, folder=THUMBS if thumbnail else None))
+
+
+def remove_files(file_name: str) -> None:
+    for thumbnail in (False, True):
+        media_path(file_name, thumbnail).unlink(missing_ok=True)
+
+
+def media_url(media: Media, thumbnail: bool = False) -> str:
+    return images.url(f"{THUMBS}/{media.file_name}" if thumbnail else media.file_name)

@@ -1,0 +1,361 @@
+"""The editorial workflow: translations, preview, revisions, conflicts, slugs, scheduling, bulk actions."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from cms.extensions import db
+from cms.models import AuditLog, Post, PostRevision, PostTranslation, utcnow
+from tests.conftest import fresh, page_errors
+from tests.factories import make_post
+
+
+def edit_url(post) -> str:
+    return f"/admin/post/edit/?id={post.id}"
+
+
+def reload(post_id: int) -> Post:
+    return fresh(sa.select(Post).where(Post.id == post_id)).scalar_one()
+
+
+# -- translations ------------------------------------------------------------------------------------
+def test_translation_is_added_inline_and_rendered(login_as, users):
+    post = make_post(users["editor"], title="Hello", body="Original")
+    response = login_as("editor").edit(
+        edit_url(post),
+        {"translations-0-locale": "zh", "translations-0-title": "你好", "translations-0-body": "**原文**"},
+    )
+    assert response.status_code == 302, page_errors(response)
+    [translation] = fresh(sa.select(PostTranslation)).scalars().all()
+    assert (translation.locale, translation.title, translation.body_html) == (
+        "zh",
+        "你好",
+        "<p><strong>原文</strong></p>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"translations-0-locale": "en"}, "a translation must be in another language"),
+        ({"translations-0-locale": "fr"}, "Not a valid choice"),
+        (
+            {"translations-0-locale": "zh", "translations-1-locale": "zh", "translations-1-title": "B"},
+            "two translations",
+        ),
+    ],
+    ids=["same-as-original", "unsupported", "duplicate"],
+)
+def test_bad_translation_is_a_form_error_and_nothing_is_saved(login_as, users, changes, message):
+    post = make_post(users["editor"], title="Hello")
+    base = {"translations-0-title": "T", "translations-0-body": "B"}
+    response = login_as("editor").edit(edit_url(post), {**base, **changes})
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
+
+
+def test_list_shows_out_of_date_translations(login_as, users):
+    post = make_post(users["editor"], title="Hello", body="v1")
+    browser = login_as("editor")
+    browser.edit(
+        edit_url(post), {"translations-0-locale": "es", "translations-0-title": "Hola", "translations-0-body": "v1"}
+    )
+    listing = browser.get("/admin/post/").get_data(as_text=True)
+    assert 'data-locale="es" data-state="current"' in listing
+    assert 'data-locale="zh" data-state="missing"' in listing
+    browser.edit(edit_url(post), {"body": "v2, changed"})
+    listing = browser.get("/admin/post/").get_data(as_text=True)
+    assert 'data-locale="es" data-state="outdated"' in listing
+
+
+def test_filter_lists_posts_missing_a_locale(login_as, users):
+    translated = make_post(users["editor"], title="Has Spanish")
+    db.session.add(PostTranslation(post=translated, locale="es", title="Tiene", body=""))
+    make_post(users["editor"], title="No Spanish")
+    db.session.commit()
+    browser = login_as("editor")
+    groups = json.loads(
+        browser.get("/admin/post/")
+        .get_data(as_text=True)
+        .split('id="filter-groups-data" class="d-none">')[1]
+        .split("<")[0]
+    )
+    [index] = [f["index"] for f in groups["Translation"]]
+    html = browser.get(f"/admin/post/?flt0_{index}=es").get_data(as_text=True)
+    assert "No Spanish" in html and "Has Spanish" not in html
+
+
+# -- preview -----------------------------------------------------------------------------------------
+def test_preview_renders_with_the_sanitiser(login_as):
+    browser = login_as("author")
+    response = browser.post(
+        "/admin/post/preview/",
+        data={"body": "**bold** <script>alert(1)</script>"},
+        headers={"X-CSRFToken": browser.csrf()},
+    )
+    assert response.get_json() == {"html": "<p><strong>bold</strong> </p>"}
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 302), ("reader", 403), ("moderator", 403)])
+def test_preview_is_for_writers_only(login_as, role, status):
+    browser = login_as(role)
+    response = browser.post("/admin/post/preview/", data={"body": "x"}, headers={"X-CSRFToken": browser.csrf()})
+    assert response.status_code == status
+
+
+def test_preview_without_csrf_is_refused(login_as):
+    assert login_as("author").post("/admin/post/preview/", data={"body": "x"}).status_code == 400
+
+
+# -- revisions ---------------------------------------------------------------------------------------
+def test_every_save_creates_a_revision_and_restore_brings_text_back(login_as, users):
+    browser = login_as("author")
+    browser.submit("/admin/post/new/", {"title": "Story", "body": "first draft", "status": "draft", "locale": "en"})
+    post = fresh(sa.select(Post).where(Post.title == "Story")).scalar_one()
+    browser.edit(edit_url(post), {"body": "second draft"})
+    browser.edit(edit_url(post), {"body": "third draft"})
+    revisions = fresh(
+        sa.select(PostRevision).where(PostRevision.post_id == post.id).order_by(PostRevision.id)
+    ).scalars()
+    revisions = list(revisions)
+    assert [r.body for r in revisions] == ["first draft", "second draft", "third draft"]
+    assert all(r.user_id == users["author"].id for r in revisions)
+
+    page = browser.get(f"/admin/post/revisions/?id={post.id}").get_data(as_text=True)
+    assert page.count('name="revision"') == 3
+    diff = browser.get(f"/admin/post/diff/?id={post.id}&a={revisions[0].id}&b={revisions[2].id}")
+    assert diff.status_code == 200
+    html = diff.get_data(as_text=True)
+    assert "first&nbsp;draft" in html and "third&nbsp;draft" in html
+    assert 'class="diff_sub"' in html and 'class="diff_add"' in html
+
+    restored = browser.post(
+        "/admin/post/restore/", data={"id": post.id, "revision": revisions[0].id, "csrf_token": browser.csrf()}
+    )
+    assert restored.status_code == 302
+    after = reload(post.id)
+    assert after.body == "first draft" and after.body_html == "<p>first draft</p>"
+    kinds = fresh(sa.select(PostRevision.kind).where(PostRevision.post_id == post.id).order_by(PostRevision.id))
+    assert list(kinds.scalars()) == ["save", "save", "save", "restore"]
+
+
+def test_diff_escapes_the_compared_text(login_as, users):
+    post = make_post(users["author"], body="safe")
+    browser = login_as("author")
+    browser.edit(edit_url(post), {"body": "<script>alert(1)</script>"})
+    browser.edit(edit_url(post), {"body": "<img src=x onerror=alert(1)>"})
+    a, b = fresh(sa.select(PostRevision.id).where(PostRevision.post_id == post.id).order_by(PostRevision.id)).scalars()
+    html = browser.get(f"/admin/post/diff/?id={post.id}&a={a}&b={b}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_revisions_of_someone_elses_post_are_404_for_an_author(login_as, users):
+    theirs = make_post(users["editor"])
+    browser = login_as("author")
+    assert browser.get(f"/admin/post/revisions/?id={theirs.id}").status_code == 404
+    response = browser.post("/admin/post/restore/", data={"id": theirs.id, "revision": 1, "csrf_token": browser.csrf()})
+    assert response.status_code == 404
+
+
+def test_restoring_a_revision_of_another_post_is_refused(login_as, users):
+    one, other = make_post(users["editor"]), make_post(users["editor"])
+    browser = login_as("editor")
+    browser.edit(edit_url(other), {"body": "other's text"})
+    foreign = fresh(sa.select(PostRevision.id).where(PostRevision.post_id == other.id)).scalar()
+    response = browser.post(
+        "/admin/post/restore/", data={"id": one.id, "revision": foreign, "csrf_token": browser.csrf()}
+    )
+    assert response.status_code == 404
+    assert reload(one.id).body != "other's text"
+
+
+# -- two editors, one post ---------------------------------------------------------------------------
+def test_second_save_does_not_overwrite_the_first(login_as, users):
+    post = make_post(users["author"], title="Shared", body="original")
+    first, second = login_as("editor"), login_as("administrator")
+    first_form = first.open_form(edit_url(post))
+    second_form = second.open_form(edit_url(post))
+
+    assert first.post(edit_url(post), data={**first_form, "body": "editor's words"}).status_code == 302
+    response = second.post(edit_url(post), data={**second_form, "body": "admin's words"})
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Someone else saved this post while you were editing it." in html
+    assert "editor&#39;s words" in html and "admin&#39;s words" in html
+    assert reload(post.id).body == "editor's words"
+    kept = fresh(sa.select(PostRevision).where(PostRevision.kind == "conflict")).scalar_one()
+    assert kept.body == "admin's words" and kept.user_id == users["administrator"].id
+
+    # The re-rendered form carries the current version: saving again is a deliberate choice and works.
+    again = second.post(edit_url(post), data=form_from(html))
+    assert again.status_code == 302
+    assert reload(post.id).body == "admin's words"
+
+
+def form_from(html: str) -> dict:
+    from tests.conftest import form_values
+
+    return form_values(html)
+
+
+def test_version_column_guards_against_a_race(app, users):
+    post = make_post(users["author"], body="v1")
+    # Another process bumps the version behind this session's back.
+    db.session.execute(
+        sa.update(Post).where(Post.id == post.id).values(version=Post.version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    post.body = "stale write"
+    with pytest.raises(sa.orm.exc.StaleDataError):
+        db.session.commit()
+    db.session.rollback()
+
+
+# -- slugs -------------------------------------------------------------------------------------------
+def test_changed_slug_keeps_the_old_url_working(login_as, client, users):
+    post = make_post(users["editor"], "published", title="Old title", slug="old-title")
+    login_as("editor").edit(edit_url(post), {"slug": "new-title"})
+    response = client.get("/posts/old-title")
+    assert response.status_code == 301
+    assert response.location.endswith("/posts/new-title")
+    assert client.get("/posts/new-title").status_code == 200
+
+
+def test_chinese_title_gets_a_readable_slug(login_as):
+    login_as("author").submit(
+        "/admin/post/new/", {"title": "北京欢迎你", "body": "x", "status": "draft", "locale": "zh"}
+    )
+    assert fresh(sa.select(Post.slug).where(Post.title == "北京欢迎你")).scalar() == "bei-jing-huan-ying-ni"
+
+
+def test_emoji_only_title_still_gets_a_slug(login_as):
+    login_as("author").submit("/admin/post/new/", {"title": "🎉🎉", "body": "x", "status": "draft", "locale": "en"})
+    assert fresh(sa.select(Post.slug).where(Post.title == "🎉🎉")).scalar() == "post"
+
+
+# -- scheduling --------------------------------------------------------------------------------------
+def test_scheduled_post_appears_at_its_time_without_any_command(login_as, client, users):
+    when = (utcnow() + timedelta(seconds=2)).replace(microsecond=0) + timedelta(seconds=1)
+    response = login_as("editor").submit(
+        "/admin/post/new/",
+        {
+            "title": "Embargoed",
+            "body": "x",
+            "status": "published",
+            "locale": "en",
+            "published_at": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "author": users["editor"].id,
+        },  # fmt: skip
+    )
+    assert response.status_code == 302
+    slug = fresh(sa.select(Post.slug).where(Post.title == "Embargoed")).scalar()
+    assert client.get(f"/posts/{slug}").status_code == 404
+    assert "Embargoed" not in client.get("/").get_data(as_text=True)
+    assert "Scheduled" in login_as("editor").get("/admin/post/").get_data(as_text=True)
+    time.sleep(max(0.0, (when - utcnow()).total_seconds()) + 0.2)
+    assert client.get(f"/posts/{slug}").status_code == 200
+    assert "Embargoed" in client.get("/").get_data(as_text=True)
+
+
+# -- bulk actions ------------------------------------------------------------------------------------
+def test_publish_all_matching_rows_applies_to_the_whole_search_not_just_the_page(login_as, users):
+    for n in range(60):
+        make_post(users["author"], "review", title=f"Batch {n}")
+    make_post(users["author"], "review", title="Unrelated")
+    browser = login_as("editor")
+    response = browser.post(
+        "/admin/post/action/?search=Batch",
+        data={"action": "publish", "rowid": "1", "select_all": "1", "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    assert "60 posts changed." in response.get_data(as_text=True)
+    statuses = dict(fresh(sa.select(Post.title, Post.status)).tuples().all())
+    assert statuses["Unrelated"] == "review"
+    assert all(statuses[f"Batch {n}"] == "published" for n in range(60))
+
+
+def test_author_select_all_cannot_reach_other_peoples_posts(login_as, users):
+    make_post(users["author"], "draft", title="Mine A")
+    make_post(users["editor"], "draft", title="Theirs B")
+    browser = login_as("author")
+    response = browser.post(
+        "/admin/post/action/",
+        data={"action": "review", "rowid": "1", "select_all": "1", "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    assert "1 post changed." in response.get_data(as_text=True)
+    statuses = dict(fresh(sa.select(Post.title, Post.status)).tuples().all())
+    assert statuses == {"Mine A": "review", "Theirs B": "draft"}
+
+
+def test_bulk_delete_counts_and_refuses_live_posts_for_authors(login_as, users):
+    draft = make_post(users["author"], "draft", title="Draft one")
+    live = make_post(users["author"], "published", title="Live one")
+    browser = login_as("author")
+    response = browser.post(
+        "/admin/post/action/",
+        data={"action": "delete", "rowid": [draft.id, live.id], "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "1 record was deleted." in html and "Only editors with the publish permission can delete" in html
+    assert [t for (t,) in fresh(sa.select(Post.title)).all()] == ["Live one"]
+
+
+# -- audit log ---------------------------------------------------------------------------------------
+def test_changes_are_audited_with_who_what_and_before_after(login_as, users):
+    browser = login_as("editor")
+    browser.submit(
+        "/admin/post/new/",
+        {"title": "Audited", "body": "x", "status": "draft", "locale": "en", "author": users["editor"].id},
+    )
+    post = fresh(sa.select(Post).where(Post.title == "Audited")).scalar_one()
+    browser.edit(edit_url(post), {"title": "Audited, renamed", "status": "published"})
+    browser.post("/admin/post/delete/", data={"id": post.id, "csrf_token": browser.csrf()})
+
+    entries = fresh(sa.select(AuditLog).where(AuditLog.object_type == "Post").order_by(AuditLog.id)).scalars().all()
+    assert [e.action for e in entries] == ["create", "publish", "delete"]
+    assert all(e.user_id == users["editor"].id and e.ip == "127.0.0.1" for e in entries)
+    changes = json.loads(entries[1].changes)
+    assert changes["title"] == ["Audited", "Audited, renamed"]
+    assert changes["status"] == ["draft", "published"]
+
+
+def test_bulk_actions_and_logins_are_audited(login_as, users):
+    post = make_post(users["author"], "review", title="Bulk")
+    browser = login_as("editor")
+    browser.post("/admin/post/action/", data={"action": "publish", "rowid": post.id, "csrf_token": browser.csrf()})
+    actions = set(fresh(sa.select(AuditLog.action)).scalars())
+    assert {"login", "bulk_published", "publish"} <= actions
+
+
+def test_password_changes_are_audited_without_the_hash(login_as, users):
+    target = users["reader"]
+    login_as("administrator").edit(f"/admin/user/edit/?id={target.id}", {"new_password": "brand-new-password"})
+    entry = fresh(sa.select(AuditLog).where(AuditLog.object_type == "User", AuditLog.action == "update")).scalar_one()
+    assert json.loads(entry.changes)["password"] == ["…", "(changed)"]
+    assert "$argon2" not in entry.changes
+
+
+def test_audit_log_is_read_only_for_admins(login_as, users):
+    make_post(users["author"])
+    admin = login_as("administrator")
+    assert admin.get("/admin/audit/").status_code == 200
+    assert admin.get("/admin/audit/new/").status_code == 404
+    assert login_as("editor").get("/admin/audit/").status_code == 403
+
+
+def test_audit_entry_is_rolled_back_with_a_failed_change(app, users):
+    before = fresh(sa.select(sa.func.count()).select_from(AuditLog)).scalar()
+    post = Post(title="Broken", slug="dup", body="", body_html="", author=users["author"])
+    db.session.add(post)
+    db.session.add(Post(title="Broken too", slug="dup", body="", body_html="", author=users["author"]))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert fresh(sa.select(sa.func.count()).select_from(AuditLog)).scalar() == before

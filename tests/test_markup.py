@@ -1,0 +1,85 @@
+"""The one sanitiser, against XSS vectors: nothing executable survives, in posts or comments."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from cms.markup import render_comment, render_markdown, sanitise_html
+
+VECTORS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    '<img src=x onerror="alert(1)">',
+    "<img src=x onerror=alert(1)//",
+    '<svg onload="alert(1)"><circle r="1"/></svg>',
+    '<a href="javascript:alert(1)">click</a>',
+    '<a href="JaVaScRiPt:alert(1)">click</a>',
+    '<a href="&#106;avascript:alert(1)">click</a>',
+    '<a href=" javascript:alert(1)">click</a>',
+    "[click](javascript:alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
+    '<iframe src="https://evil.example"></iframe>',
+    '<object data="evil.swf"></object><embed src="evil.swf">',
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    '<p onmouseover="alert(1)">hover</p>',
+    "<b><i>unclosed <script>alert(1)</b></i>",
+    "<<script>alert(1)//<</script>",
+    '<form action="https://evil.example"><input name="password"></form>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    "<style>body{display:none}</style>",
+    '<a href="vbscript:msgbox(1)">x</a>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
+]
+SAFE_TAGS = {"a", "b", "blockquote", "br", "code", "em", "h1", "i", "img", "li", "ol", "p", "pre", "strong", "ul",
+             "table", "tbody", "td", "th", "thead", "tr"}  # fmt: skip
+SAFE_SCHEMES = {"http", "https", "mailto"}
+
+
+class ElementCollector(HTMLParser):
+    """Every element and attribute a browser would build from the HTML (text, escaped or not, is inert)."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_comment, sanitise_html], ids=["post", "comment", "html"])
+@pytest.mark.parametrize("vector", VECTORS)
+def test_nothing_executable_survives(render, vector):
+    parser = ElementCollector()
+    parser.feed(render(vector))
+    for tag, attrs in parser.elements:
+        assert tag in SAFE_TAGS, f"<{tag}> survived"
+        for name, value in attrs.items():
+            assert not name.startswith("on") and name != "style", f"{name}= survived on <{tag}>"
+            scheme = re.match(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):", value or "")
+            if name in ("href", "src") and scheme:
+                assert scheme.group(1).lower() in SAFE_SCHEMES, f"{name}={value!r} survived"
+
+
+def test_links_get_nofollow_noopener():
+    assert render_markdown("[site](https://example.com)") == (
+        '<p><a href="https://example.com" rel="nofollow noopener">site</a></p>'
+    )
+
+
+def test_markdown_formatting_survives():
+    html = render_markdown("# Title\n\n**bold** and *it*\n\n- one\n- two\n\n`code`")
+    assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html and "<li>one</li>" in html
+    assert "<code>code</code>" in html
+
+
+def test_comments_allow_fewer_tags_than_posts():
+    assert "<h1>" not in render_comment("# Big")
+    assert "<img" not in render_comment("![x](https://example.com/x.png)")
+    assert "<img" in render_markdown("![x](https://example.com/x.png)")
+
+
+def test_chinese_and_emoji_pass_through():
+    assert render_markdown("你好 🌏") == "<p>你好 🌏</p>"
