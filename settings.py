@@ -43,6 +43,9 @@ class Config:
     SECURITY_POST_LOGIN_VIEW = "/"
     SECURITY_POST_LOGOUT_VIEW = "/"
     SECURITY_TRACKABLE = False
+    # Flask-Security's own catalogs, then ours (translations/<locale>/LC_MESSAGES/flask_security.po) for
+    # the locales it names differently (zh, es).
+    SECURITY_I18N_DIRNAME = ["builtin", str(BASE_DIR / "translations")]
     SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
     FLASK_ADMIN_SWATCH = "flatly"

@@ -12,8 +12,10 @@ from sqlalchemy.engine import Engine
 
 import settings
 from cms import accounts, audit, errors, permissions
+from cms import cache as content_cache
 from cms.extensions import babel, cache, csrf, db, migrate, security
-from cms.locale import select_locale, supported_locales
+from cms.locale import locale_name, select_locale, supported_locales
+from cms.markup import stored_html
 from cms.media import images
 from cms.models import Role, User, utcnow
 
@@ -89,12 +91,17 @@ def register_extensions(app: Flask) -> None:
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()
+    content_cache.listen()
 
 
 def register_blueprints(app: Flask) -> None:
+    from cms.api import bp as api_bp
     from cms.public import bp as public_bp
+    from cms.public import site_bp
 
+    app.register_blueprint(site_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_admin(app: Flask) -> None:
@@ -119,6 +126,9 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(stored_html)
+    app.add_template_filter(locale_name)
+
     @app.context_processor
     def inject_helpers() -> dict:
         return {

@@ -39,7 +39,8 @@ def init_locale(locale: str) -> Path:
 
 
 def catalog_paths(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
-    return sorted(directory.glob("*/LC_MESSAGES/messages.po"))
+    """Every catalog: ours (messages.po) and the Flask-Security strings we translate (flask_security.po)."""
+    return sorted(directory.glob("*/LC_MESSAGES/*.po"))
 
 
 def compile_catalog(po_path: Path) -> Path:

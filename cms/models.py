@@ -262,3 +262,10 @@ class Follow(Model):
 
     def __repr__(self) -> str:
         return f"<Follow {self.follower_id}->{self.followed_id}>"
+
+
+class ContentVersion(Model):
+    """One row counting changes to what the public sees; cached pages are keyed by it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0, server_default="0")

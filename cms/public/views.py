@@ -1,72 +1,199 @@
-"""Public pages: the front page, a post with its approved comments, and commenting."""
+"""Public pages under /<locale>/: posts, authors, comments, follows and the reader's profile."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_security import auth_required, current_user
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
+from cms.cache import cached_page
 from cms.comments import CommentError, add_comment, may_comment
+from cms.content import (
+    latest_change,
+    localise,
+    posts_by,
+    public_post_by_slug,
+    visible_comments,
+    with_content,
+)
 from cms.extensions import db
-from cms.models import Comment, Post
+from cms.follows import (
+    FollowError,
+    follow,
+    followed_by,
+    follower_count,
+    followers_of,
+    following_count,
+    following_feed,
+    is_following,
+    unfollow,
+)
+from cms.locale import supported_locales
+from cms.models import User
+from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
 from cms.public.blueprint import bp
-from cms.public.forms import CommentForm
+from cms.public.forms import CommentForm, ProfileForm
 
 PAGE_SIZE = 10
+MAX_PAGE_SIZE = 50
+
+
+def page_args() -> tuple[int, int]:
+    """?page= and ?per_page= for lists; pages before the first are 404, like pages after the last."""
+    page = request.args.get("page", 1, type=int)
+    per_page = min(max(request.args.get("per_page", PAGE_SIZE, type=int), 1), MAX_PAGE_SIZE)
+    if page < 1:
+        abort(404)
+    return page, per_page
+
+
+def paginate(query):
+    page, per_page = page_args()
+    return db.paginate(query, page=page, per_page=per_page, error_out=True, count=True)
+
+
+def author_or_404(username: str) -> User:
+    return db.first_or_404(select(User).where(User.username == username.lower(), User.active.is_(True)))
 
 
 @bp.route("/")
+@cached_page
 def index():
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(404)
-    pagination = db.paginate(public_posts().options(selectinload(Post.author)), page=page, per_page=PAGE_SIZE)
-    return render_template("public/index.html", pagination=pagination)
+    query = with_content(public_posts())
+    pagination = paginate(query)
+    posts = [localise(post, g.locale) for post in pagination.items]
+    return render_template("public/index.html", pagination=pagination, posts=posts), latest_change(query)
 
 
-def _render_post(slug: str, form: CommentForm):
-    post = db.session.scalar(public_posts().where(Post.slug == slug))
+def _render_post(post, form: CommentForm, status: int = 200):
+    """The post page and when it last changed (the post, its translations, its newest shown comment)."""
+    viewer = current_user if current_user.is_authenticated else None
+    comments = db.session.scalars(visible_comments(post, viewer)).all()
+    entry = localise(post, g.locale)
+    page = render_template(
+        "public/post.html",
+        entry=entry,
+        comments=comments,
+        form=form,
+        commentable=viewer is not None and may_comment(viewer),
+    )
+    return (page, status), max([entry.last_modified, *(c.created_at for c in comments)])
+
+
+@bp.route("/posts/<slug>")
+@cached_page
+def post(slug: str):
+    post = public_post_by_slug(slug)
     if post is None:
         moved = public_redirect(slug)
         if moved is None:
             abort(404)
         return redirect(url_for("public.post", slug=moved.slug), 301)
-    visible = Comment.status == "approved"
-    if current_user.is_authenticated:
-        # Readers see their own comments while they wait for moderation.
-        visible = or_(visible, (Comment.author_id == current_user.id) & (Comment.status == "pending"))
-    comments = db.session.scalars(
-        select(Comment)
-        .where(Comment.post_id == post.id, visible)
-        .options(selectinload(Comment.author))
-        .order_by(Comment.created_at, Comment.id)
-    ).all()
-    commentable = current_user.is_authenticated and may_comment(current_user)
-    return render_template("public/post.html", post=post, comments=comments, form=form, commentable=commentable)
-
-
-@bp.route("/posts/<slug>")
-def post(slug: str):
-    return _render_post(slug, CommentForm())
+    (page, _), last_modified = _render_post(post, CommentForm())
+    return page, last_modified
 
 
 @bp.route("/posts/<slug>/comments", methods=["POST"])
 @auth_required()
 def comment(slug: str):
-    post = db.first_or_404(public_posts().where(Post.slug == slug))
+    post = public_post_by_slug(slug) or abort(404)
     if not may_comment(current_user):
         abort(403, gettext("Confirm your email address to comment."))
     form = CommentForm()
     if not form.validate_on_submit():
-        return _render_post(slug, form), 400
+        return _render_post(post, form, 400)[0]
     try:
         new = add_comment(current_user, post, form.body.data)
     except CommentError as exc:
         form.body.errors = [str(exc)]
-        return _render_post(slug, form), 400
+        return _render_post(post, form, 400)[0]
     if new.status == "pending":
         flash(gettext("Thank you. Your comment will appear once a moderator has approved it."), "success")
     else:
         flash(gettext("Your comment was published."), "success")
     return redirect(url_for("public.post", slug=slug, _anchor=f"comment-{new.id}"))
+
+
+@bp.route("/authors/<username>")
+@cached_page
+def author(username: str):
+    person = author_or_404(username)
+    query = posts_by(person)
+    pagination = paginate(query)
+    page = render_template(
+        "public/author.html",
+        person=person,
+        pagination=pagination,
+        posts=[localise(p, g.locale) for p in pagination.items],
+        followers=follower_count(person),
+        following=following_count(person),
+        is_following=current_user.is_authenticated and is_following(current_user, person),
+        may_follow=current_user.is_authenticated and can(Perm.FOLLOW) and current_user.id != person.id,
+    )
+    return page, latest_change(query)
+
+
+@bp.route("/authors/<username>/followers")
+@cached_page
+def followers(username: str):
+    person = author_or_404(username)
+    return render_template(
+        "public/people.html", person=person, pagination=paginate(followers_of(person)), kind="followers"
+    )
+
+
+@bp.route("/authors/<username>/following")
+@cached_page
+def following(username: str):
+    person = author_or_404(username)
+    return render_template(
+        "public/people.html", person=person, pagination=paginate(followed_by(person)), kind="following"
+    )
+
+
+@bp.route("/authors/<username>/follow", methods=["POST"])
+@auth_required()
+def follow_author(username: str):
+    person = author_or_404(username)
+    if not can(Perm.FOLLOW):
+        abort(403)
+    try:
+        if follow(current_user, person):
+            flash(gettext("You now follow %(name)s.", name=person.display_name), "success")
+    except FollowError as exc:
+        abort(400, str(exc))
+    return redirect(url_for("public.author", username=person.username))
+
+
+@bp.route("/authors/<username>/unfollow", methods=["POST"])
+@auth_required()
+def unfollow_author(username: str):
+    person = author_or_404(username)
+    if unfollow(current_user, person):
+        flash(gettext("You no longer follow %(name)s.", name=person.display_name), "success")
+    return redirect(url_for("public.author", username=person.username))
+
+
+@bp.route("/following")
+@auth_required()
+def following_posts():
+    pagination = paginate(following_feed(current_user))
+    posts = [localise(post, g.locale) for post in pagination.items]
+    return render_template("public/following.html", pagination=pagination, posts=posts)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@auth_required()
+def profile():
+    form = ProfileForm(obj=current_user)
+    form.locale.choices = [("", gettext("As my browser says"))] + [(code, code) for code in supported_locales()]
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("public/profile.html", form=form), 400
+        current_user.name = form.name.data or None
+        current_user.about_me = form.about_me.data or None
+        current_user.locale = form.locale.data or None
+        db.session.commit()
+        flash(gettext("Your profile was saved."), "success")
+        return redirect(url_for("public.profile", locale=current_user.locale or g.locale))
+    return render_template("public/profile.html", form=form)

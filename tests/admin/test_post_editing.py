@@ -220,10 +220,10 @@ def test_version_column_guards_against_a_race(app, users):
 def test_changed_slug_keeps_the_old_url_working(login_as, client, users):
     post = make_post(users["editor"], "published", title="Old title", slug="old-title")
     login_as("editor").edit(edit_url(post), {"slug": "new-title"})
-    response = client.get("/posts/old-title")
+    response = client.get("/en/posts/old-title")
     assert response.status_code == 301
-    assert response.location.endswith("/posts/new-title")
-    assert client.get("/posts/new-title").status_code == 200
+    assert response.location.endswith("/en/posts/new-title")
+    assert client.get("/en/posts/new-title").status_code == 200
 
 
 def test_chinese_title_gets_a_readable_slug(login_as):
@@ -254,12 +254,12 @@ def test_scheduled_post_appears_at_its_time_without_any_command(login_as, client
     )
     assert response.status_code == 302
     slug = fresh(sa.select(Post.slug).where(Post.title == "Embargoed")).scalar()
-    assert client.get(f"/posts/{slug}").status_code == 404
-    assert "Embargoed" not in client.get("/").get_data(as_text=True)
+    assert client.get(f"/en/posts/{slug}").status_code == 404
+    assert "Embargoed" not in client.get("/en/").get_data(as_text=True)
     assert "Scheduled" in login_as("editor").get("/admin/post/").get_data(as_text=True)
     time.sleep(max(0.0, (when - utcnow()).total_seconds()) + 0.2)
-    assert client.get(f"/posts/{slug}").status_code == 200
-    assert "Embargoed" in client.get("/").get_data(as_text=True)
+    assert client.get(f"/en/posts/{slug}").status_code == 200
+    assert "Embargoed" in client.get("/en/").get_data(as_text=True)
 
 
 # -- bulk actions ------------------------------------------------------------------------------------

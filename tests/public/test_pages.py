@@ -23,7 +23,7 @@ def posts(users):
 
 
 def test_front_page_lists_only_live_posts(client, posts):
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/en/").get_data(as_text=True)
     assert "Out now" in html
     for hidden in ("Not yet", "Being checked", "Old news", "Tomorrow"):
         assert hidden not in html
@@ -31,16 +31,16 @@ def test_front_page_lists_only_live_posts(client, posts):
 
 @pytest.mark.parametrize("status", ["draft", "review", "archived", "scheduled"])
 def test_unpublished_posts_are_404(client, posts, status):
-    assert client.get(f"/posts/{posts[status].slug}").status_code == 404
+    assert client.get(f"/en/posts/{posts[status].slug}").status_code == 404
 
 
 @pytest.mark.parametrize("page", ["0", "-3", "9999"])
 def test_out_of_range_pages_are_404(client, posts, page):
-    assert client.get(f"/?page={page}").status_code == 404
+    assert client.get(f"/en/?page={page}").status_code == 404
 
 
 def test_non_numeric_page_falls_back_to_the_first_page(client, posts):
-    response = client.get("/?page=abc")
+    response = client.get("/en/?page=abc")
     assert response.status_code == 200 and "Out now" in response.get_data(as_text=True)
 
 
@@ -49,15 +49,15 @@ def test_post_page_shows_approved_comments_and_own_pending_ones(login_as, users,
     make_comment(users["editor"], post, body="Approved words", status="approved")
     make_comment(users["editor"], post, body="Hidden words", status="hidden")
     make_comment(users["reader"], post, body="My pending words", status="pending")
-    anonymous = login_as(None).get(f"/posts/{post.slug}").get_data(as_text=True)
+    anonymous = login_as(None).get(f"/en/posts/{post.slug}").get_data(as_text=True)
     assert "Approved words" in anonymous and "Hidden words" not in anonymous and "My pending words" not in anonymous
-    mine = login_as("reader").get(f"/posts/{post.slug}").get_data(as_text=True)
+    mine = login_as("reader").get(f"/en/posts/{post.slug}").get_data(as_text=True)
     assert "My pending words" in mine and "Awaiting moderation" in mine
 
 
 def test_confirmed_reader_comment_starts_pending(login_as, posts):
     browser = login_as("reader")
-    url = f"/posts/{posts['published'].slug}"
+    url = f"/en/posts/{posts['published'].slug}"
     response = browser.submit(url, {"body": "First! <script>alert(1)</script>"}, post_url=f"{url}/comments")
     assert response.status_code == 302
     comment = fresh(sa.select(Comment)).scalar_one()
@@ -72,7 +72,7 @@ def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
     db.session.commit()
     browser = Browserish(app.test_client())
     browser.login(users["reader"].email)
-    url = f"/posts/{posts['published'].slug}"
+    url = f"/en/posts/{posts['published'].slug}"
     page = browser.get(url).get_data(as_text=True)
     assert "Confirm your email address to join the conversation." in page
     response = browser.post(f"{url}/comments", data={"body": "hello", "csrf_token": browser.csrf()})
@@ -82,7 +82,7 @@ def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
 
 def test_overlong_comment_is_a_form_error(login_as, posts):
     browser = login_as("reader")
-    url = f"/posts/{posts['published'].slug}"
+    url = f"/en/posts/{posts['published'].slug}"
     response = browser.submit(url, {"body": "x" * 5001}, post_url=f"{url}/comments")
     assert response.status_code == 400
     assert "Field cannot be longer than 5000 characters" in response.get_data(as_text=True)
@@ -91,7 +91,7 @@ def test_overlong_comment_is_a_form_error(login_as, posts):
 
 def test_anonymous_comment_goes_to_login(client, posts):
     response = client.post(
-        f"/posts/{posts['published'].slug}/comments", data={"body": "hi", "csrf_token": client.csrf()}
+        f"/en/posts/{posts['published'].slug}/comments", data={"body": "hi", "csrf_token": client.csrf()}
     )
     assert response.status_code == 302 and "/login" in response.location
 

@@ -1,0 +1,88 @@
+"""What readers see of a post in their language: the translation when there is one, else the original."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from cms.extensions import db
+from cms.models import Comment, Post, User
+from cms.posts import public_posts
+
+
+@dataclass(frozen=True)
+class LocalisedPost:
+    post: Post
+    locale: str  # the language the reader asked for
+    lang: str  # the language of the title and body shown
+    title: str
+    body_html: str
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.lang != self.locale
+
+    @property
+    def available(self) -> list[str]:
+        """Languages this post can be read in: the original first."""
+        return [self.post.locale] + [t.locale for t in self.post.translations if t.locale != self.post.locale]
+
+    @property
+    def last_modified(self) -> datetime:
+        stamps = [self.post.updated_at] + [t.updated_at for t in self.post.translations]
+        return max(stamp for stamp in stamps if stamp)
+
+
+def localise(post: Post, locale: str) -> LocalisedPost:
+    for translation in post.translations:
+        if translation.locale == locale:
+            return LocalisedPost(post, locale, locale, translation.title, translation.body_html)
+    return LocalisedPost(post, locale, post.locale, post.title, post.body_html)
+
+
+def with_content(query: Select) -> Select:
+    """Load what a list of localised posts shows, in a fixed number of queries."""
+    return query.options(selectinload(Post.translations), selectinload(Post.author))
+
+
+def public_post_by_slug(slug: str) -> Post | None:
+    return db.session.scalar(with_content(public_posts().where(Post.slug == slug)))
+
+
+def public_post_by_id(post_id: int) -> Post | None:
+    return db.session.scalar(with_content(public_posts().where(Post.id == post_id)))
+
+
+def posts_by(author: User) -> Select:
+    return with_content(public_posts().where(Post.author_id == author.id))
+
+
+def visible_comments(post: Post, viewer: User | None = None) -> Select:
+    """Approved comments, plus the viewer's own pending ones, oldest first."""
+    visible = Comment.status == "approved"
+    if viewer is not None:
+        visible = visible | ((Comment.author_id == viewer.id) & (Comment.status == "pending"))
+    return (
+        select(Comment)
+        .where(Comment.post_id == post.id, visible)
+        .options(selectinload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+    )
+
+
+def approved_comments(post_id: int) -> Select:
+    return (
+        select(Comment)
+        .where(Comment.post_id == post_id, Comment.status == "approved")
+        .options(selectinload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+    )
+
+
+def latest_change(query: Select) -> datetime | None:
+    """The newest update among the rows a post query selects (for Last-Modified)."""
+    subquery = query.order_by(None).limit(None).offset(None).with_only_columns(Post.updated_at).subquery()
+    return db.session.scalar(select(func.max(subquery.c.updated_at)))

@@ -1,0 +1,75 @@
+"""Following authors: follow, unfollow, who follows whom, and the feed of followed authors' posts."""
+
+from sqlalchemy import Select, delete, func, select
+
+from cms.content import with_content
+from cms.extensions import db
+from cms.models import Follow, Post, User
+from cms.permissions import Perm, user_can
+from cms.posts import public_posts
+
+
+class FollowError(ValueError):
+    """A follow the rules refuse; the message is shown to the reader."""
+
+
+def is_following(follower: User, author: User) -> bool:
+    return (
+        db.session.scalar(
+            select(func.count()).where(Follow.follower_id == follower.id, Follow.followed_id == author.id)
+        )
+        > 0
+    )
+
+
+def follow(follower: User, author: User) -> bool:
+    """Follow `author`; returns False when already following."""
+    if not user_can(follower, Perm.FOLLOW):
+        raise FollowError("You may not follow authors.")
+    if follower.id == author.id:
+        raise FollowError("You cannot follow yourself.")
+    if is_following(follower, author):
+        return False
+    db.session.add(Follow(follower_id=follower.id, followed_id=author.id))
+    db.session.commit()
+    return True
+
+
+def unfollow(follower: User, author: User) -> bool:
+    result = db.session.execute(
+        delete(Follow).where(Follow.follower_id == follower.id, Follow.followed_id == author.id)
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def follower_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).where(Follow.followed_id == user.id)) or 0
+
+
+def following_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).where(Follow.follower_id == user.id)) or 0
+
+
+def followers_of(user: User) -> Select:
+    return (
+        select(User)
+        .join(Follow, Follow.follower_id == User.id)
+        .where(Follow.followed_id == user.id, User.active.is_(True))
+        .order_by(Follow.created_at.desc(), User.id)
+    )
+
+
+def followed_by(user: User) -> Select:
+    return (
+        select(User)
+        .join(Follow, Follow.followed_id == User.id)
+        .where(Follow.follower_id == user.id, User.active.is_(True))
+        .order_by(Follow.created_at.desc(), User.id)
+    )
+
+
+def following_feed(user: User) -> Select:
+    """Published posts by the authors `user` follows, newest first."""
+    followed = select(Follow.followed_id).where(Follow.follower_id == user.id)
+    return with_content(public_posts().where(Post.author_id.in_(followed)))
