@@ -36,6 +36,7 @@ test: install-dev lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: install-dev
+	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python benchmarks/run.py
 
 seed-large: install

@@ -24,6 +24,10 @@ class Config:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     COMMENTS_PREMODERATED = True
     ADMIN_PAGE_SIZE = 50
+    PAGE_CACHE = True
+    # How long a worker trusts the content version it last read (seconds): other workers show a change
+    # within this time; the worker that made it shows it at once.
+    PAGE_CACHE_VERSION_TTL = 1.0
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
@@ -58,6 +62,7 @@ class Development(Config):
 
 class Testing(Config):
     TESTING = True
+    PAGE_CACHE_VERSION_TTL = 0.0
     # Cheap argon2 parameters keep the suite fast; production keeps the library defaults.
     SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {
         "argon2__rounds": 1,

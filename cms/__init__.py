@@ -11,8 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, errors, permissions
-from cms import cache as content_cache
+from cms import accounts, audit, errors, page_cache, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales
 from cms.markup import stored_html
@@ -91,7 +90,7 @@ def register_extensions(app: Flask) -> None:
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()
-    content_cache.listen()
+    page_cache.listen()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -139,6 +138,8 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    page_cache.register(app)
+
     @app.before_request
     def record_last_seen() -> None:
         if current_user.is_authenticated:

@@ -3,6 +3,7 @@
 from flask import current_app
 from sqlalchemy import update
 
+from cms import page_cache
 from cms.extensions import db
 from cms.markup import render_comment
 from cms.models import COMMENT_STATUSES, Comment, Post, User
@@ -54,5 +55,6 @@ def set_comment_status(ids: list[int], status: str) -> int:
     result = db.session.execute(
         update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(status=status)
     )
+    page_cache.bump()
     db.session.commit()
     return result.rowcount  # type: ignore[attr-defined]

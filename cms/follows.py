@@ -14,12 +14,10 @@ class FollowError(ValueError):
 
 
 def is_following(follower: User, author: User) -> bool:
-    return (
-        db.session.scalar(
-            select(func.count()).where(Follow.follower_id == follower.id, Follow.followed_id == author.id)
-        )
-        > 0
+    found = db.session.scalar(
+        select(func.count()).where(Follow.follower_id == follower.id, Follow.followed_id == author.id)
     )
+    return bool(found)
 
 
 def follow(follower: User, author: User) -> bool:

@@ -53,7 +53,8 @@ def mariadb_url() -> str:
 
 
 def make_app(backend: str, tmp_dir: Path, **overrides):
-    url = mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}"
+    url = overrides.pop("DATABASE_URL", None)
+    url = url or (mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}")
     return create_app(
         "testing",
         DATABASE_URL=url,

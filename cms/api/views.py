@@ -4,10 +4,10 @@ with ETag / 304 and JSON errors."""
 from flask import abort, current_app, jsonify, request, url_for
 
 from cms.api import bp
-from cms.cache import cached_page
 from cms.content import approved_comments, latest_change, localise, public_post_by_id, with_content
 from cms.extensions import db
 from cms.locale import supported_locales
+from cms.page_cache import cached_page
 from cms.posts import public_posts
 
 DEFAULT_PER_PAGE = 20

@@ -1,16 +1,16 @@
 """Machine-readable public content: the Atom feed per language and the sitemap with hreflang alternates."""
 
-from datetime import timezone
+from datetime import UTC
 from xml.etree import ElementTree as ET
 
 from flask import current_app, g, url_for
 from flask_babel import gettext
 
-from cms.cache import cached_page
 from cms.content import latest_change, localise, with_content
 from cms.extensions import db
 from cms.locale import supported_locales
 from cms.models import utcnow
+from cms.page_cache import cached_page
 from cms.posts import public_posts
 from cms.public.blueprint import bp, site
 
@@ -22,7 +22,7 @@ SITEMAP_CHUNK = 2000
 
 
 def _iso(value) -> str:
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _xml(root: ET.Element):

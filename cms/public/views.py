@@ -5,7 +5,6 @@ from flask_babel import gettext
 from flask_security import auth_required, current_user
 from sqlalchemy import select
 
-from cms.cache import cached_page
 from cms.comments import CommentError, add_comment, may_comment
 from cms.content import (
     latest_change,
@@ -29,6 +28,7 @@ from cms.follows import (
 )
 from cms.locale import supported_locales
 from cms.models import User
+from cms.page_cache import cached_page
 from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
 from cms.public.blueprint import bp
@@ -65,17 +65,19 @@ def index():
     return render_template("public/index.html", pagination=pagination, posts=posts), latest_change(query)
 
 
-def _render_post(post, form: CommentForm, status: int = 200):
+def _render_post(post, form: CommentForm | None, status: int = 200):
     """The post page and when it last changed (the post, its translations, its newest shown comment)."""
     viewer = current_user if current_user.is_authenticated else None
     comments = db.session.scalars(visible_comments(post, viewer)).all()
     entry = localise(post, g.locale)
+    commentable = viewer is not None and may_comment(viewer)
     page = render_template(
         "public/post.html",
         entry=entry,
         comments=comments,
-        form=form,
-        commentable=viewer is not None and may_comment(viewer),
+        # Only a reader who may comment gets a form (and so a CSRF token and a session cookie).
+        form=(form or CommentForm()) if commentable else None,
+        commentable=commentable,
     )
     return (page, status), max([entry.last_modified, *(c.created_at for c in comments)])
 
@@ -89,7 +91,7 @@ def post(slug: str):
         if moved is None:
             abort(404)
         return redirect(url_for("public.post", slug=moved.slug), 301)
-    (page, _), last_modified = _render_post(post, CommentForm())
+    (page, _), last_modified = _render_post(post, None)
     return page, last_modified
 
 

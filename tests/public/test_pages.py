@@ -1,11 +1,13 @@
-"""Public pages: only published posts whose time has come, comments, and bad input."""
+"""Public pages under /<locale>/: only live posts, the reader's language, comments, bad input."""
 
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from cms.models import Comment, utcnow
+from cms.accounts import create_user
+from cms.extensions import db
+from cms.models import Comment, Follow, PostTranslation, Role, utcnow
 from tests.conftest import Browserish, fresh
 from tests.factories import make_comment, make_post
 
@@ -22,9 +24,53 @@ def posts(users):
     }
 
 
-def test_front_page_lists_only_live_posts(client, posts):
+def translate(post, locale, title, body="Translated body"):
+    db.session.add(PostTranslation(post=post, locale=locale, title=title, body=body, body_html=f"<p>{body}</p>"))
+    db.session.commit()
+
+
+# -- choosing the language ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("zh-CN,zh;q=0.9", "/zh/"), ("es-MX,en;q=0.1", "/es/"), ("fr-FR", "/en/"), (None, "/en/")],
+)
+def test_front_door_follows_accept_language(client, header, expected):
+    response = client.get("/", headers={"Accept-Language": header} if header else {})
+    assert response.status_code == 302
+    assert response.location == expected
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_saved_preference_beats_the_browser(login_as, users):
+    users["reader"].locale = "es"
+    db.session.commit()
+    response = login_as("reader").get("/", headers={"Accept-Language": "zh"})
+    assert response.location == "/es/"
+
+
+@pytest.mark.parametrize("url", ["/fr/", "/xx/posts/anything", "/EN/", "/../"])
+def test_unknown_locale_is_404(client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_reader_sets_preferred_language_on_profile(login_as):
+    browser = login_as("reader")
+    response = browser.submit("/en/profile", {"name": "Rea Der", "about_me": "I read.", "locale": "zh"})
+    assert response.status_code == 302 and response.location == "/zh/profile"
+    assert browser.get("/").location == "/zh/"
+    bad = browser.submit("/en/profile", {"locale": "klingon"})
+    assert bad.status_code == 400 and "Not a valid choice" in bad.get_data(as_text=True)
+
+
+def test_profile_needs_sign_in(client):
+    assert client.get("/en/profile").status_code == 302
+
+
+# -- what is visible ---------------------------------------------------------------------------------
+def test_front_page_lists_only_live_posts_newest_first(client, posts, users):
+    make_post(users["author"], "published", title="Older", published_at=utcnow() - timedelta(days=3))
     html = client.get("/en/").get_data(as_text=True)
-    assert "Out now" in html
+    assert html.index("Out now") < html.index("Older")
     for hidden in ("Not yet", "Being checked", "Old news", "Tomorrow"):
         assert hidden not in html
 
@@ -44,6 +90,117 @@ def test_non_numeric_page_falls_back_to_the_first_page(client, posts):
     assert response.status_code == 200 and "Out now" in response.get_data(as_text=True)
 
 
+def test_pagination_links_walk_the_list(client, users):
+    for n in range(25):
+        make_post(users["author"], "published", title=f"Story {n:02}", published_at=utcnow() - timedelta(minutes=n))
+    first = client.get("/en/").get_data(as_text=True)
+    assert "Story 00" in first and "Story 10" not in first and 'rel="next" href="/en/?page=2"' in first
+    third = client.get("/en/?page=3").get_data(as_text=True)
+    assert "Story 24" in third and 'rel="next"' not in third
+
+
+# -- languages of content ----------------------------------------------------------------------------
+def test_translation_is_shown_in_the_readers_language(client, posts):
+    post = posts["published"]
+    translate(post, "zh", "现已发布", "中文正文")
+    html = client.get(f"/zh/posts/{post.slug}").get_data(as_text=True)
+    assert "现已发布" in html and "中文正文" in html
+    assert '<article lang="zh">' in html
+    assert "has not been translated" not in html
+
+
+def test_missing_translation_shows_the_original_with_a_notice(client, posts):
+    post = posts["published"]
+    html = client.get(f"/es/posts/{post.slug}").get_data(as_text=True)
+    assert "Out now" in html
+    assert '<html lang="es">' in html and '<article lang="en">' in html
+    assert 'class="notice" lang="es"' in html
+
+
+def test_hreflang_alternates_list_every_available_language(client, posts):
+    post = posts["published"]
+    translate(post, "es", "Ya disponible")
+    html = client.get(f"/en/posts/{post.slug}").get_data(as_text=True)
+    assert f'hreflang="en" href="http://localhost/en/posts/{post.slug}"' in html
+    assert f'hreflang="es" href="http://localhost/es/posts/{post.slug}"' in html
+    assert 'hreflang="zh"' not in html.split("</head>")[0]
+    assert f'hreflang="x-default" href="http://localhost/en/posts/{post.slug}"' in html
+
+
+def test_language_switcher_keeps_the_reader_on_the_same_content(client, posts):
+    post = posts["published"]
+    html = client.get(f"/en/posts/{post.slug}").get_data(as_text=True)
+    assert f'hreflang="zh" href="/zh/posts/{post.slug}"' in html
+    assert f'hreflang="es" href="/es/posts/{post.slug}"' in html
+    index = client.get("/en/?page=1").get_data(as_text=True)
+    assert 'href="/es/?page=1"' in index
+
+
+# -- authors and follows -----------------------------------------------------------------------------
+def test_author_page_shows_profile_and_live_posts(client, posts, users):
+    users["author"].name = "Ada Author"
+    users["author"].about_me = "Writes things."
+    db.session.commit()
+    html = client.get("/en/authors/author").get_data(as_text=True)
+    assert "Ada Author" in html and "Writes things." in html and "Out now" in html and "Not yet" not in html
+    assert client.get("/en/authors/nobody").status_code == 404
+
+
+def test_inactive_author_is_404(client, users):
+    users["author"].active = False
+    db.session.commit()
+    assert client.get("/en/authors/author").status_code == 404
+
+
+def test_reader_follows_and_unfollows_an_author(login_as, users, posts):
+    browser = login_as("reader")
+    page = browser.get("/en/authors/author").get_data(as_text=True)
+    assert ">Follow</button>" in page and "0 followers" in page
+    response = browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "You now follow author." in html and "1 follower" in html and ">Unfollow</button>" in html
+    followers = browser.get("/en/authors/author/followers").get_data(as_text=True)
+    assert "@reader" in followers
+    assert "@author" in browser.get("/en/authors/reader/following").get_data(as_text=True)
+    feed = browser.get("/en/following").get_data(as_text=True)
+    assert "Out now" in feed and "Not yet" not in feed
+    browser.post("/en/authors/author/unfollow", data={"csrf_token": browser.csrf()})
+    assert "0 followers" in browser.get("/en/authors/author").get_data(as_text=True)
+
+
+def test_following_twice_keeps_one_follow(login_as, users):
+    browser = login_as("reader")
+    for _ in range(2):
+        browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()})
+    assert fresh(sa.select(sa.func.count()).select_from(Follow)).scalar() == 1
+
+
+def test_following_yourself_is_a_400(login_as):
+    browser = login_as("author")
+    response = browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()})
+    assert response.status_code == 400 and "You cannot follow yourself." in response.get_data(as_text=True)
+
+
+def test_follow_needs_csrf_sign_in_and_post(login_as, client, users):
+    reader = login_as("reader")
+    assert reader.post("/en/authors/author/follow").status_code == 400
+    assert reader.get("/en/authors/author/follow").status_code == 405
+    assert client.post("/en/authors/author/follow", data={"csrf_token": client.csrf()}).status_code == 302
+
+
+def test_user_without_follow_permission_is_refused(app, users):
+    create_user("mute@example.com", "a-long-password", ["Moderator"])
+    moderator = fresh(sa.select(Role).where(Role.name == "Moderator")).scalar_one()
+    moderator.permissions = 0x08  # MODERATE only: no FOLLOW
+    db.session.commit()
+    browser = Browserish(app.test_client())
+    browser.login("mute@example.com", "a-long-password")
+    page = browser.get("/en/authors/author").get_data(as_text=True)
+    assert ">Follow</button>" not in page
+    assert browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()}).status_code == 403
+
+
+# -- comments ----------------------------------------------------------------------------------------
 def test_post_page_shows_approved_comments_and_own_pending_ones(login_as, users, posts):
     post = posts["published"]
     make_comment(users["editor"], post, body="Approved words", status="approved")
@@ -65,9 +222,19 @@ def test_confirmed_reader_comment_starts_pending(login_as, posts):
     assert "<script>" not in comment.body_html
 
 
-def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
-    from cms.extensions import db
+def test_comments_are_published_at_once_without_premoderation(app, login_as, posts):
+    app.config["COMMENTS_PREMODERATED"] = False
+    try:
+        browser = login_as("reader")
+        url = f"/en/posts/{posts['published'].slug}"
+        browser.submit(url, {"body": "Straight in"}, post_url=f"{url}/comments")
+    finally:
+        app.config["COMMENTS_PREMODERATED"] = True
+    assert fresh(sa.select(Comment.status)).scalar() == "approved"
+    assert "Straight in" in login_as(None).get(url).get_data(as_text=True)
 
+
+def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
     users["reader"].confirmed_at = None
     db.session.commit()
     browser = Browserish(app.test_client())
@@ -80,12 +247,17 @@ def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
     assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 0
 
 
-def test_overlong_comment_is_a_form_error(login_as, posts):
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("x" * 5001, "Field cannot be longer than 5000 characters"), ("   ", "This field is required")],
+    ids=["too-long", "blank"],
+)
+def test_bad_comment_is_a_form_error(login_as, posts, body, message):
     browser = login_as("reader")
     url = f"/en/posts/{posts['published'].slug}"
-    response = browser.submit(url, {"body": "x" * 5001}, post_url=f"{url}/comments")
+    response = browser.submit(url, {"body": body}, post_url=f"{url}/comments")
     assert response.status_code == 400
-    assert "Field cannot be longer than 5000 characters" in response.get_data(as_text=True)
+    assert message in response.get_data(as_text=True)
     assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 0
 
 
@@ -96,7 +268,6 @@ def test_anonymous_comment_goes_to_login(client, posts):
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_unknown_page_is_a_friendly_404(client):
-    response = client.get("/no/such/page")
-    assert response.status_code == 404
-    assert "Page not found" in response.get_data(as_text=True)
+def test_old_unprefixed_post_links_redirect(client, posts):
+    response = client.get(f"/posts/{posts['published'].slug}", headers={"Accept-Language": "es"})
+    assert response.status_code == 301 and response.location == f"/es/posts/{posts['published'].slug}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -44,9 +45,10 @@ def _changed(obj, fields) -> bool:
 
 def bump(connection=None) -> None:
     """Mark public content as changed; call inside the transaction that changed it."""
+    _forget_version()
     execute = connection.execute if connection is not None else db.session.execute
     result = execute(sa.update(ContentVersion).where(ContentVersion.id == 1).values(n=ContentVersion.n + 1))
-    if not result.rowcount:
+    if not result.rowcount:  # type: ignore[union-attr]
         execute(sa.insert(ContentVersion).values(id=1, n=1))
 
 
@@ -58,6 +60,7 @@ def _bump_on_flush(session: Session, flush_context) -> None:
 def listen() -> None:
     if not sa.event.contains(Session, "after_flush", _bump_on_flush):
         sa.event.listen(Session, "after_flush", _bump_on_flush)
+        sa.event.listen(Session, "after_commit", _forget_version)
 
 
 def _upcoming(version: int) -> list[datetime]:
@@ -77,10 +80,28 @@ def _upcoming(version: int) -> list[datetime]:
     return times
 
 
+# The content version as this process last read it. Re-read at most every PAGE_CACHE_VERSION_TTL seconds,
+# and at once after this process itself changed content; other workers see a change within that time.
+_seen: dict[str, float] = {"version": 0, "at": float("-inf")}
+
+
+def _forget_version(session=None) -> None:
+    _seen["at"] = float("-inf")
+
+
+def content_version() -> int:
+    ttl = current_app.config.get("PAGE_CACHE_VERSION_TTL", 1.0)
+    now = time.monotonic()
+    if now - _seen["at"] > ttl:
+        _seen["version"] = db.session.scalar(sa.select(ContentVersion.n).where(ContentVersion.id == 1)) or 0
+        _seen["at"] = now
+    return int(_seen["version"])
+
+
 def content_key() -> str:
     """Changes whenever what the public may see changes: an edit, a moderation, or a scheduled post coming
     due (the next publish time still ahead is part of the key, so it changes as each one passes)."""
-    version = db.session.scalar(sa.select(ContentVersion.n).where(ContentVersion.id == 1)) or 0
+    version = content_version()
     times = _upcoming(version)
     index = bisect.bisect_right(times, utcnow())
     upcoming = times[index].isoformat() if index < len(times) else "none"
@@ -94,6 +115,40 @@ def _cacheable() -> bool:
         and not session.get("_flashes")
         and current_app.config.get("PAGE_CACHE", True)
     )
+
+
+def _page_key() -> str:
+    digest = hashlib.sha1(f"{request.host}{request.full_path}".encode(), usedforsecurity=False).hexdigest()
+    return f"cms:page:{content_key()}:{digest}"
+
+
+def _cached_response(key: str):
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    body, mimetype, last_modified = hit
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.vary.add("Cookie")
+    return conditional(response, last_modified)
+
+
+def serve_cached_page():
+    """Before anything else runs: a reader with no session asking for a cached page gets it at once."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if (
+        getattr(view, "cached_page", False)
+        and request.method == "GET"
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+        and "remember_token" not in request.cookies
+        and current_app.config.get("PAGE_CACHE", True)
+    ):
+        return _cached_response(_page_key())
+    return None
+
+
+def register(app) -> None:
+    """Serve cached pages ahead of the other before-request hooks (sign-in, identity, last seen)."""
+    app.before_request_funcs.setdefault(None, []).insert(0, serve_cached_page)
 
 
 def conditional(response, last_modified: datetime | None = None):
@@ -116,20 +171,19 @@ def cached_page(view):
     def wrapper(*args, **kwargs):
         key = None
         if _cacheable():
-            digest = hashlib.sha1(f"{request.host}{request.full_path}".encode(), usedforsecurity=False).hexdigest()
-            key = f"cms:page:{content_key()}:{digest}"
-            hit = cache.get(key)
+            key = _page_key()
+            hit = _cached_response(key)
             if hit is not None:
-                body, mimetype, last_modified = hit
-                return conditional(current_app.response_class(body, mimetype=mimetype), last_modified)
+                return hit
         result = view(*args, **kwargs)
         last_modified = None
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], datetime | None):
             result, last_modified = result
         response = make_response(result)
-        if key is not None and response.status_code == 200 and not response.direct_passthrough:
+        if key is not None and response.status_code == 200 and not response.direct_passthrough and not session.modified:
             cache.set(key, (response.get_data(), response.mimetype, last_modified), timeout=PAGE_TIMEOUT)
         response.vary.add("Cookie")
         return conditional(response, last_modified)
 
+    wrapper.cached_page = True  # type: ignore[attr-defined]
     return wrapper

@@ -1,0 +1,67 @@
+"""The Atom feed and the sitemap: well-formed, public content only, hreflang alternates."""
+
+from datetime import timedelta
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from cms.extensions import db
+from cms.models import PostTranslation, utcnow
+from tests.factories import make_post
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+@pytest.fixture
+def content(users):
+    live = make_post(users["author"], "published", title="Live & <well>", body="Body **bold**")
+    db.session.add(PostTranslation(post=live, locale="es", title="En vivo", body="Cuerpo", body_html="<p>Cuerpo</p>"))
+    db.session.commit()
+    make_post(users["author"], "draft", title="Draft")
+    make_post(users["author"], "archived", title="Archived")
+    make_post(users["author"], "published", title="Later", published_at=utcnow() + timedelta(hours=1))
+    return live
+
+
+def test_atom_feed_is_valid_and_public_only(client, content):
+    response = client.get("/en/feed.atom")
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml"
+    feed = ET.fromstring(response.get_data())
+    assert feed.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated"):
+        assert feed.find(f"{ATOM}{required}").text
+    assert feed.find(f"{ATOM}link[@rel='self']").get("href") == "http://localhost/en/feed.atom"
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}title").text for e in entries] == ["Live & <well>"]
+    entry = entries[0]
+    for required in ("id", "title", "updated", "published", "author/" + ATOM + "name", "content"):
+        assert entry.find(f"{ATOM}{required}") is not None, required
+    assert entry.find(f"{ATOM}updated").text.endswith("Z")
+    assert "<strong>bold</strong>" in entry.find(f"{ATOM}content").text
+
+
+def test_feed_in_another_language_uses_translations(client, content):
+    feed = ET.fromstring(client.get("/es/feed.atom").get_data())
+    entry = feed.find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}title").text == "En vivo"
+    assert entry.get("{http://www.w3.org/XML/1998/namespace}lang") == "es"
+
+
+def test_sitemap_lists_language_versions_with_alternates(client, content):
+    response = client.get("/sitemap.xml")
+    assert response.mimetype == "application/xml"
+    root = ET.fromstring(response.get_data())
+    locs = [u.find(f"{SM}loc").text for u in root.findall(f"{SM}url")]
+    assert f"http://localhost/en/posts/{content.slug}" in locs
+    assert f"http://localhost/es/posts/{content.slug}" in locs
+    assert f"http://localhost/zh/posts/{content.slug}" not in locs
+    assert not any("draft" in loc or "archived" in loc or "later" in loc for loc in locs)
+    [entry] = [u for u in root.findall(f"{SM}url") if u.find(f"{SM}loc").text.endswith(f"/en/posts/{content.slug}")]
+    alternates = {link.get("hreflang"): link.get("href") for link in entry.findall(f"{XHTML}link")}
+    assert alternates == {
+        "en": f"http://localhost/en/posts/{content.slug}",
+        "es": f"http://localhost/es/posts/{content.slug}",
+        "x-default": f"http://localhost/en/posts/{content.slug}",
+    }
