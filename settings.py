@@ -23,6 +23,10 @@ class Config:
     MAIL_SENDER = "no-reply@cms.localhost"
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     COMMENTS_PREMODERATED = True
+    COMMENT_MAX_LINKS = 2  # more links than this sends a comment to the queue
+    EXPORT_ASYNC_ROWS = 20_000  # larger comment exports run in the background
+    EXPORT_INLINE_ROWS = 2_000  # up to this many rows Flask-Excel builds the file in memory
+    EXPORT_QUEUE = "cms-exports"  # the RQ queue `flask cms worker` serves
     ADMIN_PAGE_SIZE = 50
     PAGE_CACHE = True
     # How long a worker trusts the content version it last read (seconds): other workers show a change

@@ -1,7 +1,9 @@
 """What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import AdminIndexView
+from datetime import timedelta
+
+from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
@@ -9,6 +11,7 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
 
+from cms.dashboard import attention, comments_per_day
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import STAFF, Perm, can
@@ -48,6 +51,7 @@ class StaffModelView(ModelView):
     export_types = ["csv"]
     export_max_rows = 10_000
     list_template = "admin/cms_list.html"
+    named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
 
     def __init__(self, model, **kwargs):
         super().__init__(model, db, **kwargs)
@@ -124,6 +128,11 @@ class StaffModelView(ModelView):
         if deleted < len(rows):
             flash(gettext("%(num)d could not be deleted.", num=len(rows) - deleted), "error")
 
+    def filter_url(self, **filters) -> str:
+        """The list URL with filters set, by their argument names: filter_url(status_equals="review")."""
+        args = {f"flt{position}_{name}": value for position, (name, value) in enumerate(filters.items())}
+        return url_for(f"{self.endpoint}.index_view", **args)
+
     def adjust_form(self, form, obj=None):
         """Per-request changes to a form (choices, fields the user may not set)."""
         return form
@@ -139,13 +148,44 @@ class StaffModelView(ModelView):
 
 
 class DashboardView(AdminIndexView):
-    """The console's front page, open to all staff."""
+    """The console's front page, open to all staff: what needs attention, each figure linked to its list."""
 
     def is_accessible(self) -> bool:
         return staff_may(STAFF)
 
     def inaccessible_callback(self, name, **kwargs):
         return deny_access()
+
+    def _view(self, endpoint: str):
+        return next((v for v in self.admin._views if getattr(v, "endpoint", None) == endpoint), None)
+
+    @expose("/")
+    def index(self):
+        figures = attention()
+        comments, posts, users = self._view("comment"), self._view("post"), self._view("user")
+        stamp = "%Y-%m-%d %H:%M:%S"
+        links = {
+            "pending_comments": comments.filter_url(status_equals="pending") if comments.is_accessible() else None,
+            "posts_in_review": posts.filter_url(status_equals="review") if posts.is_accessible() else None,
+            "scheduled_posts": posts.filter_url(status_equals="published", published_at_greater_than=figures["now"].strftime(stamp))
+            if posts.is_accessible()
+            else None,
+            "new_users_week": users.filter_url(member_since_greater_than=figures["week_ago"].strftime(stamp))
+            if users.is_accessible()
+            else None,
+        }
+        days = comments_per_day()
+        chart = {
+            "labels": [d.isoformat() for d, _ in days],
+            "counts": [n for _, n in days],
+            "links": [
+                comments.filter_url(created_on_or_after=d.isoformat(), created_before=(d + timedelta(days=1)).isoformat())
+                if comments.is_accessible()
+                else None
+                for d, _ in days
+            ],
+        }
+        return self.render("admin/index.html", figures=figures, links=links, chart=chart)
 
 
 def body_html_formatter(view, context, model, name):

@@ -1,45 +1,312 @@
-"""The comment queue in the staff console (MODERATE)."""
+"""The comment queue (MODERATE): status tabs with live counts, filters that mean the same in the list,
+the bulk actions and the exports, hide reasons, and exports of any size."""
 
-from flask import flash
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import flask_excel as excel
+from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
+from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_security import current_user
+from markupsafe import Markup
+from wtforms.validators import ValidationError
 
-from admin_views.base import StaffModelView, body_html_formatter
-from cms.comments import set_comment_status
-from cms.models import COMMENT_STATUSES
-from cms.permissions import Perm
+from admin_views.base import StaffModelView
+from cms import audit, exports
+from cms.comments import (
+    CommentSelection,
+    count_selected,
+    deactivate_authors,
+    delete_comments,
+    hidden_counts,
+    id_batches,
+    moderate,
+    search_clause,
+    selected_id_batches,
+    selection_clauses,
+    status_counts,
+)
+from cms.extensions import db
+from cms.markup import stored_html
+from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, ExportJob, utcnow
+from cms.permissions import Perm, can
 
 STATUS_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "hidden": _l("Hidden")}
+REASON_LABELS = {"spam": _l("spam"), "abuse": _l("abuse"), "off-topic": _l("off-topic"), "other": _l("other")}
+
+
+class SelectionFilter(BaseSQLAFilter):
+    """A list filter that is one field of a CommentSelection, so the list, the bulk actions and the
+    exports select exactly the same comments."""
+
+    field = ""
+    label = _l("equals")
+
+    def __init__(self, name, options=None, data_type=None):
+        super().__init__(Comment.id, name, options=options, data_type=data_type)
+
+    def clean(self, value):
+        return value.strip()
+
+    def validate(self, value):
+        try:
+            return bool(self.clean(value)) or value == ""
+        except ValueError:
+            return False
+
+    def apply(self, query, value, alias=None):
+        return query.filter(*selection_clauses(CommentSelection(**{self.field: self.clean(value)})))
+
+    def operation(self):
+        return self.label
+
+    def contribute(self, selection: CommentSelection, value) -> None:
+        setattr(selection, self.field, self.clean(value))
+
+
+class StatusFilter(SelectionFilter):
+    field = "status"
+
+    def validate(self, value):
+        return value in COMMENT_STATUSES
+
+
+class PostTitleFilter(SelectionFilter):
+    field, label = "post_title", _l("contains")
+
+
+class AuthorFilter(SelectionFilter):
+    field = "author"
+
+
+class CreatedFromFilter(SelectionFilter):
+    field, label = "created_from", _l("on or after")
+
+    def clean(self, value):
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+
+
+class CreatedBeforeFilter(CreatedFromFilter):
+    field, label = "created_before", _l("before")
+
+
+def _post_link(view, context, model, name):
+    post = model.post
+    if post.status == "published" and post.published_at and post.published_at <= utcnow():
+        href = url_for("public.post", locale=post.locale, slug=post.slug)
+    else:
+        href = url_for("post.edit_view", id=post.id)
+    return Markup('<a href="{}">{}</a>').format(href, post.title)
+
+
+def _author(view, context, model, name):
+    author = model.author
+    days = (utcnow() - author.member_since).days
+    hidden = g.get("hidden_counts", {}).get(author.id, 0)
+    return Markup('{} <small class="text-muted">{} · {}</small>').format(
+        author.username,
+        ngettext("member for %(num)d day", "member for %(num)d days", days) % {"num": days},
+        ngettext("%(num)d hidden comment", "%(num)d hidden comments", hidden) % {"num": hidden},
+    )
+
+
+def _status(view, context, model, name):
+    label = str(STATUS_LABELS.get(model.status, model.status))
+    if model.status == "hidden" and model.hidden_reason:
+        label += f" ({REASON_LABELS.get(model.hidden_reason, model.hidden_reason)})"
+    if model.status == "pending" and model.held_reason:
+        return Markup('{}<br><small class="text-warning">{}</small>').format(
+            label, gettext("held: %(reason)s", reason=model.held_reason)
+        )
+    return label
 
 
 class CommentView(StaffModelView):
     required = Perm.MODERATE
     can_create = False
+    list_template = "admin/comment_list.html"
+    export_types = ["xlsx", "csv"]
     column_list = ("created_at", "status", "post", "author", "body_html")
-    column_labels = {"body_html": _l("Comment")}
-    column_details_list = ("id", "created_at", "status", "post", "author", "body_html")
-    column_export_list = ("id", "created_at", "status", "post", "author", "body")
-    column_searchable_list = ("body", "author.username")
-    column_filters = ("status", "post.title", "author.username", "created_at")
-    column_sortable_list = ("created_at", "status", ("post", "post.title"), ("author", "author.username"))
+    column_labels = {"body_html": _l("Comment"), "post": _l("Post"), "author": _l("Author")}
+    column_details_list = (
+        "id", "created_at", "status", "hidden_reason", "held_reason", "moderated_by", "moderated_at", "post",
+        "author", "body_html",
+    )  # fmt: skip
+    column_searchable_list = ("body",)  # the search itself is cms.comments.search_clause (body and author)
+    column_filters = (
+        StatusFilter(_l("Status"), options=[(s, STATUS_LABELS[s]) for s in COMMENT_STATUSES]),
+        PostTitleFilter(_l("Post title")),
+        AuthorFilter(_l("Author")),
+        CreatedFromFilter(_l("Created"), data_type="datetimepicker"),
+        CreatedBeforeFilter(_l("Created"), data_type="datetimepicker"),
+    )
+    column_sortable_list = ("created_at", "status")
     column_default_sort = ("created_at", True)
     column_formatters = {
-        "status": lambda v, c, m, p: STATUS_LABELS.get(m.status, m.status),
-        "body_html": body_html_formatter,
+        "status": _status,
+        "post": _post_link,
+        "author": _author,
+        "body_html": lambda v, c, m, p: stored_html(m.body_html),
     }
-    column_formatters_detail = {"body_html": body_html_formatter}
-    form_columns = ("status",)
-    form_choices = {"status": [(s, STATUS_LABELS[s]) for s in COMMENT_STATUSES]}
+    column_formatters_detail = {"body_html": lambda v, c, m, p: stored_html(m.body_html)}
+    form_columns = ("status", "hidden_reason")
+    form_choices = {
+        "status": [(s, STATUS_LABELS[s]) for s in COMMENT_STATUSES],
+        "hidden_reason": [("", "—")] + [(r, REASON_LABELS[r]) for r in HIDE_REASONS],
+    }
 
-    def _bulk_status(self, ids, status: str) -> None:
-        changed = set_comment_status([int(i) for i in ids], status)
+    # -- the selection: filters and search, one meaning everywhere --------------------------------------
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        clause = search_clause(search)
+        return query.filter(clause), (count_query.filter(clause) if count_query is not None else None), joins, count_joins
+
+    def current_selection(self) -> CommentSelection:
+        args = self._get_list_extra_args()
+        selection = CommentSelection(search=(args.search or "").strip() or None)
+        for index, _name, value in args.filters or []:
+            flt = self._filters[index]
+            if isinstance(flt, SelectionFilter):
+                flt.contribute(selection, value)
+        return selection
+
+    def _batches(self, ids):
+        if request.form.get("select_all") == "1":
+            return selected_id_batches(self.current_selection())
+        try:
+            return id_batches([int(i) for i in ids])
+        except ValueError:
+            abort(400, gettext("The selected rows are not valid comment ids."))
+
+    # -- the list ------------------------------------------------------------------------------------
+    def get_list(self, *args, **kwargs):
+        count, rows = super().get_list(*args, **kwargs)
+        if kwargs.get("execute", True) and rows:
+            g.hidden_counts = hidden_counts([row.author_id for row in rows])
+        return count, rows
+
+    def render(self, template, **kwargs):
+        if template == self.list_template:
+            counts = status_counts()
+            active = self.current_selection().status
+            kwargs["status_tabs"] = [
+                (STATUS_LABELS[s], counts[s], self.filter_url(status_equals=s), s == active) for s in COMMENT_STATUSES
+            ]
+            kwargs["all_url"] = self.get_url(".index_view")
+            kwargs["total_comments"] = sum(counts.values())
+        return super().render(template, **kwargs)
+
+    def on_model_change(self, form, model, is_created):
+        if model.status == "hidden" and not model.hidden_reason:
+            raise ValidationError(gettext("Choose why the comment is hidden."))
+        if model.status != "hidden":
+            model.hidden_reason = None
+        model.moderated_by_id, model.moderated_at = current_user.id, utcnow()
+
+    # -- bulk actions --------------------------------------------------------------------------------
+    def _flash_changed(self, changed: int) -> None:
         flash(ngettext("%(num)d comment changed.", "%(num)d comments changed.", changed) % {"num": changed}, "success")
 
     @action("approve", _l("Approve"), _l("Approve the selected comments?"))
     def action_approve(self, ids):
-        self._bulk_status(ids, "approved")
+        self._flash_changed(moderate(self._batches(ids), "approved", current_user))
 
-    @action("hide", _l("Hide"), _l("Hide the selected comments?"))
-    def action_hide(self, ids):
-        self._bulk_status(ids, "hidden")
+    def _hide(self, ids, reason):
+        self._flash_changed(moderate(self._batches(ids), "hidden", current_user, reason))
+
+    @action("hide_spam", _l("Hide as spam"), _l("Hide the selected comments as spam?"))
+    def action_hide_spam(self, ids):
+        self._hide(ids, "spam")
+
+    @action("hide_abuse", _l("Hide as abuse"), _l("Hide the selected comments as abuse?"))
+    def action_hide_abuse(self, ids):
+        self._hide(ids, "abuse")
+
+    @action("hide_off_topic", _l("Hide as off-topic"), _l("Hide the selected comments as off-topic?"))
+    def action_hide_off_topic(self, ids):
+        self._hide(ids, "off-topic")
+
+    @action("hide_other", _l("Hide (other reason)"), _l("Hide the selected comments?"))
+    def action_hide_other(self, ids):
+        self._hide(ids, "other")
+
+    @action("delete", _l("Delete"), _l("Delete the selected comments for good?"))
+    def action_delete(self, ids):
+        deleted = delete_comments(self._batches(ids), current_user)
+        flash(ngettext("%(num)d comment deleted.", "%(num)d comments deleted.", deleted) % {"num": deleted}, "success")
+
+    @action(
+        "deactivate_authors",
+        _l("Deactivate their authors"),
+        _l("Deactivate the accounts of the selected comments' authors? They will not be able to sign in."),
+    )
+    def action_deactivate_authors(self, ids):
+        changed = deactivate_authors(self._batches(ids), current_user)
+        flash(ngettext("%(num)d account deactivated.", "%(num)d accounts deactivated.", changed) % {"num": changed})
+
+    def is_action_allowed(self, name):
+        if name == "deactivate_authors" and not can(Perm.ADMIN):
+            return False
+        return super().is_action_allowed(name)
+
+    # -- exports -------------------------------------------------------------------------------------
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        if export_type not in exports.FORMATS:
+            abort(404)
+        selection = self.current_selection()
+        total = count_selected(selection)
+        locale = str(get_locale() or "en")
+        base_url = request.host_url
+        if total > self.admin.app.config["EXPORT_ASYNC_ROWS"]:
+            job = exports.start_export(current_user, selection, export_type, locale, base_url)
+            flash(gettext("%(num)s comments are being exported in the background.", num=f"{total:,}"), "info")
+            return redirect(self.get_url(".export_job_view", job_id=job.id))
+        audit.record("export", "Comment", summary=f"{total} comments as {export_type}")
+        db.session.commit()
+        name = f"comments-{utcnow():%Y%m%d-%H%M%S}.{export_type}"
+        if total <= self.admin.app.config["EXPORT_INLINE_ROWS"]:
+            response = excel.make_response_from_array(
+                exports.export_in_memory(selection, locale, base_url), export_type, file_name=name
+            )
+            if export_type == "csv":
+                response.set_data(b"\xef\xbb\xbf" + response.get_data())
+                response.mimetype, response.charset = "text/csv", "utf-8"
+            return response
+        handle = tempfile.NamedTemporaryFile(suffix=f".{export_type}", delete=False)  # noqa: SIM115
+        handle.close()
+        path = Path(handle.name)
+        exports.export_to_file(selection, export_type, path, locale, base_url)
+        response = send_file(path, as_attachment=True, download_name=name)
+        response.call_on_close(lambda: path.unlink(missing_ok=True))
+        return response
+
+    def _job_or_404(self, job_id: str) -> ExportJob:
+        job = db.session.get(ExportJob, job_id) or abort(404)
+        if not exports.may_download(current_user, job):
+            abort(403)
+        return job
+
+    @expose("/exports/<job_id>/")
+    def export_job_view(self, job_id):
+        return self.render("admin/export_job.html", job=self._job_or_404(job_id))
+
+    @expose("/exports/<job_id>.json")
+    def export_job_status(self, job_id):
+        job = self._job_or_404(job_id)
+        data = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent, "error": job.error}
+        if job.status == "done":
+            data["download_url"] = self.get_url(".export_job_download", job_id=job.id)
+        return jsonify(data)
+
+    @expose("/exports/<job_id>/download")
+    def export_job_download(self, job_id):
+        job = self._job_or_404(job_id)
+        path = exports.download_path(job)
+        if path is None:
+            abort(409 if job.status in ("queued", "running") else 410)
+        return send_file(path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}")

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+import flask_excel as excel
 from flask import Flask
 from flask_babel import get_locale
 from flask_security import SQLAlchemyUserDatastore, current_user
@@ -76,6 +77,7 @@ def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    excel.init_excel(app)
     migrate.init_app(
         app,
         db,

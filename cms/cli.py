@@ -7,8 +7,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import i18n
+from cms import exports, i18n
 from cms.accounts import AccountError, create_user, ensure_default_roles
+from cms.comments import CommentSelection, count_selected
 from cms.seed import demo_accounts, seed_bulk
 
 cms_cli = AppGroup("cms", help="Newsroom administration commands.")
@@ -93,3 +94,44 @@ def i18n_compile():
 def i18n_init(locale):
     """Start a catalog for a new LOCALE from messages.pot."""
     click.echo(f"Created {i18n.init_locale(locale)}.")
+
+
+@cms_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop.")
+def worker_command(burst):
+    """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL."""
+    redis_url = current_app.config.get("REDIS_URL")
+    if not redis_url:
+        raise click.ClickException("Set CMS_REDIS_URL: without Redis, exports run on a thread in the web process.")
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    connection = Redis.from_url(redis_url)
+    queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
+    # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
+    SimpleWorker([queue], connection=connection).work(burst=burst)
+
+
+@cms_cli.command("export-comments")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--status", type=click.Choice(["pending", "approved", "hidden"]), default=None)
+@click.option("--search", default=None, help="Words that must appear in the body or the author's username.")
+@click.option("--locale", default="en", show_default=True, help="Language of the header row.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="For the post URL column.")
+def export_comments_command(path, status, search, locale, base_url):
+    """Export comments to PATH (.xlsx or .csv), streaming, with a progress bar."""
+    target = Path(path)
+    fmt = target.suffix.lstrip(".").lower()
+    if fmt not in exports.FORMATS:
+        raise click.BadParameter("the file must end in .xlsx or .csv", param_hint="PATH")
+    selection = CommentSelection(status=status, search=search)
+    total = count_selected(selection)
+    with click.progressbar(length=total, label=f"Exporting {total:,} comments", show_pos=True) as bar:
+        written = exports.export_to_file(selection, fmt, target, locale, base_url, progress=bar.update)
+    click.echo(f"Wrote {written:,} rows to {target}.")
+
+
+@cms_cli.command("purge-exports")
+def purge_exports_command():
+    """Delete background export files older than a day."""
+    click.echo(f"Removed {exports.purge_expired()} expired export(s).")

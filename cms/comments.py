@@ -1,15 +1,26 @@
-"""Comment rules: who may comment, new comments, and bulk moderation."""
+"""Comment rules: who may comment, what is held for moderation, the moderators' selection of comments,
+and bulk moderation in batched statements."""
 
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+
+import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, update
 
-from cms import page_cache
+from cms import audit, page_cache
 from cms.extensions import db
 from cms.markup import render_comment
-from cms.models import COMMENT_STATUSES, Comment, Post, User
+from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, Post, User, utcnow
 from cms.permissions import Perm, user_can
 
 MAX_COMMENT_LENGTH = 5000
+BATCH = 1000
+LINK = re.compile(r"https?://|www\.|\]\(", re.I)
 
 
 class CommentError(ValueError):
@@ -20,9 +31,37 @@ class CommentNotAllowed(CommentError):
     """The user may not comment (no COMMENT permission, inactive, or email not confirmed)."""
 
 
+# -- readers commenting ------------------------------------------------------------------------------
 def may_comment(user: User) -> bool:
     """Readers with COMMENT may comment once their email address is confirmed."""
     return bool(user.active and user.confirmed_at and user_can(user, Perm.COMMENT))
+
+
+def blocked_words() -> list[str]:
+    return list(db.session.scalars(select(BlockedWord.word)))
+
+
+def _contains_word(text: str, word: str) -> bool:
+    if re.fullmatch(r"[\w']+", word, re.ASCII):
+        return re.search(rf"\b{re.escape(word)}\b", text) is not None
+    return word in text  # scripts without spaces between words (中文) match as substrings
+
+
+def hold_reason(user: User, body: str) -> str | None:
+    """Why a new comment must wait for a moderator even when pre-moderation is off, or None."""
+    hidden_before = db.session.scalar(
+        select(func.count()).where(Comment.author_id == user.id, Comment.status == "hidden")
+    )
+    if hidden_before:
+        return f"earlier comments hidden ({hidden_before})"
+    links = len(LINK.findall(body))
+    if links > current_app.config["COMMENT_MAX_LINKS"]:
+        return f"{links} links"
+    text = body.casefold()
+    for word in blocked_words():
+        if word and _contains_word(text, word):
+            return f"blocked word: {word}"
+    return None
 
 
 def add_comment(user: User, post: Post, body: str) -> Comment:
@@ -33,28 +72,189 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         raise CommentError("A comment cannot be empty.")
     if len(body) > MAX_COMMENT_LENGTH:
         raise CommentError(f"A comment can be at most {MAX_COMMENT_LENGTH} characters long.")
+    held = hold_reason(user, body)
     premoderated = current_app.config["COMMENTS_PREMODERATED"]
     comment = Comment(
         body=body,
         body_html=render_comment(body),
         author=user,
         post=post,
-        status="pending" if premoderated else "approved",
+        status="pending" if premoderated or held else "approved",
+        held_reason=held,
     )
     db.session.add(comment)
     db.session.commit()
     return comment
 
 
-def set_comment_status(ids: list[int], status: str) -> int:
+# -- the moderators' selection -----------------------------------------------------------------------
+@dataclass
+class CommentSelection:
+    """The comments a moderator is looking at: the list's filters and search, in domain terms."""
+
+    status: str | None = None
+    post_id: int | None = None
+    post_title: str | None = None
+    author: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    search: str | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for key in ("created_from", "created_before"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> CommentSelection:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("created_from", "created_before"):
+            if values.get(key):
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_clause(search: str):
+    """Every word must appear in the body or the author's username (as Flask-Admin's search does)."""
+    clauses = []
+    for term in search.split():
+        pattern = _like(term)
+        authors = select(User.id).where(User.username.ilike(pattern, escape="\\"))
+        clauses.append(sa.or_(Comment.body.ilike(pattern, escape="\\"), Comment.author_id.in_(authors)))
+    return sa.and_(*clauses) if clauses else sa.true()
+
+
+def selection_clauses(selection: CommentSelection) -> list:
+    """WHERE clauses on Comment alone (no joins), so any query over comments can use them."""
+    where = []
+    if selection.status:
+        where.append(Comment.status == selection.status)
+    if selection.post_id:
+        where.append(Comment.post_id == selection.post_id)
+    if selection.post_title:
+        where.append(Comment.post_id.in_(select(Post.id).where(Post.title.ilike(_like(selection.post_title), "\\"))))
+    if selection.author:
+        where.append(Comment.author_id.in_(select(User.id).where(User.username == selection.author.strip().lower())))
+    if selection.created_from:
+        where.append(Comment.created_at >= selection.created_from)
+    if selection.created_before:
+        where.append(Comment.created_at < selection.created_before)
+    if selection.search:
+        where.append(search_clause(selection.search))
+    return where
+
+
+def count_selected(selection: CommentSelection) -> int:
+    return db.session.scalar(select(func.count(Comment.id)).where(*selection_clauses(selection))) or 0
+
+
+def selected_id_batches(selection: CommentSelection, size: int = BATCH) -> Iterator[list[int]]:
+    """The selected comment ids in primary-key order, a batch at a time (keyset, no OFFSET, no sort)."""
+    last = 0
+    where = selection_clauses(selection)
+    while True:
+        ids = list(
+            db.session.scalars(select(Comment.id).where(Comment.id > last, *where).order_by(Comment.id).limit(size))
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def id_batches(ids: list[int], size: int = BATCH) -> Iterator[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
+    counts = dict.fromkeys(COMMENT_STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+# -- bulk moderation ---------------------------------------------------------------------------------
+def set_comment_status(
+    ids: list[int], status: str, moderator: User | None = None, reason: str | None = None
+) -> int:
     """Move the given comments to `status` in one statement; returns how many changed."""
+    return moderate(id_batches(ids), status, moderator, reason)
+
+
+def moderate(batches, status: str, moderator: User | None = None, reason: str | None = None) -> int:
+    """Approve or hide comments, one UPDATE per batch of ids, audited, in one transaction."""
     if status not in COMMENT_STATUSES:
         raise CommentError(f"Unknown comment status {status!r}.")
-    if not ids:
-        return 0
-    result = db.session.execute(
-        update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(status=status)
+    if status == "hidden" and reason not in HIDE_REASONS:
+        raise CommentError(f"A hidden comment needs a reason: one of {', '.join(HIDE_REASONS)}.")
+    values = {
+        "status": status,
+        "hidden_reason": reason if status == "hidden" else None,
+        "moderated_by_id": getattr(moderator, "id", None),
+        "moderated_at": utcnow(),
+    }
+    changed = 0
+    for ids in batches:
+        result = db.session.execute(
+            update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
+    label = f"{status} ({reason})" if reason and status == "hidden" else status
+    audit.record(f"bulk_{status}", "Comment", summary=f"{changed} comments {label}")
+    page_cache.bump()
+    db.session.commit()
+    return changed
+
+
+def delete_comments(batches, moderator: User | None = None) -> int:
+    deleted = 0
+    for ids in batches:
+        result = db.session.execute(delete(Comment).where(Comment.id.in_(ids)))
+        deleted += result.rowcount  # type: ignore[attr-defined]
+    audit.record("bulk_delete", "Comment", summary=f"{deleted} comments deleted")
+    page_cache.bump()
+    db.session.commit()
+    return deleted
+
+
+def deactivate_authors(batches, acting_user: User) -> int:
+    """Deactivate the authors of the given comments (never the acting administrator)."""
+    author_ids: set[int] = set()
+    for ids in batches:
+        author_ids.update(db.session.scalars(select(Comment.author_id).where(Comment.id.in_(ids)).distinct()))
+    author_ids.discard(acting_user.id)
+    changed = 0
+    for batch in id_batches(list(author_ids)):
+        result = db.session.execute(
+            update(User).where(User.id.in_(batch), User.active.is_(True)).values(active=False),
+            execution_options={"synchronize_session": False},
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
+    audit.record(
+        "bulk_deactivate", "User", summary=f"{changed} comment authors deactivated", changes={"ids": sorted(author_ids)}
     )
     page_cache.bump()
     db.session.commit()
-    return result.rowcount  # type: ignore[attr-defined]
+    return changed
+
+
+def hidden_counts(author_ids: list[int]) -> dict[int, int]:
+    """How many hidden comments each author has, in one query."""
+    if not author_ids:
+        return {}
+    rows = db.session.execute(
+        select(Comment.author_id, func.count())
+        .where(Comment.author_id.in_(set(author_ids)), Comment.status == "hidden")
+        .group_by(Comment.author_id)
+    )
+    return dict(rows.tuples().all())

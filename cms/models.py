@@ -69,7 +69,9 @@ class User(Model, UserMixin):
         secondary=roles_users, back_populates="users", lazy="selectin"
     )
     posts: Mapped[list[Post]] = relationship(back_populates="author", passive_deletes=True)
-    comments: Mapped[list[Comment]] = relationship(back_populates="author", passive_deletes=True)
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="author", passive_deletes=True, foreign_keys="Comment.author_id"
+    )
 
     @validates("email", "username")
     def _lowercase(self, key: str, value: str | None) -> str | None:
@@ -226,10 +228,15 @@ class AuditLog(Model):
         return f"<AuditLog {self.id} {self.action} {self.object_type}:{self.object_id}>"
 
 
+HIDE_REASONS = ("spam", "abuse", "off-topic", "other")
+
+
 class Comment(Model):
     __table_args__ = (
         sa.Index("ix_comment_post_status_created", "post_id", "status", "created_at"),
         sa.Index("ix_comment_status_created", "status", "created_at"),
+        # Exports and bulk actions walk one status in primary-key order without sorting.
+        sa.Index("ix_comment_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,15 +246,70 @@ class Comment(Model):
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    # Why a comment waits in the queue although pre-moderation is off (earlier hidden comments, links, words).
+    held_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    # Set when a moderator hides a comment: one of HIDE_REASONS.
+    hidden_reason: Mapped[str | None] = mapped_column(sa.String(16))
+    moderated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
 
-    author: Mapped[User] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship(back_populates="comments", foreign_keys=[author_id])
     post: Mapped[Post] = relationship(back_populates="comments")
+    moderated_by: Mapped[User | None] = relationship(foreign_keys=[moderated_by_id])
 
     def __str__(self) -> str:
         return f"#{self.id} on {self.post_id}"
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} post={self.post_id} {self.status}>"
+
+
+class BlockedWord(Model):
+    """A word that sends a new comment to the queue, maintained by moderators."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    created_by: Mapped[User | None] = relationship()
+
+    @validates("word")
+    def _normalise(self, key: str, value: str) -> str:
+        return (value or "").strip().casefold()
+
+    def __str__(self) -> str:
+        return self.word
+
+
+EXPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ExportJob(Model):
+    """A comment export too large for one request, run in the background; the file lives a day."""
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(sa.String(8))
+    selection: Mapped[str] = mapped_column(sa.Text)  # JSON of the filters and search
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en")
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    file_name: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == "done" else int(100 * self.done / self.total) if self.total else 0
+
+    def __repr__(self) -> str:
+        return f"<ExportJob {self.id} {self.status} {self.done}/{self.total}>"
 
 
 class Follow(Model):

@@ -14,12 +14,18 @@ from cms import create_app
 from cms.accounts import create_user, ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import db
+from cms.i18n import compile_catalogs
 
 BACKENDS = ["sqlite"] + (["mariadb"] if os.environ.get("CMS_TEST_DATABASE_URL") else [])
 PASSWORD = "correct-horse-battery"
 ROLE_NAMES = ["Reader", "Author", "Editor", "Moderator", "Translator", "Administrator"]
 
 _apps: dict[str, object] = {}
+
+
+def pytest_sessionstart(session):
+    """The app reads compiled catalogs (.mo), which git does not keep: build them as `cms init` does."""
+    compile_catalogs()
 
 
 def drop_everything(engine) -> None:

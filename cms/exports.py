@@ -1,0 +1,264 @@
+"""Comment exports for legal and editorial teams: the selection, read in primary-key order a chunk at a time,
+written by a streaming writer (xlsxwriter in constant-memory mode, the csv module) so memory stays flat
+whatever the size; large selections run as background jobs (RQ on Redis, else a worker thread)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+import xlsxwriter
+from flask import Flask, current_app, has_app_context
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from cms import audit
+from cms.comments import CommentSelection, count_selected, selection_clauses
+from cms.extensions import db
+from cms.models import Comment, ExportJob, Post, User, utcnow
+from cms.permissions import Perm, user_can
+
+log = logging.getLogger("cms.exports")
+
+FORMATS = ("xlsx", "csv")
+CHUNK = 5000
+FILE_LIFETIME = timedelta(days=1)
+COLUMNS = (
+    _l("ID"),
+    _l("Post title"),
+    _l("Post URL"),
+    _l("Author username"),
+    _l("Author email"),
+    _l("Status"),
+    _l("Created at (UTC)"),
+    _l("Comment"),
+)
+# A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+Progress = Callable[[int], None]
+
+
+class ExportError(ValueError):
+    """An export request refused; the message is shown to the moderator."""
+
+
+def neutralise(value: str | None) -> str:
+    """Make text that would start a formula inert by prefixing an apostrophe (OWASP's advice)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def header(locale: str) -> list[str]:
+    with force_locale(locale):
+        return [str(label) for label in COLUMNS]
+
+
+def export_rows(selection: CommentSelection, base_url: str, chunk: int = CHUNK) -> Iterator[list[tuple]]:
+    """Chunks of export rows in primary-key order: keyset paging (no OFFSET, no sort), only the columns
+    exported (no post bodies), text cells already neutralised."""
+    where = selection_clauses(selection)
+    columns = (
+        Comment.id, Post.title, Post.locale, Post.slug, User.username, User.email, Comment.status,
+        Comment.created_at, Comment.body,
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .join(Post, Post.id == Comment.post_id)
+        .join(User, User.id == Comment.author_id)
+        .where(*where)
+        .order_by(Comment.id)
+        .limit(chunk)
+    )
+    base_url = base_url.rstrip("/")
+    last = 0
+    while True:
+        rows = db.session.execute(query.where(Comment.id > last)).all()
+        if not rows:
+            return
+        yield [
+            (
+                comment_id,
+                neutralise(title),
+                f"{base_url}/{locale}/posts/{slug}",
+                neutralise(username),
+                neutralise(email),
+                status,
+                created_at.isoformat(timespec="seconds") + "Z",
+                neutralise(body),
+            )
+            for comment_id, title, locale, slug, username, email, status, created_at, body in rows
+        ]
+        last = rows[-1][0]
+        db.session.expunge_all()
+
+
+def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+    """xlsxwriter in constant-memory mode: each row goes to disk as it is written."""
+    workbook = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    sheet = workbook.add_worksheet("Comments")
+    bold = workbook.add_format({"bold": True})
+    sheet.write_row(0, 0, head, bold)
+    sheet.freeze_panes(1, 0)
+    number, string = sheet.write_number, sheet.write_string
+    row_number = 0
+    for rows in chunks:
+        for row in rows:
+            row_number += 1
+            number(row_number, 0, row[0])
+            for column in range(1, 8):
+                string(row_number, column, row[column])
+        if progress:
+            progress(len(rows))
+    workbook.close()
+    return row_number
+
+
+def write_csv(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly."""
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(head)
+        for rows in chunks:
+            writer.writerows(rows)
+            count += len(rows)
+            if progress:
+                progress(len(rows))
+    return count
+
+
+WRITERS = {"xlsx": write_xlsx, "csv": write_csv}
+
+
+def export_to_file(
+    selection: CommentSelection, fmt: str, path: Path, locale: str, base_url: str, progress: Progress | None = None
+) -> int:
+    if fmt not in FORMATS:
+        raise ExportError(f"Unknown export format {fmt!r}.")
+    return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+
+
+def export_in_memory(selection: CommentSelection, locale: str, base_url: str) -> list[list]:
+    """Header and rows as one list, for Flask-Excel's in-memory responses (small selections only)."""
+    rows: list[list] = [header(locale)]
+    for chunk in export_rows(selection, base_url):
+        rows.extend(list(row) for row in chunk)
+    return rows
+
+
+# -- background jobs ---------------------------------------------------------------------------------
+def exports_dir() -> Path:
+    path = Path(current_app.instance_path) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def job_path(job: ExportJob) -> Path:
+    return exports_dir() / f"{job.id}.{job.format}"
+
+
+def start_export(user: User, selection: CommentSelection, fmt: str, locale: str, base_url: str) -> ExportJob:
+    """Record the job, then run it on RQ (when CMS_REDIS_URL is set) or on a worker thread."""
+    if fmt not in FORMATS:
+        raise ExportError(f"Unknown export format {fmt!r}.")
+    purge_expired()
+    job = ExportJob(
+        id=uuid.uuid4().hex,
+        user_id=user.id,
+        format=fmt,
+        selection=json.dumps({**selection.to_json(), "base_url": base_url}),
+        locale=locale,
+        total=count_selected(selection),
+    )
+    db.session.add(job)
+    audit.record("export", "Comment", summary=f"{job.total} comments as {fmt} (background job {job.id})")
+    db.session.commit()
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        from redis import Redis
+        from rq import Queue
+
+        queue = Queue(current_app.config["EXPORT_QUEUE"], connection=Redis.from_url(redis_url))
+        queue.enqueue(run_export_job, job.id, job_timeout=6 * 3600, result_ttl=86400)
+    else:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        threading.Thread(target=_run_in_app, args=(app, job.id), daemon=True, name=f"export-{job.id}").start()
+    return job
+
+
+def _run_in_app(app: Flask, job_id: str) -> None:
+    with app.app_context():
+        run_export_job(job_id)
+
+
+def run_export_job(job_id: str) -> None:
+    """Write the export file, recording progress as it goes; a failure is recorded with its reason."""
+    if not has_app_context():  # an RQ worker started outside `flask cms worker`
+        from cms import create_app
+
+        with create_app().app_context():
+            return run_export_job(job_id)
+    job = db.session.get(ExportJob, job_id)
+    if job is None:
+        log.warning("export job %s vanished", job_id)
+        return None
+    data = json.loads(job.selection)
+    base_url = data.pop("base_url", "")
+    job.status, job.done = "running", 0
+    db.session.commit()
+
+    def progress(rows: int) -> None:
+        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(done=ExportJob.done + rows))
+        db.session.commit()
+
+    path = job_path(job)
+    try:
+        written = export_to_file(CommentSelection.from_json(data), job.format, path, job.locale, base_url, progress)
+    except Exception as exc:  # the moderator must learn why, whatever it was
+        log.exception("export job %s failed", job_id)
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        job = db.session.get(ExportJob, job_id)
+        job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:500], utcnow()
+        db.session.commit()
+        return None
+    job = db.session.get(ExportJob, job_id)
+    job.status, job.done, job.total = "done", written, max(job.total, written)
+    job.file_name, job.finished_at, job.expires_at = path.name, utcnow(), utcnow() + FILE_LIFETIME
+    db.session.commit()
+    return None
+
+
+def may_download(user: User, job: ExportJob) -> bool:
+    return job.user_id == user.id or user_can(user, Perm.ADMIN)
+
+
+def download_path(job: ExportJob) -> Path | None:
+    """The finished file, or None when it is not ready or has expired."""
+    if job.status != "done" or not job.file_name or (job.expires_at and job.expires_at < utcnow()):
+        return None
+    path = exports_dir() / job.file_name
+    return path if path.exists() else None
+
+
+def purge_expired() -> int:
+    """Delete export files (and their jobs) older than a day."""
+    expired = list(db.session.scalars(select(ExportJob).where(ExportJob.expires_at < utcnow())))
+    for job in expired:
+        if job.file_name:
+            (exports_dir() / job.file_name).unlink(missing_ok=True)
+        db.session.delete(job)
+    db.session.commit()
+    return len(expired)
