@@ -14,6 +14,7 @@ from admin_views.follows import FollowView
 from admin_views.media import MediaView
 from admin_views.posts import PostView
 from admin_views.roles import RoleView
+from admin_views.user_import import UserImportView
 from admin_views.users import UserView
 from cms.models import AuditLog, BlockedWord, Comment, Follow, Media, Post, Role, User
 
@@ -32,8 +33,13 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
     admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))
     admin.add_view(CommentView(Comment, name=_l("Comments"), endpoint="comment"))
-    admin.add_view(BlockedWordView(BlockedWord, name=_l("Blocked words"), endpoint="blockedword", category=_l("Moderation")))
+    admin.add_view(
+        BlockedWordView(BlockedWord, name=_l("Blocked words"), endpoint="blockedword", category=_l("Moderation"))
+    )
     admin.add_view(UserView(User, name=_l("Users"), endpoint="user", category=_l("Accounts")))
+    admin.add_view(
+        UserImportView(name=_l("Import accounts"), endpoint="userimport", url="user-import", category=_l("Accounts"))
+    )
     admin.add_view(RoleView(Role, name=_l("Roles"), endpoint="role", category=_l("Accounts")))
     admin.add_view(FollowView(Follow, name=_l("Follows"), endpoint="follow", category=_l("Accounts")))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit", category=_l("Accounts")))

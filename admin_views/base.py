@@ -1,8 +1,8 @@
 """What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
 
-from flask import abort, flash, redirect, request, url_for
 from datetime import timedelta
 
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -167,7 +167,9 @@ class DashboardView(AdminIndexView):
         links = {
             "pending_comments": comments.filter_url(status_equals="pending") if comments.is_accessible() else None,
             "posts_in_review": posts.filter_url(status_equals="review") if posts.is_accessible() else None,
-            "scheduled_posts": posts.filter_url(status_equals="published", published_at_greater_than=figures["now"].strftime(stamp))
+            "scheduled_posts": posts.filter_url(
+                status_equals="published", published_at_greater_than=figures["now"].strftime(stamp)
+            )
             if posts.is_accessible()
             else None,
             "new_users_week": users.filter_url(member_since_greater_than=figures["week_ago"].strftime(stamp))
@@ -179,7 +181,9 @@ class DashboardView(AdminIndexView):
             "labels": [d.isoformat() for d, _ in days],
             "counts": [n for _, n in days],
             "links": [
-                comments.filter_url(created_on_or_after=d.isoformat(), created_before=(d + timedelta(days=1)).isoformat())
+                comments.filter_url(
+                    created_on_or_after=d.isoformat(), created_before=(d + timedelta(days=1)).isoformat()
+                )
                 if comments.is_accessible()
                 else None
                 for d, _ in days

@@ -60,13 +60,14 @@ class SelectionFilter(BaseSQLAFilter):
             return False
 
     def apply(self, query, value, alias=None):
-        return query.filter(*selection_clauses(CommentSelection(**{self.field: self.clean(value)})))
+        # Flask-Admin hands apply() the value clean() returned.
+        return query.filter(*selection_clauses(CommentSelection(**{self.field: value})))
 
     def operation(self):
         return self.label
 
-    def contribute(self, selection: CommentSelection, value) -> None:
-        setattr(selection, self.field, self.clean(value))
+    def contribute(self, selection: CommentSelection, raw_value: str) -> None:
+        setattr(selection, self.field, self.clean(raw_value))
 
 
 class StatusFilter(SelectionFilter):
@@ -163,7 +164,12 @@ class CommentView(StaffModelView):
     # -- the selection: filters and search, one meaning everywhere --------------------------------------
     def _apply_search(self, query, count_query, joins, count_joins, search):
         clause = search_clause(search)
-        return query.filter(clause), (count_query.filter(clause) if count_query is not None else None), joins, count_joins
+        return (
+            query.filter(clause),
+            (count_query.filter(clause) if count_query is not None else None),
+            joins,
+            count_joins,
+        )
 
     def current_selection(self) -> CommentSelection:
         args = self._get_list_extra_args()
@@ -309,4 +315,6 @@ class CommentView(StaffModelView):
         path = exports.download_path(job)
         if path is None:
             abort(409 if job.status in ("queued", "running") else 410)
-        return send_file(path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}")
+        return send_file(
+            path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}"
+        )

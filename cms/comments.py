@@ -183,9 +183,7 @@ def status_counts() -> dict[str, int]:
 
 
 # -- bulk moderation ---------------------------------------------------------------------------------
-def set_comment_status(
-    ids: list[int], status: str, moderator: User | None = None, reason: str | None = None
-) -> int:
+def set_comment_status(ids: list[int], status: str, moderator: User | None = None, reason: str | None = None) -> int:
     """Move the given comments to `status` in one statement; returns how many changed."""
     return moderate(id_batches(ids), status, moderator, reason)
 

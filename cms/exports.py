@@ -52,10 +52,15 @@ class ExportError(ValueError):
 
 
 def neutralise(value: str | None) -> str:
-    """Make text that would start a formula inert by prefixing an apostrophe (OWASP's advice)."""
+    """Make text that would start a formula inert by prefixing an apostrophe (OWASP's advice); line breaks
+    inside a cell become plain line feeds, which every spreadsheet reader reads back the same."""
     if not value:
         return ""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def header(locale: str) -> list[str]:
@@ -230,11 +235,11 @@ def run_export_job(job_id: str) -> None:
         log.exception("export job %s failed", job_id)
         db.session.rollback()
         path.unlink(missing_ok=True)
-        job = db.session.get(ExportJob, job_id)
+        job = db.session.get_one(ExportJob, job_id)
         job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:500], utcnow()
         db.session.commit()
         return None
-    job = db.session.get(ExportJob, job_id)
+    job = db.session.get_one(ExportJob, job_id)
     job.status, job.done, job.total = "done", written, max(job.total, written)
     job.file_name, job.finished_at, job.expires_at = path.name, utcnow(), utcnow() + FILE_LIFETIME
     db.session.commit()

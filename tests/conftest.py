@@ -114,11 +114,10 @@ def users(app):
 
 
 def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
-    )
-    assert match, "page has no CSRF token"
-    return match.group(1)
+    for tag in re.findall(r"<input[^>]*>", html):
+        if 'name="csrf_token"' in tag:
+            return re.search(r'value="([^"]+)"', tag).group(1)
+    raise AssertionError("page has no CSRF token")
 
 
 class _Isolated:

@@ -1,0 +1,190 @@
+"""Bulk account import from a spreadsheet: a dry run that reports every row, then all or nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from flask_security import hash_password
+from flask_security.confirmable import send_confirmation_instructions
+from sqlalchemy import func, select
+
+from cms import audit
+from cms.extensions import db, security
+from cms.locale import supported_locales
+from cms.models import Role, User
+from cms.permissions import DEFAULT_ROLES
+
+COLUMNS = ("email", "username", "name", "roles", "locale", "password")
+MAX_ROWS = 10_000
+USERNAME = re.compile(r"^[a-z0-9_.-]{3,64}$")
+TEMPLATE_ROWS = [
+    list(COLUMNS),
+    ["ann.editor@example.com", "ann", "Ann Editor", "Editor", "en", ""],
+    ["li.reader@example.com", "lireader", "李读者", "Reader", "zh", ""],
+    ["moderator.two@example.com", "", "", "Moderator; Translator", "es", ""],
+]
+
+
+class AccountImportError(ValueError):
+    """The import cannot go ahead; the message says why."""
+
+
+@dataclass
+class ImportRow:
+    line: int  # the spreadsheet's row number (the header is row 1)
+    email: str = ""
+    username: str = ""
+    name: str = ""
+    roles: list[str] = field(default_factory=list)
+    locale: str = ""
+    password: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def _cell(record: dict, key: str) -> str:
+    value = record.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def read_rows(records: list[dict]) -> list[ImportRow]:
+    """Turn spreadsheet records (header → value) into rows, checking the header first."""
+    if not records:
+        raise AccountImportError("The file has no rows under its header.")
+    if len(records) > MAX_ROWS:
+        raise AccountImportError(f"The file has {len(records):,} rows; import at most {MAX_ROWS:,} at a time.")
+    normalised = [{str(k).strip().lower(): v for k, v in record.items()} for record in records]
+    if "email" not in normalised[0]:
+        raise AccountImportError(f"The first row must be the header: {', '.join(COLUMNS)} (email is required).")
+    rows = []
+    for number, record in enumerate(normalised, start=2):
+        if not any(_cell(record, key) for key in COLUMNS):
+            continue  # a blank line
+        roles = [r.strip() for r in re.split(r"[;,]", _cell(record, "roles")) if r.strip()] or ["Reader"]
+        rows.append(
+            ImportRow(
+                line=number,
+                email=_cell(record, "email"),
+                username=_cell(record, "username").lower(),
+                name=_cell(record, "name"),
+                roles=roles,
+                locale=_cell(record, "locale").lower(),
+                password=_cell(record, "password"),
+            )
+        )
+    return rows
+
+
+def validate(rows: list[ImportRow]) -> list[ImportRow]:
+    """Record every problem on its row: invalid or duplicate email or username, unknown role or language."""
+    role_names = {name.lower(): name for name in db.session.scalars(select(Role.name))} or {
+        n.lower(): n for n in DEFAULT_ROLES
+    }
+    locales = supported_locales()
+    for row in rows:
+        row.errors = []
+        try:
+            row.email = security._mail_util.validate(row.email).lower()
+        except ValueError as exc:
+            row.errors.append(f"invalid email address {row.email!r} ({exc})" if row.email else "email is missing")
+        if not row.username and row.email and "@" in row.email:
+            row.username = re.sub(r"[^a-z0-9_.-]", "", row.email.split("@", 1)[0].lower())[:64]
+        if not USERNAME.match(row.username or ""):
+            row.errors.append(f"username {row.username!r} must be 3–64 letters, digits, '.', '_' or '-'")
+        unknown = [r for r in row.roles if r.lower() not in role_names]
+        if unknown:
+            row.errors.append(f"unknown role {', '.join(unknown)}")
+        row.roles = [role_names[r.lower()] for r in row.roles if r.lower() in role_names]
+        if row.locale and row.locale not in locales:
+            row.errors.append(f"unknown language {row.locale!r} (use {', '.join(locales)})")
+        if row.password and len(row.password) < 8:
+            row.errors.append("password shorter than 8 characters")
+        if len(row.name) > 64:
+            row.errors.append("name longer than 64 characters")
+    _duplicates(rows, "email", User.email)
+    _duplicates(rows, "username", User.username)
+    return rows
+
+
+def _duplicates(rows: list[ImportRow], key: str, column) -> None:
+    first_line: dict[str, int] = {}
+    for row in rows:
+        value = getattr(row, key)
+        if not value:
+            continue
+        if value in first_line:
+            row.errors.append(f"{key} {value} is also on row {first_line[value]}")
+        else:
+            first_line[value] = row.line
+    values = list(first_line)
+    taken: set[str] = set()
+    for start in range(0, len(values), 1000):
+        chunk = values[start : start + 1000]
+        taken.update(v.lower() for v in db.session.scalars(select(column).where(func.lower(column).in_(chunk))))
+    for row in rows:
+        if getattr(row, key) in taken:
+            row.errors.append(f"{key} {getattr(row, key)} already has an account")
+
+
+def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
+    """Create every account in one transaction, or none; then send each a confirmation email."""
+    validate(rows)
+    bad = [row for row in rows if row.errors]
+    if bad:
+        first = bad[0]
+        raise AccountImportError(
+            f"Nothing was imported: {len(bad)} row(s) have errors (row {first.line}: {first.errors[0]})."
+        )
+    roles = {role.name: role for role in db.session.scalars(select(Role))}
+    created: list[User] = []
+    try:
+        for row in rows:
+            user: User = security.datastore.create_user(  # type: ignore[assignment]
+                email=row.email,
+                username=row.username,
+                name=row.name or None,
+                locale=row.locale or None,
+                password=hash_password(row.password) if row.password else None,
+                roles=[roles[name] for name in row.roles],
+            )
+            created.append(user)
+        audit.record("import", "User", summary=f"{len(created)} accounts imported")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    for user in created:
+        send_confirmation_instructions(user)
+    return created
+
+
+# -- the dry run's rows, kept between the preview and "apply" -----------------------------------------
+def _pending_dir() -> Path:
+    path = Path(current_app.instance_path) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def keep_pending(rows: list[ImportRow], user: User) -> str:
+    token = uuid.uuid4().hex
+    data = {"user_id": user.id, "rows": [asdict(row) for row in rows]}
+    (_pending_dir() / f"{token}.json").write_text(json.dumps(data))
+    return token
+
+
+def take_pending(token: str, user: User) -> list[ImportRow]:
+    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
+        raise AccountImportError("This import is unknown or has expired; upload the file again.")
+    path = _pending_dir() / f"{token}.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise AccountImportError("This import is unknown or has expired; upload the file again.") from None
+    if data["user_id"] != user.id:
+        raise AccountImportError("This import was prepared by someone else.")
+    path.unlink(missing_ok=True)
+    return [ImportRow(**row) for row in data["rows"]]

@@ -1,0 +1,251 @@
+"""Comment exports: the current selection, exact rows in both formats, formula injection, any size,
+background jobs with progress on a thread and on RQ/Redis, and who may download."""
+
+import csv
+import io
+import json
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from cms.extensions import db
+from cms.models import AuditLog, Comment, ExportJob, Post, User, utcnow
+from tests.conftest import fresh
+from tests.factories import make_comment, make_post
+
+ENGLISH_HEADER = ["ID", "Post title", "Post URL", "Author username", "Author email", "Status", "Created at (UTC)",
+                  "Comment"]  # fmt: skip
+DANGEROUS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\tTabbed", "\rReturn", '=HYPERLINK("http://evil.example")']
+
+
+@pytest.fixture
+def comments(users):
+    post = make_post(users["author"], "published", title="中文标题 story")
+    other = make_post(users["author"], "published", title="Other")
+    rows = [make_comment(users["reader"], post, body=f"pending {n} 中文", status="pending") for n in range(5)]
+    rows += [make_comment(users["reader"], other, body=f"approved {n}", status="approved") for n in range(3)]
+    return post, rows
+
+
+def expected_rows(status: str) -> list[list]:
+    query = (
+        sa.select(
+            Comment.id,
+            Post.title,
+            Post.locale,
+            Post.slug,
+            User.username,
+            User.email,
+            Comment.status,
+            Comment.created_at,
+            Comment.body,
+        )  # fmt: skip
+        .join(Post, Post.id == Comment.post_id)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.status == status)
+        .order_by(Comment.id)
+    )
+    return [
+        [
+            cid,
+            title,
+            f"http://localhost/{locale}/posts/{slug}",
+            username,
+            email,
+            st,
+            created.isoformat(timespec="seconds") + "Z",
+            body,
+        ]  # fmt: skip
+        for cid, title, locale, slug, username, email, st, created, body in fresh(query).all()
+    ]
+
+
+def read_xlsx(data: bytes) -> list[list]:
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def read_csv(data: bytes) -> list[list]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+@pytest.fixture(params=["inline", "streamed"])
+def export_path(request, app):
+    """Small selections go through Flask-Excel in memory; larger ones through the streaming writers."""
+    if request.param == "streamed":
+        app.config["EXPORT_INLINE_ROWS"] = 0
+    yield request.param
+    app.config["EXPORT_INLINE_ROWS"] = 2000
+
+
+def test_xlsx_export_of_the_filtered_selection_round_trips(login_as, comments, export_path):
+    response = login_as("moderator").get("/admin/comment/export/xlsx/?flt0_status_equals=pending")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = read_xlsx(response.get_data())
+    assert rows[0] == ENGLISH_HEADER
+    assert rows[1:] == expected_rows("pending")
+
+
+def test_csv_export_of_the_filtered_selection_round_trips(login_as, comments, export_path):
+    response = login_as("moderator").get("/admin/comment/export/csv/?flt0_status_equals=approved&search=approved")
+    rows = read_csv(response.get_data())
+    assert rows[0] == ENGLISH_HEADER
+    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("approved")]
+
+
+def test_export_covers_every_matching_row_not_just_the_page(login_as, users, comments, app):
+    post = comments[0]
+    db.session.execute(
+        sa.insert(Comment),
+        [{"body": f"many {n}", "body_html": "", "status": "pending", "author_id": users["reader"].id, "post_id": post.id}
+         for n in range(120)],
+    )  # fmt: skip
+    db.session.commit()
+    app.config["EXPORT_INLINE_ROWS"] = 0
+    try:
+        rows = read_csv(login_as("moderator").get("/admin/comment/export/csv/?page_size=20&page=1").get_data())
+    finally:
+        app.config["EXPORT_INLINE_ROWS"] = 2000
+    assert len(rows) - 1 == 128
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_formula_injection_is_neutralised(login_as, users, fmt, export_path):
+    post = make_post(users["author"], "published", title="=cmd|' /C calc'!A0")
+    for text in DANGEROUS:
+        make_comment(users["reader"], post, body=text, status="pending")
+    response = login_as("moderator").get(f"/admin/comment/export/{fmt}/")
+    rows = (read_xlsx if fmt == "xlsx" else read_csv)(response.get_data())[1:]
+    # Line breaks in cells are exported as line feeds; the apostrophe in front is what matters.
+    assert sorted(row[7] for row in rows) == sorted("'" + text.replace("\r", "\n") for text in DANGEROUS)
+    assert {row[1] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    if fmt == "xlsx":
+        sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+        assert all(cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row[1:])
+
+
+def test_header_is_in_the_moderators_language(login_as, users, comments):
+    users["moderator"].locale = "es"
+    db.session.commit()
+    header = read_csv(login_as("moderator").get("/admin/comment/export/csv/").get_data())[0]
+    assert header[0] == "ID" and header[1] == "Título del artículo"
+
+
+def test_exports_are_audited(login_as, users, comments):
+    login_as("moderator").get("/admin/comment/export/csv/?flt0_status_equals=pending")
+    entry = fresh(sa.select(AuditLog).where(AuditLog.action == "export")).scalar_one()
+    assert entry.user_id == users["moderator"].id and "5 comments as csv" in entry.summary
+
+
+@pytest.mark.parametrize("role", [None, "reader", "author", "editor", "translator"])
+def test_only_moderators_export(login_as, comments, role):
+    response = login_as(role).get("/admin/comment/export/xlsx/")
+    assert response.status_code == (302 if role is None else 403)
+
+
+def test_unknown_export_format_is_404(login_as, comments):
+    assert login_as("moderator").get("/admin/comment/export/pdf/").status_code == 404
+
+
+# -- background jobs ---------------------------------------------------------------------------------
+@pytest.fixture
+def background(app):
+    app.config["EXPORT_ASYNC_ROWS"] = 3
+    yield
+    app.config["EXPORT_ASYNC_ROWS"] = 20000
+    app.config.pop("REDIS_URL", None)
+
+
+def wait_for(browser, status_url: str, seconds: float = 20) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = browser.get(status_url).get_json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"the export did not finish: {job}")
+
+
+def test_large_export_runs_in_the_background_and_reaches_100_percent(login_as, users, comments, background):
+    browser = login_as("moderator")
+    response = browser.get("/admin/comment/export/csv/?flt0_status_equals=pending")
+    assert response.status_code == 302 and "/admin/comment/exports/" in response.location
+    page = browser.get(response.location).get_data(as_text=True)
+    assert 'role="progressbar"' in page
+    job = wait_for(browser, response.location.rstrip("/") + ".json")
+    assert (job["status"], job["percent"], job["done"], job["total"]) == ("done", 100, 5, 5)
+    rows = read_csv(browser.get(job["download_url"]).get_data())
+    assert rows[1:] == [[str(c) for c in row] for row in expected_rows("pending")]
+
+
+def test_background_file_is_for_its_requester_and_admins_only(login_as, users, comments, background):
+    owner = login_as("moderator")
+    location = owner.get("/admin/comment/export/xlsx/").location
+    job = wait_for(owner, location.rstrip("/") + ".json")
+    from cms.accounts import create_user
+
+    create_user("mod2@example.com", "a-long-password", ["Moderator"], username="mod2")
+    from tests.conftest import Browserish
+
+    other = Browserish(owner.client.application.test_client())
+    other.login("mod2@example.com", "a-long-password")
+    assert other.get(job["download_url"]).status_code == 403
+    assert other.get(location).status_code == 403
+    assert login_as("administrator").get(job["download_url"]).status_code == 200
+
+
+def test_expired_export_file_is_gone(login_as, comments, background):
+    browser = login_as("moderator")
+    location = browser.get("/admin/comment/export/csv/").location
+    job = wait_for(browser, location.rstrip("/") + ".json")
+    db.session.execute(sa.update(ExportJob).values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    assert browser.get(job["download_url"]).status_code == 410
+
+
+def test_failed_job_says_why(app, login_as, users, comments):
+    from cms.exports import run_export_job
+
+    job = ExportJob(id=uuid.uuid4().hex, user_id=users["moderator"].id, format="csv",
+                    selection=json.dumps({"status": "pending", "created_from": "not a date"}), total=5)  # fmt: skip
+    db.session.add(job)
+    db.session.commit()
+    run_export_job(job.id)
+    browser = login_as("moderator")
+    state = browser.get(f"/admin/comment/exports/{job.id}.json").get_json()
+    assert state["status"] == "failed" and "Invalid isoformat string" in state["error"]
+    assert "The export failed" in browser.get(f"/admin/comment/exports/{job.id}/").get_data(as_text=True)
+    assert browser.get(f"/admin/comment/exports/{job.id}/download").status_code == 410
+
+
+def test_unknown_job_is_404(login_as):
+    assert login_as("moderator").get("/admin/comment/exports/nope/").status_code == 404
+
+
+@pytest.mark.skipif(not os.environ.get("CMS_TEST_REDIS_URL"), reason="needs CMS_TEST_REDIS_URL (set by .ci/run)")
+def test_background_export_on_rq_with_redis(app, login_as, comments, background):
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    app.config["REDIS_URL"] = os.environ["CMS_TEST_REDIS_URL"]
+    app.config["EXPORT_QUEUE"] = f"test-exports-{uuid.uuid4().hex}"
+    browser = login_as("moderator")
+    location = browser.get("/admin/comment/export/xlsx/?flt0_status_equals=pending").location
+    status_url = location.rstrip("/") + ".json"
+    assert browser.get(status_url).get_json()["status"] == "queued"
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue(app.config["EXPORT_QUEUE"], connection=connection)
+    assert queue.count == 1
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    job = browser.get(status_url).get_json()
+    assert (job["status"], job["percent"], job["done"]) == ("done", 100, 5)
+    assert read_xlsx(browser.get(job["download_url"]).get_data())[1:] == expected_rows("pending")
+    queue.delete(delete_jobs=True)

@@ -1,0 +1,223 @@
+"""The comment queue: tabs and counts, filters, rows, bulk moderation per role, holds, audit."""
+
+import pytest
+import sqlalchemy as sa
+
+from cms.comments import add_comment
+from cms.extensions import db
+from cms.models import AuditLog, BlockedWord, Comment, User
+from tests.conftest import fresh
+from tests.factories import make_comment, make_post
+from tests.public.test_caching import StatementCounter
+
+
+@pytest.fixture
+def queue(users):
+    post = make_post(users["author"], "published", title="The story")
+    other = make_post(users["author"], "published", title="Another story")
+    comments = {
+        "p1": make_comment(users["reader"], post, body="First pending", status="pending"),
+        "p2": make_comment(users["editor"], other, body="Second pending", status="pending"),
+        "a1": make_comment(users["reader"], post, body="Approved one", status="approved"),
+        "h1": make_comment(users["reader"], post, body="Hidden one", status="hidden"),
+    }
+    return post, comments
+
+
+def statuses() -> dict[int, str]:
+    return dict(fresh(sa.select(Comment.id, Comment.status)).tuples().all())
+
+
+def test_tabs_show_live_counts_and_filter(login_as, queue):
+    browser = login_as("moderator")
+    html = browser.get("/admin/comment/").get_data(as_text=True)
+    tabs = html.split('id="status-tabs"')[1].split("</ul>")[0]
+    assert "Pending" in tabs and '<span class="badge badge-light">2</span>' in tabs
+    pending = browser.get("/admin/comment/?flt0_status_equals=pending").get_data(as_text=True)
+    assert "First pending" in pending and "Second pending" in pending and "Approved one" not in pending
+
+
+def test_rows_show_post_link_author_age_and_hidden_count(login_as, queue):
+    post, _ = queue
+    html = login_as("moderator").get("/admin/comment/?flt0_status_equals=pending").get_data(as_text=True)
+    assert f'href="/en/posts/{post.slug}">The story</a>' in html
+    assert "reader" in html and "member for 0 days" in html and "1 hidden comment" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("flt0_post_title_contains=Another", {"Second pending"}),
+        ("flt0_author_equals=reader", {"First pending", "Approved one", "Hidden one"}),
+        ("search=editor", {"Second pending"}),
+        ("search=one", {"Approved one", "Hidden one"}),
+        ("flt0_status_equals=approved&search=one", {"Approved one"}),
+    ],
+)
+def test_filters_and_search_select_the_right_comments(login_as, queue, query, expected):
+    html = login_as("moderator").get(f"/admin/comment/?{query}").get_data(as_text=True)
+    bodies = {"First pending", "Second pending", "Approved one", "Hidden one"}
+    assert {body for body in bodies if body in html} == expected
+
+
+def test_date_range_filter(login_as, queue):
+    p1 = queue[1]["p1"]
+    p1.created_at = p1.created_at.replace(year=2020)
+    db.session.commit()
+    html = login_as("moderator").get("/admin/comment/?flt0_created_before=2021-01-01").get_data(as_text=True)
+    assert "First pending" in html and "Second pending" not in html
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "reason"),
+    [("approve", "approved", None), ("hide_spam", "hidden", "spam"), ("hide_abuse", "hidden", "abuse"),
+     ("hide_off_topic", "hidden", "off-topic"), ("hide_other", "hidden", "other")],
+)  # fmt: skip
+def test_bulk_moderation_records_status_reason_moderator_and_audit(login_as, users, queue, action, status, reason):
+    _, comments = queue
+    browser = login_as("moderator")
+    ids = [comments["p1"].id, comments["p2"].id]
+    response = browser.post(
+        "/admin/comment/action/",
+        data={"action": action, "rowid": ids, "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    assert "2 comments changed." in response.get_data(as_text=True)
+    rows = fresh(sa.select(Comment).where(Comment.id.in_(ids))).scalars().all()
+    assert {(c.status, c.hidden_reason, c.moderated_by_id) for c in rows} == {(status, reason, users["moderator"].id)}
+    entry = fresh(sa.select(AuditLog).where(AuditLog.action == f"bulk_{status}")).scalar_one()
+    assert entry.user_id == users["moderator"].id and "2 comments" in entry.summary
+
+
+def test_select_all_matching_moderates_thousands_in_batches(login_as, users, queue, app):
+    post, _ = queue
+    db.session.execute(
+        sa.insert(Comment),
+        [{"body": f"bulk {n}", "body_html": "", "status": "pending", "author_id": users["reader"].id, "post_id": post.id}
+         for n in range(2500)],
+    )  # fmt: skip
+    db.session.commit()
+    browser = login_as("moderator")
+    token = browser.csrf()
+    with StatementCounter(db.engine) as counter:
+        response = browser.post(
+            "/admin/comment/action/?search=bulk",
+            data={"action": "hide_spam", "rowid": "0", "select_all": "1", "csrf_token": token},
+        )
+    assert "2500 comments changed." in browser.get(response.location).get_data(as_text=True)
+    counts = dict(fresh(sa.select(Comment.status, sa.func.count()).group_by(Comment.status)).tuples().all())
+    assert counts["hidden"] == 2501 and counts["pending"] == 2
+    updates = [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE COMMENT")]
+    assert len(updates) == 3, "one UPDATE per batch of 1,000"
+
+
+def test_delete_action_removes_rows(login_as, queue):
+    _, comments = queue
+    browser = login_as("moderator")
+    browser.post(
+        "/admin/comment/action/", data={"action": "delete", "rowid": [comments["p1"].id], "csrf_token": browser.csrf()}
+    )
+    assert comments["p1"].id not in statuses()
+
+
+def test_only_admin_may_deactivate_authors(login_as, users, queue):
+    _, comments = queue
+    moderator = login_as("moderator")
+    response = moderator.post(
+        "/admin/comment/action/",
+        data={"action": "deactivate_authors", "rowid": [comments["p1"].id], "csrf_token": moderator.csrf()},
+    )
+    assert response.status_code == 403
+    assert fresh(sa.select(User.active).where(User.id == users["reader"].id)).scalar() is True
+    admin = login_as("administrator")
+    admin.post(
+        "/admin/comment/action/",
+        data={
+            "action": "deactivate_authors",
+            "rowid": [comments["p1"].id, comments["p2"].id],
+            "csrf_token": admin.csrf(),
+        },
+    )
+    active = dict(fresh(sa.select(User.username, User.active)).tuples().all())
+    assert active["reader"] is False and active["editor"] is False and active["administrator"] is True
+    assert fresh(sa.select(AuditLog).where(AuditLog.action == "bulk_deactivate")).scalar_one()
+
+
+def test_admin_never_deactivates_themselves(login_as, users, queue):
+    post, _ = queue
+    own = make_comment(users["administrator"], post, body="admin's comment")
+    admin = login_as("administrator")
+    admin.post(
+        "/admin/comment/action/", data={"action": "deactivate_authors", "rowid": [own.id], "csrf_token": admin.csrf()}
+    )
+    assert fresh(sa.select(User.active).where(User.id == users["administrator"].id)).scalar() is True
+
+
+@pytest.mark.parametrize("role", ["reader", "author", "editor", "translator"])
+def test_non_moderators_cannot_moderate(login_as, queue, role):
+    _, comments = queue
+    browser = login_as(role)
+    response = browser.post(
+        "/admin/comment/action/", data={"action": "approve", "rowid": [comments["p1"].id], "csrf_token": browser.csrf()}
+    )
+    assert response.status_code == 403
+    assert statuses()[comments["p1"].id] == "pending"
+
+
+def test_editing_a_comment_to_hidden_needs_a_reason(login_as, queue):
+    _, comments = queue
+    browser = login_as("moderator")
+    url = f"/admin/comment/edit/?id={comments['p1'].id}"
+    response = browser.edit(url, {"status": "hidden", "hidden_reason": ""})
+    assert response.status_code == 200 and "Choose why the comment is hidden." in response.get_data(as_text=True)
+    assert browser.edit(url, {"status": "hidden", "hidden_reason": "abuse"}).status_code == 302
+    assert fresh(sa.select(Comment.hidden_reason).where(Comment.id == comments["p1"].id)).scalar() == "abuse"
+
+
+# -- holds -------------------------------------------------------------------------------------------
+@pytest.fixture
+def open_comments(app):
+    app.config["COMMENTS_PREMODERATED"] = False
+    yield
+    app.config["COMMENTS_PREMODERATED"] = True
+
+
+def test_clean_comment_is_published_without_premoderation(users, queue, open_comments):
+    comment = add_comment(users["editor"], queue[0], "A perfectly fine remark.")
+    assert (comment.status, comment.held_reason) == ("approved", None)
+
+
+def test_reader_with_hidden_comments_is_held(users, queue, open_comments):
+    comment = add_comment(users["reader"], queue[0], "Trust me this time.")
+    assert comment.status == "pending" and comment.held_reason == "earlier comments hidden (1)"
+
+
+def test_too_many_links_are_held(users, queue, open_comments):
+    body = "see http://a.example and https://b.example and www.c.example"
+    comment = add_comment(users["editor"], queue[0], body)
+    assert comment.status == "pending" and comment.held_reason == "3 links"
+
+
+@pytest.mark.parametrize(("word", "body", "held"), [
+    ("casino", "Best CASINO bonus!", True), ("casino", "casinos are fine", False), ("博彩", "欢迎来博彩网站", True),
+])  # fmt: skip
+def test_blocked_words_are_held(users, queue, open_comments, word, body, held):
+    db.session.add(BlockedWord(word=word))
+    db.session.commit()
+    comment = add_comment(users["editor"], queue[0], body)
+    assert (comment.status == "pending") is held
+    if held:
+        assert comment.held_reason == f"blocked word: {word.casefold()}"
+
+
+def test_held_reason_is_shown_in_the_queue(login_as, users, queue, open_comments):
+    add_comment(users["reader"], queue[0], "Held for history")
+    html = login_as("moderator").get("/admin/comment/?flt0_status_equals=pending").get_data(as_text=True)
+    assert "held: earlier comments hidden (1)" in html
+
+
+def test_moderators_maintain_the_blocked_words(login_as):
+    browser = login_as("moderator")
+    assert browser.submit("/admin/blockedword/new/", {"word": "  Viagra "}).status_code == 302
+    assert fresh(sa.select(BlockedWord.word)).scalar() == "viagra"
+    assert login_as("author").get("/admin/blockedword/").status_code == 403
