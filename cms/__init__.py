@@ -143,6 +143,10 @@ def register_request_hooks(app: Flask) -> None:
     page_cache.register(app)
 
     @app.before_request
+    def serve_saved_translations() -> None:
+        i18n.reload_if_changed(app)
+
+    @app.before_request
     def record_last_seen() -> None:
         if current_user.is_authenticated:
             now = utcnow()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from slugify import slugify
 from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import selectinload
 
 from cms.extensions import db
 from cms.markup import render_markdown
@@ -205,3 +206,26 @@ def check_delete(user: User, post: Post) -> None:
     """Deleting a live or archived post takes it off the site: only PUBLISH may."""
     if post.status in PUBLISHER_STATUSES and not user_can(user, Perm.PUBLISH):
         raise PostError("Only editors with the publish permission can delete a published or archived post.")
+
+
+def needs_translation(locales: list[str]):
+    """A WHERE clause: posts missing a translation into one of `locales`, or with one older than the text."""
+    clauses = []
+    for locale in locales:
+        outdated = Post.translations.any(
+            (PostTranslation.locale == locale) & (PostTranslation.updated_at < Post.content_changed_at)
+        )
+        clauses.append(missing_translation(locale) | outdated)
+    return sa.or_(*clauses)
+
+
+def untranslated_posts(locales: list[str], page: int = 1, per_page: int = 50):
+    """Published posts that need translation work, newest first, with each locale's state."""
+    query = (
+        select(Post)
+        .where(Post.status == "published", needs_translation(locales))
+        .options(selectinload(Post.translations))
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=True)
+    return pagination, [(post, translation_state(post, locales)) for post in pagination.items]

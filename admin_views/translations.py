@@ -1,0 +1,170 @@
+"""The translator workspace (TRANSLATE or ADMIN) at /admin/translations/: catalog overview, entries with
+in-place editing, uploads and downloads, new languages, and which posts lack translations."""
+
+import json
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_admin import BaseView, expose
+from flask_babel import gettext, ngettext
+from flask_security import current_user
+
+from admin_views.base import deny_access, staff_may
+from cms import audit, page_cache
+from cms.catalogs import (
+    STATES,
+    CatalogEditor,
+    CatalogError,
+    add_locale,
+    entry_key,
+    entry_state,
+    entry_value,
+    locales,
+    plural_count,
+)
+from cms.extensions import db
+from cms.locale import supported_locales
+from cms.permissions import Perm, can
+from cms.posts import untranslated_posts
+
+PAGE_SIZE = 25
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+class TranslationsView(BaseView):
+    def is_accessible(self) -> bool:
+        return staff_may(Perm.TRANSLATE)
+
+    def inaccessible_callback(self, name, **kwargs):
+        return deny_access()
+
+    def _editor(self, locale: str) -> CatalogEditor:
+        try:
+            return CatalogEditor(locale)
+        except CatalogError:
+            abort(404)
+
+    def _changed(self, locale: str, summary: str) -> None:
+        """Audit a catalog change, and let cached public pages pick up the new strings."""
+        audit.record("translate", "Catalog", locale, summary=summary[:255])
+        page_cache.bump()
+        db.session.commit()
+
+    @expose("/")
+    def index(self):
+        catalogs = [CatalogEditor(code).stats() for code in locales()]
+        return self.render("admin/translations_index.html", catalogs=catalogs, may_add=can(Perm.ADMIN))
+
+    @expose("/<locale>/")
+    def catalog(self, locale):
+        return self._render_catalog(self._editor(locale))
+
+    def _render_catalog(self, editor: CatalogEditor, failed: dict | None = None, status: int = 200):
+        state = request.args.get("state", "all")
+        if state not in STATES:
+            abort(404)
+        search = request.args.get("q", "")[:200]
+        page = request.args.get("page", 1, type=int)
+        found = editor.find(state, search)
+        if failed:  # show the refused entry, with what was typed, whatever page it is on
+            found = [e for e in editor.live_entries() if entry_key(e) in failed]
+            page = 1
+        pages = max(1, -(-len(found) // PAGE_SIZE))
+        if page < 1 or page > pages:
+            abort(404)
+        catalog = editor.load()
+        entries = [
+            {"entry": e, "key": entry_key(e), "state": entry_state(e), "value": entry_value(e)}
+            for e in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        ]
+        return self.render(
+            "admin/translations_catalog.html",
+            editor=editor,
+            stats=editor.stats(),
+            entries=entries,
+            state=state,
+            search=search,
+            page=page,
+            pages=pages,
+            nplurals=plural_count(catalog),
+            failed=failed or {},
+        ), status
+
+    @expose("/<locale>/save", methods=("POST",))
+    def save(self, locale):
+        editor = self._editor(locale)
+        key = request.form.get("key", "")
+        try:
+            original = json.loads(request.form.get("original", ""))
+        except ValueError:
+            abort(400, gettext("The form was incomplete; reload the page."))
+        forms = {name[5:]: value for name, value in request.form.items() if name.startswith("form_")}
+        fuzzy = request.form.get("fuzzy") == "y"
+        result = editor.save_entry(key, original, forms, fuzzy)
+        if not result.ok:
+            failed = {key: {"forms": forms, "fuzzy": fuzzy, "errors": result.errors, "conflict": result.conflict}}
+            return self._render_catalog(editor, failed, 409 if result.conflict else 400)
+        self._changed(locale, f"entry {key} saved")
+        flash(gettext("Saved. Readers see the new text on their next page."), "success")
+        args = {k: v for k, v in request.args.items() if k in ("state", "q", "page")}
+        return redirect(url_for(".catalog", locale=locale, **args) + f"#entry-{key}")
+
+    @expose("/<locale>/download")
+    def download(self, locale):
+        editor = self._editor(locale)
+        return send_file(editor.po_path, as_attachment=True, download_name=f"{locale}.po", mimetype="text/x-gettext")
+
+    @expose("/<locale>/upload", methods=("POST",))
+    def upload(self, locale):
+        editor = self._editor(locale)
+        upload = request.files.get("file")
+        if not upload or not upload.filename:
+            return self._upload_error(editor, gettext("Choose a .po file to upload."))
+        data = upload.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            return self._upload_error(editor, gettext("The file is larger than 5 MB."))
+        try:
+            report = editor.preview_upload(data)
+        except CatalogError as exc:
+            return self._upload_error(editor, str(exc))
+        token = editor.keep_preview(report, current_user.id) if report["changes"] and not report["problems"] else None
+        return self.render("admin/translations_upload.html", editor=editor, report=report, token=token)
+
+    def _upload_error(self, editor, message):
+        return self.render("admin/translations_upload.html", editor=editor, report=None, token=None, error=message), 400
+
+    @expose("/<locale>/upload/apply", methods=("POST",))
+    def apply_upload(self, locale):
+        editor = self._editor(locale)
+        try:
+            applied = editor.apply_changes(editor.take_preview(request.form.get("token", ""), current_user.id))
+        except CatalogError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".catalog", locale=locale))
+        self._changed(locale, f"upload applied: {applied} entries")
+        flash(ngettext("%(num)d message updated.", "%(num)d messages updated.", applied) % {"num": applied}, "success")
+        return redirect(url_for(".catalog", locale=locale))
+
+    @expose("/add", methods=("POST",))
+    def add(self):
+        if not can(Perm.ADMIN):
+            abort(403)
+        try:
+            code = add_locale(request.form.get("locale", ""))
+        except CatalogError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".index"))
+        self._changed(code, f"catalog for {code} created")
+        if code not in supported_locales():
+            flash(gettext("Readers see %(code)s once it is added to CMS_LOCALES.", code=code), "info")
+        flash(gettext("The catalog for %(code)s was created.", code=code), "success")
+        return redirect(url_for(".catalog", locale=code))
+
+    @expose("/content/")
+    def content(self):
+        page = request.args.get("page", 1, type=int)
+        if page < 1:
+            abort(404)
+        pagination, rows = untranslated_posts(supported_locales(), page=page)
+        return self.render(
+            "admin/translations_content.html", rows=rows, locales=supported_locales(), pagination=pagination
+        )

@@ -1,0 +1,195 @@
+"""The translator workspace over HTTP: who may use it, saving with CSRF, conflicts, uploads, new languages,
+the content status page, and new strings served without a restart in every worker."""
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import polib
+import pytest
+
+from cms.extensions import db
+from cms.models import PostTranslation
+from tests.conftest import Browserish, make_app
+from tests.factories import make_post
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def workspace(app, users, tmp_path):
+    """Two app instances (two workers) on the test database, serving a private copy of the catalogs."""
+    catalogs = tmp_path / "translations"
+    shutil.copytree(ROOT / "translations", catalogs, ignore=shutil.ignore_patterns("*.lock", "upload-*"))
+    backend = "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    workers = [
+        make_app(backend, tmp_path, DATABASE_URL=url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs)) for _ in range(2)
+    ]
+    return catalogs, workers
+
+
+def browser(worker, role: str | None):
+    client = Browserish(worker.test_client())
+    if role:
+        client.login(f"{role}@example.com")
+    return client
+
+
+def entry_form(page_html: str, msgid: str) -> dict:
+    """The save form of the entry whose original is `msgid`, as the browser would post it."""
+    for card in page_html.split('<div class="card mb-3 entry')[1:]:
+        if f'<pre class="mb-1 msgid">{msgid}</pre>' in card:
+            form = card.split("<form", 1)[1]
+            values = dict(re.findall(r'name="(key|csrf_token)" value="([^"]*)"', form))
+            original = re.search(r'name="original" value="([^"]*)"', form).group(1)
+            values["original"] = original.replace("&#34;", '"').replace("&quot;", '"')
+            return values
+    raise AssertionError(f"{msgid!r} is not on the page")
+
+
+def test_saved_translation_is_served_by_every_worker_without_restart(workspace):
+    catalogs, (one, two) = workspace
+    reader_two = browser(two, None)
+    before = reader_two.get("/es/").get_data(as_text=True)
+    translator = browser(one, "translator")
+    page = translator.get("/admin/translations/es/?q=Latest+posts").get_data(as_text=True)
+    form = entry_form(page, "Latest posts")
+    response = translator.post("/admin/translations/es/save", data={**form, "form_0": "Lo más nuevo"})
+    assert response.status_code == 302
+    assert "Lo más nuevo" in browser(one, None).get("/es/").get_data(as_text=True)
+    after = reader_two.get("/es/").get_data(as_text=True)
+    assert "Lo más nuevo" in after and after != before
+    po = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
+    assert next(e for e in po if e.msgid == "Latest posts").msgstr == "Lo más nuevo"
+
+
+def test_refused_entry_keeps_what_the_translator_typed(workspace):
+    catalogs, (one, _) = workspace
+    po = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
+    msgid = next(e.msgid for e in po if "%(name)s" in e.msgid and not e.msgid_plural and not e.obsolete)
+    translator = browser(one, "translator")
+    page = translator.get("/admin/translations/es/", query_string={"q": msgid}).get_data(as_text=True)
+    form = entry_form(page, msgid)
+    response = translator.post("/admin/translations/es/save", data={**form, "form_0": "Hola <b>amigo"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "placeholders must match" in html and "Hola &lt;b&gt;amigo" in html
+
+
+def test_conflicting_edit_shows_both_texts(workspace):
+    _, (one, two) = workspace
+    first, second = browser(one, "translator"), browser(two, "administrator")
+    form_first = entry_form(first.get("/admin/translations/zh/?q=Older").get_data(as_text=True), "Older")
+    form_second = entry_form(second.get("/admin/translations/zh/?q=Older").get_data(as_text=True), "Older")
+    assert first.post("/admin/translations/zh/save", data={**form_first, "form_0": "更早的"}).status_code == 302
+    response = second.post("/admin/translations/zh/save", data={**form_second, "form_0": "旧一些"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Someone else changed this message" in html and "更早的" in html and "旧一些" in html
+
+
+def test_filters_search_and_stats(workspace):
+    catalogs, (one, _) = workspace
+    po = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
+    target = next(e for e in po if e.msgid == "Older")
+    target.flags.append("fuzzy")
+    po.save()
+    translator = browser(one, "translator")
+    fuzzy = translator.get("/admin/translations/es/?state=fuzzy").get_data(as_text=True)
+    assert '<pre class="mb-1 msgid">Older</pre>' in fuzzy and fuzzy.count('class="card mb-3 entry') == 1
+    found = translator.get("/admin/translations/es/?q=Anteriores").get_data(as_text=True)
+    assert '<pre class="mb-1 msgid">Older</pre>' in found, "search covers the translations too"
+    overview = translator.get("/admin/translations/").get_data(as_text=True)
+    assert 'data-locale="es"' in overview and 'role="progressbar"' in overview
+    assert translator.get("/admin/translations/es/?state=nonsense").status_code == 404
+    assert translator.get("/admin/translations/es/?page=999").status_code == 404
+
+
+def test_download_and_upload_with_a_change_report(workspace):
+    _, (one, _) = workspace
+    translator = browser(one, "translator")
+    po_text = translator.get("/admin/translations/es/download").get_data(as_text=True)
+    upload = polib.pofile(po_text)
+    next(e for e in upload if e.msgid == "Newer").msgstr = "Más nuevos"
+    token = translator.token_for("/admin/translations/es/")
+    report = translator.post(
+        "/admin/translations/es/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(str(upload).encode()), "es.po")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "1 messages would change" in report and "Más nuevos" in report
+    apply_token = re.search(r'name="token" value="([^"]+)"', report).group(1)
+    applied = translator.post("/admin/translations/es/upload/apply", data={"token": apply_token, "csrf_token": token})
+    assert "1 message updated." in translator.get(applied.location).get_data(as_text=True)
+    po = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
+    assert next(e for e in po if e.msgid == "Newer").msgstr == "Más nuevos"
+
+
+def test_broken_upload_never_replaces_the_catalog(workspace):
+    catalogs, (one, _) = workspace
+    before = (catalogs / "es" / "LC_MESSAGES" / "messages.po").read_bytes()
+    translator = browser(one, "translator")
+    token = translator.token_for("/admin/translations/es/")
+    response = translator.post(
+        "/admin/translations/es/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(b"\x00\x01 not a catalog"), "es.po")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "not a readable" in response.get_data(as_text=True)
+    assert (catalogs / "es" / "LC_MESSAGES" / "messages.po").read_bytes() == before
+
+
+def test_admin_adds_a_language(workspace):
+    catalogs, (one, _) = workspace
+    admin = browser(one, "administrator")
+    response = admin.post("/admin/translations/add", data={"locale": "fr", "csrf_token": admin.csrf()})
+    assert response.status_code == 302 and response.location.endswith("/admin/translations/fr/")
+    created = polib.pofile(str(catalogs / "fr" / "LC_MESSAGES" / "messages.po"))
+    assert "nplurals=2" in created.metadata["Plural-Forms"]
+    assert "Readers see fr once it is added to CMS_LOCALES." in admin.get(response.location).get_data(as_text=True)
+    translator = browser(one, "translator")
+    assert (
+        translator.post("/admin/translations/add", data={"locale": "de", "csrf_token": translator.csrf()}).status_code
+        == 403
+    )
+
+
+def test_content_status_lists_posts_needing_translation(workspace, users):
+    _, (one, _) = workspace
+    missing = make_post(users["editor"], "published", title="Needs everything")
+    done = make_post(users["editor"], "published", title="All done")
+    for locale in ("zh", "es"):
+        db.session.add(PostTranslation(post=done, locale=locale, title="x", body=""))
+    db.session.commit()
+    html = browser(one, "translator").get("/admin/translations/content/").get_data(as_text=True)
+    assert "Needs everything" in html and "All done" not in html
+    assert f'href="/admin/post/edit/?id={missing.id}"' in html
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [(None, 302), ("reader", 403), ("author", 403), ("editor", 403), ("moderator", 403), ("translator", 200),
+     ("administrator", 200)],
+)  # fmt: skip
+def test_only_translators_and_admins_reach_the_workspace(workspace, role, status):
+    _, (one, _) = workspace
+    client = browser(one, role)
+    for url in ("/admin/translations/", "/admin/translations/zh/", "/admin/translations/zh/download",
+                "/admin/translations/content/"):  # fmt: skip
+        assert client.get(url).status_code == status, url
+    post_status = status if status != 200 else 400
+    token = client.csrf()
+    response = client.post("/admin/translations/zh/save", data={"csrf_token": token, "key": "x", "original": "{"})
+    assert response.status_code == post_status
+
+
+def test_posts_without_csrf_are_refused(workspace):
+    _, (one, _) = workspace
+    translator = browser(one, "translator")
+    form = entry_form(translator.get("/admin/translations/es/?q=Older").get_data(as_text=True), "Older")
+    del form["csrf_token"]
+    assert translator.post("/admin/translations/es/save", data={**form, "form_0": "x"}).status_code == 400
+    assert json.loads(form["original"])["forms"]["0"] != "x"
