@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, errors, page_cache, permissions
+from cms import accounts, audit, errors, i18n, page_cache, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales
 from cms.markup import stored_html

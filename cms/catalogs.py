@@ -45,7 +45,7 @@ class SaveResult:
 
 # -- validation --------------------------------------------------------------------------------------
 def placeholders(text: str) -> Counter:
-    return Counter(PLACEHOLDER.findall(text) and [m.group(0) for m in PLACEHOLDER.finditer(text)])
+    return Counter(match.group(0) for match in PLACEHOLDER.finditer(text))
 
 
 def tags(text: str) -> list[tuple[str, str]]:

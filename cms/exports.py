@@ -92,9 +92,9 @@ def _comment_chunks(selection: CommentSelection, chunk: int) -> Iterator[list[tu
     last = 0
     try:
         while True:
-            params = compiled.construct_params({"last": last})
-            if compiled.positional:  # SQLite's qmark; pymysql takes the named pyformat dict as it is
-                params = [params[name] for name in compiled.positiontup or ()]
+            named = compiled.construct_params({"last": last})
+            # SQLite's qmark style wants a list; pymysql's pyformat takes the named dict as it is.
+            params = [named[name] for name in compiled.positiontup or ()] if compiled.positional else named
             cursor.execute(compiled.string, params)
             rows = cursor.fetchall()
             if not rows:
