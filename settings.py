@@ -56,7 +56,8 @@ class Config:
     SECURITY_I18N_DIRNAME = ["builtin", str(BASE_DIR / "translations")]
     SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
-    FLASK_ADMIN_SWATCH = "flatly"
+    # A Bootswatch theme that loads no web fonts from a CDN (most of them import Google Fonts).
+    FLASK_ADMIN_SWATCH = "cerulean"
     FLASK_ADMIN_FLUID_LAYOUT = True
 
 

@@ -32,7 +32,8 @@ with app.app_context():
     rows = export_to_file(CommentSelection(), sys.argv[1], Path(sys.argv[2]), "en", "https://news.example", progress)
     seconds = time.perf_counter() - start
 print(json.dumps({"rows": rows, "seconds": seconds, "rss_before_mb": before / 1024,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 LIBRARY_ONLY = """
@@ -110,11 +111,12 @@ def main() -> None:
     for fmt, writer in (("csv", "csv module"), ("xlsx", "xlsxwriter constant_memory")):
         cms, lib = results[(fmt, "cms")], results[(fmt, "library")]
         ratio = cms["seconds"] / lib["seconds"]
-        ok = ratio <= 1.3 and cms["peak_rss_mb"] < 150
+        ok = ratio <= 1.3 and cms["peak_rss_mb"] < 150 and cms["child_peak_rss_mb"] < 150
         verdicts.append(ok)
+        child = f"; second process {cms['child_peak_rss_mb']:.0f} MB" if cms["child_peak_rss_mb"] else ""
         lines.append(
             f"| {fmt} | {cms['rows']:,} | {cms['seconds']:.1f} s | {cms['peak_rss_mb']:.0f} MB "
-            f"(after start-up {cms['rss_before_mb']:.0f} MB) | {lib['seconds']:.1f} s ({writer}; "
+            f"(after start-up {cms['rss_before_mb']:.0f} MB{child}) | {lib['seconds']:.1f} s ({writer}; "
             f"{lib['peak_rss_mb']:.0f} MB holding the rows) | {ratio:.2f}× | {cms['size_mb']:.0f} MB | "
             f"{'met' if ok else 'NOT met'} |"
         )
@@ -122,7 +124,9 @@ def main() -> None:
     body = f"""
 All {COMMENTS:,} comments of the large seed set ({url.split(":")[0]}), every column the moderators get, formula
 neutralisation included, each run in a fresh process (`flask cms export-comments` does the same with a progress bar).
-Peak memory is the process's peak resident set size, interpreter and the whole application included.
+Peak memory is the process's peak resident set size, interpreter and the whole application included. A csv export
+of this size runs on two processes (a forked one writes the upper half of the ids); its peak RSS is shown too, most
+of it pages shared with the parent.
 
 | format | rows | CMS export | CMS peak RSS | library alone, rows in memory | ratio | file | <150 MB, ≤1.3× |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |

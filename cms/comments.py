@@ -99,6 +99,9 @@ class CommentSelection:
     created_from: datetime | None = None
     created_before: datetime | None = None
     search: str | None = None
+    # A slice of the primary keys (after, through]: how an export splits its work between processes.
+    id_after: int | None = None
+    id_through: int | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -134,6 +137,10 @@ def search_clause(search: str):
 def selection_clauses(selection: CommentSelection) -> list:
     """WHERE clauses on Comment alone (no joins), so any query over comments can use them."""
     where = []
+    if selection.id_after is not None:
+        where.append(Comment.id > selection.id_after)
+    if selection.id_through is not None:
+        where.append(Comment.id <= selection.id_through)
     if selection.status:
         where.append(Comment.status == selection.status)
     if selection.post_id:

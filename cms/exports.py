@@ -8,9 +8,13 @@ import csv
 import io
 import json
 import logging
+import multiprocessing
+import os
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cms import audit
 from cms.comments import CommentSelection, count_selected, selection_clauses
@@ -76,7 +81,7 @@ def _iso(value) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def _comment_chunks(selection: CommentSelection, chunk: int) -> Iterator[list[tuple]]:
+def _comment_chunks(selection: CommentSelection, chunk: int, session) -> Iterator[list[tuple]]:
     """The selected comments' own columns, a chunk at a time in primary-key order (keyset: no OFFSET,
     no sort, the primary key or the (status, id) index drives it). Read through the driver's cursor:
     at a million rows the ORM's per-row work would cost more than writing the file."""
@@ -86,7 +91,7 @@ def _comment_chunks(selection: CommentSelection, chunk: int) -> Iterator[list[tu
         .order_by(Comment.id)
         .limit(chunk)
     )
-    connection = db.session.connection()
+    connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     last = 0
@@ -110,33 +115,37 @@ class _Lookup(dict):
 
     LIMIT = 50_000
 
-    def fill(self, ids: set, query, build) -> None:
+    def fill(self, session, ids: set, query, build) -> None:
         missing = ids - self.keys()
         if not missing:
             return
         if len(self) + len(missing) > self.LIMIT:
             self.clear()
-        for row in db.session.execute(query.where(query.selected_columns[0].in_(missing))):
+        for row in session.execute(query.where(query.selected_columns[0].in_(missing))):
             self[row[0]] = build(*row)
 
 
-def export_rows(selection: CommentSelection, base_url: str, chunk: int = CHUNK) -> Iterator[list[tuple]]:
+def export_rows(selection: CommentSelection, base_url: str, chunk: int = CHUNK, session=None) -> Iterator[list[tuple]]:
     """Chunks of export rows in primary-key order, text cells already neutralised. Posts and authors come
     from small caches rather than a join: a million random look-ups cost more than the comments."""
+    session = session or db.session
     base_url = base_url.rstrip("/")
     posts, authors = _Lookup(), _Lookup()
     post_query = select(Post.id, Post.title, Post.locale, Post.slug)
     author_query = select(User.id, User.username, User.email)
-    for rows in _comment_chunks(selection, chunk):
-        posts.fill({r[1] for r in rows}, post_query, lambda _, t, lc, s: (neutralise(t), f"{base_url}/{lc}/posts/{s}"))
-        authors.fill({r[2] for r in rows}, author_query, lambda _, u, e: (neutralise(u), neutralise(e)))
+    for rows in _comment_chunks(selection, chunk, session):
+        posts.fill(
+            session, {r[1] for r in rows}, post_query, lambda _, t, lc, s: (neutralise(t), f"{base_url}/{lc}/posts/{s}")
+        )
+        authors.fill(session, {r[2] for r in rows}, author_query, lambda _, u, e: (neutralise(u), neutralise(e)))
+        # The hot loop of a million-row export: no function calls for the common case.
         yield [
             (
                 comment_id,
                 *posts[post_id],
                 *authors[author_id],
                 status,
-                _iso(created_at),
+                f"{created_at[:10]}T{created_at[11:19]}Z" if type(created_at) is str else _iso(created_at),
                 neutralise(body) if body.startswith(FORMULA_STARTS) or "\r" in body else body,
             )
             for comment_id, post_id, author_id, status, created_at, body in rows
@@ -166,21 +175,25 @@ def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = 
     return row_number
 
 
-def write_csv(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
-    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly. Each chunk is formatted by the csv
-    module into a buffer and written to the file in one call."""
+def _csv_chunks(fh, chunks, progress: Progress | None = None) -> int:
+    """Each chunk is formatted by the csv module into a buffer, then written in one call."""
     count = 0
+    for rows in chunks:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        fh.write(buffer.getvalue())
+        count += len(rows)
+        if progress:
+            progress(len(rows))
+    return count
+
+
+def write_csv(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write("\ufeff")
         csv.writer(fh).writerow(head)
-        for rows in chunks:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(rows)
-            fh.write(buffer.getvalue())
-            count += len(rows)
-            if progress:
-                progress(len(rows))
-    return count
+        return _csv_chunks(fh, chunks, progress)
 
 
 WRITERS = {"xlsx": write_xlsx, "csv": write_csv}
@@ -191,7 +204,84 @@ def export_to_file(
 ) -> int:
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}.")
+    if fmt == "csv":
+        split = _split_point(selection)
+        if split is not None:
+            return _parallel_csv(selection, split, path, header(locale), base_url, progress)
     return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+
+
+# -- csv on two processes ----------------------------------------------------------------------------
+# Reading a million rows through the driver costs about as much as the csv module's writing them; a
+# second process exports the upper half of the primary keys at the same time, and its part is appended.
+PARALLEL_MIN_ROWS = 200_000
+
+
+def _split_point(selection: CommentSelection) -> int | None:
+    """The id splitting the selection in half, when two processes are worth it and safe to start.
+
+    Forking is only done from a single-threaded process (the CLI, `flask cms worker`): a fork from a
+    threaded web worker could inherit a lock held by another thread."""
+    if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or selection.id_after or selection.id_through:
+        return None
+    total = count_selected(selection)
+    if total < PARALLEL_MIN_ROWS:
+        return None
+    return db.session.scalar(
+        select(Comment.id).where(*selection_clauses(selection)).order_by(Comment.id).offset(total // 2).limit(1)
+    )
+
+
+def _export_part(selection: CommentSelection, part: Path, base_url: str, url, done) -> None:
+    """The child process: its own engine and connection (never the parent's), its half into `part`."""
+    status = 1
+    try:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with Session(engine) as session, part.open("w", encoding="utf-8", newline="") as fh:
+
+            def count(rows: int) -> None:
+                with done.get_lock():
+                    done.value += rows
+
+            _csv_chunks(fh, export_rows(selection, base_url, session=session), count)
+        status = 0
+    except BaseException:
+        log.exception("export part %s failed", part)
+    finally:
+        os._exit(status)
+
+
+def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, base_url, progress) -> int:
+    context = multiprocessing.get_context("fork")
+    done = context.Value("q", 0)
+    part = path.with_name(path.name + ".part")
+    upper = replace(selection, id_after=split)
+    lower = replace(selection, id_through=split)
+    db.session.commit()  # no open transaction is carried into the child
+    child = context.Process(target=_export_part, args=(upper, part, base_url, db.engine.url, done), daemon=True)
+    child.start()
+    reported = [0]
+
+    def report(rows: int) -> None:
+        if progress:
+            with done.get_lock():
+                theirs = done.value
+            progress(rows + theirs - reported[0])
+            reported[0] = theirs
+
+    try:
+        count = write_csv(path, head, export_rows(lower, base_url), report)
+        child.join()
+        if child.exitcode != 0:
+            raise ExportError("The second export process failed; see the log.")
+        with path.open("ab") as out, part.open("rb") as theirs:
+            shutil.copyfileobj(theirs, out, 1024 * 1024)
+        report(0)
+        return count + done.value
+    finally:
+        if child.is_alive():
+            child.terminate()
+        part.unlink(missing_ok=True)
 
 
 def export_in_memory(selection: CommentSelection, locale: str, base_url: str) -> list[list]:
@@ -254,6 +344,7 @@ def run_export_job(job_id: str) -> None:
 
         with create_app().app_context():
             return run_export_job(job_id)
+    db.session.rollback()  # start from a fresh transaction: the job row was committed by another process
     job = db.session.get(ExportJob, job_id)
     if job is None:
         log.warning("export job %s vanished", job_id)

@@ -249,3 +249,27 @@ def test_background_export_on_rq_with_redis(app, login_as, comments, background)
     assert (job["status"], job["percent"], job["done"]) == ("done", 100, 5)
     assert read_xlsx(browser.get(job["download_url"]).get_data())[1:] == expected_rows("pending")
     queue.delete(delete_jobs=True)
+
+
+def test_large_csv_export_on_two_processes_matches_one(app, users, comments, tmp_path, monkeypatch):
+    """Above PARALLEL_MIN_ROWS a forked process writes the upper half; the file must be the same."""
+    from cms import exports
+    from cms.comments import CommentSelection
+
+    post = comments[0]
+    db.session.execute(
+        sa.insert(Comment),
+        [{"body": f"=bulk {n}" if n % 7 == 0 else f"bulk {n}", "body_html": "", "status": "approved",
+          "author_id": users["reader"].id, "post_id": post.id} for n in range(300)],
+    )  # fmt: skip
+    db.session.commit()
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    exports.export_to_file(CommentSelection(), "csv", one, "en", "http://localhost/")
+    monkeypatch.setattr(exports, "PARALLEL_MIN_ROWS", 50)
+    monkeypatch.setattr(exports.threading, "active_count", lambda: 1)
+    assert exports._split_point(CommentSelection()) is not None
+    seen = []
+    written = exports.export_to_file(CommentSelection(), "csv", two, "en", "http://localhost/", progress=seen.append)
+    assert written == 308 and sum(seen) == 308
+    assert two.read_bytes() == one.read_bytes()
+    assert not list(tmp_path.glob("*.part"))

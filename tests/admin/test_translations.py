@@ -28,7 +28,12 @@ def workspace(app, users, tmp_path):
     workers = [
         make_app(backend, tmp_path, DATABASE_URL=url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs)) for _ in range(2)
     ]
-    return catalogs, workers
+    # Flask-Babel keeps one translations cache per process, shared by every app in it (by locale, not by
+    # folder): start and end with it empty, so no other test sees this copy's strings.
+    babel_cache = app.extensions["babel"].instance.domain_instance.cache
+    babel_cache.clear()
+    yield catalogs, workers
+    babel_cache.clear()
 
 
 def browser(worker, role: str | None):

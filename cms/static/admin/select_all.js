@@ -7,7 +7,8 @@
   if (!banner || !form) return;
   var toggle = document.querySelector('.action-rowtoggle');
   var selectAll = false;
-  form.action = form.action.split('?')[0] + window.location.search;
+  // form.action would be the hidden <input name="action">: use the attribute.
+  form.setAttribute('action', form.getAttribute('action').split('?')[0] + window.location.search);
 
   function boxes() { return document.querySelectorAll('input.action-checkbox'); }
   function refresh() {

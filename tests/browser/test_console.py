@@ -1,0 +1,88 @@
+"""The console's scripts in a real browser: live preview and image picker, select-all bulk actions, the
+export progress bar, the dashboard chart."""
+
+import io
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+
+from cms.extensions import db
+from cms.media import save_upload
+from cms.models import Comment, Post
+from tests.browser.conftest import sign_in
+from tests.conftest import fresh
+from tests.factories import make_comment, make_post
+from tests.images import png
+
+pytestmark = pytest.mark.browser
+
+
+def test_live_preview_and_image_picker(page, users):
+    save_upload(FileStorage(io.BytesIO(png()), filename="chart.png"), users["editor"])
+    sign_in(page, "editor@example.com")
+    page.goto("/admin/post/new/")
+    page.fill("#title", "Preview me")
+    page.fill("#body", "**Bold move** <script>window.pwned = 1</script>")
+    page.wait_for_selector("#markdown-preview strong")
+    assert page.inner_text("#markdown-preview strong") == "Bold move"
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#markdown-preview script").count() == 0
+    page.click("#insert-media")
+    page.click(".media-choice")
+    assert "![chart.png](/media/images/" in page.input_value("#body")
+    page.wait_for_selector("#markdown-preview img")
+    page.screenshot(path="/tmp/browser-post-editor.png", full_page=True)
+
+
+def test_select_all_matching_rows_and_approve(page, users):
+    post = make_post(users["author"], "published")
+    db.session.execute(
+        sa.insert(Comment),
+        [{"body": f"queue {n}", "body_html": f"<p>queue {n}</p>", "status": "pending", "author_id": users["reader"].id,
+          "post_id": post.id} for n in range(75)],
+    )  # fmt: skip
+    db.session.commit()
+    sign_in(page, "moderator@example.com")
+    page.goto("/admin/comment/?flt0_status_equals=pending")
+    assert page.locator("input.action-checkbox").count() == 50
+    page.check("input.action-rowtoggle")
+    page.wait_for_selector("#select-all-banner:not([hidden])")
+    page.click("#select-all-matching")
+    assert page.is_visible("#select-all-chosen")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=With selected")
+    page.click("a.dropdown-item:has-text('Approve')")
+    page.wait_for_selector("text=75 comments changed.")
+    assert fresh(sa.select(sa.func.count()).select_from(Comment).where(Comment.status == "approved")).scalar() == 75
+
+
+def test_background_export_progress_reaches_the_download(page, users, app):
+    post = make_post(users["author"], "published")
+    for n in range(12):
+        make_comment(users["reader"], post, body=f"export {n}", status="pending")
+    app.config["EXPORT_ASYNC_ROWS"] = 5
+    try:
+        sign_in(page, "moderator@example.com")
+        page.goto("/admin/comment/export/csv/?flt0_status_equals=pending")
+        page.wait_for_selector("#export-download:not([hidden])")
+        assert page.inner_text("#export-progress") == "100%"
+        assert page.inner_text("#export-count") == "12 of 12 rows"
+        with page.expect_download() as download:
+            page.click("#export-download")
+        assert download.value.suggested_filename.endswith(".csv")
+    finally:
+        app.config["EXPORT_ASYNC_ROWS"] = 20000
+
+
+def test_dashboard_chart_renders_from_local_files(page, users):
+    post = make_post(users["author"], "published")
+    make_comment(users["reader"], post)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    sign_in(page, "moderator@example.com")
+    page.goto("/admin/")
+    page.wait_for_selector("#comments-chart[data-rendered='30']")
+    assert all(url.startswith(page.url.split("/admin/")[0]) for url in requests), "no CDN"
+    page.screenshot(path="/tmp/browser-dashboard.png", full_page=True)
+    assert fresh(sa.select(sa.func.count()).select_from(Post)).scalar() == 1
