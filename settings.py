@@ -16,6 +16,8 @@ class Config:
     DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
     UPLOADS_DIR = str(BASE_DIR / "uploads")
     REDIS_URL: str | None = None
+    EXPORTS_DIR: str | None = None  # background export files; default: instance/exports
+    IMPORTS_DIR: str | None = None  # account imports between dry run and apply; default: instance/imports
     LOCALES = "en,zh,es"
     DEFAULT_LOCALE = "en"
     MAIL_SERVER: str | None = None  # None: outgoing mail is written to the log

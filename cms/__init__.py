@@ -52,10 +52,16 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     config["SQLALCHEMY_DATABASE_URI"] = url
     if url.startswith(("mysql", "mariadb")):
-        # Reconnect quietly after MariaDB's wait_timeout (default 8 h) closes idle connections.
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_recycle": 280})
+        # Reconnect quietly after MariaDB's wait_timeout (default 8 h) closes idle connections. READ COMMITTED:
+        # a request, a job or a worker always reads what others committed, never an older snapshot.
+        config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS",
+            {"pool_pre_ping": True, "pool_recycle": 280, "isolation_level": "READ COMMITTED"},
+        )
 
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
+    config["EXPORTS_DIR"] = config.get("EXPORTS_DIR") or str(Path(app.instance_path) / "exports")
+    config["IMPORTS_DIR"] = config.get("IMPORTS_DIR") or str(Path(app.instance_path) / "imports")
     config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
     config["UPLOADED_IMAGES_URL"] = "/media/images/"
     if config.get("REDIS_URL"):

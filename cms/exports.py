@@ -294,7 +294,7 @@ def export_in_memory(selection: CommentSelection, locale: str, base_url: str) ->
 
 # -- background jobs ---------------------------------------------------------------------------------
 def exports_dir() -> Path:
-    path = Path(current_app.instance_path) / "exports"
+    path = Path(current_app.config["EXPORTS_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 

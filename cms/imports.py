@@ -164,7 +164,7 @@ def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
 
 # -- the dry run's rows, kept between the preview and "apply" -----------------------------------------
 def _pending_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
+    path = Path(current_app.config["IMPORTS_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -66,6 +66,8 @@ def make_app(backend: str, tmp_dir: Path, **overrides):
         DATABASE_URL=url,
         SECRET_KEY="testing-secret-key",
         UPLOADS_DIR=str(tmp_dir / "uploads"),
+        EXPORTS_DIR=str(tmp_dir / "exports"),
+        IMPORTS_DIR=str(tmp_dir / "imports"),
         **overrides,
     )
 

@@ -273,3 +273,23 @@ def test_large_csv_export_on_two_processes_matches_one(app, users, comments, tmp
     assert written == 308 and sum(seen) == 308
     assert two.read_bytes() == one.read_bytes()
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_xlsx_opens_in_libreoffice(login_as, comments, tmp_path, export_path):
+    """LibreOffice (headless) reads the exported workbook and gets the same cells back."""
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is needed: apt-get install libreoffice-calc-nogui (.ci/run does it)"
+    workbook = tmp_path / "comments.xlsx"
+    workbook.write_bytes(login_as("moderator").get("/admin/comment/export/xlsx/?flt0_status_equals=pending").get_data())
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76",
+         "--outdir", str(tmp_path), str(workbook)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    rows = list(csv.reader((tmp_path / "comments.csv").open(encoding="utf-8", newline="")))
+    assert rows[0] == ENGLISH_HEADER
+    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("pending")]
