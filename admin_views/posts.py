@@ -112,7 +112,15 @@ class PostView(StaffModelView):
     )
     column_sortable_list = ("title", ("author", "author.username"), "status", "published_at", "updated_at")
     column_default_sort = ("updated_at", True)
-    column_labels = {"locale": _l("Language"), "translations": _l("Languages")}
+    column_labels = {
+        "title": _l("Title"),
+        "author": _l("Author"),
+        "status": _l("Status"),
+        "published_at": _l("Published at"),
+        "updated_at": _l("Updated at"),
+        "locale": _l("Language"),
+        "translations": _l("Languages"),
+    }
     column_details_list = (
         "title", "slug", "locale", "author", "status", "published_at", "featured_image", "created_at", "updated_at",
         "body_html",
