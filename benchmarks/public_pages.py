@@ -31,6 +31,10 @@ def ensure_data(url: str, scale: dict) -> None:
     run(flask + ["seed", *args], env=env, cwd=ROOT)
 
 
+def backend_name(url: str) -> str:
+    return "MariaDB" if url.startswith(("mysql", "mariadb")) else "SQLite"
+
+
 def busiest_post(url: str) -> str:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -114,7 +118,7 @@ gunicorn, {args.workers} sync workers each for the CMS (production settings) and
 
 Target (post page ≥ 50 % of the trivial route): **{verdict}** ({post_ratio:.0%}).
 """
-    write_section("Public pages under gunicorn", body)
+    write_section(f"Public pages under gunicorn ({backend_name(url)})", body)
     progress("written to benchmarks/results.md")
 
 

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in turn; each writes its section of benchmarks/results.md.
 
 python benchmarks/run.py                 # all
-python benchmarks/run.py public_pages    # one, with its own options after `--`
+python benchmarks/run.py public_pages --seconds 20    # one, with its options after its name
 """
 
 import runpy
@@ -13,14 +13,16 @@ BENCHMARKS = ["public_pages", "comment_export"]
 
 
 def main() -> None:
-    names = [a for a in sys.argv[1:] if not a.startswith("-")] or BENCHMARKS
+    args = sys.argv[1:]
+    split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    names, options = args[:split] or BENCHMARKS, args[split:]
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
     for name in names:
         if not (HERE / f"{name}.py").exists():
             continue
         print(f"== {name}", flush=True)
-        sys.argv = [name, *[a for a in sys.argv[1:] if a.startswith("-")]]
+        sys.argv = [name, *options]
         runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")
 
 

@@ -85,13 +85,17 @@ def _comment_chunks(selection: CommentSelection, chunk: int, session) -> Iterato
     """The selected comments' own columns, a chunk at a time in primary-key order (keyset: no OFFSET,
     no sort, the primary key or the (status, id) index drives it). Read through the driver's cursor:
     at a million rows the ORM's per-row work would cost more than writing the file."""
+    connection = session.connection()
+    created_at = Comment.created_at
+    if connection.dialect.name in ("mysql", "mariadb"):
+        # pymysql turns DATETIME into datetime objects in Python, which costs more than the rest of the row.
+        created_at = sa.func.date_format(Comment.created_at, "%Y-%m-%dT%H:%i:%sZ")
     statement = (
-        select(Comment.id, Comment.post_id, Comment.author_id, Comment.status, Comment.created_at, Comment.body)
+        select(Comment.id, Comment.post_id, Comment.author_id, Comment.status, created_at, Comment.body)
         .where(Comment.id > sa.bindparam("last"), *selection_clauses(selection))
         .order_by(Comment.id)
         .limit(chunk)
     )
-    connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     last = 0
