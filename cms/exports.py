@@ -14,6 +14,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -86,7 +87,7 @@ def _comment_chunks(selection: CommentSelection, chunk: int, session) -> Iterato
     no sort, the primary key or the (status, id) index drives it). Read through the driver's cursor:
     at a million rows the ORM's per-row work would cost more than writing the file."""
     connection = session.connection()
-    created_at = Comment.created_at
+    created_at: Any = Comment.created_at
     if connection.dialect.name in ("mysql", "mariadb"):
         # pymysql turns DATETIME into datetime objects in Python, which costs more than the rest of the row.
         created_at = sa.func.date_format(Comment.created_at, "%Y-%m-%dT%H:%i:%sZ")
