@@ -14,10 +14,10 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import xlsxwriter
