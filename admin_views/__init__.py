@@ -30,6 +30,8 @@ def init_admin(app: Flask) -> Admin:
             base_template="admin/cms_base.html",
         ),
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
+        # Flask-Admin's own catalogs are named zh_Hans_CN and es; copies under our locale names live here.
+        translations_path=app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0],
     )
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
     admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))

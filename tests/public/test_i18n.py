@@ -80,3 +80,13 @@ def test_error_pages_are_localised(client, locale, title):
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert title in html and f'<html lang="{locale}">' in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "create", "with_selected"), [("zh", "创建", "选中的"), ("es", "Crear", "Con seleccionados")]
+)
+def test_staff_console_speaks_the_staff_members_language(login_as, users, locale, create, with_selected):
+    users["editor"].locale = locale
+    db.session.commit()
+    html = login_as("editor").get("/admin/post/").get_data(as_text=True)
+    assert create in html and with_selected in html
