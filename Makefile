@@ -33,6 +33,7 @@ lint: install-dev
 	$(BIN)/mypy cms
 
 test: install-dev lint
+	bash .ci/test-tools
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: install-dev
