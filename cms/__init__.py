@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 import settings
 from cms import accounts, audit, errors, i18n, page_cache, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
-from cms.locale import locale_name, select_locale, supported_locales
+from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
 from cms.media import images
 from cms.models import Role, User, utcnow
@@ -142,6 +142,7 @@ def register_template_helpers(app: Flask) -> None:
             **permissions.template_helpers(),
             "current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),
             "supported_locales": supported_locales(),
+            "switch_url": switch_url,
         }
 
 

@@ -1,7 +1,7 @@
 """Which language a request is served in."""
 
 from babel import Locale, UnknownLocaleError
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context, request, url_for
 from flask_security import current_user
 
 
@@ -13,10 +13,14 @@ def supported_locales() -> list[str]:
 
 
 def select_locale() -> str:
-    """The locale in the URL when there is one, else the reader's preferred locale."""
-    if g.get("locale") in supported_locales():
+    """The locale in the URL when there is one (/zh/…, or ?lang=zh on pages outside /<locale>/ such as the
+    account forms), else the reader's preferred locale."""
+    locales = supported_locales()
+    if g.get("locale") in locales:
         return g.locale
     if has_request_context():
+        if request.args.get("lang") in locales:
+            return request.args["lang"]
         return preferred_locale()
     return current_app.config["DEFAULT_LOCALE"]
 
@@ -47,3 +51,13 @@ def locale_name(code: str) -> str:
         return Locale.parse(code).get_display_name(code) or code
     except (ValueError, UnknownLocaleError):
         return code
+
+
+def switch_url(code: str) -> str:
+    """The current page in another language: /<code>/… on the public site, else the same URL with ?lang=."""
+    endpoint, args = request.endpoint or "", dict(request.view_args or {})
+    if endpoint.startswith("public."):
+        query = f"?{request.query_string.decode()}" if request.query_string else ""
+        return url_for(endpoint, **{**args, "locale": code}) + query
+    values: dict = {**args, **{k: v for k, v in request.args.items() if k != "lang"}, "lang": code}
+    return url_for(endpoint, **values)

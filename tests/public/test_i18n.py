@@ -90,3 +90,11 @@ def test_staff_console_speaks_the_staff_members_language(login_as, users, locale
     db.session.commit()
     html = login_as("editor").get("/admin/post/").get_data(as_text=True)
     assert create in html and with_selected in html
+
+
+def test_account_pages_have_a_language_switcher_too(client):
+    html = client.get("/login?next=%2Fadmin%2F").get_data(as_text=True)
+    nav = html.split('class="languages"')[1].split("</nav>")[0]
+    assert 'href="/login?next=/admin/&amp;lang=zh"' in nav
+    chinese = client.get("/login?next=%2Fadmin%2F&lang=zh").get_data(as_text=True)
+    assert '<html lang="zh">' in chinese and "登录" in chinese
