@@ -7,11 +7,9 @@ import contextlib
 import fcntl
 import hashlib
 import io
-import json
 import os
 import re
 import tempfile
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 
+from cms import previews
 from cms.i18n import TEMPLATE, init_locale, touch_stamp, translations_dir
 
 DOMAIN = "messages"
@@ -313,23 +312,15 @@ class CatalogEditor:
         return applied
 
     def keep_preview(self, report: dict, user_id: int) -> str:
-        token = uuid.uuid4().hex
-        path = self.po_path.parent / f"upload-{token}.json"
-        path.write_text(json.dumps({"user_id": user_id, "changes": report["changes"]}))
-        return token
+        return previews.keep(self.po_path.parent, "upload-", user_id, report["changes"])
 
     def take_preview(self, token: str, user_id: int) -> list[dict]:
-        if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
-            raise CatalogError("This upload is unknown or was already applied; upload the file again.")
-        path = self.po_path.parent / f"upload-{token}.json"
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+            return previews.take(self.po_path.parent, "upload-", token, user_id)
+        except previews.PreviewGone:
             raise CatalogError("This upload is unknown or was already applied; upload the file again.") from None
-        if data["user_id"] != user_id:
-            raise CatalogError("This upload was prepared by someone else.")
-        path.unlink(missing_ok=True)
-        return data["changes"]
+        except previews.PreviewForeign:
+            raise CatalogError("This upload was prepared by someone else.") from None
 
 
 def add_locale(code: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from flask_security import hash_password
 from flask_security.confirmable import send_confirmation_instructions
 from sqlalchemy import func, select
 
-from cms import audit
+from cms import audit, previews
 from cms.extensions import db, security
 from cms.locale import supported_locales
 from cms.models import Role, User
@@ -163,28 +161,15 @@ def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
 
 
 # -- the dry run's rows, kept between the preview and "apply" -----------------------------------------
-def _pending_dir() -> Path:
-    path = Path(current_app.config["IMPORTS_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def keep_pending(rows: list[ImportRow], user: User) -> str:
-    token = uuid.uuid4().hex
-    data = {"user_id": user.id, "rows": [asdict(row) for row in rows]}
-    (_pending_dir() / f"{token}.json").write_text(json.dumps(data))
-    return token
+    return previews.keep(Path(current_app.config["IMPORTS_DIR"]), "", user.id, [asdict(row) for row in rows])
 
 
 def take_pending(token: str, user: User) -> list[ImportRow]:
-    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
-        raise AccountImportError("This import is unknown or has expired; upload the file again.")
-    path = _pending_dir() / f"{token}.json"
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        rows = previews.take(Path(current_app.config["IMPORTS_DIR"]), "", token, user.id)
+    except previews.PreviewGone:
         raise AccountImportError("This import is unknown or has expired; upload the file again.") from None
-    if data["user_id"] != user.id:
-        raise AccountImportError("This import was prepared by someone else.")
-    path.unlink(missing_ok=True)
-    return [ImportRow(**row) for row in data["rows"]]
+    except previews.PreviewForeign:
+        raise AccountImportError("This import was prepared by someone else.") from None
+    return [ImportRow(**row) for row in rows]

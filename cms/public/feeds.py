@@ -25,9 +25,8 @@ def _iso(value) -> str:
     return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def _xml(root: ET.Element):
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return body
+def _xml(root: ET.Element) -> bytes:
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 @bp.route("/feed.atom")

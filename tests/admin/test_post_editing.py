@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from cms.extensions import db
 from cms.models import AuditLog, Post, PostRevision, PostTranslation, utcnow
-from tests.conftest import fresh, page_errors
+from tests.conftest import form_values, fresh, page_errors
 from tests.factories import make_post
 
 
@@ -185,15 +185,9 @@ def test_second_save_does_not_overwrite_the_first(login_as, users):
     assert kept.body == "admin's words" and kept.user_id == users["administrator"].id
 
     # The re-rendered form carries the current version: saving again is a deliberate choice and works.
-    again = second.post(edit_url(post), data=form_from(html))
+    again = second.post(edit_url(post), data=form_values(html))
     assert again.status_code == 302
     assert reload(post.id).body == "admin's words"
-
-
-def form_from(html: str) -> dict:
-    from tests.conftest import form_values
-
-    return form_values(html)
 
 
 def test_version_column_guards_against_a_race(app, users):
