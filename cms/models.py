@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_security import RoleMixin, UserMixin
@@ -89,8 +90,25 @@ class User(Model, UserMixin):
         return f"<User {self.id} {self.email}>"
 
 
-POST_STATUSES = ("draft", "review", "published", "archived")
-COMMENT_STATUSES = ("pending", "approved", "hidden")
+class PostStatus(StrEnum):
+    """A post's place in the workflow, stored as its lowercase name."""
+
+    DRAFT = "draft"
+    REVIEW = "review"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class CommentStatus(StrEnum):
+    """A comment's place in the moderation queue, stored as its lowercase name."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    HIDDEN = "hidden"
+
+
+POST_STATUSES = tuple(PostStatus)
+COMMENT_STATUSES = tuple(CommentStatus)
 
 
 class Post(Model):
@@ -101,7 +119,7 @@ class Post(Model):
     slug: Mapped[str] = mapped_column(sa.String(255), unique=True)
     body: Mapped[str] = mapped_column(LongText, default="")
     body_html: Mapped[str] = mapped_column(LongText, default="")
-    status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PostStatus.DRAFT, index=True)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -242,7 +260,7 @@ class Comment(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     body: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(16), default=CommentStatus.PENDING)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("post.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
@@ -282,7 +300,16 @@ class BlockedWord(Model):
         return self.word
 
 
-EXPORT_STATUSES = ("queued", "running", "done", "failed")
+class ExportStatus(StrEnum):
+    """A background export's state, stored as its lowercase name."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+EXPORT_STATUSES = tuple(ExportStatus)
 
 
 class ExportJob(Model):
@@ -293,7 +320,7 @@ class ExportJob(Model):
     format: Mapped[str] = mapped_column(sa.String(8))
     selection: Mapped[str] = mapped_column(sa.Text)  # JSON of the filters and search
     locale: Mapped[str] = mapped_column(sa.String(16), default="en")
-    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    status: Mapped[str] = mapped_column(sa.String(16), default=ExportStatus.QUEUED)
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(sa.String(500))
@@ -306,7 +333,7 @@ class ExportJob(Model):
 
     @property
     def percent(self) -> int:
-        return 100 if self.status == "done" else int(100 * self.done / self.total) if self.total else 0
+        return 100 if self.status == ExportStatus.DONE else int(100 * self.done / self.total) if self.total else 0
 
     def __repr__(self) -> str:
         return f"<ExportJob {self.id} {self.status} {self.done}/{self.total}>"
