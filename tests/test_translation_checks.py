@@ -1,0 +1,60 @@
+"""Checks on one translation against its original: placeholders, HTML tags, white space at the edges."""
+
+import polib
+import pytest
+
+from cms.translation_checks import entry_errors, placeholders, validate_translation
+
+
+@pytest.mark.parametrize(
+    ("source", "translation", "problem"),
+    [
+        ("Hello %(name)s", "Hola %(name)s", None),
+        ("Hello %(name)s", "Hola %(nombre)s", "placeholders"),
+        ("Hello %(name)s", "Hola", "placeholders"),
+        ("%(num)d posts by %(name)s", "%(name)s 的 %(num)d 篇文章", None),
+        ("%s comments", "%s comentarios", None),
+        ("%s comments", "%d comentarios", "placeholders"),
+        ("Hello {name}", "Hola {name}", None),
+        ("Hello {name}", "Hola {nombre}", "placeholders"),
+        ("Say <b>hi</b>", "Di <b>hola</b>", None),
+        ("Say <b>hi</b>", "Di <b>hola", "never closed"),
+        ("Say <b>hi</b>", "Di <i>hola</i>", "HTML tags"),
+        ("Say <b>hi</b>", "Di </b>hola<b>", "does not close"),
+        ("Line<br>break", "Línea<br>salto", None),
+        ("Trailing space ", "Espacio final", "white space"),
+        ("\nLeading newline", "\nSalto inicial", None),
+        ("\nLeading newline", "Salto inicial", "white space"),
+        ("Anything", "", None),
+    ],
+)
+def test_translation_validation(source, translation, problem):
+    errors = validate_translation(source, translation)
+    if problem is None:
+        assert errors == []
+    else:
+        assert any(problem in e for e in errors), errors
+
+
+def test_plural_forms_may_follow_either_original():
+    assert validate_translation("%(num)d post", "%(num)d artículos", ("%(num)d posts",)) == []
+    assert validate_translation("One post", "%(num)d 篇文章", ("%(num)d posts",)) == []
+
+
+def test_placeholders_count_repeats():
+    assert placeholders("%(a)s and %(a)s") != placeholders("%(a)s")
+
+
+def test_entry_errors_name_the_plural_form_at_fault():
+    entry = polib.POEntry(
+        msgid="%(num)d post", msgid_plural="%(num)d posts", msgstr_plural={0: "%(num)d artículo", 1: "artículos"}
+    )
+    assert entry_errors(entry) == [
+        "form 1: placeholders must match the original (%(num)d); found none",
+    ]
+
+
+def test_entry_errors_check_the_single_form():
+    assert entry_errors(polib.POEntry(msgid="Say <b>hi</b>", msgstr="Di hola")) == [
+        "the HTML tags must be the same as in the original"
+    ]
