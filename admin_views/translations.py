@@ -22,6 +22,7 @@ from cms.catalogs import (
     plural_count,
 )
 from cms.extensions import db
+from cms.i18n import translations_dir
 from cms.locale import supported_locales
 from cms.permissions import Perm, can
 from cms.posts import untranslated_posts
@@ -39,7 +40,7 @@ class TranslationsView(BaseView):
 
     def _editor(self, locale: str) -> CatalogEditor:
         try:
-            return CatalogEditor(locale)
+            return CatalogEditor(locale, translations_dir())
         except CatalogError:
             abort(404)
 
@@ -51,7 +52,8 @@ class TranslationsView(BaseView):
 
     @expose("/")
     def index(self):
-        catalogs = [CatalogEditor(code).stats() for code in locales()]
+        directory = translations_dir()
+        catalogs = [CatalogEditor(code, directory).stats() for code in locales(directory)]
         return self.render("admin/translations_index.html", catalogs=catalogs, may_add=can(Perm.ADMIN))
 
     @expose("/<locale>/")
@@ -149,7 +151,7 @@ class TranslationsView(BaseView):
         if not can(Perm.ADMIN):
             abort(403)
         try:
-            code = add_locale(request.form.get("locale", ""))
+            code = add_locale(request.form.get("locale", ""), translations_dir())
         except CatalogError as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import polib
 from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 
 from cms import previews
-from cms.i18n import TEMPLATE, init_locale, touch_stamp, translations_dir
+from cms.i18n import TEMPLATE, compile_catalog, init_locale, touch_stamp
 from cms.translation_checks import entry_errors
 
 DOMAIN = "messages"
@@ -63,19 +62,18 @@ def plural_count(catalog: polib.POFile) -> int:
     return int(match.group(1)) if match else 2
 
 
-def locales(directory: Path | None = None) -> list[str]:
-    directory = directory or translations_dir()
+def locales(directory: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
 class CatalogEditor:
-    """One locale's catalog on disk."""
+    """One locale's catalog in `directory` (the app's: `cms.i18n.translations_dir()`)."""
 
-    def __init__(self, locale: str, directory: Path | None = None):
-        directory = directory or translations_dir()
+    def __init__(self, locale: str, directory: Path):
         if locale not in locales(directory):
             raise CatalogError(f"There is no catalog for {locale!r}.")
         self.locale = locale
+        self.directory = directory
         self.po_path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
         self.mo_path = self.po_path.with_suffix(".mo")
         self.lock_path = self.po_path.with_suffix(".lock")
@@ -135,9 +133,12 @@ class CatalogEditor:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def write(self, catalog: polib.POFile) -> None:
-        """Compile first (a catalog that does not compile never replaces the working one), then swap both
-        files in with renames, so a crash at any point leaves the old, working files."""
-        po_tmp = mo_tmp = None
+        """Save `catalog` so that readers only ever see whole files and a catalog that does not compile never
+        replaces the working one: the .po goes to a temporary file, is compiled from there (the .mo renamed
+        into place), and only then renamed over the working .po. Should that last step fail, the .mo is
+        compiled again from the working .po, so the two keep agreeing."""
+        po_tmp = None
+        compiled = False
         try:
             with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.po_path.parent, suffix=".po.tmp",
                                              delete=False) as fh:  # fmt: skip
@@ -145,24 +146,19 @@ class CatalogEditor:
                 fh.write(str(catalog))
                 fh.flush()
                 os.fsync(fh.fileno())
-            with po_tmp.open("rb") as fh:
-                compiled = read_po(fh, locale=self.locale)
-            with tempfile.NamedTemporaryFile("wb", dir=self.mo_path.parent, suffix=".mo.tmp", delete=False) as fh:
-                mo_tmp = Path(fh.name)
-                write_mo(fh, compiled, use_fuzzy=False)
-                fh.flush()
-                os.fsync(fh.fileno())
+            compile_catalog(po_tmp, self.mo_path)
+            compiled = True
             os.replace(po_tmp, self.po_path)
             po_tmp = None
-            os.replace(mo_tmp, self.mo_path)
-            mo_tmp = None
         except Exception as exc:
+            if compiled:
+                with contextlib.suppress(Exception):
+                    compile_catalog(self.po_path)
             raise CatalogError(f"The catalog could not be saved or compiled, so nothing changed: {exc}") from exc
         finally:
-            for leftover in (po_tmp, mo_tmp):
-                if leftover is not None:
-                    leftover.unlink(missing_ok=True)
-        touch_stamp()
+            if po_tmp is not None:
+                po_tmp.unlink(missing_ok=True)
+        touch_stamp(self.directory)
 
     def save_entry(self, key: str, original: dict, forms: dict[str, str], fuzzy: bool) -> SaveResult:
         """Change one entry, merging with the file as it is on disk now: other entries saved meanwhile by
@@ -262,8 +258,8 @@ class CatalogEditor:
             raise CatalogError("This upload was prepared by someone else.") from None
 
 
-def add_locale(code: str) -> str:
-    """Start a catalog for a new language from messages.pot, with that language's plural rule."""
+def add_locale(code: str, directory: Path) -> str:
+    """Start a catalog in `directory` for a new language from messages.pot, with that language's plural rule."""
     code = (code or "").strip().replace("-", "_")
     if not re.fullmatch(r"[a-zA-Z]{2,3}(_[a-zA-Z0-9]{2,8})?", code):
         raise CatalogError("Give a language code such as fr, pt_BR or zh_Hant.")
@@ -272,14 +268,10 @@ def add_locale(code: str) -> str:
     except (ValueError, UnknownLocaleError):
         raise CatalogError(f"{code!r} is not a language Babel knows.") from None
     code = str(locale)
-    if code in locales():
+    if code in locales(directory):
         raise CatalogError(f"There is already a catalog for {code}.")
-    if not (translations_dir() / TEMPLATE.name).exists():
+    if not (directory / TEMPLATE.name).exists():
         raise CatalogError("There is no messages.pot; run `flask cms i18n extract` first.")
-    path = init_locale(code)
-    with path.open("rb") as fh:
-        compiled = read_po(fh, locale=code)
-    with path.with_suffix(".mo").open("wb") as fh:
-        write_mo(fh, compiled, use_fuzzy=False)
-    touch_stamp()
+    compile_catalog(init_locale(code, directory))
+    touch_stamp(directory)
     return code

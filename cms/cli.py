@@ -79,7 +79,7 @@ def i18n_extract():
 @i18n_cli.command("update")
 def i18n_update():
     """Merge messages.pot into every locale's messages.po."""
-    i18n.update()
+    i18n.update(i18n.translations_dir())
     click.echo("Catalogs updated.")
 
 
@@ -93,7 +93,7 @@ def i18n_compile():
 @click.argument("locale")
 def i18n_init(locale):
     """Start a catalog for a new LOCALE from messages.pot."""
-    click.echo(f"Created {i18n.init_locale(locale)}.")
+    click.echo(f"Created {i18n.init_locale(locale, i18n.translations_dir())}.")
 
 
 @cms_cli.command("worker")

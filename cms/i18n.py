@@ -1,12 +1,14 @@
-"""Translation catalogs on disk: compiling .po files to the .mo files Flask-Babel reads."""
+"""Translation catalogs on disk: where they are, extracting and merging with pybabel, compiling .po files to
+the .mo files Flask-Babel reads, and telling every worker when they changed."""
 
 import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = ROOT / "translations"
@@ -29,46 +31,60 @@ def extract() -> Path:
     return TEMPLATE
 
 
-def update() -> None:
+def update(directory: Path) -> None:
     """Merge messages.pot into every locale's catalog (new strings appear untranslated, changed ones fuzzy)."""
-    pybabel("update", "-i", str(translations_dir() / TEMPLATE.name), "-d", str(translations_dir()))
+    pybabel("update", "-i", str(directory / TEMPLATE.name), "-d", str(directory))
 
 
-def init_locale(locale: str) -> Path:
+def init_locale(locale: str, directory: Path) -> Path:
     """Start a catalog for a new locale from messages.pot, with that locale's plural rule."""
-    directory = translations_dir()
     pybabel("init", "-i", str(directory / TEMPLATE.name), "-d", str(directory), "-l", locale)
     return directory / locale / "LC_MESSAGES" / "messages.po"
 
 
-def translations_dir() -> Path:
-    """The catalogs the running app serves (BABEL_TRANSLATION_DIRECTORIES), else the project's."""
-    if has_app_context():
-        return Path(current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
-    return TRANSLATIONS_DIR
+def translations_dir(app: Flask | None = None) -> Path:
+    """The catalogs an app serves: the first of its BABEL_TRANSLATION_DIRECTORIES (the current app's when
+    none is given), or the project's own outside any app."""
+    if app is None and has_app_context():
+        app = current_app
+    if app is None:
+        return TRANSLATIONS_DIR
+    return Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
 
 
-def catalog_paths(directory: Path | None = None) -> list[Path]:
-    """Every catalog: ours (messages.po) and the Flask-Security strings we translate (flask_security.po)."""
-    return sorted((directory or translations_dir()).glob("*/LC_MESSAGES/*.po"))
+def catalog_paths(directory: Path) -> list[Path]:
+    """Every catalog: ours (messages.po), Flask-Admin's (admin.po) and Flask-Security's (flask_security.po)."""
+    return sorted(directory.glob("*/LC_MESSAGES/*.po"))
 
 
-def compile_catalog(po_path: Path) -> Path:
-    """Compile one .po next to itself, written to a temporary file and renamed into place.
+def compile_catalog(po_path: Path, mo_path: Path | None = None) -> Path:
+    """Compile a .po into its .mo (beside it unless `mo_path` says where), the one way every catalog is
+    compiled: written to a temporary file in the same folder, flushed, then renamed into place, so a reader
+    never sees half a file. The .po's locale is the name of the folder above LC_MESSAGES.
 
     Fuzzy entries are left out, so readers never see a translation nobody has checked.
     """
+    mo_path = mo_path or po_path.with_suffix(".mo")
     with po_path.open("rb") as fh:
         catalog = read_po(fh, locale=po_path.parent.parent.name)
-    mo_path = po_path.with_suffix(".mo")
-    tmp = mo_path.with_suffix(".mo.tmp")
-    with tmp.open("wb") as fh:
-        write_mo(fh, catalog, use_fuzzy=False)
-    tmp.replace(mo_path)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=mo_path.parent, suffix=".mo.tmp", delete=False) as fh:
+            tmp = Path(fh.name)
+            write_mo(fh, catalog, use_fuzzy=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, mo_path)
+        tmp = None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return mo_path
 
 
 def compile_catalogs(directory: Path | None = None) -> int:
+    """Compile every catalog in `directory` (the app's, or the project's outside an app)."""
+    directory = directory or translations_dir()
     paths = catalog_paths(directory)
     for path in paths:
         compile_catalog(path)
@@ -82,15 +98,15 @@ def compile_catalogs(directory: Path | None = None) -> int:
 STAMP = ".catalogs-changed"
 
 
-def touch_stamp(directory: Path | None = None) -> None:
-    stamp = (directory or translations_dir()) / STAMP
+def touch_stamp(directory: Path) -> None:
+    stamp = directory / STAMP
     stamp.touch()
     os.utime(stamp)
 
 
 def reload_if_changed(app) -> bool:
     """Clear the translation caches of this process when any catalog was saved since it last looked."""
-    stamp = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0]) / STAMP
+    stamp = translations_dir(app) / STAMP
     try:
         mtime = stamp.stat().st_mtime_ns
     except OSError:
