@@ -62,6 +62,23 @@ def plural_count(catalog: polib.POFile) -> int:
     return int(match.group(1)) if match else 2
 
 
+def set_entry(entry: polib.POEntry, forms: dict[str, str], fuzzy: bool, nplurals: int) -> None:
+    """Give an entry a translator's forms ("0", "1", … as in `entry_value`) and fuzzy flag: the one way both a
+    single save and an applied upload change an entry. Once it is no longer fuzzy, the earlier original that
+    `pybabel update` noted beside it (#| msgid …) has been dealt with and goes too."""
+    if entry.msgid_plural:
+        for index in range(nplurals):
+            entry.msgstr_plural[index] = forms.get(str(index), "")
+    else:
+        entry.msgstr = forms.get("0", "")
+    if fuzzy and "fuzzy" not in entry.flags:
+        entry.flags.append("fuzzy")
+    if not fuzzy:
+        if "fuzzy" in entry.flags:
+            entry.flags.remove("fuzzy")
+        entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
+
+
 def locales(directory: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
@@ -173,19 +190,10 @@ class CatalogEditor:
             current = entry_value(entry)
             if current != original and current != yours:
                 return SaveResult(False, conflict={"theirs": current, "yours": yours})
-            if entry.msgid_plural:
-                for index in range(plural_count(catalog)):
-                    entry.msgstr_plural[index] = forms.get(str(index), "")
-            else:
-                entry.msgstr = forms.get("0", "")
+            set_entry(entry, forms, fuzzy, plural_count(catalog))
             errors = entry_errors(entry)
             if errors:
                 return SaveResult(False, errors)
-            if fuzzy and "fuzzy" not in entry.flags:
-                entry.flags.append("fuzzy")
-            if not fuzzy and "fuzzy" in entry.flags:
-                entry.flags.remove("fuzzy")
-                entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
             self.write(catalog)
         return SaveResult(True)
 
@@ -231,16 +239,7 @@ class CatalogEditor:
                 entry = by_key.get(change["key"])
                 if entry is None or entry_value(entry) != change["old"]:
                     continue
-                forms, fuzzy = change["new"]["forms"], change["new"]["fuzzy"]
-                if entry.msgid_plural:
-                    for index in range(plural_count(catalog)):
-                        entry.msgstr_plural[index] = forms.get(str(index), "")
-                else:
-                    entry.msgstr = forms.get("0", "")
-                if fuzzy and "fuzzy" not in entry.flags:
-                    entry.flags.append("fuzzy")
-                elif not fuzzy and "fuzzy" in entry.flags:
-                    entry.flags.remove("fuzzy")
+                set_entry(entry, change["new"]["forms"], change["new"]["fuzzy"], plural_count(catalog))
                 applied += 1
             if applied:
                 self.write(catalog)

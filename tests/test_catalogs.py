@@ -149,6 +149,39 @@ def test_upload_reports_changes_and_applies_only_after_review(catalog_dir):
     assert first_entry(CatalogEditor("es", catalog_dir), "Latest posts").msgstr == "Últimas noticias"
 
 
+def mark_changed_original(editor: CatalogEditor, msgid: str) -> None:
+    """What `pybabel update` does when an original changes: fuzzy, with the old original noted (#| msgid)."""
+    catalog = editor.load()
+    entry = next(e for e in catalog if e.msgid == msgid)
+    entry.flags.append("fuzzy")
+    entry.previous_msgid = f"{msgid} (before)"
+    catalog.save()
+
+
+def test_confirming_a_fuzzy_entry_drops_the_old_original(catalog_dir):
+    editor = CatalogEditor("es", catalog_dir)
+    mark_changed_original(editor, "Latest posts")
+    entry = first_entry(editor, "Latest posts")
+    assert editor.save_entry(entry_key(entry), entry_value(entry), {"0": "Lo último"}, False).ok
+    saved = first_entry(CatalogEditor("es", catalog_dir), "Latest posts")
+    assert saved.previous_msgid is None and "fuzzy" not in saved.flags
+    assert "#| msgid" not in editor.po_path.read_text()
+
+
+def test_an_applied_upload_drops_the_old_original_too(catalog_dir):
+    editor = CatalogEditor("es", catalog_dir)
+    mark_changed_original(editor, "Latest posts")
+    upload = editor.load()
+    uploaded = next(e for e in upload if e.msgid == "Latest posts")
+    uploaded.flags.remove("fuzzy")
+    uploaded.msgstr = "Lo último"
+    report = editor.preview_upload(str(upload).encode())
+    assert editor.apply_changes(report["changes"]) == 1
+    saved = first_entry(CatalogEditor("es", catalog_dir), "Latest posts")
+    assert saved.msgstr == "Lo último" and saved.previous_msgid is None and "fuzzy" not in saved.flags
+    assert "#| msgid" not in editor.po_path.read_text()
+
+
 def test_upload_with_a_bad_placeholder_is_reported(catalog_dir):
     editor = CatalogEditor("es", catalog_dir)
     upload = polib.pofile(str(editor.po_path))
