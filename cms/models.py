@@ -8,10 +8,11 @@ from enum import StrEnum
 import sqlalchemy as sa
 from flask_security import RoleMixin, UserMixin
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from cms.extensions import Model, db
-from cms.permissions import names_of
+from cms.permissions import granted_names
 
 # Post and comment bodies can outgrow TEXT's 65,535 bytes on MariaDB (Chinese, emoji).
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -43,7 +44,7 @@ class Role(Model, RoleMixin):
 
     def get_permissions(self) -> set[str]:
         """Permission names Flask-Security turns into `Need('fsperm', name)` on identity load."""
-        return names_of(self.permissions or 0)
+        return granted_names(self.permissions or 0)
 
     def __str__(self) -> str:
         return self.name
@@ -143,6 +144,26 @@ class Post(Model):
         back_populates="post", cascade="all, delete-orphan", passive_deletes=True, order_by="PostRevision.id.desc()"
     )
     featured_image: Mapped[Media | None] = relationship()
+
+    @hybrid_property
+    def is_live(self) -> bool:
+        """Published and its time has come: what the public site, the API and feeds show."""
+        return self.status == PostStatus.PUBLISHED and self.published_at is not None and self.published_at <= utcnow()
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls):
+        return sa.and_(cls.status == PostStatus.PUBLISHED, cls.published_at <= utcnow())
+
+    @hybrid_property
+    def is_scheduled(self) -> bool:
+        """Published with a time still to come: it goes live then, with nothing left to do."""
+        return self.status == PostStatus.PUBLISHED and self.published_at is not None and self.published_at > utcnow()
+
+    @is_scheduled.inplace.expression
+    @classmethod
+    def _is_scheduled_expression(cls):
+        return sa.and_(cls.status == PostStatus.PUBLISHED, cls.published_at > utcnow())
 
     def __str__(self) -> str:
         return self.title

@@ -52,35 +52,34 @@ def mask_of(names: Iterable[str]) -> int:
     return mask
 
 
+def granted_names(mask: int) -> set[str]:
+    """The permission names a role with this mask holds. ADMIN holds every permission: this is the one
+    place that says so, and Flask-Security's identity, its decorators and `has_permission` all read it."""
+    return names_of(ALL_PERMISSIONS if mask & Perm.ADMIN else mask)
+
+
 def need(perm: Perm) -> Need:
     """The Need Flask-Security's identity loader gives for a granted bit (`fsperm`, name)."""
     return Need("fsperm", perm_name(perm))
 
 
 def permission(perms: int) -> Permission:
-    """A Principal permission allowing any of the bits in `perms`; ADMIN is allowed everything."""
-    needs = {need(p) for p in Perm if perms & p} | {need(Perm.ADMIN)}
-    return Permission(*needs)
+    """A Principal permission allowing any of the bits in `perms`."""
+    return Permission(*(need(p) for p in Perm if perms & p))
 
 
 def can(perms: int) -> bool:
-    """Whether the current identity holds any of the bits in `perms` (or ADMIN)."""
+    """Whether the signed-in identity of this request holds any of the bits in `perms`."""
     if not hasattr(g, "identity"):  # an error raised before Principal loaded the identity (e.g. CSRF)
         return False
     return permission(perms).can()
 
 
-def user_mask(user) -> int:
-    """The union of the user's role masks; for code running outside a request (CLI, jobs)."""
-    mask = 0
-    for role in getattr(user, "roles", ()) or ():
-        mask |= role.permissions or 0
-    return mask
-
-
 def user_can(user, perms: int) -> bool:
-    mask = user_mask(user)
-    return bool(mask & perms) or bool(mask & Perm.ADMIN)
+    """Whether `user` holds any of the bits in `perms`, outside a request (CLI, jobs, policies)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(user.has_permission(perm_name(p)) for p in Perm if perms & p)
 
 
 def template_helpers() -> dict:

@@ -64,3 +64,36 @@ def test_flask_security_permission_decorators_see_the_bits(app):
         assert publish_view() == "ok"
         with pytest.raises(Forbidden):
             moderate_view()
+
+
+def test_a_role_with_only_admin_holds_every_permission(app):
+    """ADMIN is expanded in one place, Role.get_permissions: identity needs, decorators and user checks agree."""
+    from flask_security import login_user
+
+    from cms.extensions import db
+
+    db.session.add(Role(name="Owner", permissions=int(Perm.ADMIN)))
+    db.session.commit()
+    user = create_user("owner@example.com", "a-long-password", ["Owner"])
+    assert Role(name="x", permissions=int(Perm.ADMIN)).get_permissions() == {
+        "follow",
+        "comment",
+        "write",
+        "moderate",
+        "publish",
+        "translate",
+        "admin",
+    }
+    assert all(user_can(user, perm) for perm in Perm)
+
+    @permissions_required("moderate", "translate")
+    def both_view():
+        return "ok"
+
+    with app.test_request_context():
+        login_user(user)
+        assert both_view() == "ok"
+
+
+def test_no_permission_for_nobody(app):
+    assert not user_can(None, Perm.FOLLOW)
