@@ -17,8 +17,9 @@ from markupsafe import Markup
 from wtforms.validators import ValidationError
 
 from admin_views.base import StaffModelView
-from cms import audit, exports
+from cms import audit, exports, policies
 from cms.comments import (
+    CommentError,
     CommentSelection,
     count_selected,
     deactivate_authors,
@@ -26,6 +27,7 @@ from cms.comments import (
     hidden_counts,
     id_batches,
     moderate,
+    moderate_one,
     search_clause,
     selected_id_batches,
     selection_clauses,
@@ -33,10 +35,14 @@ from cms.comments import (
 )
 from cms.extensions import db
 from cms.markup import stored_html
-from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, ExportJob, utcnow
-from cms.permissions import Perm, can
+from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, CommentStatus, ExportJob, utcnow
+from cms.permissions import Perm
 
-STATUS_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "hidden": _l("Hidden")}
+STATUS_LABELS = {
+    CommentStatus.PENDING: _l("Pending"),
+    CommentStatus.APPROVED: _l("Approved"),
+    CommentStatus.HIDDEN: _l("Hidden"),
+}
 REASON_LABELS = {"spam": _l("spam"), "abuse": _l("abuse"), "off-topic": _l("off-topic"), "other": _l("other")}
 
 
@@ -98,7 +104,7 @@ class CreatedBeforeFilter(CreatedFromFilter):
 
 def _post_link(view, context, model, name):
     post = model.post
-    if post.status == "published" and post.published_at and post.published_at <= utcnow():
+    if post.is_live:
         href = url_for("public.post", locale=post.locale, slug=post.slug)
     else:
         href = url_for("post.edit_view", id=post.id)
@@ -118,9 +124,9 @@ def _author(view, context, model, name):
 
 def _status(view, context, model, name):
     label = str(STATUS_LABELS.get(model.status, model.status))
-    if model.status == "hidden" and model.hidden_reason:
+    if model.status == CommentStatus.HIDDEN and model.hidden_reason:
         label += f" ({REASON_LABELS.get(model.hidden_reason, model.hidden_reason)})"
-    if model.status == "pending" and model.held_reason:
+    if model.status == CommentStatus.PENDING and model.held_reason:
         return Markup('{}<br><small class="text-warning">{}</small>').format(
             label, gettext("held: %(reason)s", reason=model.held_reason)
         )
@@ -207,11 +213,10 @@ class CommentView(StaffModelView):
         return super().render(template, **kwargs)
 
     def on_model_change(self, form, model, is_created):
-        if model.status == "hidden" and not model.hidden_reason:
-            raise ValidationError(gettext("Choose why the comment is hidden."))
-        if model.status != "hidden":
-            model.hidden_reason = None
-        model.moderated_by_id, model.moderated_at = current_user.id, utcnow()
+        try:
+            moderate_one(model, current_user)
+        except CommentError as exc:
+            raise ValidationError(str(exc)) from None
 
     # -- bulk actions --------------------------------------------------------------------------------
     def _flash_changed(self, changed: int) -> None:
@@ -219,10 +224,10 @@ class CommentView(StaffModelView):
 
     @action("approve", _l("Approve"), _l("Approve the selected comments?"))
     def action_approve(self, ids):
-        self._flash_changed(moderate(self._batches(ids), "approved", current_user))
+        self._flash_changed(moderate(self._batches(ids), CommentStatus.APPROVED, current_user))
 
     def _hide(self, ids, reason):
-        self._flash_changed(moderate(self._batches(ids), "hidden", current_user, reason))
+        self._flash_changed(moderate(self._batches(ids), CommentStatus.HIDDEN, current_user, reason))
 
     @action("hide_spam", _l("Hide as spam"), _l("Hide the selected comments as spam?"))
     def action_hide_spam(self, ids):
@@ -255,7 +260,7 @@ class CommentView(StaffModelView):
         flash(ngettext("%(num)d account deactivated.", "%(num)d accounts deactivated.", changed) % {"num": changed})
 
     def is_action_allowed(self, name):
-        if name == "deactivate_authors" and not can(Perm.ADMIN):
+        if name == "deactivate_authors" and not policies.comments.may_deactivate_authors(current_user):
             return False
         return super().is_action_allowed(name)
 

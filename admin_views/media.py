@@ -12,9 +12,9 @@ from wtforms.validators import ValidationError
 
 from admin_views.base import StaffModelView
 from cms.extensions import db
-from cms.media import IMAGE_EXTENSIONS, MediaError, media_url, remove_files, save_upload
+from cms.media import IMAGE_EXTENSIONS, MediaError, check_delete, media_url, remove_files, save_upload
 from cms.models import Media
-from cms.permissions import Perm, can
+from cms.permissions import Perm
 
 PICKER_SIZE = 60
 
@@ -63,8 +63,10 @@ class MediaView(StaffModelView):
             return False
 
     def on_model_delete(self, model):
-        if model.uploader_id != current_user.id and not can(Perm.PUBLISH):
-            raise ValidationError(_l("Only the uploader or an editor can delete an image."))
+        try:
+            check_delete(current_user, model)
+        except MediaError as exc:
+            raise ValidationError(str(exc)) from None
 
     def after_model_delete(self, model):
         remove_files(model.file_name)

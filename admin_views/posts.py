@@ -17,19 +17,18 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional, ValidationError
 
 from admin_views.base import StaffModelView, body_html_formatter
-from cms import audit
-from cms.extensions import db
+from cms import policies
 from cms.locale import supported_locales
 from cms.markup import render_markdown
-from cms.models import POST_STATUSES, Post, PostTranslation, utcnow
-from cms.permissions import Perm, can
+from cms.models import Post, PostStatus, PostTranslation
+from cms.permissions import Perm
 from cms.posts import (
-    PUBLISHER_STATUSES,
     EditConflict,
     PostError,
     change_post_status,
     check_delete,
     check_version,
+    conflict_after_failed_save,
     keep_conflicting_text,
     missing_translation,
     prepare_post,
@@ -38,10 +37,10 @@ from cms.posts import (
 )
 
 STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "review": _l("In review"),
-    "published": _l("Published"),
-    "archived": _l("Archived"),
+    PostStatus.DRAFT: _l("Draft"),
+    PostStatus.REVIEW: _l("In review"),
+    PostStatus.PUBLISHED: _l("Published"),
+    PostStatus.ARCHIVED: _l("Archived"),
 }
 REVISION_KINDS = {"save": _l("Saved"), "restore": _l("Restored"), "conflict": _l("Kept from a conflict")}
 TRANSLATION_BADGES = {
@@ -78,7 +77,7 @@ class MissingTranslationFilter(BaseSQLAFilter):
 
 
 def _format_status(view, context, model, name):
-    if model.status == "published" and model.published_at and model.published_at > utcnow():
+    if model.is_scheduled:
         return _l("Scheduled")
     return STATUS_LABELS.get(model.status, model.status)
 
@@ -132,7 +131,7 @@ class PostView(StaffModelView):
         "title", "slug", "locale", "body", "status", "published_at", "featured_image", "author", "translations",
         "version",
     )  # fmt: skip
-    form_choices = {"status": [(s, STATUS_LABELS[s]) for s in POST_STATUSES]}
+    form_choices = {"status": [(s.value, STATUS_LABELS[s]) for s in PostStatus]}
     form_overrides = {"locale": SelectField}
     form_args = {
         "slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")},
@@ -158,20 +157,16 @@ class PostView(StaffModelView):
     ]
 
     def scope(self, query):
-        if can(Perm.PUBLISH):
-            return query
-        return query.filter(Post.author_id == current_user.id)
+        return query.filter(policies.posts.visible_clause(current_user))
 
     def get_query(self):
         return super().get_query().options(selectinload(Post.translations))
 
     def adjust_form(self, form, obj=None):
-        if not can(Perm.PUBLISH):
+        if not policies.posts.may_change_author(current_user):
             del form.author
-            current = obj.status if obj is not None else None
-            form.status.choices = [
-                choice for choice in form.status.choices if choice[0] not in PUBLISHER_STATUSES or choice[0] == current
-            ]
+        allowed = policies.posts.statuses_for(current_user, obj.status if obj is not None else None)
+        form.status.choices = [choice for choice in form.status.choices if choice[0] in allowed]
         if obj is not None and request.method == "GET":
             form.version.data = obj.version
         if obj is None and request.method == "GET":
@@ -195,11 +190,13 @@ class PostView(StaffModelView):
 
     # -- no lost edits ------------------------------------------------------------------------------
     def update_model(self, form, model):
-        g.post_edit = (model.id, form.title.data or "", form.body.data or "", form)
+        # Kept for handle_view_exception: a save can also lose the race at the UPDATE itself.
+        g.post_edit = EditConflict(model, model.version, form.title.data or "", form.body.data or "")
+        g.post_form = form
         try:
-            check_version(model, form.version.data, form.title.data or "", form.body.data or "")
+            check_version(model, form.version.data, g.post_edit.your_title, g.post_edit.your_body)
         except EditConflict as conflict:
-            self._show_conflict(conflict.post, form)
+            self._show_conflict(conflict, form)
             return False
         except PostError as exc:
             flash(str(exc), "error")
@@ -207,26 +204,18 @@ class PostView(StaffModelView):
         return super().update_model(form, model)
 
     def handle_view_exception(self, exc):
-        if isinstance(exc, StaleDataError) and g.get("post_edit"):
-            db.session.rollback()
-            post_id, _, _, form = g.post_edit
-            post = db.session.get(Post, post_id)
-            if post is not None:
-                self._show_conflict(post, form)
+        edit = g.get("post_edit")
+        if isinstance(exc, StaleDataError) and edit is not None:
+            conflict = conflict_after_failed_save(edit.post.id, edit.your_title, edit.your_body)
+            if conflict is not None:
+                self._show_conflict(conflict, g.post_form)
                 return True
         return super().handle_view_exception(exc)
 
-    def _show_conflict(self, post: Post, form) -> None:
-        _, your_title, your_body, _ = g.post_edit
-        g.post_conflict = {
-            "their_title": post.title,
-            "their_body": post.body,
-            "their_author": post.revisions[0].user.username if post.revisions and post.revisions[0].user else "?",
-            "your_title": your_title,
-            "your_body": your_body,
-        }
-        keep_conflicting_text(post.id, current_user, your_title, your_body)
-        form.version.data = post.version  # saving again, after review, is a deliberate overwrite
+    def _show_conflict(self, conflict: EditConflict, form) -> None:
+        keep_conflicting_text(conflict, current_user)
+        g.post_conflict = conflict
+        form.version.data = conflict.their_version  # saving again, after review, is a deliberate overwrite
         flash(gettext("This post was changed by someone else after you opened it. Your text was kept."), "error")
 
     def render(self, template, **kwargs):
@@ -276,11 +265,8 @@ class PostView(StaffModelView):
         return redirect(self.get_url(".edit_view", id=post.id))
 
     # -- bulk actions -------------------------------------------------------------------------------
-    def _bulk_status(self, ids, status: str) -> None:
-        posts = self.selected_query(ids).all()
-        changed, refused = change_post_status(current_user, posts, status)
-        audit.record(f"bulk_{status}", "Post", summary=f"{changed} changed, {refused} refused")
-        db.session.commit()
+    def _bulk_status(self, ids, status: PostStatus) -> None:
+        changed, refused = change_post_status(current_user, self.selected_query(ids).all(), status)
         flash(ngettext("%(num)d post changed.", "%(num)d posts changed.", changed) % {"num": changed}, "success")
         if refused:
             flash(
@@ -295,17 +281,17 @@ class PostView(StaffModelView):
 
     @action("review", _l("Move to review"), _l("Move the selected posts to review?"))
     def action_review(self, ids):
-        self._bulk_status(ids, "review")
+        self._bulk_status(ids, PostStatus.REVIEW)
 
     @action("publish", _l("Publish"), _l("Publish the selected posts?"))
     def action_publish(self, ids):
-        self._bulk_status(ids, "published")
+        self._bulk_status(ids, PostStatus.PUBLISHED)
 
     @action("archive", _l("Archive"), _l("Archive the selected posts?"))
     def action_archive(self, ids):
-        self._bulk_status(ids, "archived")
+        self._bulk_status(ids, PostStatus.ARCHIVED)
 
     def is_action_allowed(self, name):
-        if name in ("publish", "archive") and not can(Perm.PUBLISH):
+        if name in ("publish", "archive") and not policies.posts.may_publish(current_user):
             return False
         return super().is_action_allowed(name)

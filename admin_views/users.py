@@ -1,14 +1,12 @@
 """Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
 
-import uuid
-
 from flask_babel import lazy_gettext as _l
-from flask_security import current_user, hash_password
+from flask_security import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from admin_views.base import StaffModelView
-from cms.accounts import AccountError, check_keeps_admin
+from cms.accounts import MIN_PASSWORD_LENGTH, AccountError, check_delete_account, prepare_account
 from cms.locale import supported_locales
 from cms.permissions import Perm
 
@@ -40,7 +38,7 @@ class UserView(StaffModelView):
     form_extra_fields = {
         "new_password": PasswordField(
             _l("New password"),
-            validators=[Optional(), Length(min=8, max=128)],
+            validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128)],
             description=_l("Leave empty to keep the current password."),
         )
     }
@@ -54,19 +52,13 @@ class UserView(StaffModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if not model.locale:
-            model.locale = None
-        if form.new_password.data:
-            model.password = hash_password(form.new_password.data)
-        elif is_created:
-            raise ValidationError(_l("A new account needs a password."))
-        if is_created:
-            model.fs_uniquifier = uuid.uuid4().hex
         try:
-            check_keeps_admin(current_user, model)
+            prepare_account(current_user, model, form.new_password.data, is_created)
         except AccountError as exc:
             raise ValidationError(str(exc)) from None
 
     def on_model_delete(self, model):
-        if model.id == current_user.id:
-            raise ValidationError(_l("You cannot delete your own account."))
+        try:
+            check_delete_account(current_user, model)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None

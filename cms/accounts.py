@@ -1,5 +1,8 @@
 """Account rules: creating users, keeping roles up to date, and never locking the last admin out."""
 
+import uuid
+
+from flask_babel import lazy_gettext as _l
 from flask_security import hash_password
 from flask_security.signals import user_authenticated, user_registered
 from sqlalchemy import func, select
@@ -8,6 +11,8 @@ from cms import audit
 from cms.extensions import db, security
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
+
+MIN_PASSWORD_LENGTH = 8
 
 
 class AccountError(ValueError):
@@ -32,7 +37,7 @@ def ensure_default_roles() -> list[Role]:
 def find_role(name: str) -> Role:
     role = db.session.scalar(select(Role).where(func.lower(Role.name) == name.strip().lower()))
     if role is None:
-        raise AccountError(f"Unknown role {name!r}.")
+        raise AccountError(_l("Unknown role %(name)s.", name=repr(name)))
     return role
 
 
@@ -49,15 +54,17 @@ def create_user(
     try:
         email = mail_util.validate(email)
     except ValueError as exc:
-        raise AccountError(f"Invalid email address {email!r}: {exc}") from None
+        raise AccountError(
+            _l("Invalid email address %(email)s: %(reason)s", email=repr(email), reason=str(exc))
+        ) from None
     email = email.lower()
     username = (username or email.split("@", 1)[0]).lower()
     if db.session.scalar(select(User.id).where(User.email == email)):
-        raise AccountError(f"A user with email {email} already exists.")
+        raise AccountError(_l("A user with email %(email)s already exists.", email=email))
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise AccountError(f"The username {username} is taken.")
-    if not password_hash and len(password or "") < 8:
-        raise AccountError("The password must be at least 8 characters long.")
+        raise AccountError(_l("The username %(username)s is taken.", username=username))
+    if not password_hash and len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(_l("The password must be at least %(num)d characters long.", num=MIN_PASSWORD_LENGTH))
     role_rows = [find_role(name) for name in roles]
     user: User = security.datastore.create_user(  # type: ignore[assignment]
         email=email,
@@ -71,22 +78,29 @@ def create_user(
     return user
 
 
-def admin_count(exclude_user_id: int | None = None) -> int:
-    """How many active users hold ADMIN through any role."""
-    query = (
-        select(func.count(func.distinct(User.id)))
-        .join(User.roles)
-        .where(User.active.is_(True), Role.permissions.op("&")(int(Perm.ADMIN)) != 0)
-    )
-    if exclude_user_id is not None:
-        query = query.where(User.id != exclude_user_id)
-    return db.session.scalar(query) or 0
+def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
+    """An administrator's edit of an account, before it is saved: the password (hashed, required for a new
+    account), a fresh uniquifier for a new one, no empty language, and no lock-out of the acting admin."""
+    if not account.locale:
+        account.locale = None
+    if new_password:
+        account.password = hash_password(new_password)
+    elif is_created:
+        raise AccountError(_l("A new account needs a password."))
+    if is_created:
+        account.fs_uniquifier = uuid.uuid4().hex
+    check_keeps_admin(acting_user, account)
+
+
+def check_delete_account(acting_user: User, account: User) -> None:
+    if account.id == acting_user.id:
+        raise AccountError(_l("You cannot delete your own account."))
 
 
 def check_keeps_admin(acting_user: User, changed_user: User) -> None:
     """Refuse a change that would take ADMIN away from the acting user (no lock-out)."""
     if acting_user.id == changed_user.id and (not changed_user.active or not user_can(changed_user, Perm.ADMIN)):
-        raise AccountError("You cannot remove your own administrator rights or deactivate yourself.")
+        raise AccountError(_l("You cannot remove your own administrator rights or deactivate yourself."))
 
 
 def check_role_change_keeps_admin(acting_user: User) -> None:
@@ -94,14 +108,14 @@ def check_role_change_keeps_admin(acting_user: User) -> None:
     db.session.flush()
     db.session.expire(acting_user, ["roles"])
     if not user_can(acting_user, Perm.ADMIN):
-        raise AccountError("This change would remove your own administrator rights.")
+        raise AccountError(_l("This change would remove your own administrator rights."))
 
 
 def check_role_delete_keeps_admin(acting_user: User, role: Role) -> None:
     """Refuse deleting the last role through which the acting user holds ADMIN."""
     others = [r for r in acting_user.roles if r is not role]
     if role in acting_user.roles and not any((r.permissions or 0) & Perm.ADMIN for r in others):
-        raise AccountError("Deleting this role would remove your own administrator rights.")
+        raise AccountError(_l("Deleting this role would remove your own administrator rights."))
 
 
 def give_reader_role(sender, user: User, **extra) -> None:

@@ -10,12 +10,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from cms import audit, page_cache
 from cms.extensions import db
 from cms.markup import render_comment
-from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, Post, User, utcnow
+from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
 from cms.permissions import Perm, user_can
 
 MAX_COMMENT_LENGTH = 5000
@@ -50,7 +51,7 @@ def _contains_word(text: str, word: str) -> bool:
 def hold_reason(user: User, body: str) -> str | None:
     """Why a new comment must wait for a moderator even when pre-moderation is off, or None."""
     hidden_before = db.session.scalar(
-        select(func.count()).where(Comment.author_id == user.id, Comment.status == "hidden")
+        select(func.count()).where(Comment.author_id == user.id, Comment.status == CommentStatus.HIDDEN)
     )
     if hidden_before:
         return f"earlier comments hidden ({hidden_before})"
@@ -66,12 +67,12 @@ def hold_reason(user: User, body: str) -> str | None:
 
 def add_comment(user: User, post: Post, body: str) -> Comment:
     if not may_comment(user):
-        raise CommentNotAllowed("Confirm your email address to comment.")
+        raise CommentNotAllowed(_l("Confirm your email address to comment."))
     body = (body or "").strip()
     if not body:
-        raise CommentError("A comment cannot be empty.")
+        raise CommentError(_l("A comment cannot be empty."))
     if len(body) > MAX_COMMENT_LENGTH:
-        raise CommentError(f"A comment can be at most {MAX_COMMENT_LENGTH} characters long.")
+        raise CommentError(_l("A comment can be at most %(num)d characters long.", num=MAX_COMMENT_LENGTH))
     held = hold_reason(user, body)
     premoderated = current_app.config["COMMENTS_PREMODERATED"]
     comment = Comment(
@@ -79,7 +80,7 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         body_html=render_comment(body),
         author=user,
         post=post,
-        status="pending" if premoderated or held else "approved",
+        status=CommentStatus.PENDING if premoderated or held else CommentStatus.APPROVED,
         held_reason=held,
     )
     db.session.add(comment)
@@ -190,23 +191,30 @@ def status_counts() -> dict[str, int]:
 
 
 # -- bulk moderation ---------------------------------------------------------------------------------
-def set_comment_status(ids: list[int], status: str, moderator: User | None = None, reason: str | None = None) -> int:
-    """Move the given comments to `status` in one statement; returns how many changed."""
-    return moderate(id_batches(ids), status, moderator, reason)
+def moderation_values(status: str, reason: str | None, moderator: User | None) -> dict:
+    """The columns a moderation decision sets. A hidden comment needs one of HIDE_REASONS; any other status
+    clears the reason. The one place this rule lives, for the bulk actions and the single edit alike."""
+    if status not in COMMENT_STATUSES:
+        raise CommentError(_l("Unknown comment status %(status)s.", status=repr(status)))
+    if status == CommentStatus.HIDDEN and reason not in HIDE_REASONS:
+        raise CommentError(_l("Choose why the comment is hidden."))
+    return {
+        "status": status,
+        "hidden_reason": reason if status == CommentStatus.HIDDEN else None,
+        "moderated_by_id": getattr(moderator, "id", None),
+        "moderated_at": utcnow(),
+    }
+
+
+def moderate_one(comment: Comment, moderator: User) -> None:
+    """A moderator's edit of one comment (status and reason already set from the form), before it is saved."""
+    for column, value in moderation_values(comment.status, comment.hidden_reason, moderator).items():
+        setattr(comment, column, value)
 
 
 def moderate(batches, status: str, moderator: User | None = None, reason: str | None = None) -> int:
     """Approve or hide comments, one UPDATE per batch of ids, audited, in one transaction."""
-    if status not in COMMENT_STATUSES:
-        raise CommentError(f"Unknown comment status {status!r}.")
-    if status == "hidden" and reason not in HIDE_REASONS:
-        raise CommentError(f"A hidden comment needs a reason: one of {', '.join(HIDE_REASONS)}.")
-    values = {
-        "status": status,
-        "hidden_reason": reason if status == "hidden" else None,
-        "moderated_by_id": getattr(moderator, "id", None),
-        "moderated_at": utcnow(),
-    }
+    values = moderation_values(status, reason, moderator)
     changed = 0
     for ids in batches:
         result = db.session.execute(
@@ -214,7 +222,7 @@ def moderate(batches, status: str, moderator: User | None = None, reason: str | 
             execution_options={"synchronize_session": False},
         )
         changed += result.rowcount  # type: ignore[attr-defined]
-    label = f"{status} ({reason})" if reason and status == "hidden" else status
+    label = f"{status} ({reason})" if reason and status == CommentStatus.HIDDEN else status
     audit.record(f"bulk_{status}", "Comment", summary=f"{changed} comments {label}")
     page_cache.bump()
     db.session.commit()
@@ -259,7 +267,7 @@ def hidden_counts(author_ids: list[int]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         select(Comment.author_id, func.count())
-        .where(Comment.author_id.in_(set(author_ids)), Comment.status == "hidden")
+        .where(Comment.author_id.in_(set(author_ids)), Comment.status == CommentStatus.HIDDEN)
         .group_by(Comment.author_id)
     )
     return dict(rows.tuples().all())

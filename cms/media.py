@@ -8,10 +8,12 @@ import uuid
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_uploads import UploadNotAllowed, UploadSet
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
+from cms import policies
 from cms.extensions import db
 from cms.models import Media, User
 
@@ -68,35 +70,37 @@ def read_image(data: bytes, filename: str) -> tuple[Image.Image, str]:
     """Decode the upload fully and check it is the image type its name claims."""
     ext = _extension(filename)
     if ext == "svg":
-        raise MediaError("SVG images are not accepted: they can contain scripts. Upload a PNG instead.")
+        raise MediaError(_l("SVG images are not accepted: they can contain scripts. Upload a PNG instead."))
     if ext not in FORMATS:
-        raise MediaError("Only JPEG, PNG, GIF and WebP images are accepted.")
+        raise MediaError(_l("Only JPEG, PNG, GIF and WebP images are accepted."))
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_PIXELS:
-            raise MediaError("The image has too many pixels (at most 40 megapixels).")
+            raise MediaError(_l("The image has too many pixels (at most 40 megapixels)."))
         image.load()  # a truncated or corrupt file fails here
     except MediaError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise MediaError("The file is not a readable image (it may be damaged or of another type).") from None
+        raise MediaError(_l("The file is not a readable image (it may be damaged or of another type).")) from None
     if image.format != FORMATS[ext]:
-        raise MediaError(f"The file's content is not {FORMATS[ext]}, though its name ends in .{ext}.")
+        raise MediaError(
+            _l("The file's content is not %(format)s, though its name ends in .%(ext)s.", format=FORMATS[ext], ext=ext)
+        )
     return image, image.format
 
 
 def save_upload(upload: FileStorage, uploader: User | None) -> Media:
     """Validate, re-encode and store an uploaded image with a thumbnail; returns the committed Media row."""
     if upload is None or not upload.filename:
-        raise MediaError("Choose an image to upload.")
+        raise MediaError(_l("Choose an image to upload."))
     original_name = os.path.basename(upload.filename.replace("\\", "/"))[:255] or "image"
     data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     if len(data) > current_app.config["MAX_CONTENT_LENGTH"]:
-        raise MediaError("The file is larger than the upload limit.")
+        raise MediaError(_l("The file is larger than the upload limit."))
     if not data:
-        raise MediaError("The file is empty.")
+        raise MediaError(_l("The file is empty."))
     image, fmt = read_image(data, original_name)
     clean = _clean(image, fmt)
     encoded = _encode(clean, fmt)
@@ -107,7 +111,7 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
         images.save(FileStorage(io.BytesIO(encoded), filename=file_name), name=file_name)
         images.save(FileStorage(io.BytesIO(_encode(thumb, fmt)), filename=file_name), folder=THUMBS, name=file_name)
     except UploadNotAllowed:
-        raise MediaError("Only JPEG, PNG, GIF and WebP images are accepted.") from None
+        raise MediaError(_l("Only JPEG, PNG, GIF and WebP images are accepted.")) from None
     media = Media(
         file_name=file_name,
         original_name=original_name,
@@ -129,6 +133,12 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
 
 def media_path(file_name: str, thumbnail: bool = False) -> Path:
     return Path(images.path(file_name, folder=THUMBS if thumbnail else None))
+
+
+def check_delete(user: User, media: Media) -> None:
+    """Only the uploader or an editor removes an image: posts of others may show it."""
+    if not policies.media.may_delete(user, media):
+        raise MediaError(_l("Only the uploader or an editor can delete an image."))
 
 
 def remove_files(file_name: str) -> None:

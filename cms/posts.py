@@ -6,17 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from slugify import slugify
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
+from cms import audit, policies
 from cms.extensions import db
 from cms.markup import render_markdown
-from cms.models import POST_STATUSES, Post, PostRevision, PostTranslation, SlugRedirect, User, utcnow
-from cms.permissions import Perm, user_can
-
-# Moving a post into or out of these needs PUBLISH.
-PUBLISHER_STATUSES = {"published", "archived"}
+from cms.models import Post, PostRevision, PostStatus, PostTranslation, SlugRedirect, User, utcnow
 
 
 class PostError(ValueError):
@@ -25,22 +23,35 @@ class PostError(ValueError):
 
 @dataclass
 class EditConflict(Exception):
-    """Someone saved the post after this editor opened it."""
+    """Someone saved the post after this editor opened it: their text is in `post`, ours in `your_*`."""
 
     post: Post
     their_version: int
     your_title: str
     your_body: str
 
+    @property
+    def their_title(self) -> str:
+        return self.post.title
+
+    @property
+    def their_body(self) -> str:
+        return self.post.body
+
+    @property
+    def their_author(self) -> str:
+        """Who made the save this editor's text collided with (texts kept from conflicts are not saves)."""
+        saves = (revision for revision in self.post.revisions if revision.kind != "conflict")
+        latest = next(saves, None)
+        return latest.user.username if latest is not None and latest.user is not None else "?"
+
 
 def check_status_change(user: User, old: str | None, new: str) -> None:
     """Authors may move their posts between draft and review; only PUBLISH publishes, unpublishes or archives."""
-    if new not in POST_STATUSES:
-        raise PostError(f"Unknown status {new!r}.")
-    if old == new or user_can(user, Perm.PUBLISH):
-        return
-    if new in PUBLISHER_STATUSES or (old in PUBLISHER_STATUSES):
-        raise PostError("Only editors with the publish permission can publish, unpublish or archive a post.")
+    if new not in tuple(PostStatus):
+        raise PostError(_l("Unknown status %(status)s.", status=repr(new)))
+    if not policies.posts.may_change_status(user, old, new):
+        raise PostError(_l("Only editors with the publish permission can publish, unpublish or archive a post."))
 
 
 def unique_slug(title: str, wanted: str | None = None, post_id: int | None = None) -> str:
@@ -79,11 +90,19 @@ def prepare_translations(post: Post, supported: list[str]) -> None:
     seen = set()
     for translation in post.translations:
         if translation.locale not in supported:
-            raise PostError(f"{translation.locale!r} is not one of the site's languages ({', '.join(supported)}).")
+            raise PostError(
+                _l(
+                    "%(locale)s is not one of the site's languages (%(locales)s).",
+                    locale=repr(translation.locale),
+                    locales=", ".join(supported),
+                )
+            )
         if translation.locale == post.locale:
-            raise PostError(f"The post is written in {post.locale}; a translation must be in another language.")
+            raise PostError(
+                _l("The post is written in %(locale)s; a translation must be in another language.", locale=post.locale)
+            )
         if translation.locale in seen:
-            raise PostError(f"There are two translations into {translation.locale}; keep one.")
+            raise PostError(_l("There are two translations into %(locale)s; keep one.", locale=translation.locale))
         seen.add(translation.locale)
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
@@ -94,7 +113,7 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
     """Apply the rules before a post is saved: status change, slug, rendered bodies, dates, a revision."""
     check_status_change(acting_user, old_status, post.status)
     if post.locale not in supported_locales:
-        raise PostError(f"{post.locale!r} is not one of the site's languages.")
+        raise PostError(_l("%(locale)s is not one of the site's languages.", locale=repr(post.locale)))
     with db.session.no_autoflush:  # the new post must not be flushed before it has a slug
         old_slug = _old_value(post, "slug")
         post.slug = unique_slug(post.title, post.slug, post.id)
@@ -103,7 +122,7 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
     if _changed(post, "title", "body"):
         post.body_html = render_markdown(post.body or "")
         post.content_changed_at = utcnow()
-    if post.status == "published" and post.published_at is None:
+    if post.status == PostStatus.PUBLISHED and post.published_at is None:
         post.published_at = utcnow()
     add_revision(post, acting_user)
 
@@ -125,17 +144,28 @@ def check_version(post: Post, submitted_version, your_title: str, your_body: str
     try:
         submitted = int(submitted_version)
     except (TypeError, ValueError):
-        raise PostError("The form lost track of the post's version; reload the page.") from None
+        raise PostError(_l("The form lost track of the post's version; reload the page.")) from None
     if submitted != post.version:
         raise EditConflict(post, post.version, your_title, your_body)
 
 
-def keep_conflicting_text(post_id: int, user: User, title: str, body: str) -> PostRevision:
-    """Store the text of a save that lost a conflict, so nothing typed is lost."""
+def conflict_after_failed_save(post_id: int, your_title: str, your_body: str) -> EditConflict | None:
+    """After a save lost the race at the database (the version changed between check and UPDATE): the
+    conflict with the post as it now stands, or None when the post is gone."""
+    db.session.rollback()
     post = db.session.get(Post, post_id)
-    if post is None:
-        raise PostError("The post no longer exists.")
-    revision = PostRevision(post_id=post_id, user_id=user.id, title=title[:255], body=body, kind="conflict")
+    return None if post is None else EditConflict(post, post.version, your_title, your_body)
+
+
+def keep_conflicting_text(conflict: EditConflict, user: User) -> PostRevision:
+    """Store the text of a save that lost a conflict, so nothing typed is lost."""
+    revision = PostRevision(
+        post_id=conflict.post.id,
+        user_id=user.id,
+        title=conflict.your_title[:255],
+        body=conflict.your_body,
+        kind="conflict",
+    )
     db.session.add(revision)
     db.session.commit()
     return revision
@@ -145,7 +175,7 @@ def restore_revision(user: User, post: Post, revision_id: int) -> PostRevision:
     """Put a revision's title and body back; the restore is itself a new revision."""
     revision = db.session.get(PostRevision, revision_id)
     if revision is None or revision.post_id != post.id:
-        raise PostError("That revision does not belong to this post.")
+        raise PostError(_l("That revision does not belong to this post."))
     post.title, post.body = revision.title, revision.body
     post.body_html = render_markdown(post.body or "")
     post.content_changed_at = utcnow()
@@ -171,11 +201,7 @@ def missing_translation(locale: str):
 
 def public_posts() -> Select:
     """Published posts whose time has come, newest first."""
-    return (
-        select(Post)
-        .where(Post.status == "published", Post.published_at <= utcnow())
-        .order_by(Post.published_at.desc(), Post.id.desc())
-    )
+    return select(Post).where(Post.is_live).order_by(Post.published_at.desc(), Post.id.desc())
 
 
 def public_redirect(slug: str) -> Post | None:
@@ -185,27 +211,27 @@ def public_redirect(slug: str) -> Post | None:
     )
 
 
-def change_post_status(user: User, posts: list[Post], status: str) -> tuple[int, int]:
-    """Move each post to `status` where the rules allow it; returns (changed, refused)."""
+def change_post_status(user: User, posts: list[Post], status: PostStatus) -> tuple[int, int]:
+    """Move each post to `status` where the rules allow it, audited and committed; returns (changed, refused)."""
     changed = refused = 0
     for post in posts:
-        try:
-            check_status_change(user, post.status, status)
-        except PostError:
+        if not policies.posts.may_edit(user, post) or not policies.posts.may_change_status(user, post.status, status):
             refused += 1
             continue
         if post.status != status:
             post.status = status
-            if status == "published" and post.published_at is None:
+            if status == PostStatus.PUBLISHED and post.published_at is None:
                 post.published_at = utcnow()
             changed += 1
+    audit.record(f"bulk_{status}", "Post", summary=f"{changed} changed, {refused} refused")
+    db.session.commit()
     return changed, refused
 
 
 def check_delete(user: User, post: Post) -> None:
     """Deleting a live or archived post takes it off the site: only PUBLISH may."""
-    if post.status in PUBLISHER_STATUSES and not user_can(user, Perm.PUBLISH):
-        raise PostError("Only editors with the publish permission can delete a published or archived post.")
+    if not policies.posts.may_delete(user, post):
+        raise PostError(_l("Only editors with the publish permission can delete a published or archived post."))
 
 
 def needs_translation(locales: list[str]):
@@ -223,7 +249,7 @@ def untranslated_posts(locales: list[str], page: int = 1, per_page: int = 50):
     """Published posts that need translation work, newest first, with each locale's state."""
     query = (
         select(Post)
-        .where(Post.status == "published", needs_translation(locales))
+        .where(Post.status == PostStatus.PUBLISHED, needs_translation(locales))
         .options(selectinload(Post.translations))
         .order_by(Post.published_at.desc(), Post.id.desc())
     )

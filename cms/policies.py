@@ -1,0 +1,97 @@
+"""One permission policy per model (Wagtail's `permission_policies`): who may see, change and remove what.
+
+The console's scopes and actions, the public site, the API, the CLI and background jobs ask these objects
+instead of testing permission bits themselves, so each rule is written, and tested, once. A policy takes a
+user (or None for an anonymous reader) and returns a bool, or a SQL clause for lists.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from cms.models import ExportJob, Media, Post, PostStatus, User
+from cms.permissions import Perm, user_can
+
+# Moving a post into or out of these statuses needs PUBLISH: they put it on the site or take it off.
+PUBLISHER_STATUSES = frozenset({PostStatus.PUBLISHED, PostStatus.ARCHIVED})
+
+
+class PostPolicy:
+    """Authors see and edit their own posts and move them between draft and review; PUBLISH does the rest."""
+
+    def may_publish(self, user: User) -> bool:
+        return user_can(user, Perm.PUBLISH)
+
+    def visible_clause(self, user: User):
+        """The console's row rule: a WHERE clause selecting the posts `user` may see and touch."""
+        if self.may_publish(user):
+            return sa.true()
+        return Post.author_id == user.id
+
+    def may_see(self, user: User, post: Post) -> bool:
+        return self.may_publish(user) or post.author_id == user.id
+
+    def may_edit(self, user: User, post: Post) -> bool:
+        return user_can(user, Perm.WRITE) and self.may_see(user, post)
+
+    def may_change_author(self, user: User) -> bool:
+        return self.may_publish(user)
+
+    def may_change_status(self, user: User, old: str | None, new: str) -> bool:
+        if old == new or self.may_publish(user):
+            return True
+        return new not in PUBLISHER_STATUSES and old not in PUBLISHER_STATUSES
+
+    def statuses_for(self, user: User, current: str | None) -> list[PostStatus]:
+        """The statuses the form offers `user` for a post now in `current` (None for a new post): the
+        writer's statuses and the current one; whether the move itself is allowed is may_change_status's."""
+        if self.may_publish(user):
+            return list(PostStatus)
+        return [status for status in PostStatus if status not in PUBLISHER_STATUSES or status == current]
+
+    def may_delete(self, user: User, post: Post) -> bool:
+        """Deleting a live or archived post takes it off the site: only PUBLISH may."""
+        if not self.may_edit(user, post):
+            return False
+        return post.status not in PUBLISHER_STATUSES or self.may_publish(user)
+
+
+class MediaPolicy:
+    """Everyone who writes may upload and pick images; only the uploader or an editor removes one."""
+
+    def may_delete(self, user: User, media: Media) -> bool:
+        return media.uploader_id == user.id or user_can(user, Perm.PUBLISH)
+
+
+class CommentPolicy:
+    """Moderators work the queue; deactivating the authors of comments is an administrator's call."""
+
+    def may_moderate(self, user: User) -> bool:
+        return user_can(user, Perm.MODERATE)
+
+    def may_deactivate_authors(self, user: User) -> bool:
+        return user_can(user, Perm.ADMIN)
+
+
+class ExportPolicy:
+    """A background export's file is the requester's; administrators may fetch any."""
+
+    def may_download(self, user: User, job: ExportJob) -> bool:
+        return job.user_id == user.id or user_can(user, Perm.ADMIN)
+
+
+class CatalogPolicy:
+    """Translators edit the catalogs; adding a language is an administrator's call."""
+
+    def may_edit(self, user: User) -> bool:
+        return user_can(user, Perm.TRANSLATE)
+
+    def may_add_language(self, user: User) -> bool:
+        return user_can(user, Perm.ADMIN)
+
+
+posts = PostPolicy()
+media = MediaPolicy()
+comments = CommentPolicy()
+exports = ExportPolicy()
+catalogs = CatalogPolicy()
