@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from cms.extensions import db
-from cms.models import AuditLog, Comment, Media, Post, PostTranslation, Role, User
+from cms.models import AuditLog, Comment, Media, Post, PostStatus, PostTranslation, Role, User
 
 AUDITED = (Post, PostTranslation, User, Role, Comment, Media)
 # Values never written to the log; a change shows only that it happened.
@@ -74,7 +74,7 @@ def _changes(obj, created: bool) -> dict[str, list[Any]]:
 def _action_for(obj, changes: dict) -> str:
     if isinstance(obj, Post) and "status" in changes:
         new_status = changes["status"][1]
-        return {"published": "publish", "archived": "archive"}.get(new_status, "update")
+        return {PostStatus.PUBLISHED: "publish", PostStatus.ARCHIVED: "archive"}.get(new_status, "update")
     return "update"
 
 

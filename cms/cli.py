@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from cms import exports, i18n
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.comments import CommentSelection, count_selected
+from cms.models import CommentStatus
 from cms.seed import demo_accounts, seed_bulk
 
 cms_cli = AppGroup("cms", help="Newsroom administration commands.")
@@ -114,7 +115,7 @@ def worker_command(burst):
 
 @cms_cli.command("export-comments")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
-@click.option("--status", type=click.Choice(["pending", "approved", "hidden"]), default=None)
+@click.option("--status", type=click.Choice(list(CommentStatus)), default=None)
 @click.option("--search", default=None, help="Words that must appear in the body or the author's username.")
 @click.option("--locale", default="en", show_default=True, help="Language of the header row.")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="For the post URL column.")

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from cms.extensions import db
-from cms.models import Comment, Post, User
+from cms.models import Comment, CommentStatus, Post, User
 from cms.posts import public_posts
 
 
@@ -62,9 +62,9 @@ def posts_by(author: User) -> Select:
 
 def visible_comments(post: Post, viewer: User | None = None) -> Select:
     """Approved comments, plus the viewer's own pending ones, oldest first."""
-    visible = Comment.status == "approved"
+    visible = Comment.status == CommentStatus.APPROVED
     if viewer is not None:
-        visible = visible | ((Comment.author_id == viewer.id) & (Comment.status == "pending"))
+        visible = visible | ((Comment.author_id == viewer.id) & (Comment.status == CommentStatus.PENDING))
     return (
         select(Comment)
         .where(Comment.post_id == post.id, visible)
@@ -76,7 +76,7 @@ def visible_comments(post: Post, viewer: User | None = None) -> Select:
 def approved_comments(post_id: int) -> Select:
     return (
         select(Comment)
-        .where(Comment.post_id == post_id, Comment.status == "approved")
+        .where(Comment.post_id == post_id, Comment.status == CommentStatus.APPROVED)
         .options(selectinload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     )

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from cms.extensions import cache, db
-from cms.models import Comment, ContentVersion, Post, PostTranslation, User, utcnow
+from cms.models import Comment, CommentStatus, ContentVersion, Post, PostTranslation, User, utcnow
 
 PAGE_TIMEOUT = 3600
 # What public pages show of a user; last_seen and the like change all the time and show nowhere.
@@ -25,7 +25,9 @@ DUE_LOOKAHEAD = 200  # scheduled publish times remembered per content version
 
 def _touches_public_content(session: Session) -> bool:
     for obj in session.new:
-        if isinstance(obj, Post | PostTranslation) or (isinstance(obj, Comment) and obj.status == "approved"):
+        if isinstance(obj, Post | PostTranslation) or (
+            isinstance(obj, Comment) and obj.status == CommentStatus.APPROVED
+        ):
             return True
     for obj in session.deleted:
         if isinstance(obj, Post | PostTranslation | Comment):
@@ -70,10 +72,7 @@ def _upcoming(version: int) -> list[datetime]:
     if times is None or (len(times) >= DUE_LOOKAHEAD and times[-1] <= utcnow()):
         times = list(
             db.session.scalars(
-                sa.select(Post.published_at)
-                .where(Post.status == "published", Post.published_at > utcnow())
-                .order_by(Post.published_at)
-                .limit(DUE_LOOKAHEAD)
+                sa.select(Post.published_at).where(Post.is_scheduled).order_by(Post.published_at).limit(DUE_LOOKAHEAD)
             )
         )
         cache.set(key, times, timeout=PAGE_TIMEOUT)

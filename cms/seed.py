@@ -13,8 +13,12 @@ from sqlalchemy import func, insert, select
 from cms.accounts import create_user, find_role
 from cms.extensions import db
 from cms.markup import render_markdown
-from cms.models import Comment, Follow, Post, Role, User, roles_users, utcnow
+from cms.models import Comment, CommentStatus, Follow, Post, PostStatus, Role, User, roles_users, utcnow
 from cms.permissions import DEFAULT_ROLES
+
+# In the order of the weights the seed draws them with.
+SEED_POST_STATUSES = [PostStatus.PUBLISHED, PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.ARCHIVED]
+SEED_COMMENT_STATUSES = [CommentStatus.APPROVED, CommentStatus.PENDING, CommentStatus.HIDDEN]
 
 DEMO_PASSWORD = "demo-password"
 BATCH = 5_000
@@ -100,7 +104,7 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
         for i in range(size):
             n = rng.randrange(len(paragraphs))
             created = now - timedelta(minutes=rng.randint(60, 60 * 24 * 700))
-            status = rng.choices(["published", "draft", "review", "archived"], weights=[80, 10, 6, 4])[0]
+            status = rng.choices(SEED_POST_STATUSES, weights=[80, 10, 6, 4])[0]
             rows.append(
                 {
                     "id": start + i,
@@ -109,7 +113,9 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
                     "body": paragraphs[n],
                     "body_html": paragraph_html[n],
                     "status": status,
-                    "published_at": created + timedelta(minutes=30) if status in ("published", "archived") else None,
+                    "published_at": created + timedelta(minutes=30)
+                    if status in (PostStatus.PUBLISHED, PostStatus.ARCHIVED)
+                    else None,
                     "author_id": rng.choice(writers),
                     "created_at": created,
                     "updated_at": created,
@@ -119,7 +125,7 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
         db.session.commit()
         progress("posts", size)
 
-    post_ids = db.session.scalars(select(Post.id).where(Post.status == "published")).all()
+    post_ids = db.session.scalars(select(Post.id).where(Post.status == PostStatus.PUBLISHED)).all()
     if comments and (not post_ids or not user_ids):
         raise ValueError("Seeding comments needs published posts and users.")
     for size in _batches(comments):
@@ -130,7 +136,7 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
                 {
                     "body": text,
                     "body_html": f"<p>{escape(text)}</p>",
-                    "status": rng.choices(["approved", "pending", "hidden"], weights=[85, 10, 5])[0],
+                    "status": rng.choices(SEED_COMMENT_STATUSES, weights=[85, 10, 5])[0],
                     "author_id": rng.choice(user_ids),
                     "post_id": rng.choice(post_ids),
                     "created_at": now - timedelta(seconds=rng.randint(0, 3600 * 24 * 600)),

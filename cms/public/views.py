@@ -27,7 +27,7 @@ from cms.follows import (
     unfollow,
 )
 from cms.locale import supported_locales
-from cms.models import User
+from cms.models import CommentStatus, User
 from cms.page_cache import cached_page
 from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
@@ -109,7 +109,7 @@ def comment(slug: str):
     except CommentError as exc:
         form.body.errors = [str(exc)]
         return _render_post(post, form, 400)[0]
-    if new.status == "pending":
+    if new.status == CommentStatus.PENDING:
         flash(gettext("Thank you. Your comment will appear once a moderator has approved it."), "success")
     else:
         flash(gettext("Your comment was published."), "success")

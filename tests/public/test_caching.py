@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from cms.comments import set_comment_status
+from cms.comments import id_batches, moderate
 from cms.extensions import cache, db
-from cms.models import Post, utcnow
+from cms.models import CommentStatus, Post, utcnow
 from tests.conftest import Browserish, make_app
 from tests.factories import make_comment, make_post
 
@@ -59,7 +59,7 @@ def test_approving_a_comment_shows_at_once(client, users):
     comment = make_comment(users["reader"], post, body="Moderated words", status="pending")
     url = f"/en/posts/{post.slug}"
     assert "Moderated words" not in client.get(url).get_data(as_text=True)
-    set_comment_status([comment.id], "approved")
+    moderate(id_batches([comment.id]), CommentStatus.APPROVED)
     assert "Moderated words" in client.get(url).get_data(as_text=True)
 
 
