@@ -9,22 +9,11 @@ from flask_babel import gettext, ngettext
 from flask_security import current_user
 
 from admin_views.base import deny_access, staff_may
-from cms import audit, page_cache
-from cms.catalogs import (
-    STATES,
-    CatalogEditor,
-    CatalogError,
-    add_locale,
-    entry_key,
-    entry_state,
-    entry_value,
-    locales,
-    plural_count,
-)
-from cms.extensions import db
-from cms.i18n import translations_dir
+from cms import catalogs, policies
+from cms.catalog_editor import STATES, CatalogEditor, CatalogError, entry_key, entry_state, entry_value, plural_count
+from cms.catalogs import CatalogForbidden
 from cms.locale import supported_locales
-from cms.permissions import Perm, can
+from cms.permissions import Perm
 from cms.posts import untranslated_posts
 
 PAGE_SIZE = 25
@@ -40,21 +29,17 @@ class TranslationsView(BaseView):
 
     def _editor(self, locale: str) -> CatalogEditor:
         try:
-            return CatalogEditor(locale, translations_dir())
+            return catalogs.editor_for(locale)
         except CatalogError:
             abort(404)
 
-    def _changed(self, locale: str, summary: str) -> None:
-        """Audit a catalog change, and let cached public pages pick up the new strings."""
-        audit.record("translate", "Catalog", locale, summary=summary[:255])
-        page_cache.bump()
-        db.session.commit()
-
     @expose("/")
     def index(self):
-        directory = translations_dir()
-        catalogs = [CatalogEditor(code, directory).stats() for code in locales(directory)]
-        return self.render("admin/translations_index.html", catalogs=catalogs, may_add=can(Perm.ADMIN))
+        return self.render(
+            "admin/translations_index.html",
+            catalogs=catalogs.overview(),
+            may_add=policies.catalogs.may_add_language(current_user),
+        )
 
     @expose("/<locale>/")
     def catalog(self, locale):
@@ -101,11 +86,13 @@ class TranslationsView(BaseView):
             abort(400, gettext("The form was incomplete; reload the page."))
         forms = {name[5:]: value for name, value in request.form.items() if name.startswith("form_")}
         fuzzy = request.form.get("fuzzy") == "y"
-        result = editor.save_entry(key, original, forms, fuzzy)
+        try:
+            result = catalogs.save_translation(current_user, locale, key, original, forms, fuzzy)
+        except CatalogError as exc:
+            result = catalogs.SaveResult(False, [str(exc)])
         if not result.ok:
             failed = {key: {"forms": forms, "fuzzy": fuzzy, "errors": result.errors, "conflict": result.conflict}}
             return self._render_catalog(editor, failed, 409 if result.conflict else 400)
-        self._changed(locale, f"entry {key} saved")
         flash(gettext("Saved. Readers see the new text on their next page."), "success")
         args = {k: v for k, v in request.args.items() if k in ("state", "q", "page")}
         return redirect(url_for(".catalog", locale=locale, **args) + f"#entry-{key}")
@@ -125,10 +112,9 @@ class TranslationsView(BaseView):
         if len(data) > MAX_UPLOAD:
             return self._upload_error(editor, gettext("The file is larger than 5 MB."))
         try:
-            report = editor.preview_upload(data)
+            report, token = catalogs.preview_upload(current_user, locale, data)
         except CatalogError as exc:
             return self._upload_error(editor, str(exc))
-        token = editor.keep_preview(report, current_user.id) if report["changes"] and not report["problems"] else None
         return self.render("admin/translations_upload.html", editor=editor, report=report, token=token)
 
     def _upload_error(self, editor, message):
@@ -136,26 +122,24 @@ class TranslationsView(BaseView):
 
     @expose("/<locale>/upload/apply", methods=("POST",))
     def apply_upload(self, locale):
-        editor = self._editor(locale)
+        self._editor(locale)
         try:
-            applied = editor.apply_changes(editor.take_preview(request.form.get("token", ""), current_user.id))
+            applied = catalogs.apply_upload(current_user, locale, request.form.get("token", ""))
         except CatalogError as exc:
             flash(str(exc), "error")
             return redirect(url_for(".catalog", locale=locale))
-        self._changed(locale, f"upload applied: {applied} entries")
         flash(ngettext("%(num)d message updated.", "%(num)d messages updated.", applied) % {"num": applied}, "success")
         return redirect(url_for(".catalog", locale=locale))
 
     @expose("/add", methods=("POST",))
     def add(self):
-        if not can(Perm.ADMIN):
-            abort(403)
         try:
-            code = add_locale(request.form.get("locale", ""), translations_dir())
+            code = catalogs.add_language(current_user, request.form.get("locale", ""))
+        except CatalogForbidden:
+            abort(403)
         except CatalogError as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))
-        self._changed(code, f"catalog for {code} created")
         if code not in supported_locales():
             flash(gettext("Readers see %(code)s once it is added to CMS_LOCALES.", code=code), "info")
         flash(gettext("The catalog for %(code)s was created.", code=code), "success")

@@ -109,8 +109,8 @@ def reload_if_changed(app) -> bool:
     stamp = translations_dir(app) / STAMP
     try:
         mtime = stamp.stat().st_mtime_ns
-    except OSError:
-        return False
+    except OSError:  # never touched yet: the first save will create it, and that must count as a change
+        mtime = 0
     seen = app.extensions.get("cms.catalog_stamp")
     if seen == mtime:
         return False

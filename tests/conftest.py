@@ -3,6 +3,7 @@
 import contextvars
 import os
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from cms import create_app
 from cms.accounts import create_user, ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import cache, db
-from cms.i18n import compile_catalogs
+from cms.i18n import TRANSLATIONS_DIR, compile_catalogs
 
 BACKENDS = ["sqlite"] + (["mariadb"] if os.environ.get("CMS_TEST_DATABASE_URL") else [])
 PASSWORD = "correct-horse-battery"
@@ -100,6 +101,14 @@ def app(request, tmp_path_factory):
         yield app
         db.session.rollback()
         db.session.remove()
+
+
+@pytest.fixture
+def catalog_dir(tmp_path):
+    """A private copy of the project's translations folder, for an editor or an app to be given instead."""
+    target = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS_DIR, target, ignore=shutil.ignore_patterns("*.lock", "upload-*", ".catalogs-changed"))
+    return target
 
 
 @pytest.fixture

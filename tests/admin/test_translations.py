@@ -4,8 +4,6 @@ the content status page, and new strings served without a restart in every worke
 import io
 import json
 import re
-import shutil
-from pathlib import Path
 
 import polib
 import pytest
@@ -16,14 +14,11 @@ from cms.models import PostTranslation
 from tests.conftest import Browserish, make_app
 from tests.factories import make_post
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def workspace(app, users, tmp_path):
+def workspace(app, users, tmp_path, catalog_dir):
     """Two app instances (two workers) on the test database, serving a private copy of the catalogs."""
-    catalogs = tmp_path / "translations"
-    shutil.copytree(ROOT / "translations", catalogs, ignore=shutil.ignore_patterns("*.lock", "upload-*"))
+    catalogs = catalog_dir
     backend = "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     workers = [

@@ -1,0 +1,170 @@
+"""One locale's UI catalog (.po) on disk, read and written with polib: finding entries, counting them, one
+writer at a time, and saves that compile first and swap files in atomically. File work only: the rules
+about who may change what, merging and audit are cms/catalogs.py's."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import polib
+from flask_babel import lazy_gettext as _l
+
+from cms.i18n import compile_catalog, touch_stamp
+
+DOMAIN = "messages"
+STATES = ("all", "untranslated", "fuzzy", "translated")
+
+
+class CatalogError(ValueError):
+    """A catalog operation refused; the message says why, in the reader's language."""
+
+
+# -- entries ---------------------------------------------------------------------------------------
+def entry_key(entry: polib.POEntry) -> str:
+    """A stable short id for an entry: its context and msgid."""
+    raw = f"{entry.msgctxt or ''}\x04{entry.msgid}".encode()
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:16]
+
+
+def entry_state(entry: polib.POEntry) -> str:
+    if "fuzzy" in entry.flags:
+        return "fuzzy"
+    return "translated" if entry.translated() else "untranslated"
+
+
+def entry_value(entry: polib.POEntry) -> dict:
+    """What a translator sees and edits: the forms and the fuzzy flag."""
+    forms = {str(k): v for k, v in sorted(entry.msgstr_plural.items())} if entry.msgid_plural else {"0": entry.msgstr}
+    return {"forms": forms, "fuzzy": "fuzzy" in entry.flags}
+
+
+def set_entry(entry: polib.POEntry, forms: dict[str, str], fuzzy: bool, nplurals: int) -> None:
+    """Give an entry a translator's forms ("0", "1", … as in `entry_value`) and fuzzy flag: the one way both a
+    single save and an applied upload change an entry. Once it is no longer fuzzy, the earlier original that
+    `pybabel update` noted beside it (#| msgid …) has been dealt with and goes too."""
+    if entry.msgid_plural:
+        for index in range(nplurals):
+            entry.msgstr_plural[index] = forms.get(str(index), "")
+    else:
+        entry.msgstr = forms.get("0", "")
+    if fuzzy and "fuzzy" not in entry.flags:
+        entry.flags.append("fuzzy")
+    if not fuzzy:
+        if "fuzzy" in entry.flags:
+            entry.flags.remove("fuzzy")
+        entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
+
+
+def plural_count(catalog: polib.POFile) -> int:
+    match = re.search(r"nplurals\s*=\s*(\d+)", catalog.metadata.get("Plural-Forms", ""))
+    return int(match.group(1)) if match else 2
+
+
+# -- catalogs --------------------------------------------------------------------------------------
+def locales(directory: Path) -> list[str]:
+    """The locales with a catalog of ours in `directory`."""
+    return sorted(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+
+
+class CatalogEditor:
+    """One locale's catalog in `directory` (the app's: `cms.i18n.translations_dir()`)."""
+
+    def __init__(self, locale: str, directory: Path):
+        if locale not in locales(directory):
+            raise CatalogError(_l("There is no catalog for '%(locale)s'.", locale=locale))
+        self.locale = locale
+        self.directory = directory
+        self.po_path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        self.mo_path = self.po_path.with_suffix(".mo")
+        self.lock_path = self.po_path.with_suffix(".lock")
+
+    def load(self) -> polib.POFile:
+        return polib.pofile(str(self.po_path), wrapwidth=78)
+
+    def live_entries(self, catalog: polib.POFile | None = None) -> list[polib.POEntry]:
+        catalog = catalog or self.load()
+        return [e for e in catalog if not e.obsolete]
+
+    def stats(self) -> dict:
+        entries = self.live_entries()
+        counts = Counter(entry_state(e) for e in entries)
+        total = len(entries)
+        return {
+            "locale": self.locale,
+            "total": total,
+            "translated": counts["translated"],
+            "fuzzy": counts["fuzzy"],
+            "untranslated": counts["untranslated"],
+            "percent": round(100 * counts["translated"] / total) if total else 100,
+        }
+
+    def find(self, state: str = "all", search: str = "") -> list[polib.POEntry]:
+        if state not in STATES:
+            raise CatalogError(_l("Unknown filter '%(state)s'.", state=state))
+        needle = search.casefold().strip()
+        found = []
+        for entry in self.live_entries():
+            if state != "all" and entry_state(entry) != state:
+                continue
+            if needle:
+                haystack = " ".join(
+                    [
+                        entry.msgid,
+                        entry.msgid_plural or "",
+                        entry.msgstr,
+                        *entry.msgstr_plural.values(),
+                        entry.msgctxt or "",
+                    ]
+                ).casefold()
+                if needle not in haystack:
+                    continue
+            found.append(entry)
+        return found
+
+    # -- writing -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self):
+        """One writer at a time across every process; readers never wait (saves are atomic renames)."""
+        with open(self.lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def write(self, catalog: polib.POFile) -> None:
+        """Save `catalog` so that readers only ever see whole files and a catalog that does not compile never
+        replaces the working one: the .po goes to a temporary file, is compiled from there (the .mo renamed
+        into place), and only then renamed over the working .po. Should that last step fail, the .mo is
+        compiled again from the working .po, so the two keep agreeing."""
+        po_tmp = None
+        compiled = False
+        try:
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.po_path.parent, suffix=".po.tmp",
+                                             delete=False) as fh:  # fmt: skip
+                po_tmp = Path(fh.name)
+                fh.write(str(catalog))
+                fh.flush()
+                os.fsync(fh.fileno())
+            compile_catalog(po_tmp, self.mo_path)
+            compiled = True
+            os.replace(po_tmp, self.po_path)
+            po_tmp = None
+        except Exception as exc:
+            if compiled:
+                with contextlib.suppress(Exception):
+                    compile_catalog(self.po_path)
+            raise CatalogError(
+                _l("The catalog could not be saved or compiled, so nothing changed: %(error)s", error=str(exc))
+            ) from exc
+        finally:
+            if po_tmp is not None:
+                po_tmp.unlink(missing_ok=True)
+        touch_stamp(self.directory)

@@ -1,0 +1,86 @@
+"""One catalog on disk: filters and counts, and saves that never leave a broken or half-written file."""
+
+import os
+
+import polib
+import pytest
+from babel.support import Translations
+
+from cms import i18n
+from cms.catalog_editor import CatalogEditor, CatalogError, entry_state, locales, set_entry
+
+
+def change(editor: CatalogEditor, msgid: str, text: str, fuzzy: bool = False) -> polib.POFile:
+    """The catalog as loaded, with one entry's translation changed (not written)."""
+    catalog = editor.load()
+    set_entry(next(e for e in catalog if e.msgid == msgid), {"0": text}, fuzzy, 2)
+    return catalog
+
+
+def served(directory, msgid: str) -> str:
+    return Translations.load(str(directory), ["es"]).gettext(msgid)
+
+
+def test_locales_are_the_folders_with_a_catalog_of_ours(catalog_dir):
+    assert locales(catalog_dir) == ["es", "zh"]
+    with pytest.raises(CatalogError, match="no catalog"):
+        CatalogEditor("fr", catalog_dir)
+
+
+def test_write_saves_the_po_and_serves_it_compiled(catalog_dir):
+    editor = CatalogEditor("es", catalog_dir)
+    editor.write(change(editor, "Latest posts", "Lo último"))
+    assert next(e for e in CatalogEditor("es", catalog_dir).load() if e.msgid == "Latest posts").msgstr == "Lo último"
+    assert served(catalog_dir, "Latest posts") == "Lo último"
+    assert (catalog_dir / i18n.STAMP).exists(), "every worker is told the catalogs changed"
+
+
+def test_fuzzy_entries_are_not_served(catalog_dir):
+    editor = CatalogEditor("es", catalog_dir)
+    editor.write(change(editor, "Latest posts", "Quizá", fuzzy=True))
+    assert served(catalog_dir, "Latest posts") == "Latest posts"
+
+
+def test_stats_and_filters_count_fuzzy_entries(catalog_dir):
+    editor = CatalogEditor("es", catalog_dir)
+    before = editor.stats()
+    editor.write(change(editor, "Older", "Anteriores", fuzzy=True))
+    after = editor.stats()
+    assert (after["fuzzy"], after["translated"]) == (before["fuzzy"] + 1, before["translated"] - 1)
+    assert [e.msgid for e in editor.find("fuzzy")] == ["Older"]
+    assert all(entry_state(e) == "translated" for e in editor.find("translated"))
+    assert "Older" in [e.msgid for e in editor.find(search="anteriores")], "search covers the translations too"
+
+
+def test_a_crash_mid_write_leaves_the_old_files(catalog_dir, monkeypatch):
+    editor = CatalogEditor("es", catalog_dir)
+    before_po, before_mo = editor.po_path.read_bytes(), editor.mo_path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(i18n, "write_mo", crash)
+    with pytest.raises(CatalogError, match="nothing changed"):
+        editor.write(change(editor, "Latest posts", "Nunca guardado"))
+    assert editor.po_path.read_bytes() == before_po and editor.mo_path.read_bytes() == before_mo
+    assert not list(editor.po_path.parent.glob("*.tmp")), "no temporary files left behind"
+
+
+@pytest.mark.parametrize("failing", [".mo", ".po"])
+def test_a_failed_rename_leaves_a_working_po_and_a_matching_mo(catalog_dir, monkeypatch, failing):
+    editor = CatalogEditor("es", catalog_dir)
+    before_po, before_text = editor.po_path.read_bytes(), served(catalog_dir, "Latest posts")
+    real_replace = os.replace
+
+    def replace_or_die(src, dst):
+        if str(dst).endswith(failing):
+            raise OSError("power cut")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_or_die)
+    with pytest.raises(CatalogError):
+        editor.write(change(editor, "Latest posts", "Lo último"))
+    monkeypatch.undo()
+    assert editor.po_path.read_bytes() == before_po
+    assert served(catalog_dir, "Latest posts") == before_text
+    assert not list(editor.po_path.parent.glob("*.tmp"))
