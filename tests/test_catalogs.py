@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from babel.messages.plurals import get_plural
 from babel.support import Translations
 
-from cms import catalogs
+from cms import catalogs, i18n
 from cms.catalog_editor import CatalogEditor, CatalogError, entry_key, entry_value
 from cms.catalogs import CatalogForbidden, apply_changes, save_entry, upload_report
 from cms.models import AuditLog
@@ -154,18 +154,27 @@ def test_new_locale_gets_its_plural_rule(catalog_dir):
         catalogs.add_locale("qq", catalog_dir)
 
 
-def test_extraction_finds_strings_in_cms_and_admin_views(tmp_path, monkeypatch):
-    from cms import i18n
-
-    monkeypatch.setattr(i18n, "TEMPLATE", tmp_path / "messages.pot")
-    template = polib.pofile(str(i18n.extract()))
+def test_extraction_finds_strings_in_cms_and_admin_views(tmp_path):
+    template = polib.pofile(str(i18n.extract(tmp_path / "messages.pot")))
     msgids = {e.msgid for e in template}
     assert "Latest posts" in msgids  # cms/templates
     assert "Hide as spam" in msgids  # admin_views/comments.py
     assert "Post title" in msgids  # cms/exports.py
-    sources = {path for e in template for path, _ in e.occurrences}
-    assert any(p.startswith("cms/") or "/cms/" in p for p in sources)
-    assert any("admin_views/" in p for p in sources)
+
+
+def test_extracted_references_are_relative_to_the_project_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # wherever it runs from
+    output = i18n.extract(tmp_path / "messages.pot")
+    sources = {path for e in polib.pofile(str(output)) for path, _ in e.occurrences}
+    assert {path.split("/")[0] for path in sources} == {"cms", "admin_views"}
+    assert "#: /" not in output.read_text() and str(i18n.ROOT) not in output.read_text()
+    assert all((i18n.ROOT / path).is_file() for path in sources)
+
+
+@pytest.mark.parametrize("path", ["messages.pot", "es/LC_MESSAGES/messages.po", "zh/LC_MESSAGES/messages.po"])
+def test_committed_catalogs_have_relative_references(path):
+    catalog = polib.pofile(str(i18n.TRANSLATIONS_DIR / path))
+    assert all(not source.startswith("/") for e in catalog for source, _ in e.occurrences)
 
 
 # -- services: policy, change, audit ---------------------------------------------------------------
