@@ -1,22 +1,27 @@
 # The two commands: `make run` and `make test`. Everything installs into .venv.
 PYTHON ?= python3
+PIP_VERSION := 26.3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test install install-dev lint bench seed-large clean
+# The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, with
+# hashes; they are compiled from requirements.in and requirements-dev.in by `make lock`.
+PIP_COMPILE_ARGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+
+.PHONY: run test install install-dev lint lock check-lock bench seed-large clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
 
 $(VENV)/.installed: requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -26,6 +31,13 @@ run: install
 	$(FLASK) cms init
 	$(FLASK) cms seed
 	$(FLASK) run --host 127.0.0.1 --port 5000
+
+lock: install-dev
+	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements.txt requirements.in
+	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements-dev.txt requirements-dev.in
+
+check-lock: install-dev
+	LOCK_COMPILER="$(CURDIR)/$(BIN)/pip-compile $(PIP_COMPILE_ARGS)" bash .ci/check-lock
 
 lint: install-dev
 	$(BIN)/ruff check .
