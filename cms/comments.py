@@ -185,7 +185,7 @@ def id_batches(ids: list[int], size: int = BATCH) -> Iterator[list[int]]:
 
 def status_counts() -> dict[str, int]:
     rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
-    counts = dict.fromkeys(COMMENT_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(COMMENT_STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
 

@@ -2,10 +2,11 @@
 
 import os
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlalchemy import event
 
 from cms.comments import id_batches, moderate
@@ -92,10 +93,10 @@ def test_etag_and_last_modified_give_304(client, users):
 
 def test_scheduled_post_breaks_through_the_cache_on_time(client, users):
     make_post(users["author"], "published", title="Now")
-    soon = make_post(users["author"], "published", title="Soon", published_at=utcnow() + timedelta(seconds=1))
+    soon = make_post(users["author"], "published", title="Soon", published_at=utcnow() + timedelta(minutes=5))
     assert "Soon" not in client.get("/en/").get_data(as_text=True)
-    time.sleep(max(0.0, (soon.published_at - utcnow()).total_seconds()) + 0.1)
-    assert "Soon" in client.get("/en/").get_data(as_text=True)
+    with time_machine.travel(soon.published_at.replace(tzinfo=UTC) + timedelta(seconds=1)):
+        assert "Soon" in client.get("/en/").get_data(as_text=True)
 
 
 @pytest.mark.skipif(not os.environ.get("CMS_TEST_REDIS_URL"), reason="needs CMS_TEST_REDIS_URL (set by .ci/run)")
@@ -134,17 +135,19 @@ def test_other_workers_notice_a_change_within_the_version_ttl(app, client, users
     from cms import page_cache
 
     post = make_post(users["author"], "published", title="First title")
-    app.config["PAGE_CACHE_VERSION_TTL"] = 0.5
+    app.config["PAGE_CACHE_VERSION_TTL"] = 30
     try:
-        assert "First title" in client.get("/en/").get_data(as_text=True)
-        # Another worker commits a change: this worker's memo is untouched, so it keeps the cached page...
-        with db.engine.begin() as conn:
-            conn.execute(sa.update(Post).where(Post.id == post.id).values(title="Second title"))
-            page_cache.bump(conn)
-        page_cache._seen["at"] = time.monotonic()
-        assert "First title" in client.get("/en/").get_data(as_text=True)
-        # ...until the memo runs out.
-        time.sleep(0.6)
-        assert "Second title" in client.get("/en/").get_data(as_text=True)
+        with time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock:
+            assert "First title" in client.get("/en/").get_data(as_text=True)
+            # Another worker commits a change: this worker's memo is untouched, so it keeps the cached page...
+            with db.engine.begin() as conn:
+                conn.execute(sa.update(Post).where(Post.id == post.id).values(title="Second title"))
+                page_cache.bump(conn)
+            page_cache._seen["at"] = time.time()
+            clock.shift(29)
+            assert "First title" in client.get("/en/").get_data(as_text=True)
+            # ...until the memo runs out.
+            clock.shift(2)
+            assert "Second title" in client.get("/en/").get_data(as_text=True)
     finally:
         app.config["PAGE_CACHE_VERSION_TTL"] = 0.0
