@@ -1,24 +1,17 @@
 """Fixtures: an app per database (SQLite always, MariaDB when CMS_TEST_DATABASE_URL is set), rows, and clients."""
 
-import contextvars
-import os
-import re
 import shutil
-from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from cms import create_app
 from cms.accounts import create_user, ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import cache, db
 from cms.i18n import TRANSLATIONS_DIR, compile_catalogs
+from tests.support.database import BACKENDS, drop_everything, empty_tables, make_app
+from tests.support.web import PASSWORD, Browserish
 
-BACKENDS = ["sqlite"] + (["mariadb"] if os.environ.get("CMS_TEST_DATABASE_URL") else [])
-PASSWORD = "correct-horse-battery"
 ROLE_NAMES = ["Reader", "Author", "Editor", "Moderator", "Translator", "Administrator"]
 
 _apps: dict[str, object] = {}
@@ -29,50 +22,6 @@ def pytest_sessionstart(session):
     compile_catalogs()
 
 
-def drop_everything(engine) -> None:
-    """Drop every table (including alembic_version) so migrations start from empty."""
-    meta = sa.MetaData()
-    meta.reflect(bind=engine)
-    with engine.begin() as conn:
-        if engine.dialect.name == "mysql":
-            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=0"))
-        for table in reversed(meta.sorted_tables):
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table.name)}"))
-        if engine.dialect.name == "mysql":
-            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
-
-
-def mariadb_url() -> str:
-    """CMS_TEST_DATABASE_URL, or with several pytest-xdist workers one database per worker beside it."""
-    url = sa.engine.make_url(os.environ["CMS_TEST_DATABASE_URL"])
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        url = url.set(database=f"{url.database}_{worker}")
-        server = sa.create_engine(url._replace(database=None))
-        with server.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-            )
-        server.dispose()
-    return url.render_as_string(hide_password=False)
-
-
-def make_app(backend: str, tmp_dir: Path, **overrides):
-    url = overrides.pop("DATABASE_URL", None)
-    url = url or (mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}")
-    return create_app(
-        "testing",
-        DATABASE_URL=url,
-        SECRET_KEY="testing-secret-key",
-        UPLOADS_DIR=str(tmp_dir / "uploads"),
-        EXPORTS_DIR=str(tmp_dir / "exports"),
-        IMPORTS_DIR=str(tmp_dir / "imports"),
-        **overrides,
-    )
-
-
 def _session_app(backend: str, tmp_path_factory):
     if backend not in _apps:
         app = make_app(backend, tmp_path_factory.mktemp(backend))
@@ -81,12 +30,6 @@ def _session_app(backend: str, tmp_path_factory):
             upgrade(directory=MIGRATIONS_DIR)
         _apps[backend] = app
     return _apps[backend]
-
-
-def empty_tables() -> None:
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -125,80 +68,6 @@ def users(app):
     return made
 
 
-def csrf_token(html: str) -> str:
-    for tag in re.findall(r"<input[^>]*>", html):
-        if 'name="csrf_token"' in tag:
-            return re.search(r'value="([^"]+)"', tag).group(1)
-    raise AssertionError("page has no CSRF token")
-
-
-class _Isolated:
-    """Runs each request in an empty context, so it gets its own app context, `g` and database session
-    instead of sharing the test's (Flask reuses an app context that is already pushed)."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if name in ("get", "post", "put", "patch", "delete", "head", "open"):
-            return lambda *args, **kwargs: contextvars.Context().run(self._complete, attr, *args, **kwargs)
-        return attr
-
-    @staticmethod
-    def _complete(method, *args, **kwargs):
-        response = method(*args, **kwargs)
-        response.get_data()  # a streamed body (exports) is produced inside the same context
-        return response
-
-
-class Browserish:
-    """A test client that reads the CSRF token from the page it fetched, as a browser would."""
-
-    def __init__(self, client):
-        self.client = _Isolated(client)
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def token_for(self, url: str) -> str:
-        response = self.client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        return csrf_token(response.get_data(as_text=True))
-
-    def csrf(self) -> str:
-        """The session's CSRF token, read from a page every visitor can open."""
-        response = self.client.get("/change")  # signed in: the change-password form
-        if response.status_code != 200:
-            response = self.client.get("/login")
-        return csrf_token(response.get_data(as_text=True))
-
-    def submit(self, form_url: str, data: dict, post_url: str | None = None, **kwargs):
-        """GET the form page, then POST `data` with its CSRF token."""
-        payload = {"csrf_token": self.token_for(form_url), **data}
-        return self.client.post(post_url or form_url, data=payload, **kwargs)
-
-    def open_form(self, url: str) -> dict:
-        """The values the page's form would submit unchanged, as a browser would."""
-        response = self.client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        return form_values(response.get_data(as_text=True))
-
-    def edit(self, url: str, changes: dict, **kwargs):
-        """Open the form at `url`, change some fields, submit it."""
-        return self.client.post(url, data={**self.open_form(url), **changes}, **kwargs)
-
-    def logout(self):
-        response = self.client.post("/logout", data={"csrf_token": self.csrf()})
-        assert response.status_code == 302
-        return response
-
-    def login(self, email: str, password: str = PASSWORD):
-        response = self.submit("/login", {"email": email, "password": password})
-        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-        return response
-
-
 @pytest.fixture
 def client(app):
     return Browserish(app.test_client())
@@ -215,89 +84,3 @@ def login_as(app, users):
         return browser
 
     return make
-
-
-def backend_of(app) -> str:
-    return "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
-
-
-def fresh(statement):
-    """Run a query after ending the test's transaction, so rows written by requests are visible (MariaDB)."""
-    db.session.rollback()
-    return db.session.execute(statement)
-
-
-class _FormReader(HTMLParser):
-    """The values a browser would submit for each form with method=post on a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms: list[list[tuple[str, str]]] = []
-        self.values: list[tuple[str, str]] = []
-        self._in_form = False
-        self._select: str | None = None
-        self._select_value: str | None = None
-        self._first_option: str | None = None
-        self._textarea: str | None = None
-        self._text = ""
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form" and (a.get("method") or "").lower() == "post":
-            self._in_form = True
-            self.values = []
-            self.forms.append(self.values)
-        if not self._in_form:
-            return
-        name = a.get("name")
-        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            self.values.append((name, a.get("value") or ("y" if a.get("type") == "checkbox" else "")))
-        elif tag == "select" and name:
-            self._select, self._select_value, self._first_option = name, None, None
-        elif tag == "option" and self._select:
-            value = a.get("value", "")
-            self._first_option = value if self._first_option is None else self._first_option
-            if "selected" in a:
-                self._select_value = value
-        elif tag == "textarea" and name:
-            self._textarea, self._text = name, ""
-
-    def handle_endtag(self, tag):
-        if tag == "form" and self._in_form:
-            self._in_form = False
-        elif tag == "select" and self._select:
-            value = self._select_value if self._select_value is not None else self._first_option
-            if value is not None:
-                self.values.append((self._select, value))
-            self._select = None
-        elif tag == "textarea" and self._textarea:
-            # Browsers drop one newline right after <textarea>.
-            self.values.append((self._textarea, self._text.removeprefix("\r\n").removeprefix("\n")))
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self._text += data
-
-
-def form_values(html: str) -> dict:
-    """The fields of the page's main form (the post form with the most fields)."""
-    reader = _FormReader()
-    reader.feed(html)
-    values: dict = {}
-    for name, value in max(reader.forms, key=len, default=[]):
-        if name in values:
-            values[name] = [*values[name], value] if isinstance(values[name], list) else [values[name], value]
-        else:
-            values[name] = value
-    return values
-
-
-def page_errors(response) -> list[str]:
-    """Form errors and flashed messages on a page, for assertion messages."""
-    html = response.get_data(as_text=True)
-    found = re.findall(r'class="form-text text-danger[^"]*">(.*?)</ul>', html, re.S)
-    found += re.findall(r'class="alert alert-(?:danger|error|warning)[^"]*"[^>]*>(.*?)</div>', html, re.S)
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", chunk)).strip() for chunk in found] or [html[:300]]

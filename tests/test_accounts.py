@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from cms.accounts import AccountError, create_user
 from cms.models import User
-from tests.conftest import Browserish, fresh
+from tests.support.database import fresh
+from tests.support.web import Browserish
 
 
 def link_in(mail: dict) -> str:

@@ -11,7 +11,7 @@ from cms import catalogs, i18n
 from cms.catalog_editor import CatalogEditor, CatalogError, entry_key, entry_value
 from cms.catalogs import CatalogForbidden, apply_changes, save_entry, upload_report
 from cms.models import AuditLog
-from tests.conftest import fresh
+from tests.support.database import fresh
 
 
 def first_entry(editor: CatalogEditor, msgid: str):

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from cms.models import Comment, Follow, Post, Role, User
 from cms.permissions import DEFAULT_ROLES, Perm
-from tests.conftest import fresh
+from tests.support.database import fresh
 
 
 def count(model) -> int:

@@ -6,7 +6,7 @@ from flask_migrate import upgrade
 
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import db
-from tests.conftest import drop_everything, make_app
+from tests.support.database import drop_everything, make_app
 
 
 def test_upgrade_from_empty_matches_the_models(app, tmp_path):

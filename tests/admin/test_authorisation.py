@@ -5,8 +5,8 @@ import sqlalchemy as sa
 
 from cms.extensions import db
 from cms.models import AuditLog, Comment, Follow, Media, Post, Role, User
-from tests.conftest import fresh
 from tests.factories import make_comment, make_follow, make_post
+from tests.support.database import fresh
 
 ROLES = [None, "reader", "author", "editor", "moderator", "translator", "administrator"]
 ALLOWED = {

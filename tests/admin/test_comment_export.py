@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from cms.extensions import db
 from cms.models import AuditLog, Comment, ExportJob, Post, User, utcnow
-from tests.conftest import fresh
 from tests.factories import make_comment, make_post
+from tests.support.database import fresh
 
 ENGLISH_HEADER = ["ID", "Post title", "Post URL", "Author username", "Author email", "Status", "Created at (UTC)",
                   "Comment"]  # fmt: skip
@@ -193,7 +193,7 @@ def test_background_file_is_for_its_requester_and_admins_only(login_as, users, c
     from cms.accounts import create_user
 
     create_user("mod2@example.com", "a-long-password", ["Moderator"], username="mod2")
-    from tests.conftest import Browserish
+    from tests.support.web import Browserish
 
     other = Browserish(owner.client.application.test_client())
     other.login("mod2@example.com", "a-long-password")

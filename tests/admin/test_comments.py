@@ -6,9 +6,8 @@ import sqlalchemy as sa
 from cms.comments import add_comment
 from cms.extensions import db
 from cms.models import AuditLog, BlockedWord, Comment, User
-from tests.conftest import fresh
 from tests.factories import make_comment, make_post
-from tests.public.test_caching import StatementCounter
+from tests.support.database import StatementCounter, fresh
 
 
 @pytest.fixture

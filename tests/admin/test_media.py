@@ -8,8 +8,8 @@ from PIL import Image
 
 from cms.media import media_path
 from cms.models import Media
-from tests.conftest import fresh
 from tests.images import jpeg_with_gps, png
+from tests.support.database import fresh
 
 
 def upload(browser, data: bytes, filename: str):

@@ -9,8 +9,9 @@ import time_machine
 
 from cms.extensions import db
 from cms.models import AuditLog, Post, PostRevision, PostTranslation, utcnow
-from tests.conftest import form_values, fresh, page_errors
 from tests.factories import make_post
+from tests.support.database import fresh
+from tests.support.web import form_values, page_errors
 
 
 def edit_url(post) -> str:

@@ -4,8 +4,8 @@ import pytest
 import sqlalchemy as sa
 
 from cms.models import Post
-from tests.conftest import fresh
 from tests.factories import make_post
+from tests.support.database import fresh
 
 
 @pytest.fixture

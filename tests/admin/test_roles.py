@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from cms.models import Role
 from cms.permissions import Perm
-from tests.conftest import fresh
+from tests.support.database import fresh
 
 
 def role(name: str) -> Role:

@@ -11,8 +11,9 @@ from babel.messages.plurals import get_plural
 
 from cms.extensions import db
 from cms.models import PostTranslation
-from tests.conftest import Browserish, make_app
 from tests.factories import make_post
+from tests.support.database import make_app
+from tests.support.web import Browserish
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from cms.models import AuditLog, User
-from tests.conftest import fresh
+from tests.support.database import fresh
 
 HEADER = ["email", "username", "name", "roles", "locale", "password"]
 

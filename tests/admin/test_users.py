@@ -4,7 +4,8 @@ import pytest
 import sqlalchemy as sa
 
 from cms.models import Role, User
-from tests.conftest import Browserish, fresh
+from tests.support.database import fresh
+from tests.support.web import Browserish
 
 
 def role_id(name: str) -> int:

@@ -41,11 +41,3 @@ def page(browser_engine, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-def sign_in(page, email: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_url(lambda url: "/login" not in url)

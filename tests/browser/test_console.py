@@ -10,10 +10,10 @@ from werkzeug.datastructures import FileStorage
 from cms.extensions import db
 from cms.media import save_upload
 from cms.models import Comment, Post
-from tests.browser.conftest import sign_in
-from tests.conftest import fresh
 from tests.factories import make_comment, make_post
 from tests.images import png
+from tests.support.browser import sign_in
+from tests.support.database import fresh
 
 pytestmark = pytest.mark.browser
 

@@ -7,28 +7,13 @@ from datetime import UTC, timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
-from sqlalchemy import event
 
 from cms.comments import id_batches, moderate
 from cms.extensions import cache, db
 from cms.models import CommentStatus, Post, utcnow
-from tests.conftest import Browserish, make_app
 from tests.factories import make_comment, make_post
-
-
-class StatementCounter:
-    def __init__(self, engine):
-        self.engine, self.statements = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, conn, cursor, statement, *args):
-        self.statements.append(statement)
+from tests.support.database import StatementCounter, make_app
+from tests.support.web import Browserish
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ import polib
 import pytest
 
 from cms.extensions import db
-from tests.conftest import Browserish
 from tests.factories import make_comment, make_post
+from tests.support.web import Browserish
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
 VISIBLE = re.compile(r"<(script|style|head)[^>]*>.*?</\1>", re.S)

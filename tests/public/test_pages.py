@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from cms.accounts import create_user
 from cms.extensions import db
 from cms.models import Comment, Follow, PostTranslation, Role, utcnow
-from tests.conftest import Browserish, fresh
 from tests.factories import make_comment, make_post
+from tests.support.database import fresh
+from tests.support.web import Browserish
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from cms.extensions import db
 from cms.models import Follow, PostTranslation, User, utcnow
 from tests.factories import make_comment, make_post
-from tests.public.test_caching import StatementCounter
+from tests.support.database import StatementCounter
 
 
 @pytest.fixture

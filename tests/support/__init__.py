@@ -1,0 +1,1 @@
+"""Helpers the tests share: apps and databases, a browser-like client, the real browser."""

@@ -1,0 +1,88 @@
+"""Test databases: SQLite always, MariaDB when CMS_TEST_DATABASE_URL is set; apps bound to them; reading
+what requests wrote; counting statements."""
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from cms import create_app
+from cms.extensions import db
+
+BACKENDS = ["sqlite"] + (["mariadb"] if os.environ.get("CMS_TEST_DATABASE_URL") else [])
+
+
+def drop_everything(engine) -> None:
+    """Drop every table (including alembic_version) so migrations start from empty."""
+    meta = sa.MetaData()
+    meta.reflect(bind=engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in reversed(meta.sorted_tables):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table.name)}"))
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+def mariadb_url() -> str:
+    """CMS_TEST_DATABASE_URL, or with several pytest-xdist workers one database per worker beside it."""
+    url = sa.engine.make_url(os.environ["CMS_TEST_DATABASE_URL"])
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        url = url.set(database=f"{url.database}_{worker}")
+        server = sa.create_engine(url._replace(database=None))
+        with server.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            )
+        server.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+def make_app(backend: str, tmp_dir: Path, **overrides):
+    url = overrides.pop("DATABASE_URL", None)
+    url = url or (mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}")
+    return create_app(
+        "testing",
+        DATABASE_URL=url,
+        SECRET_KEY="testing-secret-key",
+        UPLOADS_DIR=str(tmp_dir / "uploads"),
+        EXPORTS_DIR=str(tmp_dir / "exports"),
+        IMPORTS_DIR=str(tmp_dir / "imports"),
+        **overrides,
+    )
+
+
+def empty_tables() -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def backend_of(app) -> str:
+    return "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
+
+
+def fresh(statement):
+    """Run a query after ending the test's transaction, so rows written by requests are visible (MariaDB)."""
+    db.session.rollback()
+    return db.session.execute(statement)
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.engine, self.statements = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
