@@ -10,8 +10,10 @@ from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_babel import gettext, lazy_gettext, ngettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
 
 from cms.dashboard import attention, comments_per_day
+from cms.domain import DomainError
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import STAFF, Perm, can
@@ -79,6 +81,14 @@ class StaffModelView(ModelView):
         if not self.is_action_allowed(name):
             abort(403)
         return super().handle_action(return_view)
+
+    def enforce(self, rule, *args) -> None:
+        """Run a service's rule from a Flask-Admin hook: a refusal becomes the form error (or, on delete,
+        the flash) Flask-Admin shows, and nothing is saved."""
+        try:
+            rule(*args)
+        except DomainError as exc:
+            raise ValidationError(str(exc)) from None
 
     def scope(self, query):
         """The row-level rule: the rows the current user may see and touch. Default: all rows."""

@@ -14,12 +14,10 @@ from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms.validators import ValidationError
 
 from admin_views.base import StaffModelView
 from cms import audit, exports, policies
 from cms.comments import (
-    CommentError,
     CommentSelection,
     count_selected,
     deactivate_authors,
@@ -213,10 +211,7 @@ class CommentView(StaffModelView):
         return super().render(template, **kwargs)
 
     def on_model_change(self, form, model, is_created):
-        try:
-            moderate_one(model, current_user)
-        except CommentError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(moderate_one, model, current_user)
 
     # -- bulk actions --------------------------------------------------------------------------------
     def _flash_changed(self, changed: int) -> None:

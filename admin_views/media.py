@@ -8,7 +8,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms.validators import ValidationError
 
 from admin_views.base import StaffModelView
 from cms.extensions import db
@@ -63,10 +62,7 @@ class MediaView(StaffModelView):
             return False
 
     def on_model_delete(self, model):
-        try:
-            check_delete(current_user, model)
-        except MediaError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(check_delete, current_user, model)
 
     def after_model_delete(self, model):
         remove_files(model.file_name)

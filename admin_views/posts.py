@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Optional
 
 from admin_views.base import StaffModelView, body_html_formatter
 from cms import policies
@@ -177,16 +177,10 @@ class PostView(StaffModelView):
         if is_created and model.author_id is None and model.author is None:
             model.author = current_user._get_current_object()
         old_status = None if is_created else form.status.object_data
-        try:
-            prepare_post(model, current_user, old_status, supported_locales())
-        except PostError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(prepare_post, model, current_user, old_status, supported_locales())
 
     def on_model_delete(self, model):
-        try:
-            check_delete(current_user, model)
-        except PostError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(check_delete, current_user, model)
 
     # -- no lost edits ------------------------------------------------------------------------------
     def update_model(self, form, model):

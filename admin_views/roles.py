@@ -3,11 +3,10 @@
 from flask_security import current_user
 from markupsafe import Markup, escape
 from wtforms import SelectMultipleField
-from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin_views.base import StaffModelView
-from cms.accounts import AccountError, check_role_change_keeps_admin, check_role_delete_keeps_admin
+from cms.accounts import check_role_change_keeps_admin, check_role_delete_keeps_admin
 from cms.permissions import Perm, mask_of, names_of, perm_name
 
 
@@ -50,13 +49,7 @@ class RoleView(StaffModelView):
     form_overrides = {"permissions": PermissionMaskField}
 
     def on_model_change(self, form, model, is_created):
-        try:
-            check_role_change_keeps_admin(current_user)
-        except AccountError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(check_role_change_keeps_admin, current_user)
 
     def on_model_delete(self, model):
-        try:
-            check_role_delete_keeps_admin(current_user, model)
-        except AccountError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(check_role_delete_keeps_admin, current_user, model)

@@ -3,10 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from wtforms import PasswordField, SelectField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
-from cms.accounts import MIN_PASSWORD_LENGTH, AccountError, check_delete_account, prepare_account
+from cms.accounts import MIN_PASSWORD_LENGTH, check_delete_account, prepare_account
 from cms.locale import supported_locales
 from cms.permissions import Perm
 
@@ -52,13 +52,7 @@ class UserView(StaffModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        try:
-            prepare_account(current_user, model, form.new_password.data, is_created)
-        except AccountError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(prepare_account, current_user, model, form.new_password.data, is_created)
 
     def on_model_delete(self, model):
-        try:
-            check_delete_account(current_user, model)
-        except AccountError as exc:
-            raise ValidationError(str(exc)) from None
+        self.enforce(check_delete_account, current_user, model)

@@ -8,6 +8,7 @@ from flask_security.signals import user_authenticated, user_registered
 from sqlalchemy import func, select
 
 from cms import audit
+from cms.domain import DomainError
 from cms.extensions import db, security
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
@@ -15,7 +16,7 @@ from cms.permissions import DEFAULT_ROLES, Perm, user_can
 MIN_PASSWORD_LENGTH = 8
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
     """A request about accounts that the rules refuse; the message is shown to the user."""
 
 

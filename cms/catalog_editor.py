@@ -16,13 +16,14 @@ from pathlib import Path
 import polib
 from flask_babel import lazy_gettext as _l
 
+from cms.domain import DomainError
 from cms.i18n import compile_catalog, touch_stamp
 
 DOMAIN = "messages"
 STATES = ("all", "untranslated", "fuzzy", "translated")
 
 
-class CatalogError(ValueError):
+class CatalogError(DomainError):
     """A catalog operation refused; the message says why, in the reader's language."""
 
 

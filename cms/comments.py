@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from cms import audit, page_cache
+from cms.domain import DomainError
 from cms.extensions import db
 from cms.markup import render_comment
 from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
@@ -24,7 +25,7 @@ BATCH = 1000
 LINK = re.compile(r"https?://|www\.|\]\(", re.I)
 
 
-class CommentError(ValueError):
+class CommentError(DomainError):
     """A comment change the rules refuse; the message is shown to the user."""
 
 

@@ -3,13 +3,14 @@
 from sqlalchemy import Select, delete, func, select
 
 from cms.content import with_content
+from cms.domain import DomainError
 from cms.extensions import db
 from cms.models import Follow, Post, User
 from cms.permissions import Perm, user_can
 from cms.posts import public_posts
 
 
-class FollowError(ValueError):
+class FollowError(DomainError):
     """A follow the rules refuse; the message is shown to the reader."""
 
 

@@ -12,6 +12,7 @@ from flask_security.confirmable import send_confirmation_instructions
 from sqlalchemy import func, select
 
 from cms import audit, previews
+from cms.domain import DomainError
 from cms.extensions import db, security
 from cms.locale import supported_locales
 from cms.models import Role, User
@@ -28,7 +29,7 @@ TEMPLATE_ROWS = [
 ]
 
 
-class AccountImportError(ValueError):
+class AccountImportError(DomainError):
     """The import cannot go ahead; the message says why."""
 
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
 from cms import policies
+from cms.domain import DomainError
 from cms.extensions import db
 from cms.models import Media, User
 
@@ -32,7 +33,7 @@ THUMBNAIL_SIZE = (320, 320)
 THUMBS = "thumbs"
 
 
-class MediaError(ValueError):
+class MediaError(DomainError):
     """An upload refused; the message says why."""
 
 

@@ -12,12 +12,13 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
 from cms import audit, policies
+from cms.domain import DomainError
 from cms.extensions import db
 from cms.markup import render_markdown
 from cms.models import Post, PostRevision, PostStatus, PostTranslation, SlugRedirect, User, utcnow
 
 
-class PostError(ValueError):
+class PostError(DomainError):
     """A post change the rules refuse; the message is shown to the user."""
 
 
