@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, errors, i18n, page_cache, permissions
+from cms import accounts, audit, comment_counts, errors, i18n, page_cache, permissions
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -99,6 +99,7 @@ def register_extensions(app: Flask) -> None:
     accounts.connect_signals()
     audit.listen()
     page_cache.listen()
+    comment_counts.listen()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import exports, i18n
+from cms import comment_counts, exports, i18n
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.comments import CommentSelection, count_selected
 from cms.models import CommentStatus
@@ -60,10 +60,27 @@ def seed_command(users, posts, comments, follows):
             seed_bulk(users, posts, comments, follows, progress=lambda what, rows: bar.update(rows))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+    comment_counts.recount()  # the seed inserts in bulk, past the counting hooks
     click.echo("Demo accounts (email / password):")
     for role, email, password in accounts:
         click.echo(f"  {role:<14} {email:<28} {password}")
     current_app.logger.info("Seeded %d rows", total)
+
+
+@cms_cli.command("check-counts")
+@click.option("--fix", is_flag=True, help="Rewrite the stored counts from the comments.")
+def check_counts_command(fix):
+    """Compare the moderation queue's stored per-status comment counts with the comments themselves."""
+    wrong = comment_counts.mismatches()
+    for status, (stored, true) in sorted(wrong.items()):
+        click.echo(f"{status}: stored {stored:,}, actually {true:,}")
+    if not wrong:
+        click.echo("The comment counts are exact.")
+    elif fix:
+        comment_counts.recount()
+        click.echo("Rewrote the comment counts.")
+    else:
+        raise click.ClickException("The comment counts are off; run `flask cms check-counts --fix`.")
 
 
 i18n_cli = AppGroup("i18n", help="Translation catalogs: extract, update, compile (wraps pybabel).")

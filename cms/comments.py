@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
-from cms import audit, page_cache
+from cms import audit, comment_counts, page_cache
 from cms.domain import DomainError
 from cms.extensions import db
 from cms.markup import render_comment
@@ -185,10 +185,8 @@ def id_batches(ids: list[int], size: int = BATCH) -> Iterator[list[int]]:
 
 
 def status_counts() -> dict[str, int]:
-    rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
-    counts: dict[str, int] = dict.fromkeys(COMMENT_STATUSES, 0)
-    counts.update({status: n for status, n in rows})
-    return counts
+    """The moderation queue's tab counts: exact, and read from the counter table, not counted."""
+    return comment_counts.counts()
 
 
 # -- bulk moderation ---------------------------------------------------------------------------------
@@ -218,6 +216,7 @@ def moderate(batches, status: str, moderator: User | None = None, reason: str | 
     values = moderation_values(status, reason, moderator)
     changed = 0
     for ids in batches:
+        comment_counts.adjust_for_status_change(ids, status)
         result = db.session.execute(
             update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(**values),
             execution_options={"synchronize_session": False},
@@ -233,6 +232,7 @@ def moderate(batches, status: str, moderator: User | None = None, reason: str | 
 def delete_comments(batches, moderator: User | None = None) -> int:
     deleted = 0
     for ids in batches:
+        comment_counts.adjust_for_delete(ids)
         result = db.session.execute(delete(Comment).where(Comment.id.in_(ids)))
         deleted += result.rowcount  # type: ignore[attr-defined]
     audit.record("bulk_delete", "Comment", summary=f"{deleted} comments deleted")

@@ -106,7 +106,7 @@ def test_select_all_matching_moderates_thousands_in_batches(login_as, users, que
     assert "2500 comments changed." in browser.get(response.location).get_data(as_text=True)
     counts = dict(fresh(sa.select(Comment.status, sa.func.count()).group_by(Comment.status)).tuples().all())
     assert counts["hidden"] == 2501 and counts["pending"] == 2
-    updates = [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE COMMENT")]
+    updates = [s for s in counter.statements if s.lstrip().upper().startswith("UPDATE COMMENT SET")]
     assert len(updates) == 3, "one UPDATE per batch of 1,000"
 
 
