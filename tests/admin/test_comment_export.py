@@ -255,6 +255,7 @@ def test_large_csv_export_on_two_processes_matches_one(app, users, comments, tmp
     """Above PARALLEL_MIN_ROWS a forked process writes the upper half; the file must be the same."""
     from cms import exports
     from cms.comments import CommentSelection
+    from cms.exports import writers
 
     post = comments[0]
     db.session.execute(
@@ -265,9 +266,9 @@ def test_large_csv_export_on_two_processes_matches_one(app, users, comments, tmp
     db.session.commit()
     one, two = tmp_path / "one.csv", tmp_path / "two.csv"
     exports.export_to_file(CommentSelection(), "csv", one, "en", "http://localhost/")
-    monkeypatch.setattr(exports, "PARALLEL_MIN_ROWS", 50)
-    monkeypatch.setattr(exports.threading, "active_count", lambda: 1)
-    assert exports._split_point(CommentSelection()) is not None
+    monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
+    monkeypatch.setattr(writers.threading, "active_count", lambda: 1)
+    assert writers._split_point(CommentSelection()) is not None
     seen = []
     written = exports.export_to_file(CommentSelection(), "csv", two, "en", "http://localhost/", progress=seen.append)
     assert written == 308 and sum(seen) == 308

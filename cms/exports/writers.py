@@ -1,0 +1,166 @@
+"""Writing export rows to a file: xlsxwriter in constant-memory mode or the csv module, so memory stays flat
+whatever the size; a large csv is written by two processes, each taking half of the ids."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import multiprocessing
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import sqlalchemy as sa
+import xlsxwriter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cms.comments import CommentSelection, count_selected, selection_clauses
+from cms.exports.rows import export_rows, header
+from cms.extensions import db
+from cms.models import Comment
+
+log = logging.getLogger("cms.exports")
+
+Progress = Callable[[int], None]
+
+
+class ExportError(ValueError):
+    """An export request refused; the message is shown to the moderator."""
+
+
+def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+    """xlsxwriter in constant-memory mode: each row goes to disk as it is written."""
+    workbook = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    sheet = workbook.add_worksheet("Comments")
+    bold = workbook.add_format({"bold": True})
+    sheet.write_row(0, 0, head, bold)
+    sheet.freeze_panes(1, 0)
+    number, string = sheet.write_number, sheet.write_string
+    row_number = 0
+    for rows in chunks:
+        for row in rows:
+            row_number += 1
+            number(row_number, 0, row[0])
+            for column in range(1, 8):
+                string(row_number, column, row[column])
+        if progress:
+            progress(len(rows))
+    workbook.close()
+    return row_number
+
+
+def _csv_chunks(fh, chunks, progress: Progress | None = None) -> int:
+    """Each chunk is formatted by the csv module into a buffer, then written in one call."""
+    count = 0
+    for rows in chunks:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        fh.write(buffer.getvalue())
+        count += len(rows)
+        if progress:
+            progress(len(rows))
+    return count
+
+
+def write_csv(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("\ufeff")
+        csv.writer(fh).writerow(head)
+        return _csv_chunks(fh, chunks, progress)
+
+
+WRITERS = {"xlsx": write_xlsx, "csv": write_csv}
+FORMATS = tuple(WRITERS)
+
+
+def export_to_file(
+    selection: CommentSelection, fmt: str, path: Path, locale: str, base_url: str, progress: Progress | None = None
+) -> int:
+    if fmt not in FORMATS:
+        raise ExportError(f"Unknown export format {fmt!r}.")
+    if fmt == "csv":
+        split = _split_point(selection)
+        if split is not None:
+            return _parallel_csv(selection, split, path, header(locale), base_url, progress)
+    return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+
+
+# -- csv on two processes ----------------------------------------------------------------------------
+# Reading a million rows through the driver costs about as much as the csv module's writing them; a
+# second process exports the upper half of the primary keys at the same time, and its part is appended.
+PARALLEL_MIN_ROWS = 200_000
+
+
+def _split_point(selection: CommentSelection) -> int | None:
+    """The id splitting the selection in half, when two processes are worth it and safe to start.
+
+    Forking is only done from a single-threaded process (the CLI, `flask cms worker`): a fork from a
+    threaded web worker could inherit a lock held by another thread."""
+    if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or selection.id_after or selection.id_through:
+        return None
+    total = count_selected(selection)
+    if total < PARALLEL_MIN_ROWS:
+        return None
+    return db.session.scalar(
+        select(Comment.id).where(*selection_clauses(selection)).order_by(Comment.id).offset(total // 2).limit(1)
+    )
+
+
+def _export_part(selection: CommentSelection, part: Path, base_url: str, url, done) -> None:
+    """The child process: its own engine and connection (never the parent's), its half into `part`."""
+    status = 1
+    try:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with Session(engine) as session, part.open("w", encoding="utf-8", newline="") as fh:
+
+            def count(rows: int) -> None:
+                with done.get_lock():
+                    done.value += rows
+
+            _csv_chunks(fh, export_rows(selection, base_url, session=session), count)
+        status = 0
+    except BaseException:
+        log.exception("export part %s failed", part)
+    finally:
+        os._exit(status)
+
+
+def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, base_url, progress) -> int:
+    context = multiprocessing.get_context("fork")
+    done = context.Value("q", 0)
+    part = path.with_name(path.name + ".part")
+    upper = replace(selection, id_after=split)
+    lower = replace(selection, id_through=split)
+    db.session.commit()  # no open transaction is carried into the child
+    child = context.Process(target=_export_part, args=(upper, part, base_url, db.engine.url, done), daemon=True)
+    child.start()
+    reported = [0]
+
+    def report(rows: int) -> None:
+        if progress:
+            with done.get_lock():
+                theirs = done.value
+            progress(rows + theirs - reported[0])
+            reported[0] = theirs
+
+    try:
+        count = write_csv(path, head, export_rows(lower, base_url), report)
+        child.join()
+        if child.exitcode != 0:
+            raise ExportError("The second export process failed; see the log.")
+        with path.open("ab") as out, part.open("rb") as theirs:
+            shutil.copyfileobj(theirs, out, 1024 * 1024)
+        report(0)
+        return count + done.value
+    finally:
+        if child.is_alive():
+            child.terminate()
+        part.unlink(missing_ok=True)
