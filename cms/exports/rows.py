@@ -16,6 +16,7 @@ from cms.extensions import db
 from cms.models import Comment, Post, User
 
 CHUNK = 5000
+LOOKUP_LIMIT = 50_000  # posts, and authors, kept in memory during one export
 COLUMNS = (
     _l("ID"),
     _l("Post title"),
@@ -88,26 +89,35 @@ def _comment_chunks(selection: CommentSelection, chunk: int, session) -> Iterato
 
 
 class _Lookup(dict):
-    """A bounded cache of post or user columns, filled a chunk at a time with one IN query."""
+    """A bounded cache of post or user columns, filled a chunk at a time with one IN query.
 
-    LIMIT = 50_000
+    When a chunk's new ids would take it past `limit` it is emptied first; it may then hold one chunk's
+    ids even if those are more than `limit`, since every row of the chunk needs its entry."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
 
     def fill(self, session, ids: set, query, build) -> None:
         missing = ids - self.keys()
         if not missing:
             return
-        if len(self) + len(missing) > self.LIMIT:
+        if len(self) + len(missing) > self.limit:
             self.clear()
+            missing = ids  # what the chunk found here a moment ago is gone too
         for row in session.execute(query.where(query.selected_columns[0].in_(missing))):
             self[row[0]] = build(*row)
 
 
-def export_rows(selection: CommentSelection, base_url: str, chunk: int = CHUNK, session=None) -> Iterator[list[tuple]]:
+def export_rows(
+    selection: CommentSelection, base_url: str, chunk: int = CHUNK, session=None, cache_limit: int = LOOKUP_LIMIT
+) -> Iterator[list[tuple]]:
     """Chunks of export rows in primary-key order, text cells already neutralised. Posts and authors come
-    from small caches rather than a join: a million random look-ups cost more than the comments."""
+    from small caches (of `cache_limit` entries each) rather than a join: a million random look-ups cost
+    more than the comments."""
     session = session or db.session
     base_url = base_url.rstrip("/")
-    posts, authors = _Lookup(), _Lookup()
+    posts, authors = _Lookup(cache_limit), _Lookup(cache_limit)
     post_query = select(Post.id, Post.title, Post.locale, Post.slug)
     author_query = select(User.id, User.username, User.email)
     for rows in _comment_chunks(selection, chunk, session):

@@ -14,12 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from cms.extensions import db
-from cms.models import AuditLog, Comment, ExportJob, Post, User, utcnow
+from cms.models import AuditLog, Comment, ExportJob, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
+from tests.support.exports import ENGLISH_HEADER, expected_rows, read_csv, read_xlsx
 
-ENGLISH_HEADER = ["ID", "Post title", "Post URL", "Author username", "Author email", "Status", "Created at (UTC)",
-                  "Comment"]  # fmt: skip
 DANGEROUS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\tTabbed", "\rReturn", '=HYPERLINK("http://evil.example")']
 
 
@@ -30,49 +29,6 @@ def comments(users):
     rows = [make_comment(users["reader"], post, body=f"pending {n} 中文", status="pending") for n in range(5)]
     rows += [make_comment(users["reader"], other, body=f"approved {n}", status="approved") for n in range(3)]
     return post, rows
-
-
-def expected_rows(status: str) -> list[list]:
-    query = (
-        sa.select(
-            Comment.id,
-            Post.title,
-            Post.locale,
-            Post.slug,
-            User.username,
-            User.email,
-            Comment.status,
-            Comment.created_at,
-            Comment.body,
-        )  # fmt: skip
-        .join(Post, Post.id == Comment.post_id)
-        .join(User, User.id == Comment.author_id)
-        .where(Comment.status == status)
-        .order_by(Comment.id)
-    )
-    return [
-        [
-            cid,
-            title,
-            f"http://localhost/{locale}/posts/{slug}",
-            username,
-            email,
-            st,
-            created.isoformat(timespec="seconds") + "Z",
-            body,
-        ]  # fmt: skip
-        for cid, title, locale, slug, username, email, st, created, body in fresh(query).all()
-    ]
-
-
-def read_xlsx(data: bytes) -> list[list]:
-    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
-    return [list(row) for row in sheet.iter_rows(values_only=True)]
-
-
-def read_csv(data: bytes) -> list[list]:
-    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 @pytest.fixture(params=["inline", "streamed"])
