@@ -145,7 +145,8 @@ def export_comments_command(path, status, search, locale, base_url):
     selection = CommentSelection(status=status, search=search)
     total = count_selected(selection)
     with click.progressbar(length=total, label=f"Exporting {total:,} comments", show_pos=True) as bar:
-        written = exports.export_to_file(selection, fmt, target, locale, base_url, progress=bar.update)
+        # A command runs on one thread, so a large csv may be written by two processes.
+        written = exports.export_to_file(selection, fmt, target, locale, base_url, progress=bar.update, parallel=True)
     click.echo(f"Wrote {written:,} rows to {target}.")
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from cms import audit
@@ -58,7 +58,8 @@ def start_export(user: User, selection: CommentSelection, fmt: str, locale: str,
         from rq import Queue
 
         queue = Queue(current_app.config["EXPORT_QUEUE"], connection=Redis.from_url(redis_url))
-        queue.enqueue(run_export_job, job.id, job_timeout=6 * 3600, result_ttl=86400)
+        # The worker's entry point builds the app when no app context is there (a plain `rq worker`).
+        queue.enqueue("worker.run_export_job", job.id, job_timeout=6 * 3600, result_ttl=86400)
     else:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=_run_in_app, args=(app, job.id), daemon=True, name=f"export-{job.id}").start()
@@ -70,13 +71,11 @@ def _run_in_app(app: Flask, job_id: str) -> None:
         run_export_job(job_id)
 
 
-def run_export_job(job_id: str) -> None:
-    """Write the export file, recording progress as it goes; a failure is recorded with its reason."""
-    if not has_app_context():  # an RQ worker started outside `flask cms worker`
-        from cms import create_app
+def run_export_job(job_id: str, *, parallel: bool = False) -> None:
+    """Write the export file, recording progress as it goes; a failure is recorded with its reason.
 
-        with create_app().app_context():
-            return run_export_job(job_id)
+    `parallel` as for `export_to_file`: only the single-threaded RQ worker passes True, never the thread
+    runner inside a web process."""
     db.session.rollback()  # start from a fresh transaction: the job row was committed by another process
     job = db.session.get(ExportJob, job_id)
     if job is None:
@@ -93,7 +92,8 @@ def run_export_job(job_id: str) -> None:
 
     path = job_path(job)
     try:
-        written = export_to_file(CommentSelection.from_json(data), job.format, path, job.locale, base_url, progress)
+        selection = CommentSelection.from_json(data)
+        written = export_to_file(selection, job.format, path, job.locale, base_url, progress, parallel=parallel)
     except Exception as exc:  # the moderator must learn why, whatever it was
         log.exception("export job %s failed", job_id)
         db.session.rollback()

@@ -9,7 +9,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -82,11 +81,23 @@ FORMATS = tuple(WRITERS)
 
 
 def export_to_file(
-    selection: CommentSelection, fmt: str, path: Path, locale: str, base_url: str, progress: Progress | None = None
+    selection: CommentSelection,
+    fmt: str,
+    path: Path,
+    locale: str,
+    base_url: str,
+    progress: Progress | None = None,
+    *,
+    parallel: bool = False,
 ) -> int:
+    """Write the selection to `path`; the number of rows written.
+
+    `parallel` lets a csv of PARALLEL_MIN_ROWS or more be written by two processes. Only a single-threaded
+    process may ask for it (the CLI, the RQ worker): a fork from a threaded web worker could inherit a lock
+    held by another thread."""
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}.")
-    if fmt == "csv":
+    if fmt == "csv" and parallel:
         split = _split_point(selection)
         if split is not None:
             return _parallel_csv(selection, split, path, header(locale), base_url, progress)
@@ -100,11 +111,8 @@ PARALLEL_MIN_ROWS = 200_000
 
 
 def _split_point(selection: CommentSelection) -> int | None:
-    """The id splitting the selection in half, when two processes are worth it and safe to start.
-
-    Forking is only done from a single-threaded process (the CLI, `flask cms worker`): a fork from a
-    threaded web worker could inherit a lock held by another thread."""
-    if (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or selection.id_after or selection.id_through:
+    """The id splitting the selection in half, when two processes are worth it."""
+    if (os.cpu_count() or 1) < 2 or selection.id_after or selection.id_through:
         return None
     total = count_selected(selection)
     if total < PARALLEL_MIN_ROWS:
@@ -140,6 +148,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
     upper = replace(selection, id_after=split)
     lower = replace(selection, id_through=split)
     db.session.commit()  # no open transaction is carried into the child
+    log.info("csv export on two processes: ids above %d in the second", split)
     child = context.Process(target=_export_part, args=(upper, part, base_url, db.engine.url, done), daemon=True)
     child.start()
     reported = [0]

@@ -207,31 +207,6 @@ def test_background_export_on_rq_with_redis(app, login_as, comments, background)
     queue.delete(delete_jobs=True)
 
 
-def test_large_csv_export_on_two_processes_matches_one(app, users, comments, tmp_path, monkeypatch):
-    """Above PARALLEL_MIN_ROWS a forked process writes the upper half; the file must be the same."""
-    from cms import exports
-    from cms.comments import CommentSelection
-    from cms.exports import writers
-
-    post = comments[0]
-    db.session.execute(
-        sa.insert(Comment),
-        [{"body": f"=bulk {n}" if n % 7 == 0 else f"bulk {n}", "body_html": "", "status": "approved",
-          "author_id": users["reader"].id, "post_id": post.id} for n in range(300)],
-    )  # fmt: skip
-    db.session.commit()
-    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
-    exports.export_to_file(CommentSelection(), "csv", one, "en", "http://localhost/")
-    monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
-    monkeypatch.setattr(writers.threading, "active_count", lambda: 1)
-    assert writers._split_point(CommentSelection()) is not None
-    seen = []
-    written = exports.export_to_file(CommentSelection(), "csv", two, "en", "http://localhost/", progress=seen.append)
-    assert written == 308 and sum(seen) == 308
-    assert two.read_bytes() == one.read_bytes()
-    assert not list(tmp_path.glob("*.part"))
-
-
 def test_xlsx_opens_in_libreoffice(login_as, comments, tmp_path, export_path):
     """LibreOffice (headless) reads the exported workbook and gets the same cells back."""
     import shutil

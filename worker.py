@@ -1,0 +1,16 @@
+"""The RQ entry point for background jobs: runs a job inside an app, building one when RQ has none."""
+
+from flask import has_app_context
+
+from cms import create_app
+from cms.exports import jobs
+
+
+def run_export_job(job_id: str) -> None:
+    """`flask cms worker` (SimpleWorker, one thread) runs jobs inside its own app context; a plain
+    `rq worker` has none, so the job builds the app from the environment, as `wsgi.py` does."""
+    if has_app_context():
+        jobs.run_export_job(job_id, parallel=True)
+        return
+    with create_app().app_context():
+        jobs.run_export_job(job_id, parallel=True)
