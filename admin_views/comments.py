@@ -33,7 +33,7 @@ from cms.comments import (
 )
 from cms.extensions import db
 from cms.markup import stored_html
-from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, CommentStatus, ExportJob, utcnow
+from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, CommentStatus, ExportJob, ExportStatus, utcnow
 from cms.permissions import Perm
 
 STATUS_LABELS = {
@@ -293,7 +293,7 @@ class CommentView(StaffModelView):
 
     def _job_or_404(self, job_id: str) -> ExportJob:
         job = db.session.get(ExportJob, job_id) or abort(404)
-        if not exports.may_download(current_user, job):
+        if not policies.exports.may_download(current_user, job):
             abort(403)
         return job
 
@@ -305,7 +305,7 @@ class CommentView(StaffModelView):
     def export_job_status(self, job_id):
         job = self._job_or_404(job_id)
         data = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent, "error": job.error}
-        if job.status == "done":
+        if job.status == ExportStatus.DONE:
             data["download_url"] = self.get_url(".export_job_download", job_id=job.id)
         return jsonify(data)
 
@@ -314,7 +314,7 @@ class CommentView(StaffModelView):
         job = self._job_or_404(job_id)
         path = exports.download_path(job)
         if path is None:
-            abort(409 if job.status in ("queued", "running") else 410)
+            abort(409 if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) else 410)
         return send_file(
             path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}"
         )

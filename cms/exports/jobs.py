@@ -1,5 +1,5 @@
-"""Background exports: the job row, its run on RQ (when CMS_REDIS_URL is set) or a worker thread, the file
-it leaves for a day, and who may download it."""
+"""Background exports: the job row, its run on RQ (when CMS_REDIS_URL is set) or a worker thread, and the
+file it leaves for a day (who may download it is `cms.policies.exports`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from cms import audit
 from cms.comments import CommentSelection, count_selected
 from cms.exports.writers import FORMATS, ExportError, export_to_file
 from cms.extensions import db
-from cms.models import ExportJob, User, utcnow
-from cms.permissions import Perm, user_can
+from cms.models import ExportJob, ExportStatus, User, utcnow
 
 log = logging.getLogger("cms.exports")
 
@@ -83,7 +82,7 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
         return None
     data = json.loads(job.selection)
     base_url = data.pop("base_url", "")
-    job.status, job.done = "running", 0
+    job.status, job.done = ExportStatus.RUNNING, 0
     db.session.commit()
 
     def progress(rows: int) -> None:
@@ -99,23 +98,19 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
         db.session.rollback()
         path.unlink(missing_ok=True)
         job = db.session.get_one(ExportJob, job_id)
-        job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:500], utcnow()
+        job.status, job.error, job.finished_at = ExportStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], utcnow()
         db.session.commit()
         return None
     job = db.session.get_one(ExportJob, job_id)
-    job.status, job.done, job.total = "done", written, max(job.total, written)
+    job.status, job.done, job.total = ExportStatus.DONE, written, max(job.total, written)
     job.file_name, job.finished_at, job.expires_at = path.name, utcnow(), utcnow() + FILE_LIFETIME
     db.session.commit()
     return None
 
 
-def may_download(user: User, job: ExportJob) -> bool:
-    return job.user_id == user.id or user_can(user, Perm.ADMIN)
-
-
 def download_path(job: ExportJob) -> Path | None:
     """The finished file, or None when it is not ready or has expired."""
-    if job.status != "done" or not job.file_name or (job.expires_at and job.expires_at < utcnow()):
+    if job.status != ExportStatus.DONE or not job.file_name or (job.expires_at and job.expires_at < utcnow()):
         return None
     path = exports_dir() / job.file_name
     return path if path.exists() else None
