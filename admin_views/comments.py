@@ -1,9 +1,7 @@
 """The comment queue (MODERATE): status tabs with live counts, filters that mean the same in the list,
 the bulk actions and the exports, hide reasons, and exports of any size."""
 
-import tempfile
 from datetime import datetime
-from pathlib import Path
 
 import flask_excel as excel
 from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
@@ -16,10 +14,9 @@ from flask_security import current_user
 from markupsafe import Markup
 
 from admin_views.base import StaffModelView
-from cms import audit, exports, policies
+from cms import exports, policies
 from cms.comments import (
     CommentSelection,
-    count_selected,
     deactivate_authors,
     delete_comments,
     hidden_counts,
@@ -264,31 +261,23 @@ class CommentView(StaffModelView):
     def export(self, export_type):
         if export_type not in exports.FORMATS:
             abort(404)
-        selection = self.current_selection()
-        total = count_selected(selection)
         locale = str(get_locale() or "en")
-        base_url = request.host_url
-        if total > self.admin.app.config["EXPORT_ASYNC_ROWS"]:
-            job = exports.start_export(current_user, selection, export_type, locale, base_url)
-            flash(gettext("%(num)s comments are being exported in the background.", num=f"{total:,}"), "info")
-            return redirect(self.get_url(".export_job_view", job_id=job.id))
-        audit.record("export", "Comment", summary=f"{total} comments as {export_type}")
-        db.session.commit()
+        delivery = exports.deliver(
+            current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
+        )
+        if delivery.kind == "job":
+            flash(gettext("%(num)s comments are being exported in the background.", num=f"{delivery.total:,}"), "info")
+            return redirect(self.get_url(".export_job_view", job_id=delivery.job.id))
         name = f"comments-{utcnow():%Y%m%d-%H%M%S}.{export_type}"
-        if total <= self.admin.app.config["EXPORT_INLINE_ROWS"]:
-            response = excel.make_response_from_array(
-                exports.export_in_memory(selection, locale, base_url), export_type, file_name=name
-            )
-            if export_type == "csv":
-                response.set_data(b"\xef\xbb\xbf" + response.get_data())
-                response.mimetype, response.charset = "text/csv", "utf-8"
+        if delivery.kind == "file":
+            path = delivery.path
+            response = send_file(path, as_attachment=True, download_name=name)
+            response.call_on_close(lambda: path.unlink(missing_ok=True))
             return response
-        handle = tempfile.NamedTemporaryFile(suffix=f".{export_type}", delete=False)  # noqa: SIM115
-        handle.close()
-        path = Path(handle.name)
-        exports.export_to_file(selection, export_type, path, locale, base_url)
-        response = send_file(path, as_attachment=True, download_name=name)
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
+        response = excel.make_response_from_array(delivery.rows, export_type, file_name=name)
+        if export_type == "csv":
+            response.set_data(b"\xef\xbb\xbf" + response.get_data())
+            response.mimetype, response.charset = "text/csv", "utf-8"
         return response
 
     def _job_or_404(self, job_id: str) -> ExportJob:

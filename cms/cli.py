@@ -146,8 +146,18 @@ def export_comments_command(path, status, search, locale, base_url):
     total = count_selected(selection)
     with click.progressbar(length=total, label=f"Exporting {total:,} comments", show_pos=True) as bar:
         # A command runs on one thread, so a large csv may be written by two processes.
-        written = exports.export_to_file(selection, fmt, target, locale, base_url, progress=bar.update, parallel=True)
-    click.echo(f"Wrote {written:,} rows to {target}.")
+        delivery = exports.deliver(
+            None,
+            selection,
+            fmt,
+            locale=locale,
+            base_url=base_url,
+            path=target,
+            total=total,
+            progress=bar.update,
+            parallel=True,
+        )
+    click.echo(f"Wrote {delivery.total:,} rows to {target}.")
 
 
 @cms_cli.command("purge-exports")

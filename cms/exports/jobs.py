@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from cms import audit
-from cms.comments import CommentSelection, count_selected
-from cms.exports.writers import FORMATS, ExportError, export_to_file
+from cms.comments import CommentSelection
+from cms.exports.writers import export_to_file
 from cms.extensions import db
 from cms.models import ExportJob, ExportStatus, User, utcnow
 
@@ -35,37 +34,41 @@ def job_path(job: ExportJob) -> Path:
     return exports_dir() / f"{job.id}.{job.format}"
 
 
-def start_export(user: User, selection: CommentSelection, fmt: str, locale: str, base_url: str) -> ExportJob:
-    """Record the job, then run it on RQ (when CMS_REDIS_URL is set) or on a worker thread."""
-    if fmt not in FORMATS:
-        raise ExportError(f"Unknown export format {fmt!r}.")
+def record_job(
+    user: User | None, selection: CommentSelection, fmt: str, locale: str, base_url: str, total: int
+) -> ExportJob:
+    """Add a queued job to the session (the caller audits and commits, then starts it); expired files go first."""
     purge_expired()
     job = ExportJob(
         id=uuid.uuid4().hex,
-        user_id=user.id,
+        user_id=user.id if user else None,
         format=fmt,
+        status=ExportStatus.QUEUED,
         selection=json.dumps({**selection.to_json(), "base_url": base_url}),
         locale=locale,
-        total=count_selected(selection),
+        total=total,
     )
     db.session.add(job)
-    audit.record("export", "Comment", summary=f"{job.total} comments as {fmt} (background job {job.id})")
-    db.session.commit()
+    return job
+
+
+def start_export(job: ExportJob) -> None:
+    """Run a committed job on RQ (when CMS_REDIS_URL is set) or on a thread of this process."""
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
         from redis import Redis
         from rq import Queue
 
         queue = Queue(current_app.config["EXPORT_QUEUE"], connection=Redis.from_url(redis_url))
-        # The worker's entry point builds the app when no app context is there (a plain `rq worker`).
+        # The top-level entry point, which builds the app when the worker has none (a plain `rq worker`).
         queue.enqueue("worker.run_export_job", job.id, job_timeout=6 * 3600, result_ttl=86400)
     else:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=_run_in_app, args=(app, job.id), daemon=True, name=f"export-{job.id}").start()
-    return job
 
 
 def _run_in_app(app: Flask, job_id: str) -> None:
+    """The thread runner: a thread of a web process, so the job never forks (no `parallel`)."""
     with app.app_context():
         run_export_job(job_id)
 

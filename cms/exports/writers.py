@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import xlsxwriter
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -96,7 +97,7 @@ def export_to_file(
     process may ask for it (the CLI, the RQ worker): a fork from a threaded web worker could inherit a lock
     held by another thread."""
     if fmt not in FORMATS:
-        raise ExportError(f"Unknown export format {fmt!r}.")
+        raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
     if fmt == "csv" and parallel:
         split = _split_point(selection)
         if split is not None:
@@ -164,7 +165,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
         count = write_csv(path, head, export_rows(lower, base_url), report)
         child.join()
         if child.exitcode != 0:
-            raise ExportError("The second export process failed; see the log.")
+            raise ExportError(_l("The second export process failed; see the log."))
         with path.open("ab") as out, part.open("rb") as theirs:
             shutil.copyfileobj(theirs, out, 1024 * 1024)
         report(0)
