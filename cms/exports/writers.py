@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cms.comments import CommentSelection, count_selected, selection_clauses
+from cms.domain import DomainError
 from cms.exports.rows import export_rows, header
 from cms.extensions import db
 from cms.models import Comment
@@ -29,7 +30,7 @@ log = logging.getLogger("cms.exports")
 Progress = Callable[[int], None]
 
 
-class ExportError(ValueError):
+class ExportError(DomainError):
     """An export request refused; the message is shown to the moderator."""
 
 
