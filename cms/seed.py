@@ -2,9 +2,13 @@
 
 import random
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from itertools import accumulate
+from typing import Any
 
+import click
 from faker import Faker
 from flask_security import hash_password
 from markupsafe import escape
@@ -14,13 +18,17 @@ from cms.accounts import create_user, find_role
 from cms.extensions import db
 from cms.markup import render_markdown
 from cms.models import Comment, CommentStatus, Follow, Post, PostStatus, Role, User, roles_users, utcnow
-from cms.permissions import DEFAULT_ROLES
+from cms.permissions import DEFAULT_ROLES, Perm
 
 # In the order of the weights the seed draws them with.
 SEED_POST_STATUSES = [PostStatus.PUBLISHED, PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.ARCHIVED]
+SEED_POST_WEIGHTS = [80, 10, 6, 4]
 SEED_COMMENT_STATUSES = [CommentStatus.APPROVED, CommentStatus.PENDING, CommentStatus.HIDDEN]
+SEED_COMMENT_WEIGHTS = [85, 10, 5]
+SEED_TABLES = ("users", "posts", "comments", "follows")
 
 DEMO_PASSWORD = "demo-password"
+SEED_NAMESPACE = uuid.UUID("6f1c3a52-5d0e-4c36-9a8e-0b7f2f4d9e11")
 BATCH = 5_000
 
 Progress = Callable[[str, int], None]  # (what, rows just written)
@@ -28,6 +36,31 @@ Progress = Callable[[str, int], None]  # (what, rows just written)
 
 def _no_progress(what: str, rows: int) -> None:
     pass
+
+
+@contextmanager
+def progress_bars(totals: dict[str, int]) -> Iterator[Progress]:
+    """One click progress bar per table (users, posts, comments, follows), for `seed_bulk(progress=…)`: a table's
+    bar ends when the next table starts."""
+    current: list[Any] = []  # [table, its bar]
+
+    def finish() -> None:
+        if current:
+            current[1].__exit__(None, None, None)
+
+    def update(what: str, rows: int) -> None:
+        if not current or current[0] != what:
+            finish()
+            bar = click.progressbar(
+                length=totals.get(what, 0), label=f"Seeding {what:<8}", show_pos=True, show_eta=True
+            )
+            current[:] = [what, bar.__enter__()]
+        current[1].update(rows)
+
+    try:
+        yield update
+    finally:
+        finish()
 
 
 def demo_accounts() -> list[tuple[str, str, str]]:
@@ -49,22 +82,65 @@ def _batches(total: int) -> Iterator[int]:
         done += size
 
 
-def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Progress = _no_progress, seed: int = 1):
-    """Insert large data sets with multi-row INSERTs, reusing one password hash and a pool of texts."""
+class _Draw:
+    """Weighted choices drawn from one seeded generator; precomputed weights keep a million draws cheap."""
+
+    def __init__(self, rng: random.Random, values: list, weights: Sequence[int]):
+        self.rng, self.values, self.cumulative = rng, values, list(accumulate(weights))
+
+    def __call__(self):
+        return self.rng.choices(self.values, cum_weights=self.cumulative)[0]
+
+
+def seed_bulk(
+    users: int,
+    posts: int,
+    comments: int,
+    follows: int,
+    progress: Progress = _no_progress,
+    seed: int = 1,
+    now: datetime | None = None,
+) -> int:
+    """Insert large data sets with multi-row INSERTs, reusing one password hash and a pool of texts.
+
+    The same `seed` and `now` give the same rows (ids, texts, statuses, dates) on an empty database. Comments go
+    to live posts only and are dated between their post's publication and `now`. Returns the first new user id.
+    """
     fake = Faker()
     Faker.seed(seed)
     rng = random.Random(seed)
-    now = utcnow()
-    password = hash_password(DEMO_PASSWORD)
+    now = now or utcnow()
     sentences = [fake.sentence(nb_words=12) for _ in range(500)]
     paragraphs = ["\n\n".join(fake.paragraphs(nb=4)) for _ in range(100)]
-    paragraph_html = [render_markdown(p) for p in paragraphs]
     first_new_user = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    reader = find_role("Reader")
-    author = find_role("Author")
+    _seed_users(users, fake, rng, seed, now, progress)
 
-    for size in _batches(users):
-        start = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    user_ids = db.session.scalars(select(User.id).order_by(User.id)).all()
+    writers = (
+        db.session.scalars(
+            select(roles_users.c.user_id)
+            .join(Role, Role.id == roles_users.c.role_id)
+            .where(Role.permissions.op("&")(int(Perm.WRITE)) != 0)
+            .distinct()
+            .order_by(roles_users.c.user_id)
+        ).all()
+        or user_ids
+    )
+    if posts and not user_ids:
+        raise ValueError("Seeding posts needs at least one user.")
+    _seed_posts(posts, writers, sentences, paragraphs, rng, now, progress)
+    _seed_comments(comments, user_ids, sentences, rng, now, progress)
+    _seed_follows(follows, user_ids, writers, rng, now, progress)
+    return first_new_user
+
+
+def _seed_users(total: int, fake: Faker, rng: random.Random, seed: int, now: datetime, progress: Progress) -> None:
+    if not total:
+        return
+    password = hash_password(DEMO_PASSWORD)
+    reader, author = find_role("Reader"), find_role("Author")
+    start = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    for size in _batches(total):
         rows = [
             {
                 "id": start + i,
@@ -73,7 +149,8 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
                 "password": password,
                 "active": True,
                 "confirmed_at": now,
-                "fs_uniquifier": uuid.uuid4().hex,
+                # Unique per id, and the same for the same seed (the accounts share a known password anyway).
+                "fs_uniquifier": uuid.uuid5(SEED_NAMESPACE, f"{seed}:{start + i}").hex,
                 "name": fake.name(),
                 "member_since": now - timedelta(days=rng.randint(0, 1500)),
             }
@@ -84,27 +161,30 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
         links += [{"user_id": r["id"], "role_id": author.id} for r in rows[::20]]
         db.session.execute(insert(roles_users), links)
         db.session.commit()
+        start += size
         progress("users", size)
 
-    user_ids = db.session.scalars(select(User.id)).all()
-    writers = (
-        db.session.scalars(
-            select(roles_users.c.user_id)
-            .join(Role, Role.id == roles_users.c.role_id)
-            .where(Role.permissions.op("&")(4) != 0)
-        ).all()
-        or user_ids
-    )
-    if posts and not user_ids:
-        raise ValueError("Seeding posts needs at least one user.")
 
-    for size in _batches(posts):
-        start = (db.session.scalar(select(func.max(Post.id))) or 0) + 1
+def _seed_posts(
+    total: int,
+    writers: Sequence[int],
+    sentences: list[str],
+    paragraphs: list[str],
+    rng: random.Random,
+    now: datetime,
+    progress: Progress,
+) -> None:
+    if not total:
+        return
+    paragraph_html = [render_markdown(p) for p in paragraphs]
+    status_of = _Draw(rng, SEED_POST_STATUSES, SEED_POST_WEIGHTS)
+    start = (db.session.scalar(select(func.max(Post.id))) or 0) + 1
+    for size in _batches(total):
         rows = []
         for i in range(size):
             n = rng.randrange(len(paragraphs))
             created = now - timedelta(minutes=rng.randint(60, 60 * 24 * 700))
-            status = rng.choices(SEED_POST_STATUSES, weights=[80, 10, 6, 4])[0]
+            status = status_of()
             rows.append(
                 {
                     "id": start + i,
@@ -116,42 +196,66 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
                     "published_at": created + timedelta(minutes=30)
                     if status in (PostStatus.PUBLISHED, PostStatus.ARCHIVED)
                     else None,
-                    "author_id": rng.choice(writers),
+                    "author_id": writers[rng.randrange(len(writers))],
                     "created_at": created,
                     "updated_at": created,
+                    "content_changed_at": created,
                 }
             )
         db.session.execute(insert(Post), rows)
         db.session.commit()
+        start += size
         progress("posts", size)
 
-    post_ids = db.session.scalars(select(Post.id).where(Post.status == PostStatus.PUBLISHED)).all()
-    if comments and (not post_ids or not user_ids):
+
+def _seed_comments(
+    total: int, user_ids: Sequence[int], sentences: list[str], rng: random.Random, now: datetime, progress: Progress
+) -> None:
+    if not total:
+        return
+    # Live posts only, each with the time it went public: no comment is older than its post.
+    live = db.session.execute(
+        select(Post.id, func.coalesce(Post.published_at, Post.created_at))
+        .where(Post.status == PostStatus.PUBLISHED, Post.published_at <= now)
+        .order_by(Post.id)
+    ).all()
+    if not live or not user_ids:
         raise ValueError("Seeding comments needs published posts and users.")
-    for size in _batches(comments):
+    posts = [(post_id, since, max((now - since).total_seconds(), 0.0)) for post_id, since in live]
+    bodies = [(text, f"<p>{escape(text)}</p>") for text in sentences]
+    status_of = _Draw(rng, SEED_COMMENT_STATUSES, SEED_COMMENT_WEIGHTS)
+    for size in _batches(total):
         rows = []
         for _ in range(size):
-            text = sentences[rng.randrange(len(sentences))]
+            body, body_html = bodies[rng.randrange(len(bodies))]
+            post_id, since, window = posts[rng.randrange(len(posts))]
             rows.append(
                 {
-                    "body": text,
-                    "body_html": f"<p>{escape(text)}</p>",
-                    "status": rng.choices(SEED_COMMENT_STATUSES, weights=[85, 10, 5])[0],
-                    "author_id": rng.choice(user_ids),
-                    "post_id": rng.choice(post_ids),
-                    "created_at": now - timedelta(seconds=rng.randint(0, 3600 * 24 * 600)),
+                    "body": body,
+                    "body_html": body_html,
+                    "status": status_of(),
+                    "author_id": user_ids[rng.randrange(len(user_ids))],
+                    "post_id": post_id,
+                    "created_at": since + timedelta(seconds=rng.random() * window),
                 }
             )
         db.session.execute(insert(Comment), rows)
         db.session.commit()
         progress("comments", size)
 
+
+def _seed_follows(
+    total: int, user_ids: Sequence[int], writers: Sequence[int], rng: random.Random, now: datetime, progress: Progress
+) -> None:
+    if not total:
+        return
     existing = set(db.session.execute(select(Follow.follower_id, Follow.followed_id)).tuples())
-    for size in _batches(follows):
-        rows, attempts = [], 0
+    for size in _batches(total):
+        rows: list[dict] = []
+        attempts = 0
         while len(rows) < size and attempts < size * 20:
             attempts += 1
-            pair = (rng.choice(user_ids), rng.choice(writers))
+            pair = (user_ids[rng.randrange(len(user_ids))], writers[rng.randrange(len(writers))])
             if pair[0] != pair[1] and pair not in existing:
                 existing.add(pair)
                 rows.append({"follower_id": pair[0], "followed_id": pair[1], "created_at": now})
@@ -161,4 +265,3 @@ def seed_bulk(users: int, posts: int, comments: int, follows: int, progress: Pro
         progress("follows", len(rows))
         if len(rows) < size:
             break  # every possible pair is taken
-    return first_new_user
