@@ -48,9 +48,10 @@ test: install-dev lint
 	bash .ci/test-tools
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# `make bench` runs every benchmark; `make bench BENCH=console` (or BENCH="console public_pages") only those.
 bench: install-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 seed-large: install
 	$(FLASK) cms init

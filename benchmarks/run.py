@@ -2,6 +2,8 @@
 
 python benchmarks/run.py                 # all
 python benchmarks/run.py public_pages --seconds 20    # one, with its options after its name
+python benchmarks/run.py console comment_export       # several
+make bench BENCH=console                               # the same through make
 """
 
 import runpy
@@ -9,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["public_pages", "comment_export"]
+BENCHMARKS = ["console", "comment_export", "public_pages"]
 
 
 def main() -> None:
@@ -19,8 +21,8 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
     for name in names:
-        if not (HERE / f"{name}.py").exists():
-            continue
+        if name not in BENCHMARKS:
+            raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
         print(f"== {name}", flush=True)
         sys.argv = [name, *options]
         runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

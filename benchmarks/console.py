@@ -1,0 +1,529 @@
+"""The staff console at a newsroom's size (50,000 users, 100,000 posts, 1,000,000 comments, 500,000 follows on
+MariaDB) against a stock Flask-Admin ModelView app over the same models and tables (benchmarks/stock_admin.py).
+
+Per list URL: p50/p95 of both apps under gunicorn (requests alternating, a new connection each) and their ratio;
+the product's statements per request at two page sizes and two pages; the rows each statement examines (the
+session's Handler_read_* deltas on MariaDB) and, for the slowest ones, their EXPLAIN. Nothing is asserted.
+"""
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import statistics
+import subprocess
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from common import PYTHON, ROOT, machine, progress, run, wait_for_port, write_section
+
+DEFAULT_URL = "mysql+pymysql://root:@127.0.0.1:3306/cms_bench?charset=utf8mb4"
+SCALE = {"users": 50_000, "posts": 100_000, "comments": 1_000_000, "follows": 500_000}
+SMALL = {"users": 500, "posts": 1_000, "comments": 20_000, "follows": 2_000}
+CHARSET = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+TABLES = {"users": "user", "posts": "post", "comments": "comment", "follows": "follow"}
+GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+PRODUCT_PORT, STOCK_PORT = 8111, 8112
+DEEP_OFFSET = 25_000  # rows skipped by the "deep page" URL, whatever each app's page size
+ROWS_EXAMINED_LIMIT = 10_000  # the issue's ceiling per statement of a list request
+# The product with production settings; the secret and salt are fixed so the seeded passwords keep working.
+PRODUCT_ENV = {
+    "CMS_CONFIG": "production",
+    "CMS_SECRET_KEY": "benchmark-only-secret",
+    "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
+    "CMS_REDIS_URL": "redis://127.0.0.1:6379/3",
+}
+ADMIN_EMAIL, ADMIN_PASSWORD = "administrator@example.com", "demo-password"  # cms.seed.demo_accounts
+
+# The measured URLs, the one place to edit them: (name, product URL, stock URL). Fields in braces come from the
+# data (`facts`): the search word, the post, the deep pages, and the stock app's numbered filter arguments.
+URLS = [
+    ("comments (default)", "/admin/comment/", "/admin/comment/"),
+    (
+        "comments, status = pending",
+        "/admin/comment/?flt0_status_equals=pending",
+        "/admin/comment/?{stock_comment_status}=pending",
+    ),
+    ("comments of one post", "/admin/comment/?{product_post_filter}", "/admin/comment/?{stock_comment_post}={post_id}"),
+    ("comment search, a word in ~2 % of bodies", "/admin/comment/?search={word}", "/admin/comment/?search={word}"),
+    (
+        f"comments, offset ~{DEEP_OFFSET:,}",
+        "/admin/comment/?page={product_deep_page}",
+        "/admin/comment/?page={stock_deep_page}",
+    ),
+    ("posts (default)", "/admin/post/", "/admin/post/"),
+    ("posts, status = draft", "/admin/post/?flt0_status_equals=draft", "/admin/post/?{stock_post_status}=draft"),
+    ("users, search by a fragment", "/admin/user/?search={fragment}", "/admin/user/?search={fragment}"),
+]
+# The comment list's filter by post id, once the product offers it; until then the post-title filter.
+PRODUCT_POST_ID_ARG = "post_id_equals"
+
+
+# -- the data set ------------------------------------------------------------------------------------------
+def row_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        return {
+            name: conn.execute(sa.text(f"SELECT COUNT(*) FROM `{table}`")).scalar() if table in tables else 0  # noqa: S608
+            for name, table in TABLES.items()
+        }
+
+
+def ensure_data(url: str, scale: dict) -> dict[str, int]:
+    """Reuse the data set when every table holds its rows; otherwise build it afresh (about 4 minutes)."""
+    parsed = sa.engine.make_url(url)
+    server = sa.create_engine(parsed.set(database=""))
+    engine = sa.create_engine(url)
+    with server.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{parsed.database}` {CHARSET}"))
+    counts = row_counts(engine)
+    env = {**PRODUCT_ENV, "CMS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    flask = [PYTHON, "-m", "flask", "--app", "wsgi", "cms"]
+    if all(counts[name] >= scale[name] for name in scale):
+        progress("data set present: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
+        progress("applying migrations, if any (flask cms init)")
+        run(flask + ["init"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    else:
+        if any(counts.values()):
+            progress(f"incomplete data set ({counts}): recreating the database {parsed.database}")
+            with server.begin() as conn:
+                conn.execute(sa.text(f"DROP DATABASE `{parsed.database}`"))
+                conn.execute(sa.text(f"CREATE DATABASE `{parsed.database}` {CHARSET}"))
+        progress("creating the schema (flask cms init)")
+        run(flask + ["init"], env=env, cwd=ROOT)
+        progress(f"seeding {', '.join(f'{n:,} {name}' for name, n in scale.items())} (a few minutes)")
+        started = time.monotonic()
+        run(flask + ["seed", *(f"--{name}={n}" for name, n in scale.items())], env=env, cwd=ROOT)
+        progress(f"seeded in {time.monotonic() - started:.0f} s")
+        counts = row_counts(engine)
+    # Data loaded under another secret has other password hashes, and bulk loads bypass the comment counts.
+    progress("checking the administrator's password and the comment counts")
+    run([PYTHON, "-c", ADMIN_PASSWORD_SCRIPT], env=env, cwd=ROOT)
+    run(flask + ["check-counts", "--fix"], env=env, cwd=ROOT)
+    engine.dispose()
+    server.dispose()
+    return counts
+
+
+ADMIN_PASSWORD_SCRIPT = f"""
+from flask_security import hash_password, verify_password
+import sqlalchemy as sa
+from cms import create_app
+from cms.extensions import db
+from cms.models import User
+from cms.seed import demo_accounts
+with create_app().app_context():
+    demo_accounts()
+    admin = db.session.execute(sa.select(User).where(User.email == {ADMIN_EMAIL!r})).scalar_one()
+    if not verify_password({ADMIN_PASSWORD!r}, admin.password):
+        admin.password = hash_password({ADMIN_PASSWORD!r})
+        db.session.commit()
+        print("  reset the administrator's password for this run's salt")
+"""
+
+
+def find_facts(url: str, product_page_size: int, stock_page_size: int, product_filters: set[str]) -> dict:
+    """What the URLs need from the data: a word in ~2 % of comment bodies, a post with a typical number of
+    comments, the deep pages, a username fragment."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        sample = conn.execute(sa.text("SELECT body FROM comment ORDER BY id LIMIT 20000")).scalars().all()
+        share = Counter(w for body in sample for w in set(re.findall(r"[a-z]{5,}", body.lower())))
+        word = min(share, key=lambda w: (abs(share[w] / len(sample) - 0.02), w))
+        total = conn.execute(sa.text("SELECT COUNT(*) FROM comment")).scalar()
+        matching = conn.execute(sa.text("SELECT COUNT(*) FROM comment WHERE body LIKE :p"), {"p": f"%{word}%"}).scalar()
+        per_post = conn.execute(
+            sa.text("SELECT post_id, COUNT(*) AS n FROM comment GROUP BY post_id ORDER BY n, post_id")
+        ).all()
+        post_id, post_comments = per_post[len(per_post) // 2]
+        post_title = conn.execute(sa.text("SELECT title FROM post WHERE id = :id"), {"id": post_id}).scalar()
+    engine.dispose()
+    if PRODUCT_POST_ID_ARG in product_filters:
+        product_post_filter = f"flt0_{PRODUCT_POST_ID_ARG}={post_id}"
+    else:
+        product_post_filter = "flt0_post_title_contains=" + urllib.parse.quote_plus(post_title)
+    return {
+        "word": word,
+        "word_share": matching / total,
+        "post_id": post_id,
+        "post_comments": post_comments,
+        "post_title": post_title,
+        "product_post_filter": product_post_filter,
+        "product_deep_page": DEEP_OFFSET // product_page_size,
+        "stock_deep_page": DEEP_OFFSET // stock_page_size,
+        "fragment": "4242",
+    }
+
+
+# -- serving and requests ----------------------------------------------------------------------------------
+def serve(app: str, port: int, env: dict, workers: int) -> subprocess.Popen:
+    # The same generous timeout for both apps, so a slow page is measured rather than cut off at 30 s.
+    command = [GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "300", "--log-level", "warning"]
+    process = subprocess.Popen(command + [app], cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    wait_for_port(port, timeout=60)
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait()
+
+
+def fetch(port: int, path: str, cookie: str = "", method: str = "GET", body: str | None = None):
+    """One request on a new connection: (status, seconds, headers, text)."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Cookie": cookie} if cookie else {}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    conn.close()
+    return response.status, time.perf_counter() - started, response.getheaders(), text
+
+
+def session_cookie(headers) -> str:
+    cookies = [value.split(";", 1)[0] for name, value in headers if name.lower() == "set-cookie"]
+    return "; ".join(c for c in cookies if c.startswith("session="))
+
+
+def sign_in(port: int) -> str:
+    """The session cookie of the seeded administrator, signed in through the login form."""
+    _, _, headers, page = fetch(port, "/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    status, _, headers, _ = fetch(port, "/login", session_cookie(headers), "POST", form)
+    cookie = session_cookie(headers)
+    if status != 302 or not cookie or fetch(port, "/admin/comment/", cookie)[0] != 200:
+        raise RuntimeError(f"could not sign in as {ADMIN_EMAIL} (login answered {status})")
+    return cookie
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+@dataclass
+class Timing:
+    name: str
+    product_url: str
+    stock_url: str
+    product: list[float] = field(default_factory=list)
+    stock: list[float] = field(default_factory=list)
+
+
+def measure(timing: Timing, cookie: str, warmup: int, rounds: int) -> None:
+    for round_ in range(warmup + rounds):
+        for port, path, sink, auth in (
+            (PRODUCT_PORT, timing.product_url, timing.product, cookie),
+            (STOCK_PORT, timing.stock_url, timing.stock, ""),
+        ):
+            status, seconds, _, _ = fetch(port, path, auth)
+            if status != 200:
+                raise RuntimeError(f"{path} on port {port} answered {status}")
+            if round_ >= warmup:
+                sink.append(seconds)
+
+
+# -- statements: counts, rows examined, plans -----------------------------------------------------------------
+@dataclass
+class Statement:
+    sql: str
+    params: object
+    seconds: float
+    rows_examined: int = 0
+    handler: dict = field(default_factory=dict)
+    explain: list = field(default_factory=list)
+
+
+def product_app(url: str):
+    from cms import create_app
+
+    overrides = {key.removeprefix("CMS_"): value for key, value in PRODUCT_ENV.items() if key != "CMS_CONFIG"}
+    # The test client speaks plain HTTP: production's secure-only cookie would not come back.
+    return create_app("production", DATABASE_URL=url, SESSION_COOKIE_SECURE=False, **overrides)
+
+
+def signed_in_client(app):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    if client.get("/admin/comment/").status_code != 200:
+        raise RuntimeError("the in-process client could not sign in")
+    return client
+
+
+def capture(app, client, path: str) -> list[Statement]:
+    """The statements one request runs, with their parameters and times."""
+    from cms.extensions import db
+
+    statements: list[Statement] = []
+    started: list[float] = []
+
+    def before(conn, cursor, sql, params, context, executemany):
+        started.append(time.perf_counter())
+
+    def after(conn, cursor, sql, params, context, executemany):
+        statements.append(Statement(sql, params, time.perf_counter() - started.pop()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        status = client.get(path).status_code
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status} in-process")
+    return statements
+
+
+def with_args(path: str, **args) -> str:
+    parts = urllib.parse.urlsplit(path)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.update({k: str(v) for k, v in args.items()})
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def handler_reads(cursor) -> dict[str, int]:
+    cursor.execute("SHOW SESSION STATUS LIKE 'Handler_read%'")
+    return {name: int(value) for name, value in cursor.fetchall()}
+
+
+def examine(url: str, statements: list[Statement]) -> None:
+    """Run each SELECT again on its own MariaDB session: Handler_read_* deltas (rows examined) and EXPLAIN."""
+    import pymysql
+
+    parsed = sa.engine.make_url(url)
+    conn = pymysql.connect(
+        host=parsed.host, port=parsed.port or 3306, user=parsed.username, password=parsed.password or "",
+        database=parsed.database, charset="utf8mb4",
+    )  # fmt: skip
+    with conn.cursor() as cursor:
+        first, second = handler_reads(cursor), handler_reads(cursor)
+        overhead = {k: second[k] - first[k] for k in first}  # what SHOW STATUS itself reads
+        for statement in statements:
+            if not statement.sql.lstrip().upper().startswith("SELECT"):
+                continue
+            before = handler_reads(cursor)
+            cursor.execute(statement.sql, statement.params)
+            cursor.fetchall()
+            after = handler_reads(cursor)
+            statement.handler = {
+                k: after[k] - before[k] - overhead[k] for k in after if after[k] - before[k] - overhead[k]
+            }
+            statement.rows_examined = sum(statement.handler.values())
+            cursor.execute("EXPLAIN " + statement.sql, statement.params)
+            names = [d[0] for d in cursor.description]
+            statement.explain = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    conn.close()
+
+
+def short_sql(sql: str, limit: int = 700) -> str:
+    """The statement on one line, its outer column list and long parameter lists elided."""
+    text = re.sub(r"\s+", " ", sql).strip()
+    text = re.sub(
+        r"\((%\([a-z0-9_]+\)s|%s)(, (%\([a-z0-9_]+\)s|%s))+\)",
+        lambda m: f"({m.group(0).count(',') + 1} parameters)",
+        text,
+    )
+    depth = 0
+    for position, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and text.startswith(" FROM ", position):
+            if text.startswith("SELECT ") and position > 80:
+                text = "SELECT … " + text[position + 1 :]
+            break
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def explain_table(rows: list[dict]) -> str:
+    columns = ["id", "select_type", "table", "type", "key", "key_len", "ref", "rows", "Extra"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines)
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+def mariadb_version(url: str) -> str:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT VERSION()")).scalar()
+    engine.dispose()
+    return version
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default=os.environ.get("CMS_BENCH_CONSOLE_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--small", action="store_true", help="a small data set, for trying the script")
+    parser.add_argument("--label", default="", help="a note for the results section, e.g. 'before the console work'")
+    args = parser.parse_args()
+    url = args.database_url
+    if not url.startswith(("mysql", "mariadb")):
+        raise SystemExit("the console benchmark runs on MariaDB: --database-url mysql+pymysql://…")
+    scale = SMALL if args.small else SCALE
+    counts = ensure_data(url, scale)
+
+    from benchmarks.stock_admin import create_app as create_stock_app
+    from benchmarks.stock_admin import filter_arg
+
+    app = product_app(url)
+    with app.test_request_context():
+        views = {v.endpoint: v for v in app.extensions["admin"][0]._views if hasattr(v, "model")}
+        product_page_size = views["comment"].page_size
+        product_filters = set(views["comment"]._filter_args or {})
+    stock = create_stock_app(url)
+    stock_page_size = next(v.page_size for v in stock.extensions["admin"][0]._views if hasattr(v, "model"))
+    facts = find_facts(url, product_page_size, stock_page_size, product_filters)
+    facts["stock_comment_status"] = filter_arg(stock, "comment", "Status", "equals")
+    facts["stock_comment_post"] = filter_arg(stock, "comment", "post / Post / Id", "equals")
+    facts["stock_post_status"] = filter_arg(stock, "post", "Status", "equals")
+    progress(
+        f"search word {facts['word']!r} in {facts['word_share']:.1%} of bodies; post {facts['post_id']} with "
+        f"{facts['post_comments']} comments (the median); deep pages {facts['product_deep_page']} (product, "
+        f"{product_page_size} a page) and {facts['stock_deep_page']} (stock, {stock_page_size} a page)"
+    )
+    timings = [Timing(name, product.format(**facts), stock_url.format(**facts)) for name, product, stock_url in URLS]
+
+    # Statements first, in-process (the servers are not running yet, so they do not compete).
+    client = signed_in_client(app)
+    per_url: dict[str, dict] = {}
+    for timing in timings:
+        progress(f"statements of {timing.name}: {timing.product_url}")
+        capture(app, client, timing.product_url)  # warm: caches, last_seen
+        variants = {
+            label: len(capture(app, client, with_args(timing.product_url, page_size=size, page=page)))
+            for label, size, page in (("20/0", 20, 0), ("50/0", 50, 0), ("20/5", 20, 5))
+        }
+        statements = capture(app, client, timing.product_url)
+        examine(url, statements)
+        slowest = max(statements, key=lambda s: s.seconds)
+        widest = max(statements, key=lambda s: s.rows_examined)
+        per_url[timing.name] = {"counts": variants, "statements": statements, "slowest": slowest, "widest": widest}
+        progress(
+            f"  {len(statements)} statements (page size 20/50, page 5: {variants}); "
+            f"slowest {slowest.seconds * 1000:,.0f} ms, most rows examined {widest.rows_examined:,}"
+        )
+
+    env = {**PRODUCT_ENV, "CMS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    progress("starting the product and the stock Flask-Admin under gunicorn")
+    product = serve("wsgi:app", PRODUCT_PORT, env, args.workers)
+    stock_server = serve("benchmarks.stock_admin:create_app()", STOCK_PORT, env, args.workers)
+    load_before = os.getloadavg()
+    try:
+        cookie = sign_in(PRODUCT_PORT)
+        for timing in timings:
+            progress(f"measuring {timing.name}: {args.warmup} warm-up + {args.rounds} rounds, alternating")
+            measure(timing, cookie, args.warmup, args.rounds)
+            p95p, p95s = percentile(timing.product, 95), percentile(timing.stock, 95)
+            progress(f"  product p95 {p95p * 1000:,.0f} ms, stock p95 {p95s * 1000:,.0f} ms, ratio {p95p / p95s:.2f}")
+    finally:
+        stop(product)
+        stop(stock_server)
+    load_after = os.getloadavg()
+    loads, sizes = (load_before, load_after), (product_page_size, stock_page_size)
+    body = report(args, url, counts, facts, timings, per_url, loads, sizes)
+    print(body, flush=True)
+    write_section("Staff console against stock Flask-Admin (MariaDB)", body)
+    progress("written to benchmarks/results.md")
+
+
+def verdict(product: float, stock: float) -> str:
+    if product > stock:
+        return "slower than stock"
+    if stock > 0.1 and product > stock / 10:
+        return "above 1/10"
+    return "met"
+
+
+def report(args, url, counts, facts, timings, per_url, loads, sizes) -> str:
+    (load_before, load_after), (product_size, stock_size) = loads, sizes
+    ms = lambda seconds: f"{seconds * 1000:,.0f}"  # noqa: E731
+    rows = []
+    for t in timings:
+        p50p, p95p = statistics.median(t.product), percentile(t.product, 95)
+        p50s, p95s = statistics.median(t.stock), percentile(t.stock, 95)
+        rows.append(
+            f"| {t.name} | `{t.product_url}` | {ms(p50p)} | {ms(p95p)} | {ms(p50s)} | {ms(p95s)} | "
+            f"{p95p / p95s:.2f} | {verdict(p95p, p95s)} |"
+        )
+    statement_rows = []
+    for name, found in per_url.items():
+        counts_ = found["counts"]
+        same = "same" if len(set(counts_.values())) == 1 else "**differ**"
+        widest = found["widest"]
+        over = " **over 10,000**" if widest.rows_examined > ROWS_EXAMINED_LIMIT else ""
+        statement_rows.append(
+            f"| {name} | {len(found['statements'])} | "
+            f"{counts_['20/0']} / {counts_['50/0']} / {counts_['20/5']} ({same}) | "
+            f"{ms(sum(s.seconds for s in found['statements']))} | {ms(found['slowest'].seconds)} | "
+            f"{widest.rows_examined:,}{over} |"
+        )
+    plans = []
+    for name, found in per_url.items():
+        shown = {id(found["slowest"]): found["slowest"], id(found["widest"]): found["widest"]}
+        for statement in shown.values():
+            reads = ", ".join(f"{k} {v:,}" for k, v in sorted(statement.handler.items())) or "none"
+            plans.append(
+                f"**{name}** — {ms(statement.seconds)} ms, {statement.rows_examined:,} rows examined ({reads})\n\n"
+                f"```sql\n{short_sql(statement.sql)}\n```\n\n{explain_table(statement.explain)}\n"
+            )
+    label = f"**{args.label}.** " if args.label else ""
+    began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    data = ", ".join(f"{counts[name]:,} {name}" for name in TABLES)
+    post_note = (
+        ""
+        if PRODUCT_POST_ID_ARG in facts["product_post_filter"]
+        else " — the product has no post-id filter yet, so its URL filters on the post's title, which "
+        f"{facts['post_title']!r} shares with other posts"
+    )
+    target = "target (≤ 1/10 where stock > 100 ms, never slower)"
+    return f"""
+{label}MariaDB {mariadb_version(url)} (untuned: innodb_buffer_pool_size as installed), {machine()}.
+Load average (1 / 5 / 15 min) {began} when the timing began, {ended} when it ended; other work shares the machine.
+
+Data: {data} (`flask cms seed --users 50000 --posts 100000 --comments 1000000 --follows 500000`).
+Both apps under gunicorn, {args.workers} sync workers each: the product with production settings and Redis, signed in
+as the administrator, at its own page size ({product_size}); `benchmarks/stock_admin.py`, plain `ModelView`s over the
+same models, no auth, page size {stock_size}. Per URL {args.warmup} warm-up rounds then {args.rounds} measured, the
+two apps alternating, a new connection per request; times are whole responses, in ms.
+Search word `{facts["word"]}` ({facts["word_share"]:.1%} of bodies); post {facts["post_id"]} has
+{facts["post_comments"]} comments (the median){post_note}; deep pages skip {DEEP_OFFSET:,} rows.
+
+| URL | product URL | product p50 | product p95 | stock p50 | stock p95 | p95 ratio | {target} |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
+{chr(10).join(rows)}
+
+### Statements per request (product, in-process, signed in)
+
+Statements of one request; the count at page size 20 / 50 / page 5 (it should not change); the time spent in
+them and in the slowest one (ms); the most rows one statement examined (sum of the session's `Handler_read_*`
+deltas when run again alone; target ≤ {ROWS_EXAMINED_LIMIT:,}).
+
+| URL | statements | at 20 / 50 / page 5 | in statements | slowest | most rows examined |
+| --- | ---: | --- | ---: | ---: | ---: |
+{chr(10).join(statement_rows)}
+
+### The slowest statement and the one examining most rows, per URL (EXPLAIN)
+
+{chr(10).join(plans)}
+"""
+
+
+if __name__ == "__main__":
+    main()
