@@ -9,6 +9,7 @@ from admin_views.base import StaffModelView
 from cms.accounts import MIN_PASSWORD_LENGTH, check_delete_account, prepare_account
 from cms.locale import supported_locales
 from cms.permissions import Perm
+from cms.search import user_clause
 
 
 class UserView(StaffModelView):
@@ -46,6 +47,16 @@ class UserView(StaffModelView):
         "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
         "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
     }
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        # Each term in the email, username or name, through the full-text index (cms.search), not LIKE.
+        clause = user_clause(search)
+        return (
+            query.filter(clause),
+            (count_query.filter(clause) if count_query is not None else None),
+            joins,
+            count_joins,
+        )
 
     def adjust_form(self, form, obj=None):
         form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]

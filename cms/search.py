@@ -1,0 +1,202 @@
+"""The console's searches as SQL: every term a case-insensitive substring, found through a full-text index."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Engine
+
+from cms.extensions import db
+from cms.models import Comment, Post, User
+
+log = logging.getLogger(__name__)
+
+# The migration fbe713ff82b3 creates them: FTS5 (trigram) on SQLite, Mroonga (bigram) on MariaDB.
+SEARCH_TABLES = ("comment_search", "post_search", "user_search")
+# FTS5's trigram tokenizer finds a term only from three characters on.
+TRIGRAM = 3
+FTS5, MROONGA, LIKE = "fts5", "mroonga", "like"
+
+_engines: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A table's searched columns and the search table that indexes them."""
+
+    table: str
+    model: type
+    columns: tuple[str, ...]
+
+    def column(self, name: str):
+        return getattr(self.model, name)
+
+
+COMMENT_BODIES = Searched("comment_search", Comment, ("body",))
+POST_TITLES = Searched("post_search", Post, ("title", "slug"))
+ACCOUNTS = Searched("user_search", User, ("email", "username", "name"))
+
+
+def is_search_table(name: str) -> bool:
+    """A search table or one of FTS5's shadow tables (comment_search_data, …): the migration's, not a model's."""
+    return any(name == table or name.startswith(f"{table}_") for table in SEARCH_TABLES)
+
+
+def search_terms(text: str | None) -> list[str]:
+    """The whitespace-separated terms, each once (ignoring case), in the order typed."""
+    seen: dict[str, str] = {}
+    for term in (text or "").split():
+        seen.setdefault(term.lower(), term)
+    return list(seen.values())
+
+
+# -- which engine ---------------------------------------------------------------------------------------
+def engine_in_use() -> str:
+    """FTS5, MROONGA, or LIKE when the search tables are missing (Mroonga not installed when the migration
+    ran): decided once per database and logged."""
+    engine = db.engine
+    kind = _engines.get(engine)
+    if kind is None:
+        kind = _detect(engine)
+        _engines[engine] = kind
+        log.info("Console search on %s: %s", engine.dialect.name, kind)
+        if kind == LIKE:
+            log.warning("No search tables: the console searches with LIKE, which reads every row")
+    return kind
+
+
+def _detect(engine: Engine) -> str:
+    names = {"names": list(SEARCH_TABLES)}
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN :names"
+            found = conn.scalar(sa.text(query).bindparams(sa.bindparam("names", expanding=True)), names)
+            return FTS5 if found == len(SEARCH_TABLES) else LIKE
+        query = (
+            "SELECT COUNT(*) FROM information_schema.tables t JOIN information_schema.engines e ON e.engine = t.engine "
+            "WHERE t.table_schema = DATABASE() AND t.table_name IN :names AND t.engine = 'Mroonga' "
+            "AND e.support IN ('YES', 'DEFAULT')"
+        )
+        found = conn.scalar(sa.text(query).bindparams(sa.bindparam("names", expanding=True)), names)
+        return MROONGA if found == len(SEARCH_TABLES) else LIKE
+
+
+# -- the clauses ----------------------------------------------------------------------------------------
+def comment_body_clause(text: str | None):
+    """Comments whose body contains every term of `text`, ignoring case (the rows the old
+    `lower(body) LIKE '%term%'` search found, read through the index)."""
+    return _all_terms(COMMENT_BODIES, search_terms(text))
+
+
+def post_title_clause(text: str | None):
+    """Posts whose title or slug contains each term of `text`, ignoring case."""
+    return _all_terms(POST_TITLES, search_terms(text))
+
+
+def user_clause(text: str | None):
+    """Accounts whose email, username or name contains each term of `text`, ignoring case."""
+    return _all_terms(ACCOUNTS, search_terms(text))
+
+
+def comment_clause(text: str | None):
+    """The moderators' comment search: every term is in the body, or is the author's username or email
+    (exactly, ignoring case; an author is found by the unique indexes, not by reading all accounts)."""
+    terms = search_terms(text)
+    if not terms:
+        return sa.true()
+    authors = author_ids(terms)
+    body_terms = [term for term in terms if term.lower() not in authors]
+    clauses = [_all_terms(COMMENT_BODIES, body_terms)] if body_terms else []
+    for term in terms:
+        if term.lower() in authors:
+            by_author = Comment.author_id.in_(authors[term.lower()])
+            clauses.append(sa.or_(_all_terms(COMMENT_BODIES, [term]), by_author))
+    if not body_terms:
+        # Only author terms: give the database a set of ids to start from instead of every comment.
+        term = terms[0]
+        indexed = _indexed_ids(COMMENT_BODIES, [term])
+        if indexed is not None:
+            authored = select(Comment.id).where(Comment.author_id.in_(authors[term.lower()]))
+            either = sa.union(indexed, authored).subquery()
+            clauses.append(Comment.id.in_(select(either.c[0])))
+    return sa.and_(*clauses)
+
+
+def author_ids(terms: list[str]) -> dict[str, list[int]]:
+    """The accounts each term names exactly (username or email, stored lower case), keyed by the lowered term."""
+    wanted = {term.lower() for term in terms}
+    rows = db.session.execute(
+        select(User.id, User.username, User.email).where(sa.or_(User.username.in_(wanted), User.email.in_(wanted)))
+    )
+    found: dict[str, list[int]] = {}
+    for user_id, username, email in rows:
+        # MariaDB's _ci collation also equates accents (josé = jose): keep only the exact names.
+        for name in {username, email} & wanted:
+            found.setdefault(name, []).append(user_id)
+    return found
+
+
+def _all_terms(searched: Searched, terms: list[str]):
+    """Rows where every term is in one of the searched columns: the index narrows, and where its match is
+    looser than a substring (Mroonga's bigrams ignore accents) or missing (FTS5 below three characters), the
+    exact comparison decides."""
+    if not terms:
+        return sa.true()
+    clauses = []
+    indexed = _indexed_ids(searched, terms)
+    if indexed is not None:
+        clauses.append(searched.column("id").in_(indexed))
+    kind = engine_in_use()
+    for term in terms:
+        if kind == FTS5 and len(term) >= TRIGRAM:
+            continue  # a trigram phrase is already an exact, case-folded substring match
+        clauses.append(sa.or_(*(_contains(searched.column(name), term) for name in searched.columns)))
+    return sa.and_(*clauses)
+
+
+def _indexed_ids(searched: Searched, terms: list[str]):
+    """SELECT of the ids the full-text index matches for all of `terms`, or None when it cannot help."""
+    kind = engine_in_use()
+    table = sa.table(searched.table, *(sa.column(name) for name in ("id", "rowid", *searched.columns)))
+    if kind == FTS5:
+        phrases = [fts5_phrase(term) for term in terms if len(term) >= TRIGRAM]
+        if not phrases:
+            return None
+        return select(table.c.rowid).where(sa.literal_column(searched.table).match(" AND ".join(phrases)))
+    if kind == MROONGA:
+        query = " ".join(mroonga_phrase(term) for term in terms)
+        columns = [table.c[name] for name in searched.columns]
+        return select(table.c.id).where(mysql.match(*columns, against=query).in_boolean_mode())
+    return None
+
+
+def fts5_phrase(term: str) -> str:
+    """A term as an FTS5 string: whatever it holds (AND, *, -, parentheses, quotes) is text, not syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def mroonga_phrase(term: str) -> str:
+    """A required phrase in Mroonga's boolean mode, with its quote and backslash escaped."""
+    return '+"' + term.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _contains(column, term: str):
+    """`column` contains `term`, ignoring case but not accents, the same on both databases."""
+    if db.engine.dialect.name == "sqlite":
+        # SQLite's LIKE and lower() fold ASCII only: GLOB with both cases of each letter folds them all.
+        return column.op("GLOB")(glob_pattern(term))
+    return sa.func.instr(sa.func.lower(column).collate("utf8mb4_bin"), term.lower()) > 0
+
+
+def glob_pattern(term: str) -> str:
+    """A GLOB pattern matching `term` anywhere, each letter in either case: 'Ño*' -> '*[Ññ][Oo][*]*'."""
+    parts = []
+    for char in term:
+        cases = sorted({case for case in (char, char.lower(), char.upper()) if len(case) == 1})
+        parts.append(f"[{''.join(cases)}]" if len(cases) > 1 or char in "*?[" else char)
+    return f"*{''.join(parts)}*"

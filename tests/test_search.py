@@ -1,0 +1,228 @@
+"""The console's searches (cms/search.py) find exactly what a plain substring search finds, through the index."""
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from cms import search
+from cms.accounts import create_user, ensure_default_roles
+from cms.cli import MIGRATIONS_DIR
+from cms.extensions import db
+from cms.models import Comment, Post, User
+from tests.factories import make_comment, make_post
+from tests.support.database import backend_of, drop_everything, make_app
+from tests.support.web import PASSWORD
+
+BODIES = [
+    "Hello world, this is great",
+    "La canción del niño es preciosa",
+    "CANCIÓN para el NIÑO",
+    "una cancion sin acento",
+    "北京欢迎你",
+    "我爱数据库",
+    "数据库 is the best database",
+    "mix 北京 and Beijing",
+    "ok",
+    "OK computer",
+    "it ends with ok",
+    "50% off_now",
+    'She said "a* OR (b" loudly',
+    "AND NOT -minus (paren) col:on",
+    "back\\slash path",
+    "tab\tseparated and new\nline",
+    "Ünïcödé ümläuts",
+    "hyphen-ated word-play",
+    "emoji 😀 party",
+    "x",
+    "a",
+]
+QUERIES = [
+    "hello", "HELLO", "ell", "wor", "o", "k", "ok", "OK", "oK computer", "hello great", "great hello",
+    "hello missing", "canción", "CANCIÓN", "Canción", "cancion", "niño", "NIÑO", "ñ", "Ñ", "ción", "ci",
+    "北京", "京", "北京欢迎你", "欢迎", "数据库", "据", "数据库 best", "Beijing 北京", "你",
+    '"a* OR (b', '"', "*", "a*", "(", "(b", "AND", "OR", "NOT", "-", "-minus", "col:on", ":", "%", "_", "off_",
+    "50%", "\\", "back\\slash", "^", "[", "]", "?", "ümläuts", "ÜML", "ünï", "😀", "a", "x", "hyphen-ated",
+    "-ated", "tab separated", "new line", "", "   ", "the the", "zzzz",
+]  # fmt: skip
+
+
+def expected(bodies: dict[int, str], text: str) -> set[int]:
+    """The plain substring search: every whitespace-separated term in the text, ignoring case."""
+    terms = text.lower().split()
+    return {key for key, body in bodies.items() if all(term in body.lower() for term in terms)}
+
+
+def ids(model, clause) -> set[int]:
+    db.session.rollback()  # what the other connections committed (MariaDB's repeatable read)
+    return set(db.session.scalars(sa.select(model.id).where(clause)))
+
+
+def mismatches(model, clause_for, bodies: dict[int, str]) -> dict[str, tuple[set[int], set[int]]]:
+    found = {}
+    for text in QUERIES:
+        got, want = ids(model, clause_for(text)), expected(bodies, text)
+        if got != want:
+            found[text] = (got, want)
+    return found
+
+
+@pytest.fixture
+def corpus(users):
+    post = make_post(users["author"], "published", title="Corpus")
+    return {make_comment(users["reader"], post, body=body).id: body for body in BODIES}
+
+
+def test_the_index_is_in_use(app):
+    if backend_of(app) == "sqlite":
+        assert search.engine_in_use() == search.FTS5
+    else:
+        support = db.session.scalar(sa.text("SELECT support FROM information_schema.engines WHERE engine = 'Mroonga'"))
+        assert search.engine_in_use() == (search.MROONGA if support in ("YES", "DEFAULT") else search.LIKE)
+
+
+def test_comment_bodies_match_the_substring_search(corpus):
+    assert mismatches(Comment, search.comment_body_clause, corpus) == {}
+
+
+def test_post_titles_and_slugs_match_the_substring_search(users):
+    posts = {}
+    for n, title in enumerate(BODIES):
+        post = make_post(users["author"], title=title.replace("\n", " ").replace("\t", " "), slug=f"slug-{n}-ñandú")
+        posts[post.id] = f"{post.title}\n{post.slug}"  # a term may be in either, never across both
+    assert mismatches(Post, search.post_title_clause, posts) == {}
+    assert ids(Post, search.post_title_clause("slug-3")) == {p for p, text in posts.items() if "slug-3" in text}
+    assert len(ids(Post, search.post_title_clause("ÑANDÚ"))) == len(BODIES)
+
+
+def test_accounts_match_the_substring_search(app):
+    names = ["Alice Martín", "王小明", "Bob O'Neil", None, "José Niño"]
+    accounts = {}
+    for n, name in enumerate(names):
+        user = create_user(f"person{n}@example.com", PASSWORD, ["Reader"], username=f"member{n}x")
+        user.name = name
+        db.session.commit()
+        accounts[user.id] = "\n".join(filter(None, [user.email, user.username, user.name]))
+    queries = ["alice", "MARTÍN", "martin", "王", "小明", "o'neil", "member", "r3x", "x", "@", "example.com", "niño",
+               "person4 josé", "person1 alice", "%", "_", '"', "3x", "ber0"]  # fmt: skip
+    for text in queries + QUERIES:
+        assert ids(User, search.user_clause(text)) == expected(accounts, text), text
+
+
+def test_an_author_term_is_an_exact_username_or_email(users, corpus):
+    post = make_post(users["author"], "published")
+    by_editor = make_comment(users["editor"], post, body="Nothing to see").id
+    about_editor = make_comment(users["reader"], post, body="ask the EDITOR please").id
+    hello = {key for key, body in corpus.items() if "hello" in body.lower()}
+
+    def found(text):
+        return ids(Comment, search.comment_clause(text))
+
+    assert found("editor") == {by_editor, about_editor}
+    assert found("EDITOR@example.com") == {by_editor}
+    assert found("edit") == {about_editor}  # a fragment of a username is only a body search
+    assert found("editor please") == {about_editor}
+    assert found("reader hello") == hello
+    assert found("reader editor") == {about_editor}
+    assert found("reader") == set(corpus) | {about_editor}
+
+
+def test_edits_and_deletions_keep_the_index_in_sync(users):
+    post = make_post(users["author"], "published", title="Crónica de Pekín")
+    other = make_post(users["author"], "published", title="Another")
+    first = make_comment(users["reader"], post, body="primero 北京")
+    second = make_comment(users["reader"], other, body="segundo 北京")
+
+    first.body = "cambiado 上海"
+    post.title = "Crónica de Shanghái"
+    users["reader"].name = "Lectora Nueva"
+    db.session.commit()
+    assert ids(Comment, search.comment_body_clause("北京")) == {second.id}
+    assert ids(Comment, search.comment_body_clause("cambiado 上海")) == {first.id}
+    assert ids(Post, search.post_title_clause("pekín")) == set()
+    assert ids(Post, search.post_title_clause("shanghái")) == {post.id}
+    assert ids(User, search.user_clause("lectora")) == {users["reader"].id}
+    assert_index_in_sync()
+
+    db.session.delete(second)
+    db.session.delete(post)  # its comments go by ON DELETE CASCADE
+    db.session.commit()
+    assert ids(Comment, search.comment_body_clause("上海")) == set()
+    assert ids(Comment, search.comment_body_clause("北京")) == set()
+    assert ids(Post, search.post_title_clause("crónica")) == set()
+    assert_index_in_sync()
+
+    make_comment(users["editor"], other, body="tercero")
+    db.session.delete(users["author"])  # takes their posts, and the comments on them, along
+    db.session.commit()
+    assert ids(Comment, search.comment_body_clause("tercero")) == set()
+    assert ids(User, search.user_clause("author")) == set()
+    assert ids(Post, search.post_title_clause("another")) == set()
+    assert_index_in_sync()
+
+
+SEARCHED = {"comment_search": ("comment", "body"), "post_search": ("post", "title", "slug"),
+            "user_search": ("user", "email", "username", "name")}  # fmt: skip
+
+
+def assert_index_in_sync() -> None:
+    """Every search table indexes exactly the rows of its table, as they are now."""
+    db.session.rollback()
+    for table, (source, *columns) in SEARCHED.items():
+        if db.engine.dialect.name == "sqlite":
+            # FTS5 compares its index with the content table and raises when they differ.
+            db.session.execute(sa.text(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')"))  # noqa: S608
+        elif search.engine_in_use() == search.MROONGA:
+            indexed, actual = (
+                db.session.execute(sa.select(sa.table(name, sa.column("id"), *map(sa.column, columns))).order_by("id"))
+                for name in (table, source)
+            )
+            # Mroonga keeps no NULL: an account without a name has '' there.
+            assert indexed.all() == [tuple("" if v is None else v for v in row) for row in actual], table
+
+
+@pytest.mark.parametrize(
+    "text", ["hello", "canción", "NIÑO", "北京", "数据库", "ok", "reader hello", '"a* OR (b', "%", "_", "\\"]
+)
+def test_console_search_lists_the_same_comments(login_as, users, text):
+    post = make_post(users["author"], "published", title="Console")
+    bodies = ["Hello there", "canción", "niño", "北京欢迎你", "数据库", "ok", "50% _x_", "back\\slash"]
+    labels = {make_comment(users["reader"], post, body=f"{body} [{n}]").id: f"[{n}]" for n, body in enumerate(bodies)}
+    body_terms = [term for term in text.split() if term != "reader"]  # the author of every comment
+    want = {f"[{n}]" for n, body in enumerate(bodies) if all(term.lower() in body.lower() for term in body_terms)}
+    response = login_as("moderator").get("/admin/comment/", query_string={"search": text})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert {label for label in labels.values() if label in html} == want
+
+
+def test_console_lists_search_posts_and_accounts(login_as, users):
+    make_post(users["author"], title="Canción de cuna", slug="cancion-de-cuna")
+    make_post(users["author"], title="北京指南", slug="beijing")
+    admin = login_as("administrator")
+    posts = admin.get("/admin/post/", query_string={"search": "CIÓN"}).get_data(as_text=True)
+    assert "Canción de cuna" in posts and "北京指南" not in posts
+    posts = admin.get("/admin/post/", query_string={"search": "北京"}).get_data(as_text=True)
+    assert "北京指南" in posts and "Canción de cuna" not in posts
+    accounts = admin.get("/admin/user/", query_string={"search": "ODERAT"}).get_data(as_text=True)
+    assert "moderator@example.com" in accounts and "reader@example.com" not in accounts
+    assert admin.get("/admin/user/", query_string={"search": '"a* OR (b'}).status_code == 200
+
+
+def test_without_search_tables_the_search_falls_back_to_like(app, tmp_path):
+    """A MariaDB without Mroonga when the migration ran (or a database migrated only so far) still searches."""
+    bare = make_app(backend_of(app), tmp_path)
+    with bare.app_context():
+        drop_everything(db.engine)
+        upgrade(directory=MIGRATIONS_DIR)
+        downgrade(directory=MIGRATIONS_DIR, revision="c3f1a9d2e8b7")
+        try:
+            ensure_default_roles()
+            author = create_user("writer@example.com", PASSWORD, ["Author"], username="writer")
+            post = make_post(author, "published")
+            bodies = {make_comment(author, post, body=body).id: body for body in BODIES}
+            assert search.engine_in_use() == search.LIKE
+            assert mismatches(Comment, search.comment_body_clause, bodies) == {}
+        finally:
+            db.session.rollback()
+            drop_everything(db.engine)
+            upgrade(directory=MIGRATIONS_DIR)
