@@ -30,6 +30,10 @@ class Config:
     EXPORT_INLINE_ROWS = 2_000  # up to this many rows Flask-Excel builds the file in memory
     EXPORT_QUEUE = "cms-exports"  # the RQ queue `flask cms worker` serves
     ADMIN_PAGE_SIZE = 50
+    # Console lists past these many rows show "more than N" (the exact count is one click away) and refuse
+    # to page deeper (a filter narrows instead): no list statement reads more than about this many rows.
+    LIST_COUNT_CAP = 10_000
+    LIST_MAX_OFFSET = 10_000
     PAGE_CACHE = True
     # How long a worker trusts the content version it last read (seconds): other workers show a change
     # within this time; the worker that made it shows it at once.

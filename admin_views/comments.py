@@ -12,6 +12,7 @@ from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import load_only, selectinload
 
 from admin_views.base import StaffModelView
 from cms import exports, policies
@@ -30,7 +31,17 @@ from cms.comments import (
 )
 from cms.extensions import db
 from cms.markup import stored_html
-from cms.models import COMMENT_STATUSES, HIDE_REASONS, Comment, CommentStatus, ExportJob, ExportStatus, utcnow
+from cms.models import (
+    COMMENT_STATUSES,
+    HIDE_REASONS,
+    Comment,
+    CommentStatus,
+    ExportJob,
+    ExportStatus,
+    Post,
+    User,
+    utcnow,
+)
 from cms.permissions import Perm
 
 STATUS_LABELS = {
@@ -76,6 +87,15 @@ class StatusFilter(SelectionFilter):
 
     def validate(self, value):
         return value in COMMENT_STATUSES
+
+
+class PostFilter(SelectionFilter):
+    """The comments of one post, by its id: what the post's row and edit page link to."""
+
+    field = "post_id"
+
+    def clean(self, value):
+        return int(value.strip())
 
 
 class PostTitleFilter(SelectionFilter):
@@ -142,6 +162,7 @@ class CommentView(StaffModelView):
     column_searchable_list = ("body",)  # the search itself is cms.comments.search_clause (body and author)
     column_filters = (
         StatusFilter(_l("Status"), options=[(s, STATUS_LABELS[s]) for s in COMMENT_STATUSES]),
+        PostFilter(_l("Post ID")),
         PostTitleFilter(_l("Post title")),
         AuthorFilter(_l("Author")),
         CreatedFromFilter(_l("Created"), data_type="datetimepicker"),
@@ -149,6 +170,7 @@ class CommentView(StaffModelView):
     )
     column_sortable_list = ("created_at", "status")
     column_default_sort = ("created_at", True)
+    column_auto_select_related = False  # list_row_options loads the post and author columns the list shows
     column_formatters = {
         "status": _status,
         "post": _post_link,
@@ -190,15 +212,41 @@ class CommentView(StaffModelView):
             abort(400, gettext("The selected rows are not valid comment ids."))
 
     # -- the list ------------------------------------------------------------------------------------
+    def list_row_options(self):
+        return [
+            load_only(
+                Comment.id, Comment.created_at, Comment.status, Comment.post_id, Comment.author_id,
+                Comment.body_html, Comment.held_reason, Comment.hidden_reason,
+            ),
+            selectinload(Comment.post).load_only(
+                Post.id, Post.title, Post.slug, Post.locale, Post.status, Post.published_at, Post.version
+            ),
+            selectinload(Comment.author).load_only(User.id, User.username, User.member_since).noload(User.roles),
+        ]  # fmt: skip
+
     def get_list(self, *args, **kwargs):
         count, rows = super().get_list(*args, **kwargs)
         if kwargs.get("execute", True) and rows:
             g.hidden_counts = hidden_counts([row.author_id for row in rows])
         return count, rows
 
+    def _status_counts(self) -> dict[str, int]:
+        if "comment_status_counts" not in g:
+            g.comment_status_counts = status_counts()
+        return g.comment_status_counts
+
+    def exact_count(self, filters, search) -> int | None:
+        """With no filter but the status, the tabs' counters are the list's count: nothing is counted."""
+        selection = self.current_selection()
+        narrowed = {key: value for key, value in selection.to_json().items() if value and key != "status"}
+        if narrowed:
+            return None
+        counts = self._status_counts()
+        return counts.get(selection.status, 0) if selection.status else sum(counts.values())
+
     def render(self, template, **kwargs):
         if template == self.list_template:
-            counts = status_counts()
+            counts = self._status_counts()
             active = self.current_selection().status
             kwargs["status_tabs"] = [
                 (STATUS_LABELS[s], counts[s], self.filter_url(status_equals=s), s == active) for s in COMMENT_STATUSES

@@ -3,7 +3,7 @@ inline, live preview, revisions with diff and restore, and no silently lost edit
 
 import difflib
 
-from flask import abort, flash, g, jsonify, redirect, request
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
@@ -11,7 +11,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
@@ -95,11 +95,22 @@ def _format_translations(view, context, model, name):
     return Markup(" ").join(badges)
 
 
+def _format_comments(view, context, model, name):
+    if not policies.comments.may_moderate(current_user):
+        return ""
+    return Markup('<a href="{}">{}</a>').format(comments_url(model.id), _l("Comments"))
+
+
+def comments_url(post_id: int) -> str:
+    """The moderation queue filtered to one post's comments."""
+    return url_for("comment.index_view", flt0_post_id_equals=post_id)
+
+
 class PostView(StaffModelView):
     required = Perm.WRITE
     create_template = "admin/post_create.html"
     edit_template = "admin/post_edit.html"
-    column_list = ("title", "author", "status", "translations", "published_at", "updated_at")
+    column_list = ("title", "author", "status", "translations", "published_at", "updated_at", "comments")
     column_searchable_list = ("title", "slug")
     column_filters = (
         "status",
@@ -120,13 +131,14 @@ class PostView(StaffModelView):
         "updated_at": _l("Updated at"),
         "locale": _l("Language"),
         "translations": _l("Languages"),
+        "comments": _l("Comments"),
     }
     column_details_list = (
         "title", "slug", "locale", "author", "status", "published_at", "featured_image", "created_at", "updated_at",
         "body_html",
     )  # fmt: skip
     column_export_list = ("id", "title", "slug", "locale", "author", "status", "published_at", "created_at")
-    column_formatters = {"status": _format_status, "translations": _format_translations}
+    column_formatters = {"status": _format_status, "translations": _format_translations, "comments": _format_comments}
     column_formatters_detail = {"body_html": body_html_formatter}
     form_columns = (
         "title", "slug", "locale", "body", "status", "published_at", "featured_image", "author", "translations",
@@ -170,8 +182,17 @@ class PostView(StaffModelView):
     def scope(self, query):
         return query.filter(policies.posts.visible_clause(current_user))
 
-    def get_query(self):
-        return super().get_query().options(selectinload(Post.translations))
+    def list_row_options(self):
+        """What the list shows: no bodies (MEDIUMTEXT), translations only as locale and date."""
+        return [
+            load_only(
+                Post.id, Post.title, Post.status, Post.locale, Post.published_at, Post.updated_at,
+                Post.content_changed_at, Post.author_id, Post.version,
+            ),
+            selectinload(Post.translations).load_only(
+                PostTranslation.locale, PostTranslation.updated_at, PostTranslation.post_id
+            ),
+        ]  # fmt: skip
 
     def adjust_form(self, form, obj=None):
         if not policies.posts.may_change_author(current_user):

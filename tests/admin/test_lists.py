@@ -1,0 +1,138 @@
+"""Console lists at size (admin_views/base.py): capped counts with the exact figure one click away, deep
+offsets refused with a message, stable pages on ties, and a statement count that does not grow with the page."""
+
+from datetime import timedelta
+
+import pytest
+
+from cms.extensions import db
+from cms.models import CommentStatus, Post, PostStatus, User, utcnow
+from tests.factories import make_comment, make_post
+from tests.support.database import StatementCounter
+
+
+@pytest.fixture
+def posts(users):
+    same_time = utcnow()
+    made = [make_post(users["author"], PostStatus.DRAFT, title=f"Row {n:02d}") for n in range(45)]
+    for post in made:
+        post.updated_at = same_time  # every row ties on the list's sort key
+    db.session.commit()
+    return made
+
+
+def titles(html: str) -> set[str]:
+    return {f"Row {n:02d}" for n in range(45) if f"Row {n:02d}" in html}
+
+
+def test_count_stops_at_the_cap_and_the_exact_count_is_one_click_away(app, login_as, posts, monkeypatch):
+    browser = login_as("editor")
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 45)
+    assert "45 rows match." in browser.get("/admin/post/").get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 44)
+    html = browser.get("/admin/post/?search=Row").get_data(as_text=True)
+    assert "More than 44 rows match." in html and "45 rows match." not in html
+    exact = browser.get("/admin/post/?search=Row&exact_count=1").get_data(as_text=True)
+    assert "45 rows match." in exact
+
+
+def test_pages_past_the_offset_limit_ask_to_narrow_the_list(app, login_as, posts, monkeypatch):
+    monkeypatch.setitem(app.config, "LIST_MAX_OFFSET", 40)
+    browser = login_as("editor")
+    last_allowed = browser.get("/admin/post/?page_size=20&page=1")
+    assert last_allowed.status_code == 200 and len(titles(last_allowed.get_data(as_text=True))) == 20
+    too_deep = browser.get("/admin/post/?page_size=20&page=2")
+    html = too_deep.get_data(as_text=True)
+    assert too_deep.status_code == 200
+    assert "too far down the list" in html and not titles(html)
+
+
+def test_rows_that_tie_on_the_sort_key_are_never_on_two_pages(login_as, posts):
+    browser = login_as("editor")
+    pages = [titles(browser.get(f"/admin/post/?page_size=20&page={n}").get_data(as_text=True)) for n in range(3)]
+    assert [len(p) for p in pages] == [20, 20, 5]
+    assert set().union(*pages) == titles(" ".join(f"Row {n:02d}" for n in range(45)))
+
+
+def test_authors_count_only_their_own_posts(login_as, users, posts):
+    make_post(users["editor"], PostStatus.DRAFT, title="Not yours")
+    assert "45 rows match." in login_as("author").get("/admin/post/").get_data(as_text=True)
+
+
+@pytest.fixture
+def crowd(users):
+    """Enough rows of each list for 3 pages of 20: comments, posts and users."""
+    db.session.add_all(
+        User(email=f"c{n}@example.com", username=f"crowd{n}", fs_uniquifier=f"crowd{n}") for n in range(60)
+    )
+    post = make_post(users["author"], PostStatus.PUBLISHED, published_at=utcnow() - timedelta(hours=1))
+    for n in range(60):
+        make_post(users["author"], PostStatus.DRAFT, title=f"Draft {n}")
+        make_comment(users["reader"], post, body=f"Comment {n}", status=CommentStatus.PENDING)
+    return post
+
+
+def statements(browser, url: str) -> int:
+    with StatementCounter(db.engine) as counter:
+        response = browser.get(url)
+    assert response.status_code == 200, url
+    return len(counter.statements)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/comment/?page_size={size}&page={page}",
+        "/admin/comment/?flt0_status_equals=pending&page_size={size}&page={page}",
+        "/admin/post/?page_size={size}&page={page}",
+        "/admin/post/?flt0_status_equals=draft&page_size={size}&page={page}",
+        "/admin/user/?search=crowd&page_size={size}&page={page}",
+    ],
+)
+def test_statements_per_list_page_do_not_grow_with_page_size_or_number(login_as, crowd, url):
+    browser = login_as("administrator")
+    browser.get("/admin/")  # the session's first-request work is not the list's
+    counts = {statements(browser, url.format(size=size, page=page)) for size in (20, 50) for page in (0, 1)}
+    assert len(counts) == 1, counts
+
+
+def test_post_rows_on_a_list_page_leave_the_bodies_unread(login_as, crowd):
+    browser = login_as("administrator")
+    with StatementCounter(db.engine) as counter:
+        assert browser.get("/admin/post/").status_code == 200
+    post_reads = [s for s in counter.statements if "FROM post" in s and "post.id IN" in s]
+    assert post_reads and not any("post.body" in s for s in post_reads)
+    assert Post  # the model the list shows
+
+
+def test_a_posts_row_and_edit_page_link_to_its_comments(login_as, users):
+    post = make_post(users["author"], PostStatus.PUBLISHED, title="Linked story")
+    other = make_post(users["author"], PostStatus.PUBLISHED, title="Other story")
+    make_comment(users["reader"], post, body="On the linked story")
+    make_comment(users["reader"], other, body="On the other story")
+    browser = login_as("administrator")
+    link = f"/admin/comment/?flt0_post_id_equals={post.id}"
+    assert link in browser.get("/admin/post/").get_data(as_text=True)
+    assert link in browser.get(f"/admin/post/edit/?id={post.id}").get_data(as_text=True)
+    html = browser.get(link).get_data(as_text=True)
+    assert "On the linked story" in html and "On the other story" not in html
+    assert "1 row matches." in html
+    assert link not in login_as("editor").get("/admin/post/").get_data(as_text=True)  # editors do not moderate
+
+
+def test_a_bad_post_id_filter_is_ignored_not_a_server_error(login_as, users):
+    response = login_as("moderator").get("/admin/comment/?flt0_post_id_equals=abc")
+    assert response.status_code == 200
+
+
+def test_the_queue_reads_its_counts_from_the_counters_not_the_comments(login_as, users):
+    post = make_post(users["author"], PostStatus.PUBLISHED)
+    for n in range(3):
+        make_comment(users["reader"], post, body=f"Waiting {n}")
+    browser = login_as("moderator")
+    browser.get("/admin/")
+    with StatementCounter(db.engine) as counter:
+        html = browser.get("/admin/comment/?flt0_status_equals=pending").get_data(as_text=True)
+    assert "3 rows match." in html
+    counting = [s for s in counter.statements if "count(" in s.lower() and "FROM comment" in s]
+    assert all("comment.author_id IN" in s for s in counting), "only the page's authors' hidden comments are counted"
