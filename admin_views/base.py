@@ -215,7 +215,7 @@ class StaffModelView(ModelView):
             flash(gettext("%(num)d could not be deleted.", num=len(rows) - deleted), "error")
 
     def filter_url(self, **filters) -> str:
-        """The list URL with filters set, by their argument names: filter_url(status_equals="review")."""
+        """The list URL with filters set, by their argument names: filter_url(status_equals=PostStatus.REVIEW)."""
         args = {f"flt{position}_{name}": value for position, (name, value) in enumerate(filters.items())}
         return url_for(f"{self.endpoint}.index_view", **args)
 

@@ -3,19 +3,18 @@ the bulk actions and the exports, hide reasons, and exports of any size."""
 
 from datetime import datetime
 
-import flask_excel as excel
-from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
-from flask_admin import expose
+from flask import abort, flash, g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import load_only, selectinload
 
 from admin_views.base import StaffModelView
-from cms import exports, policies
+from admin_views.comment_exports import CommentExportViews
+from cms import policies
 from cms.comments import (
     CommentSelection,
     deactivate_authors,
@@ -29,15 +28,12 @@ from cms.comments import (
     selection_clauses,
     status_counts,
 )
-from cms.extensions import db
 from cms.markup import stored_html
 from cms.models import (
     COMMENT_STATUSES,
     HIDE_REASONS,
     Comment,
     CommentStatus,
-    ExportJob,
-    ExportStatus,
     Post,
     User,
     utcnow,
@@ -148,7 +144,7 @@ def _status(view, context, model, name):
     return label
 
 
-class CommentView(StaffModelView):
+class CommentView(CommentExportViews, StaffModelView):
     required = Perm.MODERATE
     can_create = False
     list_template = "admin/comment_list.html"
@@ -303,55 +299,3 @@ class CommentView(StaffModelView):
         if name == "deactivate_authors" and not policies.comments.may_deactivate_authors(current_user):
             return False
         return super().is_action_allowed(name)
-
-    # -- exports -------------------------------------------------------------------------------------
-    @expose("/export/<export_type>/")
-    def export(self, export_type):
-        if export_type not in exports.FORMATS:
-            abort(404)
-        locale = str(get_locale() or "en")
-        delivery = exports.deliver(
-            current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
-        )
-        if delivery.kind == "job":
-            flash(gettext("%(num)s comments are being exported in the background.", num=f"{delivery.total:,}"), "info")
-            return redirect(self.get_url(".export_job_view", job_id=delivery.job.id))
-        name = f"comments-{utcnow():%Y%m%d-%H%M%S}.{export_type}"
-        if delivery.kind == "file":
-            path = delivery.path
-            response = send_file(path, as_attachment=True, download_name=name)
-            response.call_on_close(lambda: path.unlink(missing_ok=True))
-            return response
-        response = excel.make_response_from_array(delivery.rows, export_type, file_name=name)
-        if export_type == "csv":
-            response.set_data(b"\xef\xbb\xbf" + response.get_data())
-            response.mimetype, response.charset = "text/csv", "utf-8"
-        return response
-
-    def _job_or_404(self, job_id: str) -> ExportJob:
-        job = db.session.get(ExportJob, job_id) or abort(404)
-        if not policies.exports.may_download(current_user, job):
-            abort(403)
-        return job
-
-    @expose("/exports/<job_id>/")
-    def export_job_view(self, job_id):
-        return self.render("admin/export_job.html", job=self._job_or_404(job_id))
-
-    @expose("/exports/<job_id>.json")
-    def export_job_status(self, job_id):
-        job = self._job_or_404(job_id)
-        data = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent, "error": job.error}
-        if job.status == ExportStatus.DONE:
-            data["download_url"] = self.get_url(".export_job_download", job_id=job.id)
-        return jsonify(data)
-
-    @expose("/exports/<job_id>/download")
-    def export_job_download(self, job_id):
-        job = self._job_or_404(job_id)
-        path = exports.download_path(job)
-        if path is None:
-            abort(409 if job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) else 410)
-        return send_file(
-            path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}"
-        )

@@ -1,10 +1,7 @@
 """Posts in the staff console: writers see their own posts, publishers see and publish all; translations
 inline, live preview, revisions with diff and restore, and no silently lost edits."""
 
-import difflib
-
-from flask import abort, flash, g, jsonify, redirect, request, url_for
-from flask_admin import expose
+from flask import flash, g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext, ngettext
@@ -17,9 +14,9 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
 
 from admin_views.base import StaffModelView, body_html_formatter
+from admin_views.post_revisions import PostRevisionViews
 from cms import policies
 from cms.locale import supported_locales
-from cms.markup import render_markdown
 from cms.models import Post, PostStatus, PostTranslation
 from cms.permissions import Perm
 from cms.posts import (
@@ -32,7 +29,6 @@ from cms.posts import (
     keep_conflicting_text,
     missing_translation,
     prepare_post,
-    restore_revision,
     translation_state,
 )
 from cms.search import post_title_clause
@@ -43,14 +39,12 @@ STATUS_LABELS = {
     PostStatus.PUBLISHED: _l("Published"),
     PostStatus.ARCHIVED: _l("Archived"),
 }
-REVISION_KINDS = {"save": _l("Saved"), "restore": _l("Restored"), "conflict": _l("Kept from a conflict")}
 TRANSLATION_BADGES = {
     "current": ("badge-success", _l("up to date")),
     "outdated": ("badge-warning", _l("out of date")),
     "missing": ("badge-light", _l("missing")),
     "original": ("badge-primary", _l("original")),
 }
-MAX_PREVIEW_LENGTH = 500_000
 
 
 class VersionField(HiddenField):
@@ -106,7 +100,7 @@ def comments_url(post_id: int) -> str:
     return url_for("comment.index_view", flt0_post_id_equals=post_id)
 
 
-class PostView(StaffModelView):
+class PostView(PostRevisionViews, StaffModelView):
     required = Perm.WRITE
     create_template = "admin/post_create.html"
     edit_template = "admin/post_edit.html"
@@ -248,48 +242,6 @@ class PostView(StaffModelView):
         kwargs.setdefault("conflict", g.get("post_conflict"))
         return super().render(template, **kwargs)
 
-    # -- preview and revisions ----------------------------------------------------------------------
-    @expose("/preview/", methods=("POST",))
-    def preview_view(self):
-        return jsonify(html=render_markdown(request.form.get("body", "")[:MAX_PREVIEW_LENGTH]))
-
-    @expose("/revisions/")
-    def revisions_view(self):
-        post = self.get_one(request.args.get("id", ""))
-        return self.render("admin/post_revisions.html", post=post, revisions=post.revisions, kind_labels=REVISION_KINDS)
-
-    @expose("/diff/")
-    def diff_view(self):
-        post = self.get_one(request.args.get("id", ""))
-        by_id = {revision.id: revision for revision in post.revisions}
-        older = by_id.get(request.args.get("a", type=int))
-        newer = by_id.get(request.args.get("b", type=int))
-        if older is None or newer is None:
-            abort(404, gettext("Choose two revisions of this post to compare."))
-        if older.id > newer.id:
-            older, newer = newer, older
-        table = difflib.HtmlDiff(wrapcolumn=90).make_table(
-            older.body.splitlines(), newer.body.splitlines(), str(older.id), str(newer.id), context=True
-        )
-        return self.render(
-            "admin/post_diff.html",
-            post=post,
-            older=older,
-            newer=newer,
-            title_changed=older.title != newer.title,
-            diff_table=Markup(table),  # noqa: S704 (difflib escapes the compared text)
-        )
-
-    @expose("/restore/", methods=("POST",))
-    def restore_view(self):
-        post = self.get_one(request.form.get("id", ""))
-        try:
-            restore_revision(current_user, post, request.form.get("revision", type=int) or 0)
-        except PostError as exc:
-            abort(404, str(exc))
-        flash(gettext("The revision was restored. The text it replaced is kept in the history."), "success")
-        return redirect(self.get_url(".edit_view", id=post.id))
-
     # -- bulk actions -------------------------------------------------------------------------------
     def _bulk_status(self, ids, status: PostStatus) -> None:
         changed, refused = change_post_status(current_user, self.selected_query(ids).all(), status)
@@ -305,7 +257,7 @@ class PostView(StaffModelView):
                 "error",
             )
 
-    @action("review", _l("Move to review"), _l("Move the selected posts to review?"))
+    @action(PostStatus.REVIEW.value, _l("Move to review"), _l("Move the selected posts to review?"))
     def action_review(self, ids):
         self._bulk_status(ids, PostStatus.REVIEW)
 

@@ -17,7 +17,7 @@ from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
 from cms.media import images
-from cms.models import CommentStatus, PostStatus, Role, User, utcnow
+from cms.models import CommentStatus, ExportStatus, PostStatus, Role, User, utcnow
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -136,7 +136,7 @@ def register_commands(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(stored_html)
     app.add_template_filter(locale_name)
-    app.jinja_env.globals.update(CommentStatus=CommentStatus, PostStatus=PostStatus)
+    app.jinja_env.globals.update(CommentStatus=CommentStatus, ExportStatus=ExportStatus, PostStatus=PostStatus)
 
     @app.context_processor
     def inject_helpers() -> dict:
