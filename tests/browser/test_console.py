@@ -37,10 +37,9 @@ def test_live_preview_and_image_picker(page, users):
 
 def test_select_all_matching_rows_and_approve(page, users):
     post = make_post(users["author"], "published")
-    db.session.execute(
-        sa.insert(Comment),
-        [{"body": f"queue {n}", "body_html": f"<p>queue {n}</p>", "status": "pending", "author_id": users["reader"].id,
-          "post_id": post.id} for n in range(75)],
+    db.session.add_all(
+        Comment(body=f"queue {n}", body_html=f"<p>queue {n}</p>", status="pending", author_id=users["reader"].id,
+                post_id=post.id) for n in range(75)
     )  # fmt: skip
     db.session.commit()
     sign_in(page, "moderator@example.com")
