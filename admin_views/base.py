@@ -104,6 +104,22 @@ class StaffModelView(ModelView):
         except DomainError as exc:
             raise ValidationError(str(exc)) from None
 
+    def search_clause(self, search: str):
+        """What the search box's text selects in this list (a WHERE clause through a full-text index, see
+        cms.search), or None for Flask-Admin's own LIKE over `column_searchable_list`."""
+        return None
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        clause = self.search_clause(search)
+        if clause is None:
+            return super()._apply_search(query, count_query, joins, count_joins, search)
+        return (
+            query.filter(clause),
+            (count_query.filter(clause) if count_query is not None else None),
+            joins,
+            count_joins,
+        )
+
     def scope(self, query):
         """The row-level rule: the rows the current user may see and touch. Default: all rows."""
         return query

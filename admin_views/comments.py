@@ -181,14 +181,8 @@ class CommentView(CommentExportViews, StaffModelView):
     }
 
     # -- the selection: filters and search, one meaning everywhere --------------------------------------
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        clause = search_clause(search)
-        return (
-            query.filter(clause),
-            (count_query.filter(clause) if count_query is not None else None),
-            joins,
-            count_joins,
-        )
+    def search_clause(self, search):
+        return search_clause(search)  # body terms and exact authors, as the actions and exports read it
 
     def current_selection(self) -> CommentSelection:
         args = self._get_list_extra_args()

@@ -163,15 +163,8 @@ class PostView(PostRevisionViews, StaffModelView):
         )
     ]
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        # Each term in the title or slug, through the full-text index (cms.search), not LIKE over every row.
-        clause = post_title_clause(search)
-        return (
-            query.filter(clause),
-            (count_query.filter(clause) if count_query is not None else None),
-            joins,
-            count_joins,
-        )
+    def search_clause(self, search):
+        return post_title_clause(search)  # each term in the title or slug
 
     def scope(self, query):
         return query.filter(policies.posts.visible_clause(current_user))

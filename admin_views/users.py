@@ -48,15 +48,8 @@ class UserView(StaffModelView):
         "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
     }
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        # Each term in the email, username or name, through the full-text index (cms.search), not LIKE.
-        clause = user_clause(search)
-        return (
-            query.filter(clause),
-            (count_query.filter(clause) if count_query is not None else None),
-            joins,
-            count_joins,
-        )
+    def search_clause(self, search):
+        return user_clause(search)  # each term in the email, username or name
 
     def adjust_form(self, form, obj=None):
         form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]

@@ -7,7 +7,7 @@ import pytest
 from cms.extensions import db
 from cms.models import Follow, PostTranslation, User, utcnow
 from tests.factories import make_comment, make_post
-from tests.support.database import StatementCounter
+from tests.support.database import count_statements
 
 
 @pytest.fixture
@@ -26,14 +26,6 @@ def many(users, app):
     db.session.commit()
     yield posts
     app.config["PAGE_CACHE"] = True
-
-
-def count_statements(browser, url: str) -> int:
-    browser.get(url)  # warm up: first-request work (e.g. loading the user) is not what is measured
-    with StatementCounter(db.engine) as counter:
-        response = browser.get(url)
-    assert response.status_code == 200, url
-    return len(counter.statements)
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,15 @@ def fresh(statement):
     return db.session.execute(statement)
 
 
+def count_statements(browser, url: str) -> int:
+    """The statements one request to `url` sends, after a warm-up request (first-request work is not counted)."""
+    browser.get(url)
+    with StatementCounter(db.engine) as counter:
+        response = browser.get(url)
+    assert response.status_code == 200, url
+    return len(counter.statements)
+
+
 class StatementCounter:
     def __init__(self, engine):
         self.engine, self.statements = engine, []
