@@ -8,6 +8,7 @@ session's Handler_read_* deltas on MariaDB) and, for the slowest ones, their EXP
 
 import argparse
 import http.client
+import json
 import os
 import re
 import signal
@@ -60,6 +61,10 @@ URLS = [
     ("posts, status = draft", "/admin/post/?flt0_status_equals=draft", "/admin/post/?{stock_post_status}=draft"),
     ("users, search by a fragment", "/admin/user/?search={fragment}", "/admin/user/?search={fragment}"),
 ]
+# Light pages requested over and over while an export runs in the background: the slowest of them is what a
+# newsroom notices.
+EXPORT_PROBES = ["/admin/comment/", "/admin/post/", "/en/"]
+
 # The comment list's filter by post id, once the product offers it; until then the post-title filter.
 PRODUCT_POST_ID_ARG = "post_id_equals"
 
@@ -232,6 +237,97 @@ def measure(timing: Timing, cookie: str, warmup: int, rounds: int) -> None:
                 sink.append(seconds)
 
 
+def download(port: int, path: str, cookie: str) -> int:
+    """Stream a response to nowhere; its size in bytes."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("GET", path, headers={"Cookie": cookie})
+    response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"{path} answered {response.status}")
+    size = 0
+    while chunk := response.read(1 << 20):
+        size += len(chunk)
+    conn.close()
+    return size
+
+
+@dataclass
+class ExportRun:
+    fmt: str
+    rows: int = 0
+    until_downloadable: float = 0.0
+    download_seconds: float = 0.0
+    size: int = 0
+    idle: list[float] = field(default_factory=list)
+    meanwhile: list[float] = field(default_factory=list)
+
+
+def probe(cookie: str, sink: list[float]) -> None:
+    for path in EXPORT_PROBES:
+        status, seconds, _, _ = fetch(PRODUCT_PORT, path, cookie)
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status} while measuring the export")
+        sink.append(seconds)
+
+
+def export_in_background(fmt: str, cookie: str, idle_rounds: int) -> ExportRun:
+    """Every comment exported from the console: the time from the click until the file can be downloaded, with
+    the light pages requested meanwhile (and, for comparison, before)."""
+    run_ = ExportRun(fmt)
+    for _ in range(idle_rounds):
+        probe(cookie, run_.idle)
+    started = time.perf_counter()
+    status, _, headers, _ = fetch(PRODUCT_PORT, f"/admin/comment/export/{fmt}/", cookie)
+    location = next((value for name, value in headers if name.lower() == "location"), "")
+    job = re.search(r"/exports/([^/]+)/", location)
+    if status != 302 or job is None:
+        raise RuntimeError(f"the {fmt} export answered {status} {location!r}, not a background job")
+    reported = started
+    while True:
+        probe(cookie, run_.meanwhile)
+        _, _, _, text = fetch(PRODUCT_PORT, f"/admin/comment/exports/{job.group(1)}.json", cookie)
+        state = json.loads(text)
+        if state["status"] == "done":
+            break
+        if state["status"] == "failed":
+            raise RuntimeError(f"the {fmt} export failed: {state['error']}")
+        if time.perf_counter() - reported > 10:
+            reported = time.perf_counter()
+            progress(f"  {state['status']}: {state['done']:,} / {state['total']:,} rows")
+        time.sleep(0.5)
+    run_.until_downloadable = time.perf_counter() - started
+    run_.rows = state["total"]
+    started = time.perf_counter()
+    run_.size = download(PRODUCT_PORT, state["download_url"], cookie)
+    run_.download_seconds = time.perf_counter() - started
+    return run_
+
+
+def export_report(runs: list[ExportRun], loads) -> str:
+    def spread(values: list[float]) -> str:
+        return " / ".join(f"{x * 1000:,.0f}" for x in (statistics.median(values), percentile(values, 95), max(values)))
+
+    rows = "\n".join(
+        f"| {r.fmt} | {r.rows:,} | {r.until_downloadable:,.1f} s | "
+        f"{r.download_seconds:,.1f} s, {r.size / 1e6:,.0f} MB | "
+        f"{spread(r.meanwhile)} ({len(r.meanwhile)}) | {spread(r.idle)} ({len(r.idle)}) |"
+        for r in runs
+    )
+    began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in loads)
+    return f"""
+Every comment exported from the console (`/admin/comment/export/<format>/` with no filter, signed in as the
+administrator): the product under gunicorn (production settings, 2 sync workers) with Redis, and one
+`flask cms worker` running the job. "Until downloadable" runs from the click to the first status poll that offers
+the file. Meanwhile the light pages {", ".join(f"`{p}`" for p in EXPORT_PROBES)} are requested one after another
+(a new connection each); their p50 / p95 / slowest in ms, next to the same pages just before the export.
+Load average (1 / 5 / 15 min) {began} before, {ended} after.
+
+| format | rows | until downloadable | download | pages meanwhile: p50 / p95 / slowest (requests) | same pages before |
+| --- | ---: | ---: | --- | --- | --- |
+{rows}
+"""
+
+
 # -- statements: counts, rows examined, plans -----------------------------------------------------------------
 @dataclass
 class Statement:
@@ -371,14 +467,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--small", action="store_true", help="a small data set, for trying the script")
+    parser.add_argument("--parts", default="urls,export", help="urls, export, or both (comma-separated)")
+    parser.add_argument("--export-formats", default="csv,xlsx", help="formats of the background export")
     parser.add_argument("--label", default="", help="a note for the results section, e.g. 'before the console work'")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     url = args.database_url
     if not url.startswith(("mysql", "mariadb")):
         raise SystemExit("the console benchmark runs on MariaDB: --database-url mysql+pymysql://…")
-    scale = SMALL if args.small else SCALE
-    counts = ensure_data(url, scale)
+    counts = ensure_data(url, SMALL if args.small else SCALE)
+    if "urls" in parts:
+        list_urls(args, url, counts)
+    if "export" in parts and args.export_formats:
+        background_exports(args, url)
 
+
+def list_urls(args, url: str, counts: dict[str, int]) -> None:
+    """The list URLs: statements in-process, then both apps under gunicorn."""
     from benchmarks.stock_admin import create_app as create_stock_app
     from benchmarks.stock_admin import filter_arg
 
@@ -440,6 +545,41 @@ def main() -> None:
     body = report(args, url, counts, facts, timings, per_url, loads, sizes)
     print(body, flush=True)
     write_section("Staff console against stock Flask-Admin (MariaDB)", body)
+    progress("written to benchmarks/results.md")
+
+
+def background_exports(args, url: str) -> None:
+    """Every comment exported from the console as a background job, one format after another."""
+    env = {**PRODUCT_ENV, "CMS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    if args.small:  # the small set is below the size that goes to the background
+        env["CMS_EXPORT_ASYNC_ROWS"] = "1000"
+    progress("starting the product under gunicorn and one export worker (flask cms worker)")
+    product = serve("wsgi:app", PRODUCT_PORT, env, args.workers)
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "flask", "--app", "wsgi", "cms", "worker"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    load_before = os.getloadavg()
+    runs = []
+    try:
+        cookie = sign_in(PRODUCT_PORT)
+        for fmt in args.export_formats.split(","):
+            progress(f"exporting every comment as {fmt} in the background")
+            runs.append(export_in_background(fmt, cookie, idle_rounds=10))
+            last = runs[-1]
+            progress(
+                f"  {last.rows:,} rows downloadable after {last.until_downloadable:,.1f} s; slowest page meanwhile "
+                f"{max(last.meanwhile) * 1000:,.0f} ms (before: {max(last.idle) * 1000:,.0f} ms)"
+            )
+    finally:
+        stop(worker)
+        stop(product)
+    body = export_report(runs, (load_before, os.getloadavg()))
+    print(body, flush=True)
+    write_section("Staff console: every comment exported as a background job (MariaDB)", body)
     progress("written to benchmarks/results.md")
 
 
