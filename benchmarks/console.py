@@ -303,7 +303,7 @@ def export_in_background(fmt: str, cookie: str, idle_rounds: int) -> ExportRun:
     return run_
 
 
-def export_report(runs: list[ExportRun], loads) -> str:
+def export_report(runs: list[ExportRun], loads, label: str) -> str:
     def spread(values: list[float]) -> str:
         return " / ".join(f"{x * 1000:,.0f}" for x in (statistics.median(values), percentile(values, 95), max(values)))
 
@@ -314,8 +314,9 @@ def export_report(runs: list[ExportRun], loads) -> str:
         for r in runs
     )
     began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in loads)
+    note = f"**{label}.** " if label else ""
     return f"""
-Every comment exported from the console (`/admin/comment/export/<format>/` with no filter, signed in as the
+{note}Every comment exported from the console (`/admin/comment/export/<format>/` with no filter, signed in as the
 administrator): the product under gunicorn (production settings, 2 sync workers) with Redis, and one
 `flask cms worker` running the job. "Until downloadable" runs from the click to the first status poll that offers
 the file. Meanwhile the light pages {", ".join(f"`{p}`" for p in EXPORT_PROBES)} are requested one after another
@@ -577,7 +578,7 @@ def background_exports(args, url: str) -> None:
     finally:
         stop(worker)
         stop(product)
-    body = export_report(runs, (load_before, os.getloadavg()))
+    body = export_report(runs, (load_before, os.getloadavg()), args.label)
     print(body, flush=True)
     write_section("Staff console: every comment exported as a background job (MariaDB)", body)
     progress("written to benchmarks/results.md")
