@@ -14,6 +14,9 @@ class Config:
     TESTING = False
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None  # default: sqlite file in the instance folder
+    # A read replica of DATABASE_URL: anonymous readers' public pages and API, and comment exports, read
+    # through it (signed-in users and the console always read the primary). Unset: everything on the primary.
+    DATABASE_REPLICA_URL: str | None = None
     UPLOADS_DIR = str(BASE_DIR / "uploads")
     REDIS_URL: str | None = None
     EXPORTS_DIR: str | None = None  # background export files; default: instance/exports
@@ -29,7 +32,7 @@ class Config:
     EXPORT_ASYNC_ROWS = 20_000  # larger comment exports run in the background
     EXPORT_INLINE_ROWS = 2_000  # up to this many rows Flask-Excel builds the file in memory
     EXPORT_QUEUE = "cms-exports"  # the RQ queue `flask cms worker` serves
-    ADMIN_PAGE_SIZE = 50
+    ADMIN_PAGE_SIZE = 20  # rows per console list page by default; 50 and 100 are a click away
     # Console lists past these many rows show "more than N" (the exact count is one click away) and refuse
     # to page deeper (a filter narrows instead): no list statement reads more than about this many rows.
     LIST_COUNT_CAP = 10_000
@@ -38,6 +41,12 @@ class Config:
     # How long a worker trusts the content version it last read (seconds): other workers show a change
     # within this time; the worker that made it shows it at once.
     PAGE_CACHE_VERSION_TTL = 1.0
+    # Each worker keeps its own copies of the pages it served last, in front of the shared cache (Redis): at most
+    # this many, each for at most PAGE_CACHE_LOCAL_TTL seconds and only while the content version is unchanged.
+    # 0 turns the local copies (pages, and the version's scheduled publish times) off: every hit goes to the
+    # shared cache.
+    PAGE_CACHE_LOCAL_ITEMS = 200
+    PAGE_CACHE_LOCAL_TTL = 5.0
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
@@ -74,6 +83,9 @@ class Development(Config):
 class Testing(Config):
     TESTING = True
     PAGE_CACHE_VERSION_TTL = 0.0
+    # Tests empty the tables between them, so content version numbers repeat: no local page copies, except
+    # in the tests of the local copies themselves.
+    PAGE_CACHE_LOCAL_ITEMS = 0
     # Cheap argon2 parameters keep the suite fast; production keeps the library defaults.
     SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {
         "argon2__rounds": 1,

@@ -71,6 +71,7 @@ class StaffModelView(ModelView):
 
     def __init__(self, model, **kwargs):
         super().__init__(model, db, **kwargs)
+        self.page_size = current_app.config["ADMIN_PAGE_SIZE"]  # views are built inside the app context
 
     def is_accessible(self) -> bool:
         return staff_may(self.required)
@@ -144,9 +145,9 @@ class StaffModelView(ModelView):
         ids = [row[0] for row in query.with_entities(pk)]
         if not ids:
             return g.list_count.value, []
-        options = [joinedload(join) for join in self._auto_joins]
-        if request.endpoint == f"{self.endpoint}.index_view":  # exports read every exported column
-            options += self.list_row_options()
+        # The list page loads what it shows; other readers (the csv export) get Flask-Admin's related rows.
+        options = self.list_row_options() if request.endpoint == f"{self.endpoint}.index_view" else []
+        options = options or [joinedload(join) for join in self._auto_joins]
         rows = {getattr(row, pk.key): row for row in self.get_query().options(*options).filter(pk.in_(ids))}
         return g.list_count.value, [rows[i] for i in ids if i in rows]
 

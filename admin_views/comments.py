@@ -166,7 +166,6 @@ class CommentView(CommentExportViews, StaffModelView):
     )
     column_sortable_list = ("created_at", "status")
     column_default_sort = ("created_at", True)
-    column_auto_select_related = False  # list_row_options loads the post and author columns the list shows
     column_formatters = {
         "status": _status,
         "post": _post_link,

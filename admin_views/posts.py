@@ -17,7 +17,7 @@ from admin_views.base import StaffModelView, body_html_formatter
 from admin_views.post_revisions import PostRevisionViews
 from cms import policies
 from cms.locale import supported_locales
-from cms.models import Post, PostStatus, PostTranslation
+from cms.models import Post, PostStatus, PostTranslation, User
 from cms.permissions import Perm
 from cms.posts import (
     EditConflict,
@@ -179,6 +179,7 @@ class PostView(PostRevisionViews, StaffModelView):
             selectinload(Post.translations).load_only(
                 PostTranslation.locale, PostTranslation.updated_at, PostTranslation.post_id
             ),
+            selectinload(Post.author).load_only(User.id, User.username).noload(User.roles),
         ]  # fmt: skip
 
     def adjust_form(self, form, obj=None):

@@ -44,7 +44,7 @@ def test_select_all_matching_rows_and_approve(page, users):
     db.session.commit()
     sign_in(page, "moderator@example.com")
     page.goto("/admin/comment/?flt0_status_equals=pending")
-    assert page.locator("input.action-checkbox").count() == 50
+    assert page.locator("input.action-checkbox").count() == 20  # ADMIN_PAGE_SIZE
     page.check("input.action-rowtoggle")
     page.wait_for_selector("#select-all-banner:not([hidden])")
     page.click("#select-all-matching")
