@@ -12,6 +12,7 @@ from flask_security.confirmable import send_confirmation_instructions
 from sqlalchemy import func, select
 
 from cms import audit, previews
+from cms.accounts import MIN_PASSWORD_LENGTH
 from cms.domain import DomainError
 from cms.extensions import db, security
 from cms.locale import supported_locales
@@ -50,12 +51,13 @@ def _cell(record: dict, key: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def read_rows(records: list[dict]) -> list[ImportRow]:
-    """Turn spreadsheet records (header → value) into rows, checking the header first."""
+def read_rows(records: list[dict], max_rows: int = MAX_ROWS) -> list[ImportRow]:
+    """Turn spreadsheet records (header → value) into rows, checking the header first; a file of more than
+    `max_rows` rows is refused whole."""
     if not records:
         raise AccountImportError("The file has no rows under its header.")
-    if len(records) > MAX_ROWS:
-        raise AccountImportError(f"The file has {len(records):,} rows; import at most {MAX_ROWS:,} at a time.")
+    if len(records) > max_rows:
+        raise AccountImportError(f"The file has {len(records):,} rows; import at most {max_rows:,} at a time.")
     normalised = [{str(k).strip().lower(): v for k, v in record.items()} for record in records]
     if "email" not in normalised[0]:
         raise AccountImportError(f"The first row must be the header: {', '.join(COLUMNS)} (email is required).")
@@ -100,8 +102,8 @@ def validate(rows: list[ImportRow]) -> list[ImportRow]:
         row.roles = [role_names[r.lower()] for r in row.roles if r.lower() in role_names]
         if row.locale and row.locale not in locales:
             row.errors.append(f"unknown language {row.locale!r} (use {', '.join(locales)})")
-        if row.password and len(row.password) < 8:
-            row.errors.append("password shorter than 8 characters")
+        if row.password and len(row.password) < MIN_PASSWORD_LENGTH:
+            row.errors.append(f"password shorter than {MIN_PASSWORD_LENGTH} characters")
         if len(row.name) > 64:
             row.errors.append("name longer than 64 characters")
     _duplicates(rows, "email", User.email)

@@ -67,8 +67,8 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def read_image(data: bytes, filename: str) -> tuple[Image.Image, str]:
-    """Decode the upload fully and check it is the image type its name claims."""
+def read_image(data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, str]:
+    """Decode the upload fully and check it is the image type its name claims and has at most `max_pixels`."""
     ext = _extension(filename)
     if ext == "svg":
         raise MediaError(_l("SVG images are not accepted: they can contain scripts. Upload a PNG instead."))
@@ -78,7 +78,7 @@ def read_image(data: bytes, filename: str) -> tuple[Image.Image, str]:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
+        if image.width * image.height > max_pixels:
             raise MediaError(_l("The image has too many pixels (at most 40 megapixels)."))
         image.load()  # a truncated or corrupt file fails here
     except MediaError:
@@ -96,7 +96,8 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
     """Validate, re-encode and store an uploaded image with a thumbnail; returns the committed Media row."""
     if upload is None or not upload.filename:
         raise MediaError(_l("Choose an image to upload."))
-    original_name = os.path.basename(upload.filename.replace("\\", "/"))[:255] or "image"
+    root, ext = os.path.splitext(os.path.basename(upload.filename.replace("\\", "/")) or "image")
+    original_name = root[: 255 - len(ext)] + ext  # the column holds 255 characters; the type check needs the ext
     data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     if len(data) > current_app.config["MAX_CONTENT_LENGTH"]:
         raise MediaError(_l("The file is larger than the upload limit."))

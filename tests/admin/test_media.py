@@ -5,8 +5,12 @@ import io
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import EnvironBuilder
 
-from cms.media import media_path
+from admin_views.media import PICKER_SIZE
+from cms.extensions import db
+from cms.media import MediaError, media_path, read_image, save_upload
 from cms.models import Media
 from tests.images import jpeg_with_gps, png
 from tests.support.database import fresh
@@ -128,3 +132,75 @@ def test_deleting_an_image_removes_its_files(login_as):
     assert media_rows() == []
     assert not media_path(file_name).exists()
     assert not media_path(file_name, thumbnail=True).exists()
+
+
+# -- limits at their boundaries ----------------------------------------------------------------------
+def multipart_upload(browser, data: bytes, filename: str) -> tuple[str, bytes]:
+    """The upload request's content type and body, built once so its exact length is known."""
+    fields = {"csrf_token": browser.token_for("/admin/media/new/"), "file": (io.BytesIO(data), filename)}
+    environ = EnvironBuilder(method="POST", data=fields).get_environ()
+    return environ["CONTENT_TYPE"], environ["wsgi.input"].read()
+
+
+@pytest.mark.parametrize(("spare", "status"), [(0, 302), (-1, 413)], ids=["exactly-the-limit", "one-byte-over"])
+def test_a_request_of_exactly_max_content_length_is_accepted_and_one_byte_more_gets_413(
+    app, login_as, monkeypatch, spare, status
+):
+    browser = login_as("author")
+    content_type, body = multipart_upload(browser, png(), "logo.png")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", len(body) + spare)
+    response = browser.post("/admin/media/new/", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert len(media_rows()) == (1 if status == 302 else 0)
+    if status == 413:
+        assert "The file is larger than the upload limit." in response.get_data(as_text=True)
+
+
+def test_a_file_of_exactly_max_content_length_is_stored_and_one_byte_more_refused(app, users, monkeypatch):
+    """The service's own check, for callers that hand it a file without a request (CLI, jobs)."""
+    data = png()
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", len(data))
+    assert save_upload(FileStorage(io.BytesIO(data), filename="fits.png"), users["author"]).original_name == "fits.png"
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", len(data) - 1)
+    with pytest.raises(MediaError, match="The file is larger than the upload limit."):
+        save_upload(FileStorage(io.BytesIO(data), filename="too-big.png"), users["author"])
+    assert [m.original_name for m in media_rows()] == ["fits.png"]
+
+
+def test_an_image_of_max_pixels_is_read_and_one_pixel_more_refused(app):
+    image, fmt = read_image(png((10, 10)), "square.png", max_pixels=100)
+    assert (image.size, fmt) == ((10, 10), "PNG")
+    with pytest.raises(MediaError, match="The image has too many pixels"):
+        read_image(png((101, 1)), "strip.png", max_pixels=100)
+
+
+@pytest.mark.parametrize(
+    ("size", "thumbnail"), [((320, 200), (320, 200)), ((321, 200), (320, 199))], ids=["at-the-size", "one-wider"]
+)
+def test_a_thumbnail_keeps_an_image_of_the_thumbnail_size_and_shrinks_one_pixel_more(login_as, size, thumbnail):
+    assert upload(login_as("author"), png(size), "wide.png").status_code == 302
+    [media] = media_rows()
+    with Image.open(media_path(media.file_name, thumbnail=True)) as thumb:
+        assert thumb.size == thumbnail
+
+
+@pytest.mark.parametrize("length", [255, 256], ids=["at-the-column-size", "one-longer"])
+def test_a_long_file_name_is_kept_to_255_characters_with_its_extension(login_as, length):
+    filename = "n" * (length - 4) + ".png"
+    response = upload(login_as("author"), png(), filename)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    [media] = media_rows()
+    assert media.original_name == "n" * 251 + ".png"
+
+
+def test_the_picker_offers_the_newest_picker_size_images(login_as, users):
+    db.session.execute(
+        sa.insert(Media),
+        [{"file_name": f"f{n}.png", "original_name": f"image {n}.png", "content_type": "image/png", "size": 1,
+          "width": 1, "height": 1, "uploader_id": users["editor"].id} for n in range(PICKER_SIZE + 1)],
+    )  # fmt: skip
+    db.session.commit()
+    items = login_as("editor").get("/admin/media/picker/").get_json()["items"]
+    assert len(items) == PICKER_SIZE
+    assert [item["name"] for item in items[:2]] == [f"image {PICKER_SIZE}.png", f"image {PICKER_SIZE - 1}.png"]
+    assert "image 0.png" not in {item["name"] for item in items}

@@ -6,6 +6,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from cms.imports import MAX_ROWS
 from cms.models import AuditLog, User
 from tests.support.database import fresh
 
@@ -150,3 +151,13 @@ def test_import_is_for_administrators_only(login_as, role, status):
     browser = login_as(role)
     assert browser.get("/admin/user-import/").status_code == status
     assert browser.get("/admin/user-import/template.xlsx").status_code == status
+
+
+def test_a_file_over_the_row_limit_is_refused_whole_with_the_limit_named(login_as, users):
+    rows = [[f"p{n}@example.org", f"p{n}", "", "Reader", "", ""] for n in range(MAX_ROWS + 1)]
+    response = upload(login_as("administrator"), csv_bytes(rows), "people.csv")
+    assert response.status_code == 400
+    assert f"The file has {MAX_ROWS + 1:,} rows; import at most {MAX_ROWS:,} at a time." in response.get_data(
+        as_text=True
+    )
+    assert user_count() == len(users)

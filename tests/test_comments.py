@@ -1,0 +1,78 @@
+"""The comment rules' limits (cms/comments.py), each at its boundary: the longest comment, the links a comment
+may carry before it is held, and the batch size of bulk moderation."""
+
+import pytest
+import sqlalchemy as sa
+
+from cms.comments import (
+    MAX_COMMENT_LENGTH,
+    CommentError,
+    CommentSelection,
+    add_comment,
+    id_batches,
+    moderate,
+    selected_id_batches,
+)
+from cms.extensions import db
+from cms.models import Comment, CommentStatus, PostStatus
+from tests.factories import make_comment, make_post
+from tests.support.database import StatementCounter, fresh
+
+
+@pytest.fixture
+def post(users):
+    return make_post(users["author"], PostStatus.PUBLISHED, title="The story")
+
+
+def comment_bodies() -> list[str]:
+    return list(fresh(sa.select(Comment.body).order_by(Comment.id)).scalars())
+
+
+def test_a_comment_of_exactly_max_length_is_accepted_and_one_more_refused(users, post):
+    longest = "x" * MAX_COMMENT_LENGTH
+    assert add_comment(users["reader"], post, longest).body == longest
+    with pytest.raises(CommentError) as refused:
+        add_comment(users["reader"], post, "y" * (MAX_COMMENT_LENGTH + 1))
+    assert str(refused.value) == f"A comment can be at most {MAX_COMMENT_LENGTH} characters long."
+    assert comment_bodies() == [longest]
+
+
+def test_surrounding_white_space_does_not_count_towards_the_length(users, post):
+    padded = "  " + "x" * MAX_COMMENT_LENGTH + "\n\n"
+    assert add_comment(users["reader"], post, padded).body == "x" * MAX_COMMENT_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("links", "status", "held_reason"),
+    [(1, CommentStatus.APPROVED, None), (2, CommentStatus.PENDING, "2 links")],
+    ids=["at-the-limit", "one-more"],
+)
+def test_a_comment_with_max_links_is_published_and_one_more_link_holds_it(
+    app, users, post, monkeypatch, links, status, held_reason
+):
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    monkeypatch.setitem(app.config, "COMMENT_MAX_LINKS", 1)
+    body = " and ".join(f"https://site{n}.example" for n in range(links))
+    comment = add_comment(users["editor"], post, body)
+    assert (comment.status, comment.held_reason) == (status, held_reason)
+
+
+def _updates(counter: StatementCounter) -> int:
+    return sum(s.lstrip().upper().startswith("UPDATE COMMENT SET") for s in counter.statements)
+
+
+@pytest.mark.parametrize(("pending", "statements"), [(2, 1), (3, 2)], ids=["one-full-batch", "one-more-row"])
+def test_a_full_batch_is_one_update_and_one_more_row_starts_another(users, post, pending, statements):
+    for n in range(pending):
+        make_comment(users["reader"], post, body=f"waiting {n}")
+    batches = selected_id_batches(CommentSelection(status=CommentStatus.PENDING), size=2)
+    with StatementCounter(db.engine) as counter:
+        changed = moderate(batches, CommentStatus.APPROVED, users["moderator"])
+    assert changed == pending and _updates(counter) == statements
+    assert set(fresh(sa.select(Comment.status)).scalars()) == {CommentStatus.APPROVED}
+
+
+def test_checked_ids_are_split_into_batches_of_the_given_size(users, post):
+    ids = [make_comment(users["reader"], post, body=f"checked {n}").id for n in range(3)]
+    assert list(id_batches(ids[:2], size=2)) == [ids[:2]]
+    assert list(id_batches(list(reversed(ids)), size=2)) == [ids[:2], ids[2:]]
