@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from cms.accounts import AccountError, create_user
+from cms.accounts import MIN_PASSWORD_LENGTH, AccountError, create_user
 from cms.models import User
 from tests.support.database import fresh
 from tests.support.web import Browserish
@@ -120,3 +120,19 @@ def test_development_mail_is_written_to_the_log(app, caplog):
     caplog.set_level("INFO", logger="cms.mail")
     register(Browserish(app.test_client()), "logged@example.com", "loggeduser")
     assert any("Mail to logged@example.com" in record.getMessage() for record in caplog.records)
+
+
+def test_a_password_of_the_minimum_length_is_accepted_and_one_shorter_refused(app):
+    create_user("eight@example.com", "p" * MIN_PASSWORD_LENGTH, ["Reader"], username="eight")
+    with pytest.raises(AccountError, match=f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."):
+        create_user("seven@example.com", "p" * (MIN_PASSWORD_LENGTH - 1), ["Reader"], username="seven")
+    assert list(fresh(sa.select(User.username)).scalars()) == ["eight"]
+
+
+@pytest.mark.parametrize(("length", "status"), [(8, 302), (7, 200)], ids=["minimum", "one-shorter"])
+def test_registration_accepts_a_password_of_the_minimum_length_and_refuses_one_shorter(app, length, status):
+    response = register(Browserish(app.test_client()), password="p" * length)
+    assert response.status_code == status
+    if status == 200:
+        assert "Password must be at least 8 characters" in response.get_data(as_text=True)
+    assert fresh(sa.select(sa.func.count()).select_from(User)).scalar() == (1 if status == 302 else 0)

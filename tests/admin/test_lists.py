@@ -128,3 +128,23 @@ def test_the_queue_reads_its_counts_from_the_counters_not_the_comments(login_as,
     assert "3 rows match." in html
     counting = [s for s in counter.statements if "count(" in s.lower() and "FROM comment" in s]
     assert all("comment.author_id IN" in s for s in counting), "only the page's authors' hidden comments are counted"
+
+
+def test_a_list_shows_admin_page_size_rows_and_the_next_row_on_the_second_page(app, login_as, posts):
+    size = app.config["ADMIN_PAGE_SIZE"]
+    browser = login_as("editor")
+    first = titles(browser.get("/admin/post/").get_data(as_text=True))
+    second = titles(browser.get("/admin/post/?page=1").get_data(as_text=True))
+    assert len(first) == size and len(second) == size and not first & second
+
+
+def _console_view(app, endpoint: str):
+    [admin] = app.extensions["admin"]
+    return next(view for view in admin._views if view.endpoint == endpoint)
+
+
+@pytest.mark.parametrize(("max_rows", "exported"), [(45, 45), (44, 44)], ids=["every-row", "one-row-over"])
+def test_a_csv_export_stops_at_export_max_rows(app, login_as, posts, monkeypatch, max_rows, exported):
+    monkeypatch.setattr(_console_view(app, "post"), "export_max_rows", max_rows)
+    csv = login_as("editor").get("/admin/post/export/csv/").get_data(as_text=True)
+    assert len(titles(csv)) == exported

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from admin_views import post_revisions
 from cms.extensions import db
 from cms.models import AuditLog, Post, PostRevision, PostTranslation, utcnow
 from tests.factories import make_post
@@ -103,6 +104,14 @@ def test_preview_is_for_writers_only(login_as, role, status):
 
 def test_preview_without_csrf_is_refused(login_as):
     assert login_as("author").post("/admin/post/preview/", data={"body": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(("body", "html"), [("abcde", "<p>abcde</p>"), ("abcdef", "<p>abcde</p>")], ids=["at", "over"])
+def test_preview_renders_up_to_the_preview_length_and_drops_the_rest(login_as, monkeypatch, body, html):
+    monkeypatch.setattr(post_revisions, "MAX_PREVIEW_LENGTH", 5)
+    browser = login_as("author")
+    response = browser.post("/admin/post/preview/", data={"body": body}, headers={"X-CSRFToken": browser.csrf()})
+    assert response.get_json() == {"html": html}
 
 
 # -- revisions ---------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from cms.models import Post
+from cms.extensions import db
+from cms.models import Post, User
 from tests.factories import make_post
 from tests.support.database import fresh
 
@@ -153,3 +154,14 @@ def test_form_post_without_csrf_token_is_refused(login_as):
 @pytest.mark.parametrize("bad_id", ["99999", "abc"])
 def test_unknown_post_id_is_404(login_as, bad_id):
     assert login_as("editor").get(f"/admin/post/edit/?id={bad_id}").status_code == 404
+
+
+def test_the_author_picker_offers_ten_matches_at_a_time(login_as, users):
+    db.session.add_all(
+        User(email=f"writer{n}@example.com", username=f"writer{n:02d}", fs_uniquifier=f"writer{n}") for n in range(11)
+    )
+    db.session.commit()
+    browser = login_as("editor")
+    ten = browser.get("/admin/post/ajax/lookup/?name=author&query=writer0").get_json()
+    eleven = browser.get("/admin/post/ajax/lookup/?name=author&query=writer").get_json()
+    assert len(ten) == 10 and len(eleven) == 10

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from cms.models import Role, User
 from tests.support.database import fresh
-from tests.support.web import Browserish
+from tests.support.web import Browserish, page_errors
 
 
 def role_id(name: str) -> int:
@@ -134,3 +134,29 @@ def test_bad_user_input_gives_a_form_error(login_as, users, changes, message):
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert fresh(sa.select(User.email).where(User.id == target.id)).scalar() == "reader@example.com"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"new_password": "p" * 8}, None),
+        ({"new_password": "p" * 7}, "Field must be between 8 and 128 characters long."),
+        ({"new_password": "p" * 128}, None),
+        ({"new_password": "p" * 129}, "Field must be between 8 and 128 characters long."),
+        ({"username": "abc"}, None),
+        ({"username": "ab"}, "Field must be between 3 and 64 characters long."),
+        ({"username": "u" * 64}, None),
+        ({"username": "u" * 65}, "Field must be between 3 and 64 characters long."),
+    ],
+    ids=["password-8", "password-7", "password-128", "password-129", "username-3", "username-2", "username-64",
+         "username-65"],
+)  # fmt: skip
+def test_account_fields_accept_their_longest_and_shortest_and_refuse_one_past(login_as, changes, error):
+    fields = {"email": "limits@example.com", "username": "limits", "active": "y", "new_password": "a-long-password"}
+    response = login_as("administrator").submit("/admin/user/new/", {**fields, **changes})
+    created = fresh(sa.select(sa.func.count()).select_from(User).where(User.email == "limits@example.com")).scalar()
+    if error is None:
+        assert (response.status_code, created) == (302, 1), page_errors(response)
+    else:
+        assert (response.status_code, created) == (200, 0)
+        assert error in response.get_data(as_text=True)
