@@ -12,11 +12,12 @@ from flask_security import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import load_only, selectinload
 
-from admin_views.base import StaffModelView
+from admin_views.base import ListCount, StaffModelView
 from admin_views.comment_exports import CommentExportViews
 from cms import policies
 from cms.comments import (
     CommentSelection,
+    count_within,
     deactivate_authors,
     delete_comments,
     hidden_counts,
@@ -39,6 +40,7 @@ from cms.models import (
     utcnow,
 )
 from cms.permissions import Perm
+from cms.search import comment_page_clause, comment_search_count
 
 STATUS_LABELS = {
     CommentStatus.PENDING: _l("Pending"),
@@ -183,6 +185,11 @@ class CommentView(CommentExportViews, StaffModelView):
     def search_clause(self, search):
         return search_clause(search)  # body terms and exact authors, as the actions and exports read it
 
+    def page_search_clause(self, search):
+        if "page_search_clause" not in g:
+            g.page_search_clause = comment_page_clause(search)
+        return g.page_search_clause
+
     def current_selection(self) -> CommentSelection:
         args = self._get_list_extra_args()
         selection = CommentSelection(search=(args.search or "").strip() or None)
@@ -224,14 +231,24 @@ class CommentView(CommentExportViews, StaffModelView):
             g.comment_status_counts = status_counts()
         return g.comment_status_counts
 
-    def exact_count(self, filters, search) -> int | None:
-        """With no filter but the status, the tabs' counters are the list's count: nothing is counted."""
+    def known_count(self, filters, search, cap) -> ListCount | None:
+        """With no filter but the status, the tabs' counters are the list's count; with only a search, the
+        search index counts alone (no comment row is read)."""
         selection = self.current_selection()
         narrowed = {key: value for key, value in selection.to_json().items() if value and key != "status"}
-        if narrowed:
-            return None
-        counts = self._status_counts()
-        return counts.get(selection.status, 0) if selection.status else sum(counts.values())
+        if not narrowed:
+            counts = self._status_counts()
+            return ListCount(counts.get(selection.status, 0) if selection.status else sum(counts.values()))
+        if set(narrowed) == {"search"} and not selection.status:
+            found = comment_search_count(selection.search, cap)
+            if found is not None:
+                return ListCount(found) if cap is None or found <= cap else ListCount(cap, exact=False)
+        if cap is not None and selection.search and self.page_search_clause(selection.search) is not None:
+            # A common term with other filters: counting its matches would read them all; count what the
+            # filters' first `cap` comments hold instead (a lower bound when there are more).
+            found, exact = count_within(selection, cap)
+            return ListCount(found, exact=exact)
+        return None
 
     def render(self, template, **kwargs):
         if template == self.list_template:

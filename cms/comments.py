@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, literal, select, update
 
 from cms import audit, comment_counts, page_cache
 from cms.domain import DomainError
@@ -159,6 +159,18 @@ def selection_clauses(selection: CommentSelection) -> list:
 
 def count_selected(selection: CommentSelection) -> int:
     return db.session.scalar(select(func.count(Comment.id)).where(*selection_clauses(selection))) or 0
+
+
+def count_within(selection: CommentSelection, budget: int) -> tuple[int, bool]:
+    """Count the selection reading at most `budget` comments of its filters (its search tested on each row
+    rather than read from the index): (matches, exact). When the filters hold more comments than the budget,
+    the matches among those read are a lower bound and `exact` is False."""
+    search = selection.search
+    filters = selection_clauses(replace(selection, search=None))
+    hit = case((comment_clause(search, use_index=False), 1), else_=0) if search else literal(1)
+    read = select(hit.label("hit")).where(*filters).limit(budget).subquery()
+    found, examined = db.session.execute(select(func.coalesce(func.sum(read.c.hit), 0), func.count())).one()
+    return int(found), examined < budget
 
 
 def selected_id_batches(selection: CommentSelection, size: int = BATCH) -> Iterator[list[int]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
@@ -103,7 +105,46 @@ def user_clause(text: str | None):
     return _all_terms(ACCOUNTS, search_terms(text))
 
 
-def comment_clause(text: str | None):
+def comment_page_clause(text: str | None):
+    """The comment search for one page of the queue in its order, when the body terms are common (the index
+    matches more than SEARCH_COMMON_MATCHES comments): each row of the order's index is tested
+    instead, which reads about page size ÷ frequency rows rather than every match. None when the terms are
+    rare (comment_clause's match set is then the cheaper plan) or no index is in use."""
+    terms = search_terms(text)
+    if not terms or engine_in_use() != MROONGA:
+        return None
+    authors = author_ids(terms)
+    body_terms = [term for term in terms if term.lower() not in authors]
+    limit = current_app.config["SEARCH_COMMON_MATCHES"]
+    if not body_terms or matches_at_least(COMMENT_BODIES, body_terms, limit + 1) <= limit:
+        return None
+    return comment_clause(text, use_index=False)
+
+
+def comment_search_count(text: str | None, cap: int | None) -> int | None:
+    """How many comments the search alone selects, counted in the search table (its copy of the body serves
+    the exact comparison), up to cap + 1; None when the search names an author or no index is in use."""
+    terms = search_terms(text)
+    if not terms or engine_in_use() != MROONGA or author_ids(terms):
+        return None
+    matches = _indexed_ids(COMMENT_BODIES, terms)
+    assert matches is not None
+    body = search_table(COMMENT_BODIES).c.body
+    matches = matches.where(*(_contains(body, term) for term in terms))
+    if cap is not None:
+        matches = matches.limit(cap + 1)
+    return db.session.scalar(select(sa.func.count()).select_from(matches.subquery())) or 0
+
+
+def matches_at_least(searched: Searched, terms: list[str], limit: int) -> int:
+    """How many rows the index matches for all of `terms`, counting no further than `limit`."""
+    indexed = _indexed_ids(searched, terms)
+    if indexed is None:
+        return 0
+    return db.session.scalar(select(sa.func.count()).select_from(indexed.limit(limit).subquery())) or 0
+
+
+def comment_clause(text: str | None, use_index: bool = True):
     """The moderators' comment search: every term is in the body, or is the author's username or email
     (exactly, ignoring case; an author is found by the unique indexes, not by reading all accounts)."""
     terms = search_terms(text)
@@ -111,12 +152,12 @@ def comment_clause(text: str | None):
         return sa.true()
     authors = author_ids(terms)
     body_terms = [term for term in terms if term.lower() not in authors]
-    clauses = [_all_terms(COMMENT_BODIES, body_terms)] if body_terms else []
+    clauses = [_all_terms(COMMENT_BODIES, body_terms, use_index)] if body_terms else []
     for term in terms:
         if term.lower() in authors:
             by_author = Comment.author_id.in_(authors[term.lower()])
-            clauses.append(sa.or_(_all_terms(COMMENT_BODIES, [term]), by_author))
-    if not body_terms:
+            clauses.append(sa.or_(_all_terms(COMMENT_BODIES, [term], use_index), by_author))
+    if not body_terms and use_index:
         # Only author terms: give the database a set of ids to start from instead of every comment.
         term = terms[0]
         indexed = _indexed_ids(COMMENT_BODIES, [term])
@@ -141,19 +182,19 @@ def author_ids(terms: list[str]) -> dict[str, list[int]]:
     return found
 
 
-def _all_terms(searched: Searched, terms: list[str]):
+def _all_terms(searched: Searched, terms: list[str], use_index: bool = True):
     """Rows where every term is in one of the searched columns: the index narrows, and where its match is
     looser than a substring (Mroonga's bigrams ignore accents) or missing (FTS5 below three characters), the
     exact comparison decides."""
     if not terms:
         return sa.true()
     clauses = []
-    indexed = _indexed_ids(searched, terms)
+    indexed = _indexed_ids(searched, terms) if use_index else None
     if indexed is not None:
         clauses.append(searched.column("id").in_(indexed))
     kind = engine_in_use()
     for term in terms:
-        if kind == FTS5 and len(term) >= TRIGRAM:
+        if indexed is not None and kind == FTS5 and len(term) >= TRIGRAM:
             continue  # a trigram phrase is already an exact, case-folded substring match
         clauses.append(sa.or_(*(_contains(searched.column(name), term) for name in searched.columns)))
     return sa.and_(*clauses)
@@ -162,7 +203,7 @@ def _all_terms(searched: Searched, terms: list[str]):
 def _indexed_ids(searched: Searched, terms: list[str]):
     """SELECT of the ids the full-text index matches for all of `terms`, or None when it cannot help."""
     kind = engine_in_use()
-    table = sa.table(searched.table, *(sa.column(name) for name in ("id", "rowid", *searched.columns)))
+    table = search_table(searched)
     if kind == FTS5:
         phrases = [fts5_phrase(term) for term in terms if len(term) >= TRIGRAM]
         if not phrases:
@@ -173,6 +214,12 @@ def _indexed_ids(searched: Searched, terms: list[str]):
         columns = [table.c[name] for name in searched.columns]
         return select(table.c.id).where(mysql.match(*columns, against=query).in_boolean_mode())
     return None
+
+
+@functools.cache
+def search_table(searched: Searched) -> sa.TableClause:
+    """The search table of `searched` as a SQL table (one object, so statements can refer to it twice)."""
+    return sa.table(searched.table, *(sa.column(name) for name in ("id", "rowid", *searched.columns)))
 
 
 def fts5_phrase(term: str) -> str:

@@ -226,3 +226,44 @@ def test_without_search_tables_the_search_falls_back_to_like(app, tmp_path):
             db.session.rollback()
             drop_everything(db.engine)
             upgrade(directory=MIGRATIONS_DIR)
+
+
+def test_a_common_terms_page_walks_the_lists_order_and_finds_the_same_comments(app, corpus, monkeypatch):
+    """Above SEARCH_COMMON_MATCHES index matches, a page is read along the list's order (MariaDB with Mroonga);
+    the rows are the same as through the match set, and the count still comes from the match set."""
+    if search.engine_in_use() != search.MROONGA:
+        assert search.comment_page_clause("ok") is None  # SQLite, or no index: one plan only
+        return
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 2)
+    assert search.comment_page_clause("ok") is not None  # "ok" is in 3 bodies: more than 2
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 3)
+    assert search.comment_page_clause("ok") is None
+    for text in ("ok", "canción", "北京", "hello great"):
+        walked = search.comment_clause(text, use_index=False)
+        assert ids(Comment, walked) == ids(Comment, search.comment_clause(text)) == expected(corpus, text), text
+
+
+def test_the_console_shows_the_same_page_and_count_on_either_plan(app, login_as, corpus, monkeypatch):
+    browser = login_as("moderator")
+    pages = []
+    for common in (1, 10_000):
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+        html = browser.get("/admin/comment/", query_string={"search": "ok"}).get_data(as_text=True)
+        pages.append(({body for body in corpus.values() if f"<p>{body}</p>" in html}, "3 rows match." in html))
+    assert pages[0] == pages[1] == ({"ok", "OK computer", "it ends with ok"}, True)
+
+
+def test_a_common_term_with_another_filter_counts_within_a_budget(app, login_as, users, monkeypatch):
+    """A common term and a status: counting every match would read them all, so the count reads at most
+    LIST_COUNT_CAP comments of the status and says "more than" when there are more."""
+    post = make_post(users["author"], "published", title="Budget")
+    for n in range(6):
+        make_comment(users["reader"], post, body=f"common word {n}", status="pending")
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 1)
+    browser = login_as("moderator")
+    url = "/admin/comment/?flt0_status_equals=pending&search=common"
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 6)
+    assert "6 rows match." in browser.get(url).get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 4)
+    assert "More than 4 rows match." in browser.get(url).get_data(as_text=True)
+    assert "6 rows match." in browser.get(url + "&exact_count=1").get_data(as_text=True)
