@@ -37,6 +37,9 @@ class Config:
     # to page deeper (a filter narrows instead): no list statement reads more than about this many rows.
     LIST_COUNT_CAP = 10_000
     LIST_MAX_OFFSET = 10_000
+    # A searched list page walks its order's index instead of reading every match once the search index
+    # matches more comments than this (see cms.search.comment_page_clause).
+    SEARCH_COMMON_MATCHES = 5_000
     PAGE_CACHE = True
     # How long a worker trusts the content version it last read (seconds): other workers show a change
     # within this time; the worker that made it shows it at once.
