@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from cms.api.views import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from cms.extensions import db
 from cms.models import PostTranslation, utcnow
 from tests.factories import make_comment, make_post
@@ -99,3 +100,23 @@ def test_etag_and_last_modified_answer_304(client, live):
 def test_unknown_api_url_is_a_json_404(client):
     response = client.get("/api/v1/nothing")
     assert response.status_code == 404 and response.get_json()["error"]["code"] == 404
+
+
+@pytest.mark.parametrize(
+    ("count", "pages"), [(DEFAULT_PER_PAGE, 1), (DEFAULT_PER_PAGE + 1, 2)], ids=["full", "one-more"]
+)
+def test_a_list_without_per_page_holds_the_default_number_of_posts(client, users, count, pages):
+    for n in range(count):
+        make_post(users["author"], "published", title=f"Item {n}", published_at=utcnow() - timedelta(minutes=n))
+    data = client.get("/api/v1/posts").get_json()
+    assert (len(data["items"]), data["per_page"], data["pages"]) == (DEFAULT_PER_PAGE, DEFAULT_PER_PAGE, pages)
+
+
+@pytest.mark.parametrize(
+    ("per_page", "status"), [(MAX_PER_PAGE, 200), (MAX_PER_PAGE + 1, 400)], ids=["max", "one-over"]
+)
+def test_per_page_up_to_the_maximum_is_served_and_one_more_is_a_400(client, live, per_page, status):
+    response = client.get(f"/api/v1/posts?per_page={per_page}")
+    assert response.status_code == status
+    if status == 400:
+        assert f"must be between 1 and {MAX_PER_PAGE}" in response.get_data(as_text=True)

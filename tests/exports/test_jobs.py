@@ -4,10 +4,11 @@ offered for a day, and expired files and their jobs are purged."""
 import contextvars
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 import worker
 from cms.exports import jobs
@@ -71,3 +72,15 @@ def test_finished_file_is_offered_until_it_expires_then_purged(app, job):
 
 def test_unfinished_job_offers_no_file(app, job):
     assert jobs.download_path(finished(job)) is None
+
+
+def test_a_file_is_offered_for_exactly_its_lifetime_and_purged_a_second_later(app, job):
+    start = utcnow().replace(microsecond=0)
+    with time_machine.travel(start.replace(tzinfo=UTC), tick=False) as clock:
+        worker.run_export_job(job)
+        path = jobs.download_path(finished(job))
+        clock.shift(jobs.FILE_LIFETIME)
+        assert jobs.download_path(finished(job)) == path and jobs.purge_expired() == 0
+        clock.shift(timedelta(seconds=1))
+        assert jobs.download_path(finished(job)) is None and jobs.purge_expired() == 1
+    assert not path.exists() and fresh(sa.select(ExportJob)).first() is None

@@ -33,6 +33,13 @@ def test_every_row_names_its_own_post_and_author_whatever_the_cache_limit(app, s
     assert rows == expected_rows()
 
 
+@pytest.mark.parametrize(("chunk", "sizes"), [(42, [42]), (41, [41, 1])], ids=["one-full-chunk", "one-row-more"])
+def test_rows_come_a_chunk_at_a_time(app, spread, chunk, sizes):
+    parts = list(export_rows(CommentSelection(), "http://localhost/", chunk=chunk))
+    assert [len(part) for part in parts] == sizes
+    assert [list(row) for part in parts for row in part] == expected_rows()
+
+
 def test_in_memory_export_is_the_header_and_the_rows(app, spread):
     rows = export_in_memory(CommentSelection(status="approved"), "en", "http://localhost")
     assert rows[0] == ENGLISH_HEADER

@@ -7,6 +7,7 @@ import pytest
 
 from cms.extensions import db
 from cms.models import PostTranslation, utcnow
+from cms.public.feeds import FEED_SIZE
 from tests.factories import make_post
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -65,3 +66,12 @@ def test_sitemap_lists_language_versions_with_alternates(client, content):
         "es": f"http://localhost/es/posts/{content.slug}",
         "x-default": f"http://localhost/en/posts/{content.slug}",
     }
+
+
+@pytest.mark.parametrize("live", [FEED_SIZE, FEED_SIZE + 1], ids=["at-the-size", "one-more"])
+def test_the_feed_holds_the_newest_feed_size_posts(client, users, live):
+    for n in range(live):
+        make_post(users["author"], "published", title=f"Entry {n:02}", published_at=utcnow() - timedelta(minutes=n))
+    feed = ET.fromstring(client.get("/en/feed.atom").get_data())
+    titles = [entry.find(f"{ATOM}title").text for entry in feed.iter(f"{ATOM}entry")]
+    assert titles == [f"Entry {n:02}" for n in range(FEED_SIZE)]

@@ -1,5 +1,6 @@
 """Public pages under /<locale>/: only live posts, the reader's language, comments, bad input."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,8 @@ import sqlalchemy as sa
 
 from cms.accounts import create_user
 from cms.extensions import db
-from cms.models import Comment, Follow, PostTranslation, Role, utcnow
+from cms.models import Comment, Follow, PostTranslation, Role, User, utcnow
+from cms.public.views import MAX_PAGE_SIZE, PAGE_SIZE
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.web import Browserish
@@ -98,6 +100,44 @@ def test_pagination_links_walk_the_list(client, users):
     assert "Story 00" in first and "Story 10" not in first and 'rel="next" href="/en/?page=2"' in first
     third = client.get("/en/?page=3").get_data(as_text=True)
     assert "Story 24" in third and 'rel="next"' not in third
+
+
+@pytest.fixture
+def fifty_one(users):
+    for n in range(51):
+        make_post(users["author"], "published", title=f"Story {n:02}", published_at=utcnow() - timedelta(minutes=n))
+
+
+def stories(html: str) -> set[int]:
+    return {int(n) for n in re.findall(r"Story (\d\d)", html)}
+
+
+def test_a_list_page_holds_page_size_posts_and_the_next_post_starts_page_two(client, fifty_one):
+    assert stories(client.get("/en/").get_data(as_text=True)) == set(range(PAGE_SIZE))
+    assert min(stories(client.get("/en/?page=2").get_data(as_text=True))) == PAGE_SIZE
+
+
+@pytest.mark.parametrize("per_page", [MAX_PAGE_SIZE, MAX_PAGE_SIZE + 1], ids=["at-the-cap", "one-over"])
+def test_per_page_is_capped_at_max_page_size(client, fifty_one, per_page):
+    response = client.get(f"/en/?per_page={per_page}")
+    assert response.status_code == 200
+    assert stories(response.get_data(as_text=True)) == set(range(MAX_PAGE_SIZE))
+
+
+@pytest.mark.parametrize(
+    ("field", "length", "status"),
+    [("name", 64, 302), ("name", 65, 400), ("about_me", 2000, 302), ("about_me", 2001, 400)],
+    ids=["name-64", "name-65", "about-2000", "about-2001"],
+)
+def test_profile_fields_take_their_longest_text_and_refuse_one_more_character(login_as, users, field, length, status):
+    response = login_as("reader").submit(
+        "/en/profile", {"name": "", "about_me": "", "locale": "en", field: "x" * length}
+    )
+    assert response.status_code == status
+    saved = fresh(sa.select(getattr(User, field)).where(User.id == users["reader"].id)).scalar()
+    assert (saved == "x" * length) is (status == 302)
+    if status == 400:
+        assert f"Field cannot be longer than {length - 1} characters." in response.get_data(as_text=True)
 
 
 # -- languages of content ----------------------------------------------------------------------------
