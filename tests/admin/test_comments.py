@@ -223,3 +223,12 @@ def test_moderators_maintain_the_blocked_words(login_as):
     assert browser.submit("/admin/blockedword/new/", {"word": "  Viagra "}).status_code == 302
     assert fresh(sa.select(BlockedWord.word)).scalar() == "viagra"
     assert login_as("author").get("/admin/blockedword/").status_code == 403
+
+
+@pytest.mark.parametrize(("length", "status"), [(100, 302), (101, 200)], ids=["100", "101"])
+def test_a_blocked_word_of_100_characters_is_kept_and_one_more_refused(login_as, length, status):
+    response = login_as("moderator").submit("/admin/blockedword/new/", {"word": "w" * length})
+    assert response.status_code == status
+    assert list(fresh(sa.select(BlockedWord.word)).scalars()) == (["w" * length] if status == 302 else [])
+    if status == 200:
+        assert "Field cannot be longer than 100 characters." in response.get_data(as_text=True)

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from cms.accounts import create_user
+from cms.comments import MAX_COMMENT_LENGTH
 from cms.extensions import db
 from cms.models import Comment, Follow, PostTranslation, Role, User, utcnow
 from cms.public.views import MAX_PAGE_SIZE, PAGE_SIZE
@@ -300,6 +301,14 @@ def test_bad_comment_is_a_form_error(login_as, posts, body, message):
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 0
+
+
+def test_a_comment_of_max_length_is_posted_through_the_form(login_as, posts):
+    browser = login_as("reader")
+    url = f"/en/posts/{posts['published'].slug}"
+    response = browser.submit(url, {"body": "x" * MAX_COMMENT_LENGTH}, post_url=f"{url}/comments")
+    assert response.status_code == 302
+    assert fresh(sa.select(Comment.body)).scalar_one() == "x" * MAX_COMMENT_LENGTH
 
 
 def test_anonymous_comment_goes_to_login(client, posts):
