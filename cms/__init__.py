@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, comment_counts, errors, i18n, page_cache, permissions
+from cms import accounts, audit, comment_counts, errors, i18n, page_cache, permissions, translated_markup
 from cms.extensions import babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -136,6 +136,7 @@ def register_commands(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(stored_html)
     app.add_template_filter(locale_name)
+    translated_markup.init_app(app)
     app.jinja_env.globals.update(CommentStatus=CommentStatus, ExportStatus=ExportStatus, PostStatus=PostStatus)
 
     @app.context_processor

@@ -1,4 +1,4 @@
-"""Checks on one translation against its original: placeholders, HTML tags, white space at the edges.
+"""Checks on one translation against its original: placeholders, markup, formatting, white space at the edges.
 
 Pure functions over strings and polib entries: no files, no app. The catalog editor, uploads and tests all
 ask these, so a rule is written once.
@@ -8,34 +8,112 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import polib
+from babel.messages.catalog import Message
+from babel.messages.checkers import PYTHON_FORMAT, TranslationError, python_format
 
 PLACEHOLDER = re.compile(
-    r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|\{\w*\}"
+    r"%%|%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|\{\w*\}"
 )
-TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*?(/?)>")
-VOID_TAGS = {"br", "hr", "img", "input", "meta", "link", "wbr"}
 
 
 def placeholders(text: str) -> Counter:
-    return Counter(match.group(0) for match in PLACEHOLDER.finditer(text))
+    """The formatting placeholders of a message (an escaped %% is text, not a placeholder)."""
+    return Counter(match.group(0) for match in PLACEHOLDER.finditer(text) if match.group(0) != "%%")
 
 
-def tags(text: str) -> list[tuple[str, str]]:
-    return [(close, name.lower()) for close, name, selfclose in TAG.findall(text) if not selfclose]
+@dataclass(frozen=True)
+class Token:
+    """A piece of a message as an HTML parser reads it: `markup` (a tag, comment or declaration, with its
+    normalised form in `key` and its text as written in `raw`) or text (entities already decoded)."""
+
+    markup: bool
+    key: tuple
+    raw: str
 
 
-def tag_errors(text: str) -> list[str]:
-    stack: list[str] = []
-    for close, name in tags(text):
-        if name in VOID_TAGS:
+class _Tokenizer(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tokens: list[Token] = []
+
+    def _markup(self, key: tuple, raw: str) -> None:
+        self.tokens.append(Token(True, key, raw))
+
+    def handle_starttag(self, tag, attrs):
+        self._markup(("start", tag, tuple(attrs)), self.get_starttag_text() or "")
+
+    def handle_startendtag(self, tag, attrs):
+        self._markup(("startend", tag, tuple(attrs)), self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag):
+        self._markup(("end", tag), f"</{tag}>")
+
+    def handle_comment(self, data):
+        self._markup(("comment", data), f"<!--{data}-->")
+
+    def handle_decl(self, decl):
+        self._markup(("decl", decl), f"<!{decl}>")
+
+    def handle_pi(self, data):
+        self._markup(("pi", data), f"<?{data}>")
+
+    def unknown_decl(self, data):
+        self._markup(("decl", data), f"<![{data}]>")
+
+    def handle_data(self, data):
+        self.tokens.append(Token(False, (), data))
+
+
+def tokens(text: str) -> list[Token]:
+    """The message split into markup and text by an HTML parser (never by a regular expression)."""
+    tokenizer = _Tokenizer()
+    tokenizer.feed(text)
+    tokenizer.close()
+    return tokenizer.tokens
+
+
+def markup_of(text: str) -> list[tuple]:
+    """The message's markup in order: each tag with its attributes and their values, comments, declarations."""
+    return [token.key for token in tokens(text) if token.markup]
+
+
+def markup_errors(translation: str, sources: tuple[str, ...]) -> list[str]:
+    """A translation's markup must be exactly an original's: the same tags, attributes and values, in order.
+    Anything else a translator types is text, and is shown as text (cms.translated_markup escapes it)."""
+    if markup_of(translation) in [markup_of(source) for source in sources]:
+        return []
+    return ["the HTML markup must be exactly the original's: the same tags with the same attributes, in order"]
+
+
+def format_errors(translation: str, sources: tuple[str, ...]) -> list[str]:
+    """A translation must format with its original's arguments, as the page will: Babel's python-format check,
+    then a trial formatting (a stray % fails here, not on every reader's page)."""
+    for source in sources:
+        message = Message(source, translation, flags={"python-format"} if PYTHON_FORMAT.search(source) else ())
+        try:
+            python_format(None, message)
+            translation % _sample_arguments(source)
+        except (TranslationError, ValueError, TypeError, KeyError) as exc:
+            error = exc
             continue
-        if not close:
-            stack.append(name)
-        elif not stack or stack.pop() != name:
-            return [f"the HTML tag </{name}> does not close an open tag"]
-    return [f"the HTML tag <{name}> is never closed" for name in stack]
+        return []
+    return [f"the text cannot be formatted like the original: {error}"]
+
+
+def _sample_arguments(source: str):
+    """Arguments of the kind the original's placeholders take: a mapping for %(name)s, a tuple for %s."""
+    found = [
+        match for match in PLACEHOLDER.finditer(source) if match.group(0).startswith("%") and match.group(0) != "%%"
+    ]
+    if any(match.group(1) for match in found):
+        return {match.group(1): 1 for match in found if match.group(1)}
+    if found:
+        return tuple(1 for _ in found)
+    return {}
 
 
 def edges(text: str) -> tuple[str, str]:
@@ -59,9 +137,8 @@ def validate_translation(source: str, translation: str, alternatives: tuple[str,
     if found not in wanted:
         expected = ", ".join(sorted(wanted[0])) or "none"
         errors.append(f"placeholders must match the original ({expected}); found {', '.join(sorted(found)) or 'none'}")
-    errors += tag_errors(translation)
-    if not errors and sorted(n for c, n in tags(translation)) not in [sorted(n for c, n in tags(s)) for s in sources]:
-        errors.append("the HTML tags must be the same as in the original")
+    errors += markup_errors(translation, sources)
+    errors += format_errors(translation, sources)
     lead, trail = edges(translation)
     if (lead, trail) not in [edges(s) for s in sources]:
         errors.append("white space and line breaks at the start and end must be as in the original")

@@ -1,4 +1,4 @@
-"""Checks on one translation against its original: placeholders, HTML tags, white space at the edges."""
+"""Checks on one translation against its original: placeholders, markup, formatting, white space at the edges."""
 
 import polib
 import pytest
@@ -18,9 +18,13 @@ from cms.translation_checks import entry_errors, placeholders, validate_translat
         ("Hello {name}", "Hola {name}", None),
         ("Hello {name}", "Hola {nombre}", "placeholders"),
         ("Say <b>hi</b>", "Di <b>hola</b>", None),
-        ("Say <b>hi</b>", "Di <b>hola", "never closed"),
-        ("Say <b>hi</b>", "Di <i>hola</i>", "HTML tags"),
-        ("Say <b>hi</b>", "Di </b>hola<b>", "does not close"),
+        ("Say <b>hi</b>", "Di <b>hola", "markup"),
+        ("Say <b>hi</b>", "Di <i>hola</i>", "markup"),
+        ("Say <b>hi</b>", "Di </b>hola<b>", "markup"),
+        ("Say <b>hi</b>", 'Di <b class="x">hola</b>', "markup"),
+        ("Sign in", "登录<img src=x onerror=alert(1)/>", "markup"),
+        ("Sign in", "登录%", "formatted"),
+        ("100%% sure", "100%% seguro", None),
         ("Line<br>break", "Línea<br>salto", None),
         ("Trailing space ", "Espacio final", "white space"),
         ("\nLeading newline", "\nSalto inicial", None),
@@ -56,5 +60,5 @@ def test_entry_errors_name_the_plural_form_at_fault():
 
 def test_entry_errors_check_the_single_form():
     assert entry_errors(polib.POEntry(msgid="Say <b>hi</b>", msgstr="Di hola")) == [
-        "the HTML tags must be the same as in the original"
+        "the HTML markup must be exactly the original's: the same tags with the same attributes, in order"
     ]
