@@ -17,6 +17,7 @@ from wtforms.validators import ValidationError
 
 from cms.dashboard import attention, comments_per_day
 from cms.domain import DomainError
+from cms.exports import neutralise
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.models import CommentStatus, PostStatus
@@ -104,6 +105,14 @@ class StaffModelView(ModelView):
             rule(*args)
         except DomainError as exc:
             raise ValidationError(str(exc)) from None
+
+    def get_export_value(self, model, name):
+        """Every cell of the console's csv exports (posts, users, the audit log…) with formula starts made inert,
+        by the same function as the comment exports (cms.exports.neutralise)."""
+        value = super().get_export_value(model, name)
+        if value is None or isinstance(value, int | float | bool):
+            return value
+        return neutralise(str(value))  # names of related rows too: a username can start with "="
 
     def search_clause(self, search: str):
         """What the search box's text selects in this list (a WHERE clause through a full-text index, see
