@@ -56,17 +56,22 @@ def check_status_change(user: User, old: str | None, new: str) -> None:
 
 
 def unique_slug(title: str, wanted: str | None = None, post_id: int | None = None) -> str:
-    """A readable slug (transliterated for non-Latin titles) that no other post uses."""
+    """A readable slug (transliterated for non-Latin titles) that no other post uses now or used before: an old
+    slug keeps redirecting to its own post, so nobody can take over its links."""
     base = slugify(wanted or title or "", max_length=200, word_boundary=True) or "post"
     slug, n = base, 1
-    while True:
-        query = select(Post.id).where(Post.slug == slug)
-        if post_id is not None:
-            query = query.where(Post.id != post_id)
-        if db.session.scalar(query) is None:
-            return slug
+    while not _slug_available(slug, post_id):
         n += 1
         slug = f"{base}-{n}"
+    return slug
+
+
+def _slug_available(slug: str, post_id: int | None) -> bool:
+    current = select(Post.id).where(Post.slug == slug)
+    former = select(SlugRedirect.post_id).where(SlugRedirect.old_slug == slug)
+    if post_id is not None:
+        current, former = current.where(Post.id != post_id), former.where(SlugRedirect.post_id != post_id)
+    return db.session.scalar(current.union_all(former).limit(1)) is None
 
 
 def _changed(obj, *fields: str) -> bool:
@@ -83,7 +88,9 @@ def _keep_old_slug(post: Post, old_slug: str | None) -> None:
     """Remember a replaced slug so its URL answers with a 301 to the new one."""
     if not old_slug or old_slug == post.slug or post.id is None:
         return
-    db.session.execute(delete(SlugRedirect).where(SlugRedirect.old_slug.in_([old_slug, post.slug])))
+    # Only this post's own redirects change: taking back an old slug ends its redirect.
+    own = SlugRedirect.post_id == post.id
+    db.session.execute(delete(SlugRedirect).where(own, SlugRedirect.old_slug.in_([old_slug, post.slug])))
     db.session.add(SlugRedirect(old_slug=old_slug, post_id=post.id))
 
 

@@ -223,6 +223,31 @@ def test_changed_slug_keeps_the_old_url_working(login_as, client, users):
     assert client.get("/en/posts/new-title").status_code == 200
 
 
+def test_another_posts_old_slug_cannot_be_taken_over(login_as, client, users):
+    """An editor renames post-5; an author's own post asks for post-5, gets another slug, and renames again:
+    the old link still leads to the editor's post."""
+    victim = make_post(users["editor"], "published", title="Victim", slug="post-5")
+    login_as("editor").edit(edit_url(victim), {"slug": "victim-renamed"})
+    own = make_post(users["author"], "draft", title="Mine", slug="mine")
+    author = login_as("author")
+    author.edit(edit_url(own), {"slug": "post-5"})
+    taken = fresh(sa.select(Post.slug).where(Post.id == own.id)).scalar()
+    assert taken != "post-5" and taken.startswith("post-5-")
+    author.edit(edit_url(own), {"slug": "elsewhere"})
+    response = client.get("/en/posts/post-5")
+    assert response.status_code == 301 and response.location.endswith("/en/posts/victim-renamed")
+
+
+def test_a_post_may_take_back_its_own_old_slug(login_as, client, users):
+    post = make_post(users["editor"], "published", title="Back", slug="first")
+    editor = login_as("editor")
+    editor.edit(edit_url(post), {"slug": "second"})
+    editor.edit(edit_url(post), {"slug": "first"})
+    assert fresh(sa.select(Post.slug).where(Post.id == post.id)).scalar() == "first"
+    assert client.get("/en/posts/first").status_code == 200
+    assert client.get("/en/posts/second").location.endswith("/en/posts/first")
+
+
 def test_chinese_title_gets_a_readable_slug(login_as):
     login_as("author").submit(
         "/admin/post/new/", {"title": "北京欢迎你", "body": "x", "status": "draft", "locale": "zh"}
