@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -105,6 +105,26 @@ class StaffModelView(ModelView):
             rule(*args)
         except DomainError as exc:
             raise ValidationError(str(exc)) from None
+
+    # -- look-ups for relation pickers (select2 over AJAX) ------------------------------------------------
+    LOOKUP_LIMIT = 20  # rows one look-up returns at most, whatever `limit` it asks for
+
+    def may_look_up(self, name: str) -> bool:
+        """Whether the current user may search the relation field `name` (one who may not set it may not)."""
+        return True
+
+    @expose("/ajax/lookup/")
+    def ajax_lookup(self):
+        name = request.args.get("name", "")
+        loader = self._form_ajax_refs.get(name)
+        if loader is None:
+            abort(404)
+        if not self.may_look_up(name):
+            abort(403)
+        limit = min(max(request.args.get("limit", 10, type=int) or 10, 1), self.LOOKUP_LIMIT)
+        offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+        rows = loader.get_list(request.args.get("query", "")[:100], offset, limit)
+        return jsonify([loader.format(row) for row in rows])
 
     def get_export_value(self, model, name):
         """Every cell of the console's csv exports (posts, users, the audit log…) with formula starts made inert,

@@ -148,7 +148,8 @@ class PostView(PostRevisionViews, StaffModelView):
     form_extra_fields = {"version": VersionField()}
     form_widget_args = {"body": {"rows": 18}}
     form_ajax_refs = {
-        "author": {"fields": ("username", "email"), "page_size": 10},
+        # Authors are found by username or display name: a look-up never matches or shows email addresses.
+        "author": {"fields": ("username", "name"), "page_size": 10},
         "featured_image": {"fields": ("original_name",), "page_size": 10},
     }
     inline_models = [
@@ -168,6 +169,9 @@ class PostView(PostRevisionViews, StaffModelView):
 
     def scope(self, query):
         return query.filter(policies.posts.visible_clause(current_user))
+
+    def may_look_up(self, name: str) -> bool:
+        return name != "author" or policies.posts.may_change_author(current_user)
 
     def list_row_options(self):
         """What the list shows: no bodies (MEDIUMTEXT), translations only as locale and date."""

@@ -165,3 +165,27 @@ def test_the_author_picker_offers_ten_matches_at_a_time(login_as, users):
     ten = browser.get("/admin/post/ajax/lookup/?name=author&query=writer0").get_json()
     eleven = browser.get("/admin/post/ajax/lookup/?name=author&query=writer").get_json()
     assert len(ten) == 10 and len(eleven) == 10
+
+
+def test_an_author_cannot_look_up_other_users(login_as, users):
+    response = login_as("author").get("/admin/post/ajax/lookup/?name=author&query=example.com")
+    assert response.status_code == 403
+
+
+def test_an_editor_finds_authors_by_name_never_by_email(login_as, users):
+    editor = login_as("editor")
+    by_email = editor.get("/admin/post/ajax/lookup/?name=author&query=example.com").get_json()
+    assert by_email == []
+    by_name = editor.get("/admin/post/ajax/lookup/?name=author&query=auth").get_json()
+    assert [label for _, label in by_name] == ["author"]
+    assert "@" not in str(by_name)
+
+
+def test_a_look_up_returns_at_most_its_limit_whatever_it_asks(login_as, users):
+    from cms.extensions import db
+    from cms.models import User
+
+    db.session.add_all(User(email=f"w{n}@example.com", username=f"writer{n}", fs_uniquifier=f"w{n}") for n in range(30))
+    db.session.commit()
+    found = login_as("editor").get("/admin/post/ajax/lookup/?name=author&query=writer&limit=100000").get_json()
+    assert len(found) == 20
