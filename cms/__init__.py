@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 import settings
 from cms import accounts, audit, comment_counts, errors, i18n, page_cache, permissions, translated_markup
-from cms.extensions import babel, cache, csrf, db, migrate, security
+from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
 from cms.media import images
@@ -58,6 +58,9 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
             "SQLALCHEMY_ENGINE_OPTIONS",
             {"pool_pre_ping": True, "pool_recycle": 280, "isolation_level": "READ COMMITTED"},
         )
+
+    if config.get("DATABASE_REPLICA_URL"):  # an extra engine, used only by cms.extensions.RoutingSession
+        config["SQLALCHEMY_BINDS"] = {**config.get("SQLALCHEMY_BINDS", {}), REPLICA: config["DATABASE_REPLICA_URL"]}
 
     config["BABEL_DEFAULT_LOCALE"] = config["DEFAULT_LOCALE"]
     config["EXPORTS_DIR"] = config.get("EXPORTS_DIR") or str(Path(app.instance_path) / "exports")

@@ -2,11 +2,13 @@
 
 from typing import TYPE_CHECKING
 
+from flask import g, has_app_context
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_migrate import Migrate
 from flask_security import Security
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -28,7 +30,35 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+REPLICA = "replica"  # the bind key of the read replica's engine (CMS_DATABASE_REPLICA_URL)
+
+
+class RoutingSession(Session):
+    """`db.session`: reads go to the read replica while the app context asked for it (`read_from_replica`) and
+    this session has written nothing; writes, and every read after the first write, go to the primary."""
+
+    wrote = False
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and not self.wrote:
+            if self._flushing or getattr(clause, "is_dml", False):
+                self.wrote = True
+            elif has_app_context() and g.get("cms_read_replica") and REPLICA in self._db.engines:
+                return self._db.engines[REPLICA]
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def read_from_replica() -> None:
+    """This app context's `db.session` reads through the replica when one is configured (anonymous readers)."""
+    g.cms_read_replica = True
+
+
+def replica_engine():
+    """The read replica's engine, or None when CMS_DATABASE_REPLICA_URL is unset."""
+    return db.engines.get(REPLICA)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 if TYPE_CHECKING:  # db.Model is built at run time; type checkers see its base class
     Model = Base
 else:

@@ -1,20 +1,24 @@
 """The public page cache. Pages are keyed by a content version that every visible change bumps inside its
-own transaction (so all workers see it, whatever the cache backend), and by scheduled posts coming due."""
+own transaction (so all workers see it, whatever the cache backend), and by scheduled posts coming due.
+Pages live in the shared cache (Redis when configured); each worker keeps a few recent ones of its own in front
+of it (`LocalState`), and anonymous readers' pages are read from the replica when one is configured."""
 
 from __future__ import annotations
 
 import bisect
 import functools
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, make_response, request, session
+from flask import current_app, has_app_context, make_response, request, session
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from cms.extensions import cache, db
+from cms.extensions import cache, db, read_from_replica
 from cms.models import Comment, CommentStatus, ContentVersion, Post, PostTranslation, User, utcnow
 
 PAGE_TIMEOUT = 3600
@@ -65,37 +69,94 @@ def listen() -> None:
         sa.event.listen(Session, "after_commit", _forget_version)
 
 
+class LocalState:
+    """What one app in one process remembers between requests; nothing here is the only copy of anything.
+
+    - the content version as last read, trusted for PAGE_CACHE_VERSION_TTL seconds (the worker that changed
+      content re-reads it at once);
+    - the scheduled publish times of that version (they change only with the version);
+    - copies of the pages last served: at most PAGE_CACHE_LOCAL_ITEMS (least recently used go first), each for
+      at most PAGE_CACHE_LOCAL_TTL seconds, all dropped when a new content version is read.
+
+    Times are wall-clock (`time.time()`, which tests can set); a clock stepped backwards simply re-reads."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.version_read_at = float("-inf")
+        self.due: tuple[int, list[datetime]] | None = None
+        self.pages: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def forget_version(self) -> None:
+        self.version_read_at = float("-inf")
+
+    def set_version(self, version: int, now: float) -> None:
+        with self.lock:
+            if version != self.version:
+                self.pages.clear()
+                self.due = None
+            self.version, self.version_read_at = version, now
+
+    def page(self, key: str, ttl: float, now: float) -> tuple | None:
+        with self.lock:
+            entry = self.pages.get(key)
+            if entry is None:
+                return None
+            if not 0 <= now - entry[0] <= ttl:
+                del self.pages[key]
+                return None
+            self.pages.move_to_end(key)
+            return entry[1]
+
+    def keep_page(self, key: str, page: tuple, items: int, now: float) -> None:
+        if items <= 0:
+            return
+        with self.lock:
+            self.pages[key] = (now, page)
+            self.pages.move_to_end(key)
+            while len(self.pages) > items:
+                self.pages.popitem(last=False)
+
+
+def local_state(app=None) -> LocalState:
+    extensions = (app or current_app).extensions
+    if "cms.page_cache" not in extensions:
+        extensions["cms.page_cache"] = LocalState()
+    return extensions["cms.page_cache"]
+
+
+def _forget_version(session=None) -> None:
+    if has_app_context():
+        local_state().forget_version()
+
+
+def content_version() -> int:
+    state = local_state()
+    ttl = current_app.config.get("PAGE_CACHE_VERSION_TTL", 1.0)
+    now = time.time()
+    if ttl <= 0 or not 0 <= now - state.version_read_at <= ttl:
+        version = db.session.scalar(sa.select(ContentVersion.n).where(ContentVersion.id == 1)) or 0
+        state.set_version(int(version), now)
+    return state.version
+
+
 def _upcoming(version: int) -> list[datetime]:
-    """Scheduled publish times still ahead when `version` was first seen (at most DUE_LOOKAHEAD)."""
-    key = f"cms:due:{version}"
-    times = cache.get(key)
+    """Scheduled publish times still ahead when `version` was first seen (at most DUE_LOOKAHEAD); this worker's
+    copy first, then the shared cache's, then the database's."""
+    state = local_state()
+    local = current_app.config.get("PAGE_CACHE_LOCAL_ITEMS", 0) > 0
+    times = state.due[1] if local and state.due is not None and state.due[0] == version else None
+    times = cache.get(f"cms:due:{version}") if times is None else times
     if times is None or (len(times) >= DUE_LOOKAHEAD and times[-1] <= utcnow()):
         times = list(
             db.session.scalars(
                 sa.select(Post.published_at).where(Post.is_scheduled).order_by(Post.published_at).limit(DUE_LOOKAHEAD)
             )
         )
-        cache.set(key, times, timeout=PAGE_TIMEOUT)
+        cache.set(f"cms:due:{version}", times, timeout=PAGE_TIMEOUT)
+    if local and version == state.version:
+        state.due = (version, times)
     return times
-
-
-# The content version as this process last read it. Re-read at most every PAGE_CACHE_VERSION_TTL seconds,
-# and at once after this process itself changed content; other workers see a change within that time.
-_seen: dict[str, float] = {"version": 0, "at": float("-inf")}
-
-
-def _forget_version(session=None) -> None:
-    _seen["at"] = float("-inf")
-
-
-def content_version() -> int:
-    ttl = current_app.config.get("PAGE_CACHE_VERSION_TTL", 1.0)
-    # Wall-clock time (which tests can set); a clock stepped backwards simply re-reads the version.
-    now = time.time()
-    if not 0 <= now - _seen["at"] <= ttl:
-        _seen["version"] = db.session.scalar(sa.select(ContentVersion.n).where(ContentVersion.id == 1)) or 0
-        _seen["at"] = now
-    return int(_seen["version"])
 
 
 def content_key() -> str:
@@ -117,15 +178,33 @@ def _cacheable() -> bool:
     )
 
 
+def _anonymous_page_request() -> bool:
+    """A GET of a cached public page (public site, API) by a reader who sent no session or remember cookie."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return (
+        getattr(view, "cached_page", False)
+        and request.method == "GET"
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+        and "remember_token" not in request.cookies
+    )
+
+
 def _page_key() -> str:
     digest = hashlib.sha1(f"{request.host}{request.full_path}".encode(), usedforsecurity=False).hexdigest()
     return f"cms:page:{content_key()}:{digest}"
 
 
+def _keep_locally(key: str, page: tuple) -> None:
+    local_state().keep_page(key, page, current_app.config.get("PAGE_CACHE_LOCAL_ITEMS", 0), time.time())
+
+
 def _cached_response(key: str):
-    hit = cache.get(key)
+    hit = local_state().page(key, current_app.config.get("PAGE_CACHE_LOCAL_TTL", 0.0), time.time())
     if hit is None:
-        return None
+        hit = cache.get(key)
+        if hit is None:
+            return None
+        _keep_locally(key, hit)
     body, mimetype, last_modified = hit
     response = current_app.response_class(body, mimetype=mimetype)
     response.vary.add("Cookie")
@@ -133,17 +212,15 @@ def _cached_response(key: str):
 
 
 def serve_cached_page():
-    """Before anything else runs: a reader with no session asking for a cached page gets it at once."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if (
-        getattr(view, "cached_page", False)
-        and request.method == "GET"
-        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
-        and "remember_token" not in request.cookies
-        and current_app.config.get("PAGE_CACHE", True)
-    ):
-        return _cached_response(_page_key())
-    return None
+    """Before anything else runs: a reader with no session asking for a cached page gets it at once. What is read
+    for that reader (the content version, then the page on a miss) comes from the replica, when one is configured:
+    a page is never stored under a version newer than the database it was read from."""
+    if not _anonymous_page_request():
+        return None
+    read_from_replica()
+    if not current_app.config.get("PAGE_CACHE", True):
+        return None
+    return _cached_response(_page_key())
 
 
 def register(app) -> None:
@@ -171,6 +248,7 @@ def cached_page(view):
     def wrapper(*args, **kwargs):
         key = None
         if _cacheable():
+            read_from_replica()  # as for serve_cached_page: the version and the page from one database
             key = _page_key()
             hit = _cached_response(key)
             if hit is not None:
@@ -181,7 +259,9 @@ def cached_page(view):
             result, last_modified = result
         response = make_response(result)
         if key is not None and response.status_code == 200 and not response.direct_passthrough and not session.modified:
-            cache.set(key, (response.get_data(), response.mimetype, last_modified), timeout=PAGE_TIMEOUT)
+            page = (response.get_data(), response.mimetype, last_modified)
+            cache.set(key, page, timeout=PAGE_TIMEOUT)
+            _keep_locally(key, page)
         response.vary.add("Cookie")
         return conditional(response, last_modified)
 

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cms.comments import CommentSelection, selection_clauses
-from cms.extensions import db
+from cms.extensions import db, replica_engine
 from cms.models import Comment, Post, User
 
 CHUNK = 5000
@@ -114,7 +115,13 @@ def export_rows(
 ) -> Iterator[list[tuple]]:
     """Chunks of export rows in primary-key order, text cells already neutralised. Posts and authors come
     from small caches (of `cache_limit` entries each) rather than a join: a million random look-ups cost
-    more than the comments."""
+    more than the comments. Read through `session`, else the read replica when one is configured (a session of
+    its own, closed when the rows end), else `db.session`."""
+    replica = replica_engine() if session is None else None
+    if replica is not None:
+        with Session(replica) as own:
+            yield from export_rows(selection, base_url, chunk, own, cache_limit)
+        return
     session = session or db.session
     base_url = base_url.rstrip("/")
     posts, authors = _Lookup(cache_limit), _Lookup(cache_limit)

@@ -1,16 +1,16 @@
 """Public page cache: anonymous pages are served from the cache until visible content changes."""
 
 import os
-import time
 from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
+from cms import page_cache
 from cms.comments import id_batches, moderate
 from cms.extensions import cache, db
-from cms.models import CommentStatus, Post, utcnow
+from cms.models import CommentStatus, ContentVersion, Post, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, make_app
 from tests.support.web import Browserish
@@ -115,24 +115,103 @@ def test_anonymous_pages_set_no_cookie(client, users):
             assert "Set-Cookie" not in response.headers, url
 
 
-def test_other_workers_notice_a_change_within_the_version_ttl(app, client, users):
-    """A worker trusts the version it read for PAGE_CACHE_VERSION_TTL seconds, then reads it again."""
-    from cms import page_cache
+def _changed_by_another_worker(post_id: int, title: str) -> None:
+    """A change committed elsewhere: the version goes up in the database, this worker's memo is untouched."""
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(Post).where(Post.id == post_id).values(title=title))
+        conn.execute(sa.update(ContentVersion).where(ContentVersion.id == 1).values(n=ContentVersion.n + 1))
 
+
+@pytest.fixture
+def frozen_clock():
+    with time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock:
+        yield clock
+
+
+@pytest.fixture
+def settings(app):
+    """Set page cache settings for one test; this worker's memory of versions and pages starts empty."""
+    saved = dict(app.config)
+
+    def apply(**values):
+        app.config.update(values)
+        app.extensions["cms.page_cache"] = page_cache.LocalState()
+
+    yield apply
+    app.config.update(saved)
+    app.extensions["cms.page_cache"] = page_cache.LocalState()
+
+
+def test_other_workers_notice_a_change_within_the_version_ttl(client, users, settings, frozen_clock):
+    """A worker trusts the version it read for PAGE_CACHE_VERSION_TTL seconds, then reads it again."""
+    settings(PAGE_CACHE_VERSION_TTL=30)
     post = make_post(users["author"], "published", title="First title")
-    app.config["PAGE_CACHE_VERSION_TTL"] = 30
-    try:
-        with time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock:
-            assert "First title" in client.get("/en/").get_data(as_text=True)
-            # Another worker commits a change: this worker's memo is untouched, so it keeps the cached page...
-            with db.engine.begin() as conn:
-                conn.execute(sa.update(Post).where(Post.id == post.id).values(title="Second title"))
-                page_cache.bump(conn)
-            page_cache._seen["at"] = time.time()
-            clock.shift(29)
-            assert "First title" in client.get("/en/").get_data(as_text=True)
-            # ...until the memo runs out.
-            clock.shift(2)
-            assert "Second title" in client.get("/en/").get_data(as_text=True)
-    finally:
-        app.config["PAGE_CACHE_VERSION_TTL"] = 0.0
+    assert "First title" in client.get("/en/").get_data(as_text=True)
+    _changed_by_another_worker(post.id, "Second title")
+    frozen_clock.shift(29)
+    assert "First title" in client.get("/en/").get_data(as_text=True)
+    frozen_clock.shift(2)
+    assert "Second title" in client.get("/en/").get_data(as_text=True)
+
+
+def _statements(client, url: str) -> int:
+    with StatementCounter(db.engine) as counter:
+        assert client.get(url).status_code == 200, url
+    return len(counter.statements)
+
+
+@pytest.fixture
+def shared_cache_reads(monkeypatch):
+    """How many times the shared cache (Flask-Caching's backend: Redis in production) was asked for a key."""
+    reads = []
+    backend_get = cache.cache.get
+    monkeypatch.setattr(cache.cache, "get", lambda key: reads.append(key) or backend_get(key))
+    return reads
+
+
+def test_local_copy_serves_a_hit_without_the_shared_cache_or_the_database(
+    client, users, settings, frozen_clock, shared_cache_reads
+):
+    settings(PAGE_CACHE_LOCAL_ITEMS=2, PAGE_CACHE_LOCAL_TTL=5.0, PAGE_CACHE_VERSION_TTL=1.0)
+    make_post(users["author"], "published", title="Read often")
+    client.get("/en/")
+    shared_cache_reads.clear()
+    assert _statements(client, "/en/") == 0
+    assert shared_cache_reads == []
+    assert "Read often" in client.get("/en/").get_data(as_text=True)
+
+
+def test_third_local_copy_evicts_the_least_recently_used(client, users, settings, frozen_clock):
+    settings(PAGE_CACHE_LOCAL_ITEMS=2, PAGE_CACHE_LOCAL_TTL=60.0, PAGE_CACHE_VERSION_TTL=60.0)
+    urls = [f"/en/posts/{make_post(users['author'], 'published', title=f'Story {n}').slug}" for n in range(3)]
+    for url in urls:
+        client.get(url)
+    cache.clear()  # only this worker's copies are left
+    assert _statements(client, urls[2]) == 0
+    assert _statements(client, urls[1]) == 0
+    assert _statements(client, urls[0]) > 0, "the first page was evicted by the third"
+
+
+def test_local_copy_is_used_until_its_ttl_then_fetched_again(client, users, settings, frozen_clock):
+    settings(PAGE_CACHE_LOCAL_ITEMS=2, PAGE_CACHE_LOCAL_TTL=5.0, PAGE_CACHE_VERSION_TTL=60.0)
+    make_post(users["author"], "published", title="Short-lived copy")
+    client.get("/en/")
+    cache.clear()
+    frozen_clock.shift(5)
+    assert _statements(client, "/en/") == 0, "still within PAGE_CACHE_LOCAL_TTL"
+    frozen_clock.shift(0.5)
+    assert _statements(client, "/en/") > 0, "expired: rendered again"
+
+
+def test_a_new_content_version_makes_every_local_copy_unusable(app, client, users, settings, frozen_clock):
+    settings(PAGE_CACHE_LOCAL_ITEMS=2, PAGE_CACHE_LOCAL_TTL=60.0, PAGE_CACHE_VERSION_TTL=1.0)
+    post = make_post(users["author"], "published", title="Old headline")
+    other = make_post(users["author"], "published", title="Other story")
+    client.get("/en/")
+    client.get(f"/en/posts/{other.slug}")
+    _changed_by_another_worker(post.id, "New headline")
+    frozen_clock.shift(0.5)
+    assert "Old headline" in client.get("/en/").get_data(as_text=True), "the version is trusted for 1 s"
+    frozen_clock.shift(1)
+    assert "New headline" in client.get("/en/").get_data(as_text=True)
+    assert len(page_cache.local_state(app).pages) == 1, "the other page's copy went with the old version"
