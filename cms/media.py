@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -28,7 +30,13 @@ FORMATS = {
 }  # fmt: skip
 STORED_EXTENSION = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
-MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they fill memory
+# Pillow refuses from 89 million pixels; a worker must stay far below: 25 MP still takes a 24 MP camera photo.
+MAX_PIXELS = 25_000_000
+# Stored images are at most this wide and high (JPEGs are decoded at a reduced scale straight away).
+MAX_SIDE = 4096
+# Images above this many pixels are decoded one at a time per worker, so parallel uploads cannot add up.
+LARGE_PIXELS = 4_000_000
+_large_decode = threading.BoundedSemaphore(1)
 THUMBNAIL_SIZE = (320, 320)
 THUMBS = "thumbs"
 
@@ -42,16 +50,24 @@ def _extension(filename: str) -> str:
 
 
 def _clean(image: Image.Image, fmt: str) -> Image.Image:
-    """A copy holding pixels only: EXIF (GPS, camera), XMP, ICC and comments are dropped."""
-    image = ImageOps.exif_transpose(image)  # keep the picture upright once the orientation tag is gone
+    """Pixels only: EXIF (GPS, camera), XMP, ICC and comments are dropped (in place: no second copy)."""
+    ImageOps.exif_transpose(image, in_place=True)  # keep the picture upright once the orientation tag is gone
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     if fmt in ("PNG", "GIF", "WEBP") and image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
         image = image.convert("RGBA")
-    clean = image.copy()
     transparency = image.info.get("transparency")
-    clean.info = {"transparency": transparency} if transparency is not None and fmt in ("PNG", "GIF") else {}
-    return clean
+    image.info = {"transparency": transparency} if transparency is not None and fmt in ("PNG", "GIF") else {}
+    return image
+
+
+def _thumbnail(image: Image.Image) -> Image.Image:
+    """A small copy made by reducing first, never by copying the full image."""
+    ratio = min(THUMBNAIL_SIZE[0] / image.width, THUMBNAIL_SIZE[1] / image.height, 1.0)
+    size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    thumb = image.resize(size, reducing_gap=3.0)
+    thumb.info = dict(image.info)
+    return thumb
 
 
 ENCODER_OPTIONS: dict[str, dict] = {
@@ -67,7 +83,9 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def read_image(data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, str]:
+def read_image(
+    data: bytes, filename: str, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE
+) -> tuple[Image.Image, str]:
     """Decode the upload fully and check it is the image type its name claims and has at most `max_pixels`."""
     ext = _extension(filename)
     if ext == "svg":
@@ -79,8 +97,14 @@ def read_image(data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -> tupl
             probe.verify()
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > max_pixels:
-            raise MediaError(_l("The image has too many pixels (at most 40 megapixels)."))
+            raise MediaError(
+                _l("The image has too many pixels (at most %(num)s megapixels).", num=f"{max_pixels / 1e6:g}")
+            )
+        if image.format == "JPEG":  # decode straight at the smallest scale still MAX_SIDE wide or high
+            image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))
         image.load()  # a truncated or corrupt file fails here
+        if max(image.size) > max_side:
+            image.thumbnail((max_side, max_side), reducing_gap=3.0)
     except MediaError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -90,6 +114,15 @@ def read_image(data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -> tupl
             _l("The file's content is not %(format)s, though its name ends in .%(ext)s.", format=FORMATS[ext], ext=ext)
         )
     return image, image.format
+
+
+def _pixels(data: bytes) -> int:
+    """The pixel count an image file declares (its header only), 0 when it is no image."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            return probe.width * probe.height
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return 0
 
 
 def save_upload(upload: FileStorage, uploader: User | None) -> Media:
@@ -103,11 +136,13 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
         raise MediaError(_l("The file is larger than the upload limit."))
     if not data:
         raise MediaError(_l("The file is empty."))
-    image, fmt = read_image(data, original_name)
-    clean = _clean(image, fmt)
-    encoded = _encode(clean, fmt)
-    thumb = clean.copy()
-    thumb.thumbnail(THUMBNAIL_SIZE)
+    with _large_decode if _pixels(data) > LARGE_PIXELS else contextlib.nullcontext():
+        image, fmt = read_image(data, original_name)
+        clean = _clean(image, fmt)
+        encoded = _encode(clean, fmt)
+        thumb = _thumbnail(clean)
+        width, height = clean.size
+        del image, clean
     file_name = f"{uuid.uuid4().hex}.{STORED_EXTENSION[fmt]}"
     try:
         images.save(FileStorage(io.BytesIO(encoded), filename=file_name), name=file_name)
@@ -119,8 +154,8 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
         original_name=original_name,
         content_type=CONTENT_TYPES[fmt],
         size=len(encoded),
-        width=clean.width,
-        height=clean.height,
+        width=width,
+        height=height,
         uploader_id=getattr(uploader, "id", None),
     )
     db.session.add(media)

@@ -20,3 +20,9 @@ def png(size=(64, 48), mode="RGBA") -> bytes:
     out = io.BytesIO()
     Image.new(mode, size, (0, 128, 255, 128) if mode == "RGBA" else "blue").save(out, "PNG")
     return out.getvalue()
+
+
+def jpeg(size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "green").save(out, "JPEG")
+    return out.getvalue()

@@ -12,7 +12,7 @@ from admin_views.media import PICKER_SIZE
 from cms.extensions import db
 from cms.media import MediaError, media_path, read_image, save_upload
 from cms.models import Media
-from tests.images import jpeg_with_gps, png
+from tests.images import jpeg, jpeg_with_gps, png
 from tests.support.database import fresh
 
 
@@ -172,6 +172,47 @@ def test_an_image_of_max_pixels_is_read_and_one_pixel_more_refused(app):
     assert (image.size, fmt) == ((10, 10), "PNG")
     with pytest.raises(MediaError, match="The image has too many pixels"):
         read_image(png((101, 1)), "strip.png", max_pixels=100)
+
+
+def test_a_6300_square_png_bomb_is_refused_from_its_header(app):
+    """150 KB of PNG that decodes to 159 MB of RGBA (the attack measured 106 → 714 MiB per worker)."""
+    buffer = io.BytesIO()
+    Image.new("RGBA", (6300, 6300)).save(buffer, "PNG")
+    with pytest.raises(MediaError, match="at most 25 megapixels"):
+        read_image(buffer.getvalue(), "bomb.png")
+
+
+@pytest.mark.parametrize(("kind", "size", "stored"), [
+    ("png", (40, 30), (40, 30)), ("png", (41, 30), (40, 29)), ("jpeg", (40, 30), (40, 30)), ("jpeg", (80, 60), (40, 30)),
+])  # fmt: skip
+def test_images_wider_than_max_side_are_stored_reduced(app, kind, size, stored):
+    data = png(size) if kind == "png" else jpeg(size)
+    image, _ = read_image(data, f"wide.{kind}", max_side=40)
+    assert image.size == stored
+
+
+def test_large_images_are_decoded_one_at_a_time_per_worker(app, users, monkeypatch):
+    """While one large decode runs (the lock held), another large upload waits; a small one does not."""
+    import threading
+
+    from cms import media
+
+    monkeypatch.setattr(media, "LARGE_PIXELS", 50)
+    done: dict[str, object] = {}
+
+    def upload_in_app(name: str, data: bytes) -> None:
+        with app.app_context():
+            done[name] = save_upload(FileStorage(io.BytesIO(data), filename=f"{name}.png"), None).original_name
+
+    with media._large_decode:
+        small = threading.Thread(target=upload_in_app, args=("small", png((5, 5))))
+        large = threading.Thread(target=upload_in_app, args=("large", png((10, 10))))
+        small.start()
+        large.start()
+        small.join(timeout=30)
+        assert done.get("small") == "small.png" and "large" not in done
+    large.join(timeout=30)
+    assert done.get("large") == "large.png"
 
 
 @pytest.mark.parametrize(
