@@ -1,5 +1,7 @@
 """Which language a request is served in."""
 
+from urllib.parse import quote, urlencode
+
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_request_context, request, url_for
 from flask_security import current_user
@@ -54,10 +56,15 @@ def locale_name(code: str) -> str:
 
 
 def switch_url(code: str) -> str:
-    """The current page in another language: /<code>/… on the public site, else the same URL with ?lang=."""
+    """The current page in another language: /<code>/… on the public site, else the same URL with ?lang=.
+
+    The query string is carried over as data, never as url_for's arguments: `?endpoint=x` or `?_external=1`
+    must not change how the link is built."""
     endpoint, args = request.endpoint or "", dict(request.view_args or {})
-    if endpoint.startswith("public."):
-        query = f"?{request.query_string.decode()}" if request.query_string else ""
-        return url_for(endpoint, **{**args, "locale": code}) + query
-    values: dict = {**args, **{k: v for k, v in request.args.items() if k != "lang"}, "lang": code}
-    return url_for(endpoint, **values)
+    query = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    if endpoint.startswith("public."):  # its views take the locale from the URL (popped into g)
+        path = url_for(endpoint, **{**args, "locale": code})
+    else:
+        path = quote(request.script_root + request.path)
+        query.append(("lang", code))
+    return f"{path}?{urlencode(query, safe='/')}" if query else path

@@ -98,3 +98,16 @@ def test_account_pages_have_a_language_switcher_too(client):
     assert 'href="/login?next=/admin/&amp;lang=zh"' in nav
     chinese = client.get("/login?next=%2Fadmin%2F&lang=zh").get_data(as_text=True)
     assert '<html lang="zh">' in chinese and "登录" in chinese
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/reset", "/en/", "/nothing-here"])
+@pytest.mark.parametrize(
+    "query", ["endpoint=x", "_external=1", "_anchor=top", "_scheme=javascript", "locale=xx", "lang=zz"]
+)
+def test_the_language_switcher_takes_any_query_string(client, path, query):
+    """The switcher carries the query string over as data: url_for's own arguments in it change nothing."""
+    response = client.get(f"{path}?{query}")
+    assert response.status_code < 500, (path, query, response.status_code)
+    if response.status_code == 200:
+        links = re.findall(r'<a [^>]*hreflang="\w+" href="([^"]*)"', response.get_data(as_text=True))
+        assert links and all(link.startswith("/") and not link.startswith("//") for link in links), links
