@@ -66,6 +66,8 @@ class Config:
     SECURITY_USERNAME_REQUIRED = True
     SECURITY_SEND_REGISTER_EMAIL = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
+    # Flask-Security's default ({"private": True, …}) renders as a malformed "private=True, no-store=True".
+    SECURITY_CACHE_CONTROL = {"private": None, "no-store": None}
     SECURITY_POST_LOGIN_VIEW = "/"
     SECURITY_POST_LOGOUT_VIEW = "/"
     SECURITY_TRACKABLE = False

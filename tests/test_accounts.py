@@ -136,3 +136,8 @@ def test_registration_accepts_a_password_of_the_minimum_length_and_refuses_one_s
     if status == 200:
         assert "Password must be at least 8 characters" in response.get_data(as_text=True)
     assert fresh(sa.select(sa.func.count()).select_from(User)).scalar() == (1 if status == 302 else 0)
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/reset"])
+def test_account_pages_are_private_and_not_stored(client, path):
+    assert client.get(path).headers["Cache-Control"] == "private, no-store"
