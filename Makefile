@@ -43,6 +43,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cms
+	$(BIN)/bandit -q -r cms admin_views worker.py -ll
 
 test: install-dev lint
 	bash .ci/test-tools

@@ -48,7 +48,7 @@ class PostRevisionViews:
             older=older,
             newer=newer,
             title_changed=older.title != newer.title,
-            diff_table=Markup(table),  # noqa: S704 (difflib escapes the compared text)
+            diff_table=Markup(table),  # noqa: S704 (difflib escapes the compared text)  # nosec B704
         )
 
     @expose("/restore/", methods=("POST",))

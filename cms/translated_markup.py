@@ -25,14 +25,14 @@ def safe_translation(msgid: str, msgstr: str) -> Markup:
     """`msgstr` as HTML: its text escaped, its tags those of `msgid` as the developer wrote them; the msgid
     itself when the markup differs (the msgid is the developers' own, trusted HTML)."""
     if msgstr == msgid:
-        return Markup(msgid)  # noqa: S704 (a msgid is written by the developers)
+        return Markup(msgid)  # noqa: S704 (a msgid is written by the developers)  # nosec B704
     original = [token for token in tokens(msgid) if token.markup]
     translated = tokens(msgstr)
     if [token.key for token in translated if token.markup] != [token.key for token in original]:
         log.warning("Translation of %r ignored: its markup is not the original's", msgid)
-        return Markup(msgid)  # noqa: S704
+        return Markup(msgid)  # noqa: S704  # nosec B704
     tags = iter(original)
-    return Markup("").join(Markup(next(tags).raw) if token.markup else escape(token.raw) for token in translated)  # noqa: S704
+    return Markup("").join(Markup(next(tags).raw) if token.markup else escape(token.raw) for token in translated)  # noqa: S704  # nosec B704
 
 
 def render(msgid: str, msgstr: str, variables: dict, autoescape: bool) -> str:
@@ -42,7 +42,7 @@ def render(msgid: str, msgstr: str, variables: dict, autoescape: bool) -> str:
         return text % variables
     except (KeyError, ValueError, TypeError, IndexError):
         log.warning("Translation of %r ignored: it does not format with %s", msgid, sorted(variables))
-        original: str = Markup(msgid) if autoescape else msgid  # noqa: S704
+        original: str = Markup(msgid) if autoescape else msgid  # noqa: S704  # nosec B704
         return original % variables
 
 
