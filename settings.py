@@ -52,7 +52,12 @@ class Config:
     PAGE_CACHE_LOCAL_TTL = 5.0
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    # The committed catalogs (messages.pot, <locale>/LC_MESSAGES/*.po): the developers' pybabel workflow.
+    CATALOG_SOURCE_DIR = str(BASE_DIR / "translations")
+    # Where this instance builds the catalogs it serves: the committed ones with what translators saved (kept in
+    # the database) on top, compiled. Per machine, never shared; BABEL_TRANSLATION_DIRECTORIES is set to it.
+    # Default: instance/translations.
+    CATALOG_BUILD_DIR: str | None = None
     WTF_CSRF_TIME_LIMIT = None
 
     SECURITY_PASSWORD_HASH = "argon2"

@@ -1,6 +1,7 @@
 """The translator workspace (TRANSLATE or ADMIN) at /admin/translations/: catalog overview, entries with
 in-place editing, uploads and downloads, new languages, and which posts lack translations."""
 
+import io
 import json
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -99,8 +100,9 @@ class TranslationsView(BaseView):
 
     @expose("/<locale>/download")
     def download(self, locale):
-        editor = self._editor(locale)
-        return send_file(editor.po_path, as_attachment=True, download_name=f"{locale}.po", mimetype="text/x-gettext")
+        self._editor(locale)
+        data = io.BytesIO(catalogs.export_po(locale).encode("utf-8"))
+        return send_file(data, as_attachment=True, download_name=f"{locale}.po", mimetype="text/x-gettext")
 
     @expose("/<locale>/upload", methods=("POST",))
     def upload(self, locale):

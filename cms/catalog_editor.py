@@ -1,12 +1,13 @@
-"""One locale's UI catalog (.po) on disk, read and written with polib: finding entries, counting them, one
-writer at a time, and saves that compile first and swap files in atomically. File work only: the rules
-about who may change what, merging and audit are cms/catalogs.py's."""
+"""One locale's UI catalog (.po) on disk, read and written with polib: finding entries, counting them, and
+saves that compile first and swap files in atomically. File work only: where translators' changes are kept
+and how an app's catalogs are built is cms/catalog_store.py's; who may change what, merging and audit are
+cms/catalogs.py's."""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -14,10 +15,12 @@ from collections import Counter
 from pathlib import Path
 
 import polib
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask_babel import lazy_gettext as _l
 
 from cms.domain import DomainError
-from cms.i18n import compile_catalog, touch_stamp
+from cms.i18n import compile_catalog
 
 DOMAIN = "messages"
 STATES = ("all", "untranslated", "fuzzy", "translated")
@@ -68,6 +71,48 @@ def plural_count(catalog: polib.POFile) -> int:
     return int(match.group(1)) if match else 2
 
 
+def check_compiles(catalog: polib.POFile, locale: str) -> None:
+    """Refuse a catalog Babel cannot compile, before it is kept anywhere."""
+    try:
+        write_mo(io.BytesIO(), read_po(io.BytesIO(str(catalog).encode("utf-8")), locale=locale), use_fuzzy=False)
+    except Exception as exc:
+        raise CatalogError(
+            _l("The catalog could not be saved or compiled, so nothing changed: %(error)s", error=str(exc))
+        ) from exc
+
+
+def write_catalog(catalog: polib.POFile, po_path: Path) -> None:
+    """Save `catalog` as `po_path` so that readers only ever see whole files and a catalog that does not compile
+    never replaces the working one: the .po goes to a temporary file, is compiled from there (the .mo renamed
+    into place), and only then renamed over the working .po. Should that last step fail, the .mo is compiled
+    again from the working .po, so the two keep agreeing."""
+    po_path.parent.mkdir(parents=True, exist_ok=True)
+    mo_path = po_path.with_suffix(".mo")
+    po_tmp = None
+    compiled = False
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=po_path.parent, suffix=".po.tmp",
+                                         delete=False) as fh:  # fmt: skip
+            po_tmp = Path(fh.name)
+            fh.write(str(catalog))
+            fh.flush()
+            os.fsync(fh.fileno())
+        compile_catalog(po_tmp, mo_path)
+        compiled = True
+        os.replace(po_tmp, po_path)
+        po_tmp = None
+    except Exception as exc:
+        if compiled and po_path.exists():
+            with contextlib.suppress(Exception):
+                compile_catalog(po_path)
+        raise CatalogError(
+            _l("The catalog could not be saved or compiled, so nothing changed: %(error)s", error=str(exc))
+        ) from exc
+    finally:
+        if po_tmp is not None:
+            po_tmp.unlink(missing_ok=True)
+
+
 # -- catalogs --------------------------------------------------------------------------------------
 def locales(directory: Path) -> list[str]:
     """The locales with a catalog of ours in `directory`."""
@@ -84,7 +129,6 @@ class CatalogEditor:
         self.directory = directory
         self.po_path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
         self.mo_path = self.po_path.with_suffix(".mo")
-        self.lock_path = self.po_path.with_suffix(".lock")
 
     def load(self) -> polib.POFile:
         return polib.pofile(str(self.po_path), wrapwidth=78)
@@ -129,43 +173,6 @@ class CatalogEditor:
             found.append(entry)
         return found
 
-    # -- writing -------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def locked(self):
-        """One writer at a time across every process; readers never wait (saves are atomic renames)."""
-        with open(self.lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def write(self, catalog: polib.POFile) -> None:
-        """Save `catalog` so that readers only ever see whole files and a catalog that does not compile never
-        replaces the working one: the .po goes to a temporary file, is compiled from there (the .mo renamed
-        into place), and only then renamed over the working .po. Should that last step fail, the .mo is
-        compiled again from the working .po, so the two keep agreeing."""
-        po_tmp = None
-        compiled = False
-        try:
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.po_path.parent, suffix=".po.tmp",
-                                             delete=False) as fh:  # fmt: skip
-                po_tmp = Path(fh.name)
-                fh.write(str(catalog))
-                fh.flush()
-                os.fsync(fh.fileno())
-            compile_catalog(po_tmp, self.mo_path)
-            compiled = True
-            os.replace(po_tmp, self.po_path)
-            po_tmp = None
-        except Exception as exc:
-            if compiled:
-                with contextlib.suppress(Exception):
-                    compile_catalog(self.po_path)
-            raise CatalogError(
-                _l("The catalog could not be saved or compiled, so nothing changed: %(error)s", error=str(exc))
-            ) from exc
-        finally:
-            if po_tmp is not None:
-                po_tmp.unlink(missing_ok=True)
-        touch_stamp(self.directory)
+        """Save `catalog` over this locale's files (see `write_catalog`)."""
+        write_catalog(catalog, self.po_path)

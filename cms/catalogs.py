@@ -1,24 +1,28 @@
 """The translator workspace's rules: saving one translation (merged per entry with other translators'
-saves), uploads previewed then applied, new languages. Each service checks the catalog policy, writes
-through CatalogEditor (cms/catalog_editor.py), records the audit entry and commits; the checks on each
-translation are cms/translation_checks.py's."""
+saves), uploads previewed then applied, new languages, and a .po's export and import for developers. What
+translators change is kept in the database (cms/catalog_store.py), so every app instance serves it and a
+deploy keeps it. Each service checks the catalog policy, writes, records the audit entry, commits, and then
+rebuilds this instance's catalogs (the others follow within a second); the checks on each translation are
+cms/translation_checks.py's."""
 
 from __future__ import annotations
 
 import io
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polib
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import PoFileError, read_po
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, URLSafeTimedSerializer
 
-from cms import audit, page_cache, policies, previews
+from cms import audit, catalog_store, page_cache, policies
 from cms.catalog_editor import (
     CatalogEditor,
     CatalogError,
+    check_compiles,
     entry_key,
     entry_value,
     locales,
@@ -26,11 +30,12 @@ from cms.catalog_editor import (
     set_entry,
 )
 from cms.extensions import db
-from cms.i18n import TEMPLATE, compile_catalog, init_locale, touch_stamp, translations_dir
+from cms.i18n import TEMPLATE, source_dir, translations_dir
 from cms.models import User
 from cms.translation_checks import entry_errors
 
-UPLOAD_PREFIX = "upload-"
+UPLOAD_SALT = "cms.catalogs.upload"
+UPLOAD_MAX_AGE = 24 * 3600  # seconds between an upload's preview and its apply
 
 
 class CatalogForbidden(CatalogError):
@@ -45,39 +50,52 @@ class SaveResult:
 
 
 def editor_for(locale: str) -> CatalogEditor:
-    """The catalog of `locale` among those the current app serves."""
+    """The catalog of `locale` as this instance serves it (built by cms.catalog_store)."""
     return CatalogEditor(locale, translations_dir())
 
 
 def overview() -> list[dict]:
-    """Counts for every catalog the current app serves."""
+    """Counts for every catalog this instance serves."""
     directory = translations_dir()
     return [CatalogEditor(code, directory).stats() for code in locales(directory)]
 
 
-# -- the rules, on one catalog ---------------------------------------------------------------------
-def save_entry(editor: CatalogEditor, key: str, original: dict, forms: dict[str, str], fuzzy: bool) -> SaveResult:
-    """Change one entry, merging with the file as it is on disk now: other entries saved meanwhile by
-    other translators are kept; if this entry itself changed since it was opened, nothing is written and
-    the result carries both texts."""
-    with editor.locked():
-        catalog = editor.load()
-        entry = next((e for e in editor.live_entries(catalog) if entry_key(e) == key), None)
-        if entry is None:
-            return SaveResult(False, [_l("this message is no longer in the catalog")])
-        yours = {"forms": {k: forms.get(k, "") for k in entry_value(entry)["forms"]}, "fuzzy": fuzzy}
-        current = entry_value(entry)
-        if current != original and current != yours:
-            return SaveResult(False, conflict={"theirs": current, "yours": yours})
-        set_entry(entry, forms, fuzzy, plural_count(catalog))
-        errors = entry_errors(entry)
-        if errors:
-            return SaveResult(False, errors)
-        editor.write(catalog)
+def current_catalog(locale: str) -> polib.POFile:
+    """`locale`'s catalog as it is in the database now (committed, with every translator's save on top)."""
+    if locale not in catalog_store.known_locales():
+        raise CatalogError(_l("There is no catalog for '%(locale)s'.", locale=locale))
+    return catalog_store.merged_catalog(locale)
+
+
+def live_entries(catalog: polib.POFile) -> dict[str, polib.POEntry]:
+    return {entry_key(e): e for e in catalog if not e.obsolete}
+
+
+# -- the rules, on one catalog; each leaves its change in the session for the service to commit --------
+def save_entry(
+    locale: str, key: str, original: dict, forms: dict[str, str], fuzzy: bool, user: User | None = None
+) -> SaveResult:
+    """Change one entry, merging with what other translators saved: their entries are kept; if this entry itself
+    changed since it was opened, nothing is written and the result carries both texts."""
+    catalog_store.claim_revision()
+    catalog = current_catalog(locale)
+    entry = live_entries(catalog).get(key)
+    if entry is None:
+        return SaveResult(False, [_l("this message is no longer in the catalog")])
+    current = entry_value(entry)
+    yours = {"forms": {k: forms.get(k, "") for k in current["forms"]}, "fuzzy": fuzzy}
+    if current != original and current != yours:
+        return SaveResult(False, conflict={"theirs": current, "yours": yours})
+    set_entry(entry, forms, fuzzy, plural_count(catalog))
+    errors = entry_errors(entry)
+    if errors:
+        return SaveResult(False, errors)
+    check_compiles(catalog, locale)
+    catalog_store.store(locale, entry, user)
     return SaveResult(True)
 
 
-def upload_report(editor: CatalogEditor, data: bytes) -> dict:
+def upload_report(locale: str, data: bytes) -> dict:
     """Parse and check an uploaded .po; report what it would change. Raises CatalogError if unusable."""
     try:
         text = data.decode("utf-8")
@@ -86,15 +104,15 @@ def upload_report(editor: CatalogEditor, data: bytes) -> dict:
     except (UnicodeDecodeError, OSError, ValueError, PoFileError) as exc:
         raise CatalogError(_l("The file is not a readable UTF-8 .po catalog: %(error)s", error=str(exc))) from None
     language = (uploaded.metadata.get("Language") or "").replace("-", "_")
-    if language.split("_")[0] != editor.locale.split("_")[0]:
+    if language.split("_")[0] != locale.split("_")[0]:
         raise CatalogError(
             _l(
                 "The file is a catalog for '%(language)s', not '%(locale)s'.",
                 language=language or _l("no language"),
-                locale=editor.locale,
+                locale=locale,
             )
         )
-    current = {entry_key(e): e for e in editor.live_entries()}
+    current = live_entries(current_catalog(locale))
     changes, unknown, problems = [], [], []
     for entry in uploaded:
         if entry.obsolete:
@@ -115,39 +133,52 @@ def upload_report(editor: CatalogEditor, data: bytes) -> dict:
     return {"changes": changes, "unknown": unknown, "problems": problems}
 
 
-def apply_changes(editor: CatalogEditor, changes: list[dict]) -> int:
-    """Apply a previewed upload: each change only where the entry still reads as it did then."""
-    applied = 0
-    with editor.locked():
-        catalog = editor.load()
-        by_key = {entry_key(e): e for e in editor.live_entries(catalog)}
-        for change in changes:
-            entry = by_key.get(change["key"])
-            if entry is None or entry_value(entry) != change["old"]:
-                continue
+def apply_changes(locale: str, changes: list[dict], user: User | None = None) -> int:
+    """Apply a previewed upload: each change only where the entry still reads as it did then. Refuses when
+    every entry already reads as the upload would make it (it was applied)."""
+    catalog_store.claim_revision()
+    catalog = current_catalog(locale)
+    entries = live_entries(catalog)
+    changed, already = [], 0
+    for change in changes:
+        entry = entries.get(change["key"])
+        if entry is None:
+            continue
+        value = entry_value(entry)
+        if value == change["new"]:
+            already += 1
+        elif value == change["old"]:
             set_entry(entry, change["new"]["forms"], change["new"]["fuzzy"], plural_count(catalog))
-            applied += 1
-        if applied:
-            editor.write(catalog)
-    return applied
+            changed.append(entry)
+    if changes and already == len(changes):
+        raise CatalogError(_l("This upload is unknown or was already applied; upload the file again."))
+    if changed:
+        check_compiles(catalog, locale)
+    for entry in changed:
+        catalog_store.store(locale, entry, user)
+    return len(changed)
 
 
-def add_locale(code: str, directory: Path) -> str:
-    """Start a catalog in `directory` for a new language from messages.pot, with that language's plural rule."""
+def language_code(code: str) -> str:
+    """A language code as Babel names it (fr, pt_BR, zh_Hant), or CatalogError."""
     code = (code or "").strip().replace("-", "_")
     if not re.fullmatch(r"[a-zA-Z]{2,3}(_[a-zA-Z0-9]{2,8})?", code):
         raise CatalogError(_l("Give a language code such as fr, pt_BR or zh_Hant."))
     try:
-        locale = Locale.parse(code)
+        return str(Locale.parse(code))
     except (ValueError, UnknownLocaleError):
         raise CatalogError(_l("'%(code)s' is not a language Babel knows.", code=code)) from None
-    code = str(locale)
-    if code in locales(directory):
+
+
+def add_locale(code: str, user: User | None = None) -> str:
+    """Start a catalog for a new language: served from messages.pot with that language's plural rule."""
+    code = language_code(code)
+    catalog_store.claim_revision()
+    if code in catalog_store.known_locales():
         raise CatalogError(_l("There is already a catalog for %(code)s.", code=code))
-    if not (directory / TEMPLATE.name).exists():
+    if not (source_dir() / TEMPLATE.name).exists():
         raise CatalogError(_l("There is no messages.pot; run `flask cms i18n extract` first."))
-    compile_catalog(init_locale(code, directory))
-    touch_stamp(directory)
+    catalog_store.store_new_language(code, user)
     return code
 
 
@@ -158,10 +189,12 @@ def _may_edit(user: User) -> None:
 
 
 def _changed(locale: str, summary: str) -> None:
-    """Audit a catalog change and let cached public pages pick up the new strings, in one commit."""
+    """Audit a catalog change and let cached public pages pick up the new strings, in one commit; then serve
+    it from this instance at once."""
     audit.record("translate", "Catalog", locale, summary=summary[:255])
     page_cache.bump()
     db.session.commit()
+    catalog_store.refresh(current_app)
 
 
 def save_translation(
@@ -169,34 +202,49 @@ def save_translation(
 ) -> SaveResult:
     """A translator's save of one entry (see `save_entry`); audited when written."""
     _may_edit(user)
-    result = save_entry(editor_for(locale), key, original, forms, fuzzy)
-    if result.ok:
-        _changed(locale, f"entry {key} saved")
+    try:
+        result = save_entry(locale, key, original, forms, fuzzy, user)
+    except Exception:
+        db.session.rollback()
+        raise
+    if not result.ok:
+        db.session.rollback()
+        return result
+    _changed(locale, f"entry {key} saved")
     return result
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=UPLOAD_SALT)  # type: ignore[arg-type]
 
 
 def preview_upload(user: User, locale: str, data: bytes) -> tuple[dict, str | None]:
     """What an uploaded .po would change, and the token that applies it: None when nothing would change
-    or any entry has a problem (then the whole file must be fixed first)."""
+    or any entry has a problem (then the whole file must be fixed first). The token carries the changes,
+    signed, so any instance can apply them."""
     _may_edit(user)
-    editor = editor_for(locale)
-    report = upload_report(editor, data)
+    report = upload_report(locale, data)
     if not report["changes"] or report["problems"]:
         return report, None
-    return report, previews.keep(editor.po_path.parent, UPLOAD_PREFIX, user.id, report["changes"])
+    return report, _serializer().dumps({"user": user.id, "locale": locale, "changes": report["changes"]})
 
 
 def apply_upload(user: User, locale: str, token: str) -> int:
     """Apply the upload `user` previewed as `token`; the number of entries changed."""
     _may_edit(user)
-    editor = editor_for(locale)
     try:
-        changes = previews.take(editor.po_path.parent, UPLOAD_PREFIX, token, user.id)
-    except previews.PreviewGone:
-        raise CatalogError(_l("This upload is unknown or was already applied; upload the file again.")) from None
-    except previews.PreviewForeign:
-        raise CatalogError(_l("This upload was prepared by someone else.")) from None
-    applied = apply_changes(editor, changes)
+        kept = _serializer().loads(token, max_age=UPLOAD_MAX_AGE)
+    except BadData:
+        kept = None
+    if not isinstance(kept, dict) or kept.get("locale") != locale:
+        raise CatalogError(_l("This upload is unknown or was already applied; upload the file again."))
+    if kept["user"] != user.id:
+        raise CatalogError(_l("This upload was prepared by someone else."))
+    try:
+        applied = apply_changes(locale, kept["changes"], user)
+    except Exception:
+        db.session.rollback()
+        raise
     _changed(locale, f"upload applied: {applied} entries")
     return applied
 
@@ -205,6 +253,32 @@ def add_language(user: User, code: str) -> str:
     """Start a catalog for a new language (administrators only); its normalised code."""
     if not policies.catalogs.may_add_language(user):
         raise CatalogForbidden(_l("Only administrators add languages."))
-    code = add_locale(code, translations_dir())
+    try:
+        code = add_locale(code, user)
+    except Exception:
+        db.session.rollback()
+        raise
     _changed(code, f"catalog for {code} created")
     return code
+
+
+# -- the developers' side: `flask cms i18n export-po` and `import-po` -------------------------------
+def export_po(locale: str) -> str:
+    """`locale`'s catalog with every translator's save, as a .po (the workspace's download, and what a
+    developer commits to bring translators' work into the checkout)."""
+    return str(current_catalog(locale))
+
+
+def import_po(locale: str, data: bytes) -> tuple[dict, int]:
+    """Load a .po's translations into the database, with an upload's checks: nothing is applied while any
+    entry has a problem. The report and how many entries changed."""
+    report = upload_report(locale, data)
+    if report["problems"] or not report["changes"]:
+        return report, 0
+    try:
+        applied = apply_changes(locale, report["changes"])
+    except Exception:
+        db.session.rollback()
+        raise
+    _changed(locale, f".po imported: {applied} entries")
+    return report, applied

@@ -7,8 +7,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import comment_counts, exports, i18n
+from cms import catalog_store, catalogs, comment_counts, exports, i18n
 from cms.accounts import AccountError, create_user, ensure_default_roles
+from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
 from cms.models import CommentStatus
 from cms.seed import demo_accounts, seed_bulk
@@ -20,12 +21,20 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 @cms_cli.command("init")
 def init_command():
-    """Apply migrations, create or update the roles, compile catalogs. Safe to run on every deploy."""
+    """Apply migrations, create or update the roles, build this instance's catalogs. Safe to run on every deploy."""
     upgrade(directory=MIGRATIONS_DIR)
     roles = ensure_default_roles()
-    compiled = i18n.compile_catalogs()
+    compiled = i18n.compile_catalogs(i18n.source_dir())
     click.echo(f"Database at the latest revision; roles: {', '.join(r.name for r in roles)}.")
-    click.echo(f"Compiled {compiled} translation catalog(s).")
+    click.echo(f"Compiled {compiled} committed translation catalog(s).")
+    _echo_build(catalog_store.refresh(current_app, force=True))
+
+
+def _echo_build(built: catalog_store.Build) -> None:
+    click.echo(
+        f"Built the catalogs for {', '.join(built.locales) or 'no language'} in {i18n.translations_dir()} "
+        f"with {built.stored} translator edit(s) from the database."
+    )
 
 
 @cms_cli.command("create-user")
@@ -83,7 +92,9 @@ def check_counts_command(fix):
         raise click.ClickException("The comment counts are off; run `flask cms check-counts --fix`.")
 
 
-i18n_cli = AppGroup("i18n", help="Translation catalogs: extract, update, compile (wraps pybabel).")
+i18n_cli = AppGroup(
+    "i18n", help="Translation catalogs: extract, update, compile (wraps pybabel); export and import translators' work."
+)
 cms_cli.add_command(i18n_cli)
 
 
@@ -96,22 +107,61 @@ def i18n_extract():
 
 @i18n_cli.command("update")
 def i18n_update():
-    """Merge messages.pot into every locale's messages.po."""
-    i18n.update(i18n.translations_dir())
+    """Merge messages.pot into every committed locale's messages.po."""
+    i18n.update(i18n.source_dir())
     click.echo("Catalogs updated.")
 
 
 @i18n_cli.command("compile")
 def i18n_compile():
-    """Compile every messages.po to messages.mo (fuzzy entries left out)."""
-    click.echo(f"Compiled {i18n.compile_catalogs()} catalog(s).")
+    """Compile the committed catalogs and rebuild the ones this instance serves (fuzzy entries left out)."""
+    click.echo(f"Compiled {i18n.compile_catalogs(i18n.source_dir())} committed catalog(s).")
+    _echo_build(catalog_store.refresh(current_app, force=True))
 
 
 @i18n_cli.command("init")
 @click.argument("locale")
 def i18n_init(locale):
-    """Start a catalog for a new LOCALE from messages.pot."""
-    click.echo(f"Created {i18n.init_locale(locale, i18n.translations_dir())}.")
+    """Start a committed catalog for a new LOCALE from messages.pot."""
+    click.echo(f"Created {i18n.init_locale(locale, i18n.source_dir())}.")
+
+
+@i18n_cli.command("export-po")
+@click.option("--locale", required=True, help="The language, e.g. zh.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Where to write (- for standard output). Default: the committed messages.po of LOCALE.")  # fmt: skip
+def i18n_export_po(locale, output):
+    """Write LOCALE's catalog with every translator's saved entry, for developers to commit."""
+    try:
+        text = catalogs.export_po(locale)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output) if output else i18n.source_dir() / locale / "LC_MESSAGES" / "messages.po"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {target}.", err=True)
+
+
+@i18n_cli.command("import-po")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--locale", required=True, help="The language of the file, e.g. zh.")
+def i18n_import_po(path, locale):
+    """Load the translations of the .po at PATH into the database, checked as an upload is; every instance
+    serves them within a second."""
+    try:
+        report, applied = catalogs.import_po(locale, Path(path).read_bytes())
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    for msgid in report["unknown"]:
+        click.echo(f"Not in the {locale} catalog, ignored: {msgid!r}")
+    if report["problems"]:
+        for problem in report["problems"]:
+            click.echo(f"{problem['msgid']!r}: {'; '.join(str(e) for e in problem['errors'])}")
+        raise click.ClickException(f"{len(report['problems'])} entries have problems; nothing was imported.")
+    click.echo(f"Imported {applied} of {len(report['changes'])} changed entries into the {locale} catalog.")
 
 
 @cms_cli.command("worker")

@@ -1,8 +1,11 @@
-"""Translation catalogs on disk: where they are, extracting and merging with pybabel, compiling .po files to
-the .mo files Flask-Babel reads, and telling every worker when they changed."""
+"""Translation catalogs on disk: where they are (the committed ones, and the ones an app serves), extracting and
+merging with pybabel, starting a catalog for a new language, and compiling .po files to the .mo files
+Flask-Babel reads."""
 
+import io
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from babel.messages.catalog import Catalog
@@ -10,6 +13,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import CommandLineInterface, parse_keywords, parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
+from babel.util import LOCALTZ
 from flask import Flask, current_app, has_app_context
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,11 +58,35 @@ def init_locale(locale: str, directory: Path) -> Path:
     return directory / locale / "LC_MESSAGES" / "messages.po"
 
 
-def translations_dir(app: Flask | None = None) -> Path:
-    """The catalogs an app serves: the first of its BABEL_TRANSLATION_DIRECTORIES (the current app's when
-    none is given), or the project's own outside any app."""
+def new_catalog(locale: str, template: Path) -> str:
+    """The text of a catalog for `locale` started from `template`, as `pybabel init` writes it (with the
+    language's plural rule from Babel's data)."""
+    with template.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    catalog.revision_date = datetime.now(LOCALTZ)
+    catalog.fuzzy = False
+    out = io.BytesIO()
+    write_po(out, catalog, width=76)
+    return out.getvalue().decode("utf-8")
+
+
+def _app(app: Flask | None) -> Flask | None:
     if app is None and has_app_context():
-        app = current_app
+        return current_app
+    return app
+
+
+def source_dir(app: Flask | None = None) -> Path:
+    """The committed catalogs, the developers' (pybabel's) side: CATALOG_SOURCE_DIR of the app (the current
+    one when none is given), or the project's own outside any app."""
+    app = _app(app)
+    return Path(app.config["CATALOG_SOURCE_DIR"]) if app is not None else TRANSLATIONS_DIR
+
+
+def translations_dir(app: Flask | None = None) -> Path:
+    """The catalogs an app serves, built by cms.catalog_store: the first of its BABEL_TRANSLATION_DIRECTORIES
+    (CATALOG_BUILD_DIR), or the project's own outside any app."""
+    app = _app(app)
     if app is None:
         return TRANSLATIONS_DIR
     return Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
@@ -95,42 +123,9 @@ def compile_catalog(po_path: Path, mo_path: Path | None = None) -> Path:
 
 
 def compile_catalogs(directory: Path | None = None) -> int:
-    """Compile every catalog in `directory` (the app's, or the project's outside an app)."""
-    directory = directory or translations_dir()
+    """Compile every catalog in `directory` (the committed ones by default: Flask-Security reads its own there)."""
+    directory = directory or source_dir()
     paths = catalog_paths(directory)
     for path in paths:
         compile_catalog(path)
-    touch_stamp(directory)
     return len(paths)
-
-
-# -- serving changed catalogs without a restart ------------------------------------------------------
-# Every save touches one stamp file; each worker compares its time with the one it last saw on every
-# request (one stat) and drops Flask-Babel's cached catalogs when it moved.
-STAMP = ".catalogs-changed"
-
-
-def touch_stamp(directory: Path) -> None:
-    stamp = directory / STAMP
-    stamp.touch()
-    os.utime(stamp)
-
-
-def reload_if_changed(app) -> bool:
-    """Clear the translation caches of this process when any catalog was saved since it last looked."""
-    stamp = translations_dir(app) / STAMP
-    try:
-        mtime = stamp.stat().st_mtime_ns
-    except OSError:  # never touched yet: the first save will create it, and that must count as a change
-        mtime = 0
-    seen = app.extensions.get("cms.catalog_stamp")
-    if seen == mtime:
-        return False
-    app.extensions["cms.catalog_stamp"] = mtime
-    if seen is None:  # this worker's first look: nothing cached from before
-        return False
-    app.extensions["babel"].instance.domain_instance.cache.clear()
-    security = app.extensions.get("security")
-    if security is not None and getattr(security, "i18n_domain", None) is not None:
-        security.i18n_domain.cache.clear()
-    return True

@@ -401,3 +401,34 @@ class ContentVersion(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class CatalogEntry(Model):
+    """A translator's saved translation of one interface message (catalog `messages`) in one language."""
+
+    __table_args__ = (sa.UniqueConstraint("locale", "msgkey"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    # cms.catalog_editor.entry_key: a digest of msgctxt and msgid, whose texts are too long for a MariaDB key.
+    # The header's key (msgid "") marks a language added in the console.
+    msgkey: Mapped[str] = mapped_column(sa.String(16))
+    msgctxt: Mapped[str | None] = mapped_column(sa.Text)
+    msgid: Mapped[str] = mapped_column(LongText)
+    msgid_plural: Mapped[str | None] = mapped_column(sa.Text)
+    forms: Mapped[str] = mapped_column(LongText, default="{}")  # JSON: {"0": msgstr, "1": …}
+    fuzzy: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+
+    updated_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<CatalogEntry {self.locale} {self.msgkey}>"
+
+
+class CatalogRevision(Model):
+    """One row whose token changes with every catalog change; each app instance rebuilds when it moved."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")

@@ -48,9 +48,10 @@ def app(request, tmp_path_factory):
 
 @pytest.fixture
 def catalog_dir(tmp_path):
-    """A private copy of the project's translations folder, for an editor or an app to be given instead."""
-    target = tmp_path / "translations"
-    shutil.copytree(TRANSLATIONS_DIR, target, ignore=shutil.ignore_patterns("*.lock", "upload-*", ".catalogs-changed"))
+    """A private copy of the project's committed translations folder, for an editor to work on or an app to be
+    given as its CATALOG_SOURCE_DIR (a checkout of its own)."""
+    target = tmp_path / "committed-translations"
+    shutil.copytree(TRANSLATIONS_DIR, target, ignore=shutil.ignore_patterns("*.tmp"))
     return target
 
 

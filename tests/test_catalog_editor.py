@@ -1,4 +1,5 @@
-"""One catalog on disk: filters and counts, and saves that never leave a broken or half-written file."""
+"""One catalog on disk: filters and counts, and saves that never leave a broken or half-written file (nor keep a
+catalog that does not compile)."""
 
 import os
 
@@ -6,8 +7,16 @@ import polib
 import pytest
 from babel.support import Translations
 
-from cms import i18n
-from cms.catalog_editor import CatalogEditor, CatalogError, entry_state, locales, set_entry
+from cms import catalog_editor, i18n
+from cms.catalog_editor import (
+    CatalogEditor,
+    CatalogError,
+    check_compiles,
+    entry_state,
+    locales,
+    set_entry,
+    write_catalog,
+)
 
 
 def change(editor: CatalogEditor, msgid: str, text: str, fuzzy: bool = False) -> polib.POFile:
@@ -32,7 +41,26 @@ def test_write_saves_the_po_and_serves_it_compiled(catalog_dir):
     editor.write(change(editor, "Latest posts", "Lo último"))
     assert next(e for e in CatalogEditor("es", catalog_dir).load() if e.msgid == "Latest posts").msgstr == "Lo último"
     assert served(catalog_dir, "Latest posts") == "Lo último"
-    assert (catalog_dir / i18n.STAMP).exists(), "every worker is told the catalogs changed"
+    assert not list(editor.po_path.parent.glob("*.tmp")), "no temporary files left behind"
+
+
+def test_write_catalog_starts_a_new_language_folder(catalog_dir):
+    catalog = CatalogEditor("es", catalog_dir).load()
+    write_catalog(catalog, catalog_dir / "ca" / "LC_MESSAGES" / "messages.po")
+    assert locales(catalog_dir) == ["ca", "es", "zh"]
+    assert Translations.load(str(catalog_dir), ["ca"]).gettext("Latest posts") == served(catalog_dir, "Latest posts")
+
+
+def test_a_catalog_that_does_not_compile_is_refused_before_it_is_kept(catalog_dir, monkeypatch):
+    catalog = change(CatalogEditor("es", catalog_dir), "Latest posts", "Lo último")
+    check_compiles(catalog, "es")
+
+    def crash(*args, **kwargs):
+        raise ValueError("bad plural rule")
+
+    monkeypatch.setattr(catalog_editor, "write_mo", crash)
+    with pytest.raises(CatalogError, match="nothing changed: bad plural rule"):
+        check_compiles(catalog, "es")
 
 
 def test_fuzzy_entries_are_not_served(catalog_dir):

@@ -1,74 +1,96 @@
 """Catalog rules and services: per-entry merging, conflicts, uploads previewed then applied, new locales,
-and the audit entry each change leaves."""
+and the audit entry each change leaves. What translators save is kept in the database; the app serves it from
+the catalogs it builds in its own folder."""
+
+import json
 
 import polib
 import pytest
 import sqlalchemy as sa
 from babel.messages.plurals import get_plural
-from babel.support import Translations
 
-from cms import catalogs, i18n
+from cms import catalog_store, catalogs, i18n
 from cms.catalog_editor import CatalogEditor, CatalogError, entry_key, entry_value
-from cms.catalogs import CatalogForbidden, apply_changes, save_entry, upload_report
-from cms.models import AuditLog
+from cms.catalogs import CatalogForbidden, upload_report
+from cms.models import AuditLog, CatalogEntry
+from tests.support.catalogs import built_entry, served_text, serving
 from tests.support.database import fresh
 
 
-def first_entry(editor: CatalogEditor, msgid: str):
-    return next(e for e in editor.live_entries() if e.msgid == msgid)
+@pytest.fixture
+def served(app, catalog_dir, tmp_path):
+    """The app serves catalogs built in a private folder from a private copy of the committed ones (which a
+    test may change, as a developer's commit would); yields the build folder."""
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        yield build
 
 
-def test_save_writes_po_and_compiles_mo(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    entry = first_entry(editor, "Latest posts")
-    result = save_entry(editor, entry_key(entry), entry_value(entry), {"0": "Lo último"}, False)
+def first_entry(directory, msgid: str):
+    return built_entry(directory, "es", msgid)
+
+
+def save(user, msgid: str, forms: dict, directory, fuzzy: bool = False, seen: dict | None = None):
+    """A translator's save of the es entry `msgid`, opened when it read as `seen` (as built now by default)."""
+    entry = first_entry(directory, msgid)
+    return catalogs.save_translation(user, "es", entry_key(entry), seen or entry_value(entry), forms, fuzzy)
+
+
+def stored() -> dict[str, dict]:
+    rows = fresh(sa.select(CatalogEntry).where(CatalogEntry.locale == "es")).scalars()
+    return {row.msgid: {"forms": json.loads(row.forms), "fuzzy": row.fuzzy} for row in rows}
+
+
+def test_a_save_is_kept_in_the_database_and_served_compiled(served, users):
+    result = save(users["translator"], "Latest posts", {"0": "Lo último"}, served)
     assert result.ok, result
-    assert first_entry(CatalogEditor("es", catalog_dir), "Latest posts").msgstr == "Lo último"
-    translations = Translations.load(str(catalog_dir), ["es"])
-    assert translations.gettext("Latest posts") == "Lo último"
+    assert stored() == {"Latest posts": {"forms": {"0": "Lo último"}, "fuzzy": False}}
+    assert first_entry(served, "Latest posts").msgstr == "Lo último"
+    assert served_text(served, "es", "Latest posts") == "Lo último"
 
 
-def test_two_translators_saving_different_entries_both_keep_their_work(catalog_dir):
-    first, second = CatalogEditor("es", catalog_dir), CatalogEditor("es", catalog_dir)
-    a, b = first_entry(first, "Latest posts"), first_entry(second, "Older")
+def test_two_translators_saving_different_entries_both_keep_their_work(served, users):
+    a, b = first_entry(served, "Latest posts"), first_entry(served, "Older")
     seen_a, seen_b = entry_value(a), entry_value(b)  # both opened the page before either saved
-    assert save_entry(first, entry_key(a), seen_a, {"0": "Texto de A"}, False).ok
-    assert save_entry(second, entry_key(b), seen_b, {"0": "Texto de B"}, False).ok
-    reread = CatalogEditor("es", catalog_dir)
-    assert first_entry(reread, "Latest posts").msgstr == "Texto de A"
-    assert first_entry(reread, "Older").msgstr == "Texto de B"
+    assert save(users["translator"], "Latest posts", {"0": "Texto de A"}, served, seen=seen_a).ok
+    assert save(users["administrator"], "Older", {"0": "Texto de B"}, served, seen=seen_b).ok
+    assert first_entry(served, "Latest posts").msgstr == "Texto de A"
+    assert first_entry(served, "Older").msgstr == "Texto de B"
 
 
-def test_the_same_entry_edited_by_both_gives_the_later_a_conflict(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    entry = first_entry(editor, "Latest posts")
-    seen = entry_value(entry)
-    assert save_entry(editor, entry_key(entry), seen, {"0": "Primero"}, False).ok
-    result = save_entry(editor, entry_key(entry), seen, {"0": "Segundo"}, False)
+def test_the_same_entry_edited_by_both_gives_the_later_a_conflict(served, users):
+    seen = entry_value(first_entry(served, "Latest posts"))
+    assert save(users["translator"], "Latest posts", {"0": "Primero"}, served, seen=seen).ok
+    result = save(users["administrator"], "Latest posts", {"0": "Segundo"}, served, seen=seen)
     assert not result.ok
     assert result.conflict == {"theirs": {"forms": {"0": "Primero"}, "fuzzy": False},
                                "yours": {"forms": {"0": "Segundo"}, "fuzzy": False}}  # fmt: skip
-    assert first_entry(CatalogEditor("es", catalog_dir), "Latest posts").msgstr == "Primero"
+    assert first_entry(served, "Latest posts").msgstr == "Primero"
+    assert stored()["Latest posts"]["forms"] == {"0": "Primero"}
 
 
-def test_invalid_translation_is_refused_and_nothing_written(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    before = editor.po_path.read_bytes()
-    entry = next(e for e in editor.live_entries() if "%(name)s" in e.msgid and not e.msgid_plural)
-    result = save_entry(editor, entry_key(entry), entry_value(entry), {"0": "sin marcador"}, False)
+def test_the_conflict_is_checked_against_the_database_not_this_instances_build(served, users):
+    """Another instance saved; this one has not rebuilt yet: its page still shows the old text."""
+    entry = first_entry(served, "Latest posts")
+    seen = entry_value(entry)
+    assert save(users["translator"], "Latest posts", {"0": "Desde la otra instancia"}, served).ok
+    (served / "es" / "LC_MESSAGES" / "messages.po").write_text(str(CatalogEditor("es", i18n.source_dir()).load()))
+    result = catalogs.save_translation(users["administrator"], "es", entry_key(entry), seen, {"0": "Aquí"}, False)
+    assert result.conflict["theirs"]["forms"] == {"0": "Desde la otra instancia"}
+
+
+def test_invalid_translation_is_refused_and_nothing_written(served, users):
+    before = (served / "es" / "LC_MESSAGES" / "messages.po").read_bytes()
+    entry = next(e for e in CatalogEditor("es", served).live_entries() if "%(name)s" in e.msgid and not e.msgid_plural)
+    result = save(users["translator"], entry.msgid, {"0": "sin marcador"}, served)
     assert not result.ok and "placeholders" in result.errors[0]
-    assert editor.po_path.read_bytes() == before
+    assert (served / "es" / "LC_MESSAGES" / "messages.po").read_bytes() == before
+    assert stored() == {}
 
 
-def test_plural_entries_take_every_form_the_language_needs(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    entry = next(e for e in editor.live_entries() if e.msgid_plural and "%(num)d" in e.msgid)
-    result = save_entry(
-        editor, entry_key(entry), entry_value(entry), {"0": "%(num)d uno", "1": "%(num)d varios"}, False
-    )
-    assert result.ok
-    saved = next(e for e in CatalogEditor("es", catalog_dir).live_entries() if e.msgid == entry.msgid)
-    assert saved.msgstr_plural == {0: "%(num)d uno", 1: "%(num)d varios"}
+def test_plural_entries_take_every_form_the_language_needs(served, users):
+    entry = next(e for e in CatalogEditor("es", served).live_entries() if e.msgid_plural and "%(num)d" in e.msgid)
+    assert save(users["translator"], entry.msgid, {"0": "%(num)d uno", "1": "%(num)d varios"}, served).ok
+    assert first_entry(served, entry.msgid).msgstr_plural == {0: "%(num)d uno", 1: "%(num)d varios"}
 
 
 @pytest.mark.parametrize(
@@ -81,26 +103,26 @@ def test_plural_entries_take_every_form_the_language_needs(catalog_dir):
     ],
     ids=["binary", "syntax", "missing-msgstr", "wrong-language"],
 )
-def test_broken_uploads_are_refused(catalog_dir, content, message):
-    editor = CatalogEditor("es", catalog_dir)
+def test_broken_uploads_are_refused(served, content, message):
     with pytest.raises(CatalogError, match=message):
-        upload_report(editor, content)
+        upload_report("es", content)
 
 
-def test_upload_reports_changes_and_applies_only_after_review(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    upload = polib.pofile(str(editor.po_path))
-    first_entry_of = {e.msgid: e for e in upload}
-    first_entry_of["Latest posts"].msgstr = "Últimas noticias"
-    report = upload_report(editor, str(upload).encode())
+def test_upload_reports_changes_and_applies_only_after_review(served, users):
+    translator = users["translator"]
+    upload = CatalogEditor("es", served).load()
+    next(e for e in upload if e.msgid == "Latest posts").msgstr = "Últimas noticias"
+    report, token = catalogs.preview_upload(translator, "es", str(upload).encode())
     assert [c["msgid"] for c in report["changes"]] == ["Latest posts"]
-    assert first_entry(editor, "Latest posts").msgstr != "Últimas noticias", "nothing applied by the preview"
-    assert apply_changes(editor, report["changes"]) == 1
-    assert first_entry(CatalogEditor("es", catalog_dir), "Latest posts").msgstr == "Últimas noticias"
+    assert first_entry(served, "Latest posts").msgstr != "Últimas noticias", "nothing applied by the preview"
+    assert stored() == {}
+    assert catalogs.apply_upload(translator, "es", token) == 1
+    assert first_entry(served, "Latest posts").msgstr == "Últimas noticias"
 
 
-def mark_changed_original(editor: CatalogEditor, msgid: str) -> None:
+def mark_changed_original(committed, msgid: str) -> None:
     """What `pybabel update` does when an original changes: fuzzy, with the old original noted (#| msgid)."""
+    editor = CatalogEditor("es", committed)
     catalog = editor.load()
     entry = next(e for e in catalog if e.msgid == msgid)
     entry.flags.append("fuzzy")
@@ -108,50 +130,50 @@ def mark_changed_original(editor: CatalogEditor, msgid: str) -> None:
     catalog.save()
 
 
-def test_confirming_a_fuzzy_entry_drops_the_old_original(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    mark_changed_original(editor, "Latest posts")
-    entry = first_entry(editor, "Latest posts")
-    assert save_entry(editor, entry_key(entry), entry_value(entry), {"0": "Lo último"}, False).ok
-    saved = first_entry(CatalogEditor("es", catalog_dir), "Latest posts")
+def test_confirming_a_fuzzy_entry_drops_the_old_original(app, served, catalog_dir, users):
+    mark_changed_original(catalog_dir, "Latest posts")
+    catalog_store.refresh(app)  # a deploy of that commit
+    assert "fuzzy" in first_entry(served, "Latest posts").flags
+    assert save(users["translator"], "Latest posts", {"0": "Lo último"}, served).ok
+    saved = first_entry(served, "Latest posts")
     assert saved.previous_msgid is None and "fuzzy" not in saved.flags
-    assert "#| msgid" not in editor.po_path.read_text()
+    assert "#| msgid" not in (served / "es" / "LC_MESSAGES" / "messages.po").read_text()
 
 
-def test_an_applied_upload_drops_the_old_original_too(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    mark_changed_original(editor, "Latest posts")
-    upload = editor.load()
+def test_an_applied_upload_drops_the_old_original_too(app, served, catalog_dir, users):
+    mark_changed_original(catalog_dir, "Latest posts")
+    catalog_store.refresh(app)
+    upload = CatalogEditor("es", served).load()
     uploaded = next(e for e in upload if e.msgid == "Latest posts")
     uploaded.flags.remove("fuzzy")
     uploaded.msgstr = "Lo último"
-    report = upload_report(editor, str(upload).encode())
-    assert apply_changes(editor, report["changes"]) == 1
-    saved = first_entry(CatalogEditor("es", catalog_dir), "Latest posts")
+    report, token = catalogs.preview_upload(users["translator"], "es", str(upload).encode())
+    assert catalogs.apply_upload(users["translator"], "es", token) == 1
+    saved = first_entry(served, "Latest posts")
     assert saved.msgstr == "Lo último" and saved.previous_msgid is None and "fuzzy" not in saved.flags
-    assert "#| msgid" not in editor.po_path.read_text()
+    assert "#| msgid" not in (served / "es" / "LC_MESSAGES" / "messages.po").read_text()
 
 
-def test_upload_with_a_bad_placeholder_is_reported(catalog_dir):
-    editor = CatalogEditor("es", catalog_dir)
-    upload = polib.pofile(str(editor.po_path))
+def test_upload_with_a_bad_placeholder_is_reported(served):
+    upload = CatalogEditor("es", served).load()
     entry = next(e for e in upload if "%(name)s" in e.msgid and not e.msgid_plural)
     entry.msgstr = "sin nombre"
-    report = upload_report(editor, str(upload).encode())
+    report = upload_report("es", str(upload).encode())
     assert report["problems"] and report["problems"][0]["msgid"] == entry.msgid
 
 
-def test_new_locale_gets_its_plural_rule(catalog_dir):
-    assert catalogs.add_locale("ru", catalog_dir) == "ru"
-    created = polib.pofile(str(catalog_dir / "ru" / "LC_MESSAGES" / "messages.po"))
+def test_new_locale_gets_its_plural_rule(served, users):
+    admin = users["administrator"]
+    assert catalogs.add_language(admin, "ru") == "ru"
+    created = polib.pofile(str(served / "ru" / "LC_MESSAGES" / "messages.po"))
     assert created.metadata["Plural-Forms"] == get_plural("ru").plural_forms  # whatever Babel's data says
-    assert (catalog_dir / "ru" / "LC_MESSAGES" / "messages.mo").exists()
+    assert (served / "ru" / "LC_MESSAGES" / "messages.mo").exists()
     with pytest.raises(CatalogError, match="already"):
-        catalogs.add_locale("ru", catalog_dir)
+        catalogs.add_language(admin, "ru")
     with pytest.raises(CatalogError):
-        catalogs.add_locale("../../etc", catalog_dir)
+        catalogs.add_language(admin, "../../etc")
     with pytest.raises(CatalogError, match="not a language"):
-        catalogs.add_locale("qq", catalog_dir)
+        catalogs.add_language(admin, "qq")
 
 
 def test_extraction_finds_strings_in_cms_and_admin_views(tmp_path):
@@ -178,33 +200,22 @@ def test_committed_catalogs_have_relative_references(path):
 
 
 # -- services: policy, change, audit ---------------------------------------------------------------
-@pytest.fixture
-def served_catalogs(app, catalog_dir, monkeypatch):
-    """The app edits a private copy of the catalogs (its BABEL_TRANSLATION_DIRECTORIES)."""
-    monkeypatch.setitem(app.config, "BABEL_TRANSLATION_DIRECTORIES", str(catalog_dir))
-    return catalog_dir
-
-
 def catalog_audit() -> list[tuple[str, str]]:
     rows = fresh(sa.select(AuditLog).where(AuditLog.object_type == "Catalog").order_by(AuditLog.id)).scalars()
     return [(row.object_id, row.summary) for row in rows]
 
 
-def test_a_saved_translation_is_audited(served_catalogs, users):
-    entry = first_entry(CatalogEditor("es", served_catalogs), "Latest posts")
-    key = entry_key(entry)
-    result = catalogs.save_translation(users["translator"], "es", key, entry_value(entry), {"0": "Lo último"}, False)
-    assert result.ok
+def test_a_saved_translation_is_audited(served, users):
+    key = entry_key(first_entry(served, "Latest posts"))
+    assert save(users["translator"], "Latest posts", {"0": "Lo último"}, served).ok
     assert catalog_audit() == [("es", f"entry {key} saved")]
 
 
-def test_a_refused_translation_writes_nothing_and_audits_nothing(served_catalogs, users):
-    editor = CatalogEditor("es", served_catalogs)
-    before = editor.po_path.read_bytes()
-    entry = next(e for e in editor.live_entries() if "%(name)s" in e.msgid and not e.msgid_plural)
-    key, seen = entry_key(entry), entry_value(entry)
-    assert not catalogs.save_translation(users["translator"], "es", key, seen, {"0": "sin marcador"}, False).ok
-    assert editor.po_path.read_bytes() == before and catalog_audit() == []
+def test_a_refused_translation_writes_nothing_and_audits_nothing(served, users):
+    before = (served / "es" / "LC_MESSAGES" / "messages.po").read_bytes()
+    entry = next(e for e in CatalogEditor("es", served).live_entries() if "%(name)s" in e.msgid and not e.msgid_plural)
+    assert not save(users["translator"], entry.msgid, {"0": "sin marcador"}, served).ok
+    assert (served / "es" / "LC_MESSAGES" / "messages.po").read_bytes() == before and catalog_audit() == []
 
 
 @pytest.mark.parametrize(
@@ -212,41 +223,55 @@ def test_a_refused_translation_writes_nothing_and_audits_nothing(served_catalogs
     [("reader", False, False), ("author", False, False), ("editor", False, False), ("translator", True, False),
      ("administrator", True, True)],
 )  # fmt: skip
-def test_who_may_change_the_catalogs(served_catalogs, users, role, may_edit, may_add):
-    entry = first_entry(CatalogEditor("es", served_catalogs), "Older")
-
-    def save():
-        catalogs.save_translation(users[role], "es", entry_key(entry), entry_value(entry), {"0": "x"}, False)
+def test_who_may_change_the_catalogs(served, users, role, may_edit, may_add):
+    def edit():
+        save(users[role], "Older", {"0": "x"}, served)
 
     def add():
         catalogs.add_language(users[role], "fr")
 
-    for action, allowed in ((save, may_edit), (add, may_add)):
+    for action, allowed in ((edit, may_edit), (add, may_add)):
         if allowed:
             action()
         else:
             with pytest.raises(CatalogForbidden):
                 action()
-    assert (served_catalogs / "fr").exists() == may_add
+    assert (served / "fr").exists() == may_add
+    assert ("Older" in stored()) == may_edit
 
 
-def test_an_upload_is_applied_once_by_the_translator_who_previewed_it(served_catalogs, users):
+def test_an_upload_is_applied_once_by_the_translator_who_previewed_it(served, users):
     translator, admin = users["translator"], users["administrator"]
-    upload = CatalogEditor("es", served_catalogs).load()
+    upload = CatalogEditor("es", served).load()
     next(e for e in upload if e.msgid == "Newer").msgstr = "Más nuevos"
     report, token = catalogs.preview_upload(translator, "es", str(upload).encode())
     assert [c["msgid"] for c in report["changes"]] == ["Newer"] and token
     assert catalog_audit() == [], "a preview changes nothing"
     with pytest.raises(CatalogError, match="someone else"):
         catalogs.apply_upload(admin, "es", token)
+    with pytest.raises(CatalogError, match="unknown"):
+        catalogs.apply_upload(translator, "zh", token)
+    with pytest.raises(CatalogError, match="unknown"):
+        catalogs.apply_upload(translator, "es", token[:-2] + "xx")
     assert catalogs.apply_upload(translator, "es", token) == 1
-    assert first_entry(CatalogEditor("es", served_catalogs), "Newer").msgstr == "Más nuevos"
+    assert first_entry(served, "Newer").msgstr == "Más nuevos"
     assert catalog_audit() == [("es", "upload applied: 1 entries")]
     with pytest.raises(CatalogError, match="already applied"):
         catalogs.apply_upload(translator, "es", token)
 
 
-def test_a_new_language_is_audited(served_catalogs, users):
+def test_an_upload_skips_entries_changed_since_its_preview(served, users):
+    translator = users["translator"]
+    upload = CatalogEditor("es", served).load()
+    next(e for e in upload if e.msgid == "Newer").msgstr = "Más nuevos"
+    next(e for e in upload if e.msgid == "Older").msgstr = "Más viejos"
+    _, token = catalogs.preview_upload(translator, "es", str(upload).encode())
+    assert save(users["administrator"], "Older", {"0": "Antiguos"}, served).ok
+    assert catalogs.apply_upload(translator, "es", token) == 1
+    assert first_entry(served, "Older").msgstr == "Antiguos" and first_entry(served, "Newer").msgstr == "Más nuevos"
+
+
+def test_a_new_language_is_audited(served, users):
     assert catalogs.add_language(users["administrator"], " pt-BR ") == "pt_BR"
-    assert (served_catalogs / "pt_BR" / "LC_MESSAGES" / "messages.mo").exists()
+    assert (served / "pt_BR" / "LC_MESSAGES" / "messages.mo").exists()
     assert catalog_audit() == [("pt_BR", "catalog for pt_BR created")]

@@ -1,9 +1,10 @@
 """The translator workspace over HTTP: who may use it, saving with CSRF, conflicts, uploads, new languages,
-the content status page, and new strings served without a restart in every worker."""
+the content status page, and new strings served without a restart by every instance."""
 
 import io
 import json
 import re
+from pathlib import Path
 
 import polib
 import pytest
@@ -12,25 +13,28 @@ from babel.messages.plurals import get_plural
 from cms.extensions import db
 from cms.models import PostTranslation
 from tests.factories import make_post
+from tests.support.catalogs import entry_form, translations_of_this_test
 from tests.support.database import make_app
 from tests.support.web import Browserish
 
 
 @pytest.fixture
 def workspace(app, users, tmp_path, catalog_dir):
-    """Two app instances (two workers) on the test database, serving a private copy of the catalogs."""
-    catalogs = catalog_dir
+    """Two app instances (as on two machines) on the test database, each building the catalogs it serves in its
+    own folder from a private copy of the committed ones; yields that copy and the two instances."""
     backend = "mariadb" if db.engine.dialect.name == "mysql" else "sqlite"
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     workers = [
-        make_app(backend, tmp_path, DATABASE_URL=url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs)) for _ in range(2)
+        make_app(backend, tmp_path / name, DATABASE_URL=url, CATALOG_SOURCE_DIR=str(catalog_dir))
+        for name in ("one", "two")
     ]
-    # Flask-Babel keeps one translations cache per process, shared by every app in it (by locale, not by
-    # folder): start and end with it empty, so no other test sees this copy's strings.
-    babel_cache = app.extensions["babel"].instance.domain_instance.cache
-    babel_cache.clear()
-    yield catalogs, workers
-    babel_cache.clear()
+    with translations_of_this_test(app):
+        yield catalog_dir, workers
+
+
+def served_po(worker, locale: str) -> Path:
+    """The .po `worker` serves `locale` from (after its first request built it)."""
+    return Path(worker.config["CATALOG_BUILD_DIR"]) / locale / "LC_MESSAGES" / "messages.po"
 
 
 def browser(worker, role: str | None):
@@ -38,18 +42,6 @@ def browser(worker, role: str | None):
     if role:
         client.login(f"{role}@example.com")
     return client
-
-
-def entry_form(page_html: str, msgid: str) -> dict:
-    """The save form of the entry whose original is `msgid`, as the browser would post it."""
-    for card in page_html.split('<div class="card mb-3 entry')[1:]:
-        if f'<pre class="mb-1 msgid">{msgid}</pre>' in card:
-            form = card.split("<form", 1)[1]
-            values = dict(re.findall(r'name="(key|csrf_token)" value="([^"]*)"', form))
-            original = re.search(r'name="original" value="([^"]*)"', form).group(1)
-            values["original"] = original.replace("&#34;", '"').replace("&quot;", '"')
-            return values
-    raise AssertionError(f"{msgid!r} is not on the page")
 
 
 def test_saved_translation_is_served_by_every_worker_without_restart(workspace):
@@ -64,8 +56,13 @@ def test_saved_translation_is_served_by_every_worker_without_restart(workspace):
     assert "Lo más nuevo" in browser(one, None).get("/es/").get_data(as_text=True)
     after = reader_two.get("/es/").get_data(as_text=True)
     assert "Lo más nuevo" in after and after != before
-    po = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
-    assert next(e for e in po if e.msgid == "Latest posts").msgstr == "Lo más nuevo"
+    for worker in (one, two):
+        po = polib.pofile(str(served_po(worker, "es")))
+        assert next(e for e in po if e.msgid == "Latest posts").msgstr == "Lo más nuevo"
+    committed = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
+    assert next(e for e in committed if e.msgid == "Latest posts").msgstr != "Lo más nuevo", (
+        "the checkout is not written"
+    )
 
 
 def test_refused_entry_keeps_what_the_translator_typed(workspace):
@@ -131,27 +128,28 @@ def test_download_and_upload_with_a_change_report(workspace):
 
 
 def test_broken_upload_never_replaces_the_catalog(workspace):
-    catalogs, (one, _) = workspace
-    before = (catalogs / "es" / "LC_MESSAGES" / "messages.po").read_bytes()
+    _, (one, _) = workspace
     translator = browser(one, "translator")
     token = translator.token_for("/admin/translations/es/")
+    before = served_po(one, "es").read_bytes()
     response = translator.post(
         "/admin/translations/es/upload",
         data={"csrf_token": token, "file": (io.BytesIO(b"\x00\x01 not a catalog"), "es.po")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 400 and "not a readable" in response.get_data(as_text=True)
-    assert (catalogs / "es" / "LC_MESSAGES" / "messages.po").read_bytes() == before
+    assert served_po(one, "es").read_bytes() == before
 
 
 def test_admin_adds_a_language(workspace):
-    catalogs, (one, _) = workspace
+    _, (one, two) = workspace
     admin = browser(one, "administrator")
     response = admin.post("/admin/translations/add", data={"locale": "fr", "csrf_token": admin.csrf()})
     assert response.status_code == 302 and response.location.endswith("/admin/translations/fr/")
-    created = polib.pofile(str(catalogs / "fr" / "LC_MESSAGES" / "messages.po"))
+    created = polib.pofile(str(served_po(one, "fr")))
     assert created.metadata["Plural-Forms"] == get_plural("fr").plural_forms  # Babel's data, not a copy of it
     assert "Readers see fr once it is added to CMS_LOCALES." in admin.get(response.location).get_data(as_text=True)
+    assert browser(two, "administrator").get("/admin/translations/fr/").status_code == 200, "the other instance too"
     translator = browser(one, "translator")
     assert (
         translator.post("/admin/translations/add", data={"locale": "de", "csrf_token": translator.csrf()}).status_code

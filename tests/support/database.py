@@ -53,6 +53,7 @@ def make_app(backend: str, tmp_dir: Path, **overrides):
         UPLOADS_DIR=str(tmp_dir / "uploads"),
         EXPORTS_DIR=str(tmp_dir / "exports"),
         IMPORTS_DIR=str(tmp_dir / "imports"),
+        CATALOG_BUILD_DIR=str(tmp_dir / "translations"),
         **overrides,
     )
 

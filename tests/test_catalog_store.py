@@ -1,0 +1,276 @@
+"""Translators' work kept in the database: every app instance builds its catalogs from the committed .po with the
+saved entries on top, a deploy keeps them and merges in the code's new messages, a worker rebuilds only when the
+catalogs changed, and a string saved through one instance is what another renders within a second."""
+
+import json
+import os
+import uuid
+from datetime import UTC
+
+import polib
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from cms import catalog_store, catalogs, page_cache
+from cms.catalog_editor import CatalogEditor, entry_key, entry_value
+from cms.extensions import cache, db
+from cms.models import CatalogEntry, CatalogRevision, utcnow
+from tests.support.catalogs import (
+    built_entry,
+    entry_form,
+    served_text,
+    serving,
+    translations_of_this_test,
+)
+from tests.support.database import StatementCounter, backend_of, fresh, make_app
+from tests.support.web import Browserish
+
+NEW_MESSAGE = "A message the new code brings"
+
+
+def save(user, locale: str, msgid: str, text: str, directory) -> None:
+    entry = built_entry(directory, locale, msgid)
+    assert catalogs.save_translation(user, locale, entry_key(entry), entry_value(entry), {"0": text}, False).ok
+
+
+def commit_to(committed, locale: str, change) -> None:
+    """A developer's commit to the checkout `committed`: `change(catalog)` on `locale`'s .po and on messages.pot."""
+    for path in (committed / locale / "LC_MESSAGES" / "messages.po", committed / "messages.pot"):
+        catalog = polib.pofile(str(path), wrapwidth=78)
+        change(catalog)
+        catalog.save()
+
+
+def add_new_message(catalog) -> None:
+    catalog.append(polib.POEntry(msgid=NEW_MESSAGE, msgstr="", occurrences=[("cms/templates/public/index.html", "9")]))
+
+
+def instance(app, home, **settings):
+    """Another app instance on the test database, with its own working folders under `home`."""
+    return make_app(backend_of(app), home, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], **settings)
+
+
+def dispose(*instances) -> None:
+    for made in instances:
+        with made.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+# -- deploys ---------------------------------------------------------------------------------------
+def test_a_translators_save_survives_a_deploy_and_the_codes_new_messages_merge_in(app, users, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "old-machine") as old_build:
+        save(users["translator"], "es", "Latest posts", "Lo último", old_build)
+
+    def new_release(catalog) -> None:  # the code gains a message; a developer rewords two committed translations
+        add_new_message(catalog)
+        for entry in catalog:
+            if entry.msgid == "Latest posts" and catalog.metadata.get("Language") == "es":
+                entry.msgstr = "Artículos recientes"
+            if entry.msgid == "Older" and catalog.metadata.get("Language") == "es":
+                entry.msgstr = "Más antiguos"
+
+    commit_to(catalog_dir, "es", new_release)
+    deployed = instance(app, tmp_path / "new-machine", CATALOG_SOURCE_DIR=str(catalog_dir))
+    try:
+        with translations_of_this_test(app), deployed.app_context():  # the command runs in the current app
+            result = deployed.test_cli_runner().invoke(args=["cms", "init"])
+            assert result.exit_code == 0, result.output
+            assert "with 1 translator edit(s) from the database" in result.output
+            build = deployed.config["CATALOG_BUILD_DIR"]
+            assert built_entry(build, "es", "Latest posts").msgstr == "Lo último", "the translator's text wins"
+            assert built_entry(build, "es", "Older").msgstr == "Más antiguos", "the committed text where nobody saved"
+            assert built_entry(build, "es", NEW_MESSAGE).msgstr == "", "new messages arrive untranslated"
+            assert served_text(build, "es", "Latest posts") == "Lo último"
+            assert served_text(build, "es", NEW_MESSAGE) == NEW_MESSAGE
+            page = Browserish(deployed.test_client()).get("/es/").get_data(as_text=True)
+            assert "Lo último" in page
+    finally:
+        dispose(deployed)
+
+
+def test_saved_entries_whose_message_left_the_code_are_kept_but_not_served(app, users, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        save(users["translator"], "es", "Older", "Los de antes", build)
+        removed = []
+        commit_to(catalog_dir, "es", lambda catalog: removed.extend(catalog.remove(e) for e in catalog.copy()
+                                                                    if e.msgid == "Older"))  # fmt: skip
+        catalog_store.refresh(app)
+        assert "Older" not in [e.msgid for e in CatalogEditor("es", build).live_entries()]
+        assert fresh(sa.select(CatalogEntry.msgid).where(CatalogEntry.locale == "es")).scalars().all() == ["Older"]
+
+        def bring_back(catalog) -> None:
+            catalog.append(polib.POEntry(msgid="Older", msgstr="Anteriores"))
+
+        commit_to(catalog_dir, "es", bring_back)
+        catalog_store.refresh(app)
+        assert built_entry(build, "es", "Older").msgstr == "Los de antes"
+
+
+def test_a_language_added_in_the_console_is_built_on_every_instance(app, users, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "one"):
+        catalogs.add_language(users["administrator"], "fr")
+    other = instance(app, tmp_path / "two", CATALOG_SOURCE_DIR=str(catalog_dir))
+    try:
+        with translations_of_this_test(app), other.app_context():
+            built = catalog_store.refresh(other)
+            assert built.locales == ["es", "fr", "zh"]
+            assert built_entry(other.config["CATALOG_BUILD_DIR"], "fr", "Latest posts").msgstr == ""
+    finally:
+        dispose(other)
+
+
+def test_a_row_that_cannot_be_built_leaves_that_languages_catalog_as_it_was(app, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        before = (build / "es" / "LC_MESSAGES" / "messages.mo").read_bytes()
+        entry = built_entry(build, "es", "Latest posts")
+        catalog_store.claim_revision()
+        db.session.add(CatalogEntry(locale="es", msgkey=entry_key(entry), msgid=entry.msgid, forms="not json"))
+        db.session.add(CatalogEntry(locale="zh", msgkey=entry_key(entry), msgid=entry.msgid, forms='{"0": "新"}'))
+        db.session.commit()
+        catalog_store.refresh(app)
+        assert (build / "es" / "LC_MESSAGES" / "messages.mo").read_bytes() == before
+        assert served_text(build, "zh", "Latest posts") == "新", "the other languages are built"
+
+
+# -- workers notice changes ------------------------------------------------------------------------
+def revision_reads(counter) -> int:
+    return sum("catalog_revision" in s for s in counter.statements)
+
+
+def test_a_worker_reads_the_revision_when_the_content_version_moved_and_rebuilds_when_it_did(app, tmp_path):
+    worker = instance(app, tmp_path / "worker", PAGE_CACHE_VERSION_TTL=1.0)
+    stamp = tmp_path / "worker" / "translations" / catalog_store.BUILD_STAMP
+    try:
+        with (
+            translations_of_this_test(app),
+            time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock,
+            worker.test_request_context(),
+        ):
+            assert catalog_store.reload_if_changed(worker) is True, "the first look builds"
+            built_at = stamp.stat().st_mtime_ns
+            with StatementCounter(db.engine) as counter:
+                assert catalog_store.reload_if_changed(worker) is False
+            assert counter.statements == [], "within PAGE_CACHE_VERSION_TTL nothing is read"
+            with app.app_context():  # another instance changes what the public sees (a post, a comment)
+                page_cache.bump()
+                db.session.commit()
+            clock.shift(1.01)
+            with StatementCounter(db.engine) as counter:
+                assert catalog_store.reload_if_changed(worker) is False
+            assert revision_reads(counter) == 1 and stamp.stat().st_mtime_ns == built_at, "read, not rebuilt"
+            with app.app_context():  # another instance saves a translation
+                catalog_store.claim_revision()
+                page_cache.bump()
+                db.session.commit()
+            clock.shift(1.01)
+            assert catalog_store.reload_if_changed(worker) is True
+    finally:
+        dispose(worker)
+
+
+def test_every_change_gives_the_catalogs_a_new_revision(app, users, tmp_path, catalog_dir):
+    def current() -> str | None:
+        return fresh(sa.select(CatalogRevision.token)).scalar()
+
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        seen = {current()}
+        save(users["translator"], "es", "Older", "Viejos", build)
+        seen.add(current())
+        catalogs.add_language(users["administrator"], "it")
+        seen.add(current())
+        entry = built_entry(build, "es", "Older")
+        refused = catalogs.save_translation(users["translator"], "es", entry_key(entry), {}, {"0": "x"}, False)
+        assert refused.conflict
+        seen.add(current())
+    assert len(seen) == 3, "a refused save changes nothing"
+
+
+# -- the developers' side --------------------------------------------------------------------------
+def test_export_po_writes_the_translators_work_into_the_checkout(app, users, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        save(users["translator"], "zh", "Older", "更早的文章", build)
+        runner = app.test_cli_runner()
+        printed = runner.invoke(args=["cms", "i18n", "export-po", "--locale", "zh", "--output", "-"])
+        assert printed.exit_code == 0, printed.output
+        assert next(e for e in polib.pofile(printed.output) if e.msgid == "Older").msgstr == "更早的文章"
+        result = runner.invoke(args=["cms", "i18n", "export-po", "--locale", "zh"])
+        assert result.exit_code == 0, result.output
+        committed = polib.pofile(str(catalog_dir / "zh" / "LC_MESSAGES" / "messages.po"))
+        assert next(e for e in committed if e.msgid == "Older").msgstr == "更早的文章"
+        assert all(not source.startswith("/") for e in committed for source, _ in e.occurrences)
+        unknown = runner.invoke(args=["cms", "i18n", "export-po", "--locale", "de"])
+        assert unknown.exit_code == 1 and "There is no catalog for 'de'" in unknown.output
+
+
+def test_import_po_loads_a_files_translations_with_an_uploads_checks(app, users, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "served") as build:
+        upload = CatalogEditor("es", build).load()
+        next(e for e in upload if e.msgid == "Newer").msgstr = "Más nuevos 🎉"
+        upload.append(polib.POEntry(msgid="Nobody wrote this", msgstr="Nadie"))
+        good = tmp_path / "good.po"
+        good.write_text(str(upload), encoding="utf-8")
+        broken = next(e for e in upload if "%(name)s" in e.msgid and not e.msgid_plural)
+        broken.msgstr = "sin nombre"
+        bad = tmp_path / "bad.po"
+        bad.write_text(str(upload), encoding="utf-8")
+        runner = app.test_cli_runner()
+
+        refused = runner.invoke(args=["cms", "i18n", "import-po", str(bad), "--locale", "es"])
+        assert refused.exit_code == 1 and "nothing was imported" in refused.output
+        assert fresh(sa.select(CatalogEntry)).scalars().all() == []
+
+        result = runner.invoke(args=["cms", "i18n", "import-po", str(good), "--locale", "es"])
+        assert result.exit_code == 0, result.output
+        assert "Imported 1 of 1 changed entries" in result.output and "'Nobody wrote this'" in result.output
+        row = fresh(sa.select(CatalogEntry)).scalar_one()
+        assert (row.msgid, json.loads(row.forms)) == ("Newer", {"0": "Más nuevos 🎉"})
+        assert served_text(build, "es", "Newer") == "Más nuevos 🎉"
+
+
+# -- two instances, as on two machines -------------------------------------------------------------
+REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL")
+
+
+@pytest.mark.parametrize(
+    "shared_redis",
+    [False, pytest.param(True, marks=pytest.mark.skipif(not REDIS_URL, reason="needs CMS_TEST_REDIS_URL"))],
+    ids=["database-only", "with-redis"],
+)
+def test_a_string_saved_on_one_instance_is_what_another_renders_within_a_second(app, users, tmp_path, shared_redis):
+    settings: dict = {"PAGE_CACHE_VERSION_TTL": 1.0}
+    if shared_redis:  # one page cache for both, under a prefix of this test's own
+        settings.update(REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=f"test-{uuid.uuid4().hex[:12]}-")
+    a, b = instance(app, tmp_path / "a", **settings), instance(app, tmp_path / "b", **settings)
+    b_build = b.config["CATALOG_BUILD_DIR"]
+    try:
+        with (
+            translations_of_this_test(app),
+            time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock,
+        ):
+            reader = Browserish(b.test_client())
+            assert "最新文章" in reader.get("/zh/").get_data(as_text=True)
+            translator = Browserish(a.test_client())
+            translator.login(users["translator"].email)
+            page = translator.get("/admin/translations/zh/?q=Latest+posts").get_data(as_text=True)
+            saved = translator.post(
+                "/admin/translations/zh/save", data={**entry_form(page, "Latest posts"), "form_0": "头条新闻"}
+            )
+            assert saved.status_code == 302
+            clock.shift(0.5)
+            assert "最新文章" in reader.get("/zh/").get_data(as_text=True), "B trusts what it read for up to 1 s"
+            assert served_text(b_build, "zh", "Latest posts") == "最新文章"
+            clock.shift(0.51)
+            html = reader.get("/zh/").get_data(as_text=True)
+            assert "头条新闻" in html and "最新文章" not in html
+            assert served_text(b_build, "zh", "Latest posts") == "头条新闻", "B rebuilt its own catalogs"
+            signed_in = Browserish(b.test_client())  # rendered by B itself, past any shared page cache
+            signed_in.login(users["reader"].email)
+            assert "头条新闻" in signed_in.get("/zh/").get_data(as_text=True)
+    finally:
+        if shared_redis:
+            with a.app_context():
+                cache.clear()
+        dispose(a, b)
