@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
@@ -22,6 +23,9 @@ from cms.extensions import db
 from cms.markup import stored_html
 from cms.models import CommentStatus, PostStatus
 from cms.permissions import STAFF, Perm, can
+
+# Query-string names that Flask-Admin's get_url/url_for would take as their own arguments.
+URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method"}
 
 # Which flag turns each Flask-Admin endpoint on.
 CAPABILITIES = {
@@ -134,6 +138,25 @@ class StaffModelView(ModelView):
             return value
         return neutralise(str(value))  # names of related rows too: a username can start with "="
 
+    def get_url(self, endpoint, /, **kwargs):
+        """Flask-Admin's templates pass the whole query string to get_url (`**request.args`): names that are
+        url_for's own arguments are dropped, so `?endpoint=x` or `?_external=1` cannot steer a link."""
+        kwargs = {
+            key: value for key, value in kwargs.items() if not key.startswith("_") and key not in URL_BUILDING_NAMES
+        }
+        return super().get_url(endpoint, **kwargs)
+
+    def _get_list_extra_args(self):
+        """The list's query string, less names that would steer Flask-Admin's URL building instead of being
+        carried along (`?endpoint=x`, url_for's `_external`, `_anchor`, …): those made every list answer 500."""
+        view_args = super()._get_list_extra_args()
+        view_args.extra_args = {
+            key: value
+            for key, value in view_args.extra_args.items()
+            if not key.startswith("_") and key not in URL_BUILDING_NAMES
+        }
+        return view_args
+
     def search_clause(self, search: str):
         """What the search box's text selects in this list (a WHERE clause through a full-text index, see
         cms.search), or None for Flask-Admin's own LIKE over `column_searchable_list`."""
@@ -228,7 +251,8 @@ class StaffModelView(ModelView):
         if template == self.list_template and "list_count" in g:
             kwargs.setdefault("list_count", g.list_count)
             kwargs.setdefault("list_too_deep", g.list_too_deep)
-            kwargs.setdefault("exact_count_url", url_for(request.endpoint, **{**request.args, "exact_count": "1"}))
+            query = [(key, value) for key, value in request.args.items(multi=True) if key != "exact_count"]
+            kwargs.setdefault("exact_count_url", f"{request.path}?{urlencode([*query, ('exact_count', '1')])}")
         return super().render(template, **kwargs)
 
     def get_query(self):
