@@ -24,10 +24,18 @@ def init_command():
     """Apply migrations, create or update the roles, build this instance's catalogs. Safe to run on every deploy."""
     upgrade(directory=MIGRATIONS_DIR)
     roles = ensure_default_roles()
-    compiled = i18n.compile_catalogs(i18n.source_dir())
+    compiled = _compile_committed()
     click.echo(f"Database at the latest revision; roles: {', '.join(r.name for r in roles)}.")
     click.echo(f"Compiled {compiled} committed translation catalog(s).")
     _echo_build(catalog_store.refresh(current_app, force=True))
+
+
+def _compile_committed() -> int:
+    """Compile the committed catalogs, refusing every one when any entry fails the translation checks."""
+    try:
+        return i18n.compile_catalogs(i18n.source_dir())
+    except i18n.CatalogCheckError as exc:
+        raise click.ClickException(f"No catalog was compiled; fix these entries first:\n{exc}") from None
 
 
 def _echo_build(built: catalog_store.Build) -> None:
@@ -115,7 +123,7 @@ def i18n_update():
 @i18n_cli.command("compile")
 def i18n_compile():
     """Compile the committed catalogs and rebuild the ones this instance serves (fuzzy entries left out)."""
-    click.echo(f"Compiled {i18n.compile_catalogs(i18n.source_dir())} committed catalog(s).")
+    click.echo(f"Compiled {_compile_committed()} committed catalog(s).")
     _echo_build(catalog_store.refresh(current_app, force=True))
 
 

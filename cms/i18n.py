@@ -8,6 +8,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+import polib
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import CommandLineInterface, parse_keywords, parse_mapping_cfg
@@ -15,6 +16,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.util import LOCALTZ
 from flask import Flask, current_app, has_app_context
+
+from cms.translation_checks import entry_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = ROOT / "translations"
@@ -122,10 +125,33 @@ def compile_catalog(po_path: Path, mo_path: Path | None = None) -> Path:
     return mo_path
 
 
+class CatalogCheckError(ValueError):
+    """Catalogs refused by the translation checks; `problems` lists each entry at fault."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def catalog_problems(po_path: Path) -> list[str]:
+    """What the translation checks refuse in a catalog's translated entries (markup other than the msgid's, text
+    that does not format like it, …): the same checks a save or an upload runs."""
+    catalog = polib.pofile(str(po_path))
+    problems = []
+    for entry in catalog.translated_entries():
+        for error in entry_errors(entry):
+            problems.append(f"{po_path.parent.parent.name} {entry.msgid[:60]!r}: {error}")
+    return problems
+
+
 def compile_catalogs(directory: Path | None = None) -> int:
-    """Compile every catalog in `directory` (the committed ones by default: Flask-Security reads its own there)."""
+    """Compile every catalog in `directory` (the committed ones by default: Flask-Security reads its own there),
+    after checking ours (messages.po) entry by entry: a catalog that fails the checks is refused, none compiled."""
     directory = directory or source_dir()
     paths = catalog_paths(directory)
+    problems = [problem for path in paths if path.name == f"{TEMPLATE.stem}.po" for problem in catalog_problems(path)]
+    if problems:
+        raise CatalogCheckError(problems)
     for path in paths:
         compile_catalog(path)
     return len(paths)

@@ -275,3 +275,25 @@ def test_a_new_language_is_audited(served, users):
     assert catalogs.add_language(users["administrator"], " pt-BR ") == "pt_BR"
     assert (served / "pt_BR" / "LC_MESSAGES" / "messages.mo").exists()
     assert catalog_audit() == [("pt_BR", "catalog for pt_BR created")]
+
+
+@pytest.mark.parametrize(
+    ("msgstr", "problem"),
+    [("登录<img src=x onerror=alert(1)/>", "markup"), ("登录%", "formatted")],
+)
+def test_cms_i18n_compile_refuses_a_catalog_that_fails_the_checks(app, catalog_dir, monkeypatch, msgstr, problem):
+    import polib
+
+    monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(catalog_dir))
+    po_path = catalog_dir / "zh" / "LC_MESSAGES" / "messages.po"
+    mo_path = po_path.with_suffix(".mo")
+    before = mo_path.read_bytes() if mo_path.exists() else None
+    catalog = polib.pofile(str(po_path))
+    catalog.find("Sign in").msgstr = msgstr
+    catalog.save()
+    result = app.test_cli_runner().invoke(args=["cms", "i18n", "compile"])
+    assert result.exit_code == 1 and problem in result.output and "'Sign in'" in result.output
+    assert (mo_path.read_bytes() if mo_path.exists() else None) == before, "nothing was compiled"
+    catalog.find("Sign in").msgstr = "登录"
+    catalog.save()
+    assert app.test_cli_runner().invoke(args=["cms", "i18n", "compile"]).exit_code == 0
