@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context, make_response, request, session
 from flask_login import current_user
 from sqlalchemy.orm import Session
+from werkzeug.http import generate_etag
 
 from cms.extensions import cache, db, read_from_replica
 from cms.models import Comment, CommentStatus, ContentVersion, Post, PostTranslation, User, utcnow
@@ -194,21 +195,25 @@ def _page_key() -> str:
     return f"cms:page:{content_key()}:{digest}"
 
 
-def _keep_locally(key: str, page: tuple) -> None:
-    local_state().keep_page(key, page, current_app.config.get("PAGE_CACHE_LOCAL_ITEMS", 0), time.time())
+def _keep_locally(key: str, page: tuple) -> tuple:
+    """This worker's copy of a page from the shared cache: (body, mimetype, last_modified) and the body's ETag."""
+    body, mimetype, last_modified = page
+    copy = (body, mimetype, last_modified, generate_etag(body))
+    local_state().keep_page(key, copy, current_app.config.get("PAGE_CACHE_LOCAL_ITEMS", 0), time.time())
+    return copy
 
 
 def _cached_response(key: str):
     hit = local_state().page(key, current_app.config.get("PAGE_CACHE_LOCAL_TTL", 0.0), time.time())
     if hit is None:
-        hit = cache.get(key)
-        if hit is None:
+        shared = cache.get(key)
+        if shared is None:
             return None
-        _keep_locally(key, hit)
-    body, mimetype, last_modified = hit
+        hit = _keep_locally(key, shared)
+    body, mimetype, last_modified, etag = hit
     response = current_app.response_class(body, mimetype=mimetype)
-    response.vary.add("Cookie")
-    return conditional(response, last_modified)
+    response.headers["Vary"] = "Cookie"
+    return conditional(response, last_modified, etag)
 
 
 def serve_cached_page():
@@ -228,13 +233,23 @@ def register(app) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, serve_cached_page)
 
 
-def conditional(response, last_modified: datetime | None = None):
-    """ETag and Last-Modified on a response, answering 304 when the client already has it."""
+# Request headers that can turn a 200 into a 304 (or a range): without them there is nothing to compare.
+CONDITIONAL_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
+                       "HTTP_IF_RANGE", "HTTP_RANGE")  # fmt: skip
+
+
+def conditional(response, last_modified: datetime | None = None, etag: str | None = None):
+    """ETag (`etag`, else the body's hash) and Last-Modified on a response, answering 304 when the client already
+    has it."""
     if response.status_code == 200:
-        response.add_etag()
+        if etag is None:
+            response.add_etag()
+        else:
+            response.set_etag(etag)
         if last_modified is not None:
             response.last_modified = last_modified
-        response.make_conditional(request)
+        if any(name in request.environ for name in CONDITIONAL_HEADERS):
+            response.make_conditional(request)
     return response
 
 

@@ -215,3 +215,17 @@ def test_a_new_content_version_makes_every_local_copy_unusable(app, client, user
     frozen_clock.shift(1)
     assert "New headline" in client.get("/en/").get_data(as_text=True)
     assert len(page_cache.local_state(app).pages) == 1, "the other page's copy went with the old version"
+
+
+def test_local_copy_answers_with_the_same_etag_and_304(client, users, settings, frozen_clock):
+    settings(PAGE_CACHE_LOCAL_ITEMS=2, PAGE_CACHE_LOCAL_TTL=5.0, PAGE_CACHE_VERSION_TTL=1.0)
+    post = make_post(users["author"], "published")
+    url = f"/en/posts/{post.slug}"
+    rendered = client.get(url)
+    cache.clear()  # what follows can only come from this worker's copy
+    local = client.get(url)
+    assert local.headers["ETag"] == rendered.headers["ETag"]
+    assert local.headers["Last-Modified"] == rendered.headers["Last-Modified"]
+    assert local.headers["Vary"] == "Cookie"
+    assert client.get(url, headers={"If-None-Match": rendered.headers["ETag"]}).status_code == 304
+    assert client.get(url, headers={"If-Modified-Since": rendered.headers["Last-Modified"]}).status_code == 304
