@@ -193,3 +193,38 @@ def test_posts_without_csrf_are_refused(workspace):
     del form["csrf_token"]
     assert translator.post("/admin/translations/es/save", data={**form, "form_0": "x"}).status_code == 400
     assert json.loads(form["original"])["forms"]["0"] != "x"
+
+
+@pytest.mark.parametrize(
+    ("msgid", "hostile", "problem"),
+    [
+        ("Sign in", "登录<img src=x onerror=alert(document.domain)/>", "markup"),
+        ("Staff console", "控制台<script>window.__xss=1</script>", "markup"),
+        ("Sign in", "登录%", "formatted"),
+    ],
+)
+def test_a_hostile_or_broken_string_is_refused_and_the_language_keeps_working(workspace, msgid, hostile, problem):
+    _, (one, two) = workspace
+    translator = browser(one, "translator")
+    page = translator.get("/admin/translations/zh/", query_string={"q": msgid}).get_data(as_text=True)
+    response = translator.post("/admin/translations/zh/save", data={**entry_form(page, msgid), "form_0": hostile})
+    assert response.status_code == 400 and problem in response.get_data(as_text=True)
+    for worker in (one, two):
+        for url in ("/zh/", "/login?lang=zh"):
+            served = browser(worker, None).get(url)
+            assert served.status_code == 200 and hostile not in served.get_data(as_text=True), url
+
+
+def test_quotes_in_a_translation_are_text_even_inside_an_attribute(workspace):
+    """ "Language" is shown inside aria-label="…": a translation that closes the quote stays inside it."""
+    _, (one, two) = workspace
+    translator = browser(one, "translator")
+    page = translator.get("/admin/translations/zh/", query_string={"q": "Language"}).get_data(as_text=True)
+    attack = '语言" onmouseover="alert(document.cookie)" x="'
+    response = translator.post("/admin/translations/zh/save", data={**entry_form(page, "Language"), "form_0": attack})
+    assert response.status_code == 302  # no markup: the checks accept it as text
+    for worker in (one, two):
+        for url in ("/zh/", "/login?lang=zh"):
+            html = browser(worker, None).get(url).get_data(as_text=True)
+            assert 'aria-label="语言&#34; onmouseover=&#34;alert(document.cookie)&#34; x=&#34;"' in html, url
+            assert 'onmouseover="alert' not in html
