@@ -215,8 +215,8 @@ in front of Redis).
 | --- | ---: | ---: | ---: | ---: |
 {table}
 
-Load average (1 / 5 / 15 min): {"; ".join(loads)} (2 cores, shared with other work: the absolute figures move
-with it, the shares less).
+Load average (1 / 5 / 15 min; 2 cores, shared with other work: the absolute figures move with it, the shares less):
+{"; ".join(loads)}.
 
 Target (public pages ≥ 50 % of the trivial route with Redis): **{verdict}** (lowest {worst:.0%}).
 """
