@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cms.comments import CommentSelection, count_selected, selection_clauses
 from cms.domain import DomainError
 from cms.exports.rows import export_rows, header
-from cms.extensions import db
+from cms.extensions import db, replica_engine
 from cms.models import Comment
 
 log = logging.getLogger("cms.exports")
@@ -151,7 +151,8 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
     lower = replace(selection, id_through=split)
     db.session.commit()  # no open transaction is carried into the child
     log.info("csv export on two processes: ids above %d in the second", split)
-    child = context.Process(target=_export_part, args=(upper, part, base_url, db.engine.url, done), daemon=True)
+    source = (replica_engine() or db.engine).url  # the second half reads where the first does
+    child = context.Process(target=_export_part, args=(upper, part, base_url, source, done), daemon=True)
     child.start()
     reported = [0]
 
