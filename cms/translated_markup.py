@@ -9,6 +9,7 @@ falls back to the msgid, logged, instead of failing the page.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Flask
@@ -21,6 +22,11 @@ from cms.translation_checks import tokens
 log = logging.getLogger(__name__)
 
 
+# Parsed translations remembered per process: a page asks for the same few hundred strings on every request.
+SAFE_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=SAFE_CACHE_SIZE)
 def safe_translation(msgid: str, msgstr: str) -> Markup:
     """`msgstr` as HTML: its text escaped, its tags those of `msgid` as the developer wrote them; the msgid
     itself when the markup differs (the msgid is the developers' own, trusted HTML)."""

@@ -70,3 +70,16 @@ def test_a_page_renders_the_msgid_when_an_entry_cannot_format(app):
         assert render("Hi %(name)s", "Hola %(name)s", {"name": "<b>Ann</b>"}, autoescape=True) == (
             "Hola &lt;b&gt;Ann&lt;/b&gt;"
         )
+
+
+def test_parsed_translations_are_remembered_up_to_the_cache_size():
+    safe_translation.cache_clear()
+    from cms.translated_markup import SAFE_CACHE_SIZE
+
+    for n in range(SAFE_CACHE_SIZE):
+        safe_translation(f"Say <b>{n}</b>", f"Di <b>{n}</b>")
+    assert safe_translation.cache_info().currsize == SAFE_CACHE_SIZE
+    safe_translation("Say <b>one more</b>", "Di <b>uno más</b>")
+    info = safe_translation.cache_info()
+    assert info.currsize == SAFE_CACHE_SIZE and info.misses == SAFE_CACHE_SIZE + 1
+    safe_translation.cache_clear()
