@@ -10,6 +10,7 @@ from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
+from flask_admin.model.template import DeleteRowAction
 from flask_babel import gettext, lazy_gettext, ngettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
@@ -129,6 +130,11 @@ class StaffModelView(ModelView):
         offset = max(request.args.get("offset", 0, type=int) or 0, 0)
         rows = loader.get_list(request.args.get("query", "")[:100], offset, limit)
         return jsonify([loader.format(row) for row in rows])
+
+    def get_list_row_actions(self):
+        """View and edit on each row; deleting is a bulk action (and on the details page), so a list page does
+        not render a form with its own CSRF token on every row."""
+        return [action for action in super().get_list_row_actions() if not isinstance(action, DeleteRowAction)]
 
     def get_export_value(self, model, name):
         """Every cell of the console's csv exports (posts, users, the audit log…) with formula starts made inert,

@@ -148,3 +148,10 @@ def test_a_csv_export_stops_at_export_max_rows(app, login_as, posts, monkeypatch
     monkeypatch.setattr(_console_view(app, "post"), "export_max_rows", max_rows)
     csv = login_as("editor").get("/admin/post/export/csv/").get_data(as_text=True)
     assert len(titles(csv)) == exported
+
+
+def test_list_rows_offer_view_and_edit_and_delete_stays_a_bulk_action(login_as, posts):
+    html = login_as("editor").get("/admin/post/").get_data(as_text=True)
+    assert 'title="View Record"' in html and 'title="Edit Record"' in html
+    assert 'action="/admin/post/delete/"' not in html  # no per-row form with its own token on every row
+    assert "modelActions.execute('delete')" in html  # the bulk action
