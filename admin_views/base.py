@@ -132,8 +132,8 @@ class StaffModelView(ModelView):
         return jsonify([loader.format(row) for row in rows])
 
     def get_list_row_actions(self):
-        """View and edit on each row; deleting is a bulk action (and on the details page), so a list page does
-        not render a form with its own CSRF token on every row."""
+        """View and edit on each row; deleting is the bulk action (check the row, With selected → Delete), so a
+        list page does not render a form with its own CSRF token on every row."""
         return [action for action in super().get_list_row_actions() if not isinstance(action, DeleteRowAction)]
 
     def get_export_value(self, model, name):
