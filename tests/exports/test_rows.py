@@ -4,7 +4,7 @@ look-up caches, and text that would start a formula made inert."""
 import pytest
 
 from cms.comments import CommentSelection
-from cms.exports.rows import export_in_memory, export_rows, neutralise
+from cms.exports.rows import CHUNK, LOOKUP_LIMIT, export_in_memory, export_rows, neutralise
 from tests.factories import make_comment, make_post
 from tests.support.exports import ENGLISH_HEADER, expected_rows
 
@@ -20,7 +20,7 @@ def spread(users):
 
 @pytest.mark.parametrize(
     ("chunk", "cache_limit"),
-    [(4, 3), (5000, 3), (4, 1), (7, 7), (5000, 50_000)],
+    [(4, 3), (5000, 3), (4, 1), (7, 7), (CHUNK, LOOKUP_LIMIT)],
     ids=["chunks-above-limit", "one-chunk-above-limit", "limit-one", "limit-equals-posts", "default-limit"],
 )
 def test_every_row_names_its_own_post_and_author_whatever_the_cache_limit(app, spread, chunk, cache_limit):
@@ -38,6 +38,16 @@ def test_rows_come_a_chunk_at_a_time(app, spread, chunk, sizes):
     parts = list(export_rows(CommentSelection(), "http://localhost/", chunk=chunk))
     assert [len(part) for part in parts] == sizes
     assert [list(row) for part in parts for row in part] == expected_rows()
+
+
+@pytest.mark.parametrize("title", ["Before\0after", "\0", "Ends with\0"], ids=["inside", "alone", "at-the-end"])
+def test_a_title_holding_the_cache_separator_comes_out_whole(app, users, title):
+    """The look-up caches join a post's title and URL with NUL (and split them again per row)."""
+    post = make_post(users["author"], "published", title=title, slug="the-post")
+    make_comment(users["reader"], post, body="A comment.", status="approved")
+    (row,) = [row for part in export_rows(CommentSelection(), "http://localhost/") for row in part]
+    assert row[1:5] == (title, "http://localhost/en/posts/the-post", "reader", users["reader"].email)
+    assert [list(row)] == expected_rows()
 
 
 def test_in_memory_export_is_the_header_and_the_rows(app, spread):
