@@ -24,7 +24,8 @@ class CommentExportViews:
             current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
         )
         if delivery.kind == "job":
-            flash(gettext("%(num)s comments are being exported in the background.", num=f"{delivery.total:,}"), "info")
+            total = f"{delivery.total:,}"
+            flash(gettext("%(num)s comments are being exported in the background.", num=total), "info")
             return redirect(self.get_url(".export_job_view", job_id=delivery.job.id))
         name = f"comments-{utcnow():%Y%m%d-%H%M%S}.{export_type}"
         if delivery.kind == "file":
