@@ -7,7 +7,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import load_only, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
@@ -45,6 +45,8 @@ TRANSLATION_BADGES = {
     "missing": ("badge-light", _l("missing")),
     "original": ("badge-primary", _l("original")),
 }
+BADGE_LABELS = {state: label for state, (_, label) in TRANSLATION_BADGES.items()}
+COMMENTS_LABEL = {"comments": _l("Comments")}
 
 
 class VersionField(HiddenField):
@@ -74,25 +76,35 @@ class MissingTranslationFilter(BaseSQLAFilter):
 def _format_status(view, context, model, name):
     if model.is_scheduled:
         return _l("Scheduled")
-    return STATUS_LABELS.get(model.status, model.status)
+    return _translated("status", STATUS_LABELS).get(model.status, model.status)
+
+
+def _translated(name: str, labels: dict) -> dict:
+    """`labels` with each lazy string translated once per request (a list page shows them on every row)."""
+    key = f"labels_{name}"
+    if key not in g:
+        setattr(g, key, {code: str(label) for code, label in labels.items()})
+    return getattr(g, key)
 
 
 def _format_translations(view, context, model, name):
+    labels = _translated("badges", BADGE_LABELS)
     badges = []
     for locale, state in translation_state(model, supported_locales()).items():
-        css, label = TRANSLATION_BADGES[state]
+        css, code, title = TRANSLATION_BADGES[state][0], escape(locale), escape(labels[state])
         badges.append(
-            Markup('<span class="badge {}" title="{}" data-locale="{}" data-state="{}">{}</span>').format(
-                css, label, locale, state, locale
-            )
+            f'<span class="badge {css}" title="{title}" data-locale="{code}" data-state="{state}">{code}</span>'
         )
-    return Markup(" ").join(badges)
+    return Markup(" ".join(badges))  # noqa: S704 (every value above is escaped or one of ours)  # nosec B704
 
 
 def _format_comments(view, context, model, name):
-    if not policies.comments.may_moderate(current_user):
+    if "may_moderate" not in g:
+        g.may_moderate = policies.comments.may_moderate(current_user)
+    if not g.may_moderate:
         return ""
-    return Markup('<a href="{}">{}</a>').format(comments_url(model.id), _l("Comments"))
+    label = _translated("comments", COMMENTS_LABEL)["comments"]
+    return Markup('<a href="{}">{}</a>').format(comments_url(model.id), label)
 
 
 def comments_url(post_id: int) -> str:
