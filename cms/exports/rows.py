@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cms import catalog_store
 from cms.comments import CommentSelection, selection_clauses
 from cms.extensions import db, replica_engine
 from cms.models import Comment, Post, User
@@ -50,6 +52,10 @@ def neutralise(value: str | None) -> str:
 
 
 def header(locale: str) -> list[str]:
+    """The column names in `locale`. Outside a request (the CLI, a worker) nothing has built this instance's
+    catalogs yet, so they are brought up to date first, as before a request."""
+    if not has_request_context():
+        catalog_store.reload_if_changed(current_app._get_current_object())  # type: ignore[attr-defined]
     with force_locale(locale):
         return [str(label) for label in COLUMNS]
 
