@@ -32,15 +32,18 @@ def mariadb_url() -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         url = url.set(database=f"{url.database}_{worker}")
-        server = sa.create_engine(url._replace(database=None))
-        with server.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-            )
-        server.dispose()
+        create_mariadb_database(url)
     return url.render_as_string(hide_password=False)
+
+
+def create_mariadb_database(url) -> None:
+    """Create the database `url` names on its MariaDB server, utf8mb4 as the app needs, if it is not there."""
+    server = sa.create_engine(url._replace(database=None))
+    with server.begin() as conn:
+        conn.execute(
+            sa.text(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+    server.dispose()
 
 
 def make_app(backend: str, tmp_dir: Path, **overrides):

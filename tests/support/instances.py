@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from cms.extensions import db
-from tests.support.database import backend_of, drop_everything, make_app
+from tests.support.database import backend_of, create_mariadb_database, drop_everything, make_app
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL")
 
@@ -72,14 +72,7 @@ def replica_database(app, tmp_path: Path) -> sa.Engine:
         url = url.set(database=str(tmp_path / "replica.db"))
     else:
         url = url.set(database=f"{url.database}_replica")
-        server = sa.create_engine(url._replace(database=None))
-        with server.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-            )
-        server.dispose()
+        create_mariadb_database(url)
     engine = sa.create_engine(url)
     drop_everything(engine)
     db.metadata.create_all(engine)
