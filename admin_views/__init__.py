@@ -7,9 +7,9 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from admin_views.audit import AuditLogView
-from admin_views.base import DashboardView
 from admin_views.blocked_words import BlockedWordView
 from admin_views.comments import CommentView
+from admin_views.dashboard import DashboardView
 from admin_views.follows import FollowView
 from admin_views.media import MediaView
 from admin_views.posts import PostView

@@ -1,12 +1,11 @@
 """What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
-from flask_admin import AdminIndexView, expose
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
@@ -17,13 +16,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
-from cms.dashboard import attention, comments_per_day
 from cms.domain import DomainError
 from cms.exports import neutralise
 from cms.extensions import db
 from cms.markup import stored_html
-from cms.models import CommentStatus, PostStatus
-from cms.permissions import STAFF, Perm, can
+from cms.permissions import Perm, can
 
 # Query-string names that Flask-Admin's get_url/url_for would take as their own arguments.
 URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method"}
@@ -322,53 +319,6 @@ class StaffModelView(ModelView):
         # Flask-Admin's Unique validator reads form._obj, which FlaskForm never sets.
         form._obj = obj
         return self.adjust_form(form, obj)
-
-
-class DashboardView(AdminIndexView):
-    """The console's front page, open to all staff: what needs attention, each figure linked to its list."""
-
-    def is_accessible(self) -> bool:
-        return staff_may(STAFF)
-
-    def inaccessible_callback(self, name, **kwargs):
-        return deny_access()
-
-    def _view(self, endpoint: str):
-        return next((v for v in self.admin._views if getattr(v, "endpoint", None) == endpoint), None)
-
-    @expose("/")
-    def index(self):
-        figures = attention()
-        comments, posts, users = self._view("comment"), self._view("post"), self._view("user")
-        stamp = "%Y-%m-%d %H:%M:%S"
-        links = {
-            "pending_comments": comments.filter_url(status_equals=CommentStatus.PENDING)
-            if comments.is_accessible()
-            else None,
-            "posts_in_review": posts.filter_url(status_equals=PostStatus.REVIEW) if posts.is_accessible() else None,
-            "scheduled_posts": posts.filter_url(
-                status_equals=PostStatus.PUBLISHED, published_at_greater_than=figures["now"].strftime(stamp)
-            )
-            if posts.is_accessible()
-            else None,
-            "new_users_week": users.filter_url(member_since_greater_than=figures["week_ago"].strftime(stamp))
-            if users.is_accessible()
-            else None,
-        }
-        days = comments_per_day()
-        chart = {
-            "labels": [d.isoformat() for d, _ in days],
-            "counts": [n for _, n in days],
-            "links": [
-                comments.filter_url(
-                    created_on_or_after=d.isoformat(), created_before=(d + timedelta(days=1)).isoformat()
-                )
-                if comments.is_accessible()
-                else None
-                for d, _ in days
-            ],
-        }
-        return self.render("admin/index.html", figures=figures, links=links, chart=chart)
 
 
 def body_html_formatter(view, context, model, name):
