@@ -71,6 +71,9 @@ class Config:
     SECURITY_USERNAME_REQUIRED = True
     SECURITY_SEND_REGISTER_EMAIL = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
+    # Cookies are not sent on cross-site requests other than top-level links (defence in depth beside CSRF tokens).
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     # Flask-Security's default ({"private": True, …}) renders as a malformed "private=True, no-store=True".
     SECURITY_CACHE_CONTROL = {"private": None, "no-store": None}
     SECURITY_POST_LOGIN_VIEW = "/"

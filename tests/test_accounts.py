@@ -141,3 +141,9 @@ def test_registration_accepts_a_password_of_the_minimum_length_and_refuses_one_s
 @pytest.mark.parametrize("path", ["/login", "/register", "/reset"])
 def test_account_pages_are_private_and_not_stored(client, path):
     assert client.get(path).headers["Cache-Control"] == "private, no-store"
+
+
+def test_the_session_cookie_is_samesite_lax_and_http_only(client, users):
+    response = client.login("reader@example.com")
+    cookie = next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("session="))
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
