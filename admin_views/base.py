@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
+from cms.counting import count_up_to
 from cms.domain import DomainError
 from cms.exports import neutralise
 from cms.extensions import db
@@ -238,10 +239,8 @@ class StaffModelView(ModelView):
         if known is not None:
             return known
         matches = query.with_entities(*self._key_columns()).limit(None).offset(None).order_by(None)
-        if cap is None:
-            return ListCount(db.session.scalar(sa.select(sa.func.count()).select_from(matches.subquery())) or 0)
-        found = db.session.scalar(sa.select(sa.func.count()).select_from(matches.limit(cap + 1).subquery())) or 0
-        return ListCount(min(found, cap), exact=found <= cap)
+        found, exact = count_up_to(matches.statement, cap)
+        return ListCount(found, exact=exact)
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
         """The list's order, then the primary key in the same direction: pages never overlap on ties."""

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
+from cms.counting import count_up_to
 from cms.extensions import db
 from cms.models import Comment, Post, User
 
@@ -131,9 +132,8 @@ def comment_search_count(text: str | None, cap: int | None) -> int | None:
     assert matches is not None
     body = search_table(COMMENT_BODIES).c.body
     matches = matches.where(*(_contains(body, term) for term in terms))
-    if cap is not None:
-        matches = matches.limit(cap + 1)
-    return db.session.scalar(select(sa.func.count()).select_from(matches.subquery())) or 0
+    found, exact = count_up_to(matches, cap)
+    return found if exact else found + 1
 
 
 def matches_at_least(searched: Searched, terms: list[str], limit: int) -> int:
