@@ -60,22 +60,18 @@ def header(locale: str) -> list[str]:
         return [str(label) for label in COLUMNS]
 
 
-def _iso(value) -> str:
-    """ISO 8601 UTC to the second, from what the driver returns (SQLite: text, MariaDB: datetime)."""
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:19]}Z"
-    return value.isoformat(timespec="seconds") + "Z"
-
-
 def _comment_chunks(selection: CommentSelection, chunk: int, session) -> Iterator[list[tuple]]:
     """The selected comments' own columns, a chunk at a time in primary-key order (keyset: no OFFSET,
     no sort, the primary key or the (status, id) index drives it). Read through the driver's cursor:
     at a million rows the ORM's per-row work would cost more than writing the file."""
     connection = session.connection()
-    created_at: Any = Comment.created_at
+    # The server writes the date as the export shows it (ISO 8601 UTC to the second): pymysql would turn
+    # DATETIME into datetime objects, which costs more than the rest of the row, and formatting it again in
+    # Python costs a third of the per-row work.
     if connection.dialect.name in ("mysql", "mariadb"):
-        # pymysql turns DATETIME into datetime objects in Python, which costs more than the rest of the row.
-        created_at = sa.func.date_format(Comment.created_at, "%Y-%m-%dT%H:%i:%sZ")
+        created_at: Any = sa.func.date_format(Comment.created_at, "%Y-%m-%dT%H:%i:%sZ")
+    else:
+        created_at = sa.func.strftime("%Y-%m-%dT%H:%M:%SZ", Comment.created_at)
     statement = (
         select(Comment.id, Comment.post_id, Comment.author_id, Comment.status, created_at, Comment.body)
         .where(Comment.id > sa.bindparam("last"), *selection_clauses(selection))
@@ -169,7 +165,7 @@ def export_rows(
                     *posts[post_id].rsplit("\0", 1),
                     *authors[author_id].rsplit("\0", 1),
                     status,
-                    f"{created_at[:10]}T{created_at[11:19]}Z" if type(created_at) is str else _iso(created_at),
+                    created_at,
                     neutralise(body) if body.startswith(FORMULA_STARTS) or "\r" in body else body,
                 )
                 for comment_id, post_id, author_id, status, created_at, body in rows
