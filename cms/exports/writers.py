@@ -8,6 +8,7 @@ import io
 import logging
 import multiprocessing
 import os
+import pickle  # nosec B403
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -99,10 +100,12 @@ def export_to_file(
     held by another thread."""
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
-    if fmt == "csv" and parallel:
+    if parallel and fmt == "csv":
         split = _split_point(selection)
         if split is not None:
             return _parallel_csv(selection, split, path, header(locale), base_url, progress)
+    if parallel and fmt == "xlsx" and _worth_two_processes(selection):
+        return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
     return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
 
 
@@ -110,6 +113,10 @@ def export_to_file(
 # Reading a million rows through the driver costs about as much as the csv module's writing them; a
 # second process exports the upper half of the primary keys at the same time, and its part is appended.
 PARALLEL_MIN_ROWS = 200_000
+
+
+def _worth_two_processes(selection: CommentSelection) -> bool:
+    return (os.cpu_count() or 1) >= 2 and count_selected(selection) >= PARALLEL_MIN_ROWS
 
 
 def _split_point(selection: CommentSelection) -> int | None:
@@ -176,3 +183,48 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
         if child.is_alive():
             child.terminate()
         part.unlink(missing_ok=True)
+
+
+# -- xlsx: rows read in a second process -------------------------------------------------------------
+# xlsxwriter's writing takes most of an xlsx export and cannot be split; reading and building the rows (the
+# driver's decoding, the look-ups) runs beside it in a forked process, which hands each chunk over a pipe. The
+# pipe's buffer holds the reader back when it gets ahead: memory stays at a chunk or two. (Pickle carries
+# only what our own forked child wrote.)
+def _produce_rows(selection: CommentSelection, base_url: str, url, pipe) -> None:
+    """The child process: its own engine and connection (never the parent's); each chunk pickled into `pipe`,
+    then an empty message for the end."""
+    status = 1
+    try:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with Session(engine) as session:
+            for rows in export_rows(selection, base_url, session=session):
+                pipe.send_bytes(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
+        pipe.send_bytes(b"")
+        status = 0
+    except BaseException:
+        log.exception("export reader process failed")
+    finally:
+        pipe.close()
+        os._exit(status)
+
+
+def _rows_from_child(selection: CommentSelection, base_url: str):
+    """The export's chunks of rows, read and built by a forked process."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    db.session.commit()  # no open transaction is carried into the child
+    source = (replica_engine() or db.engine).url
+    log.info("xlsx export: the rows are read in a second process")
+    child = context.Process(target=_produce_rows, args=(selection, base_url, source, sending), daemon=True)
+    child.start()
+    sending.close()  # the child holds the only writing end: its exit ends the pipe
+    try:
+        while data := receiving.recv_bytes():
+            yield pickle.loads(data)  # noqa: S301  # nosec B301
+    except EOFError:
+        raise ExportError(_l("The export's reading process failed; see the log.")) from None
+    finally:
+        receiving.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.terminate()

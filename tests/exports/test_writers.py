@@ -1,5 +1,6 @@
-"""Export files: the rows read back from xlsx and csv, unknown formats refused, and a large csv written by
-two processes only when the caller says it may fork, from PARALLEL_MIN_ROWS rows on."""
+"""Export files: the rows read back from xlsx and csv, unknown formats refused, and a large export run on two
+processes (a csv written in two halves; an xlsx's rows read beside its writer) only when the caller says it may
+fork, from PARALLEL_MIN_ROWS rows on."""
 
 import logging
 import os
@@ -71,17 +72,50 @@ def test_csv_on_two_processes_is_the_same_file_as_on_one(app, bulk, tmp_path, mo
 
 
 @two_cores
+def test_xlsx_with_its_rows_read_in_a_second_process_holds_the_same_rows(app, bulk, tmp_path, monkeypatch, caplog):
+    one, two = tmp_path / "one.xlsx", tmp_path / "two.xlsx"
+    export_to_file(CommentSelection(), "xlsx", one, "en", "http://localhost/")
+    monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
+    seen: list[int] = []
+    with caplog.at_level(logging.INFO, logger="cms.exports"):
+        written = export_to_file(CommentSelection(), "xlsx", two, "en", "http://localhost/", seen.append, parallel=True)
+    assert "rows are read in a second process" in caplog.text
+    assert written == BULK and sum(seen) == BULK
+    assert read_xlsx(two.read_bytes()) == read_xlsx(one.read_bytes())
+
+
+@two_cores
+def test_an_xlsx_whose_reading_process_dies_fails_with_a_message(app, bulk, tmp_path, monkeypatch):
+    def dies_after_one_chunk(*args, **kwargs):
+        yield [(1, "t", "u", "a", "e", "approved", "2026-01-01T00:00:00Z", "x")]
+        os._exit(3)  # as a killed process would: no end message
+
+    monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
+    monkeypatch.setattr(writers, "export_rows", dies_after_one_chunk)
+    with pytest.raises(ExportError, match="reading process failed"):
+        export_to_file(CommentSelection(), "xlsx", tmp_path / "c.xlsx", "en", "http://localhost/", parallel=True)
+
+
+MESSAGES = {"csv": "csv export on two processes", "xlsx": "rows are read in a second process"}
+
+
+@two_cores
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize(
     ("min_rows", "parallel", "processes"),
     [(BULK, True, 2), (BULK + 1, True, 1), (1, False, 1)],
     ids=["at-threshold", "one-below-threshold", "not-asked"],
 )
 def test_second_process_only_when_asked_and_from_the_threshold(
-    app, bulk, tmp_path, monkeypatch, caplog, min_rows, parallel, processes
+    app, bulk, tmp_path, monkeypatch, caplog, min_rows, parallel, processes, fmt
 ):
     monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", min_rows)
-    path = tmp_path / "comments.csv"
+    path = tmp_path / f"comments.{fmt}"
     with caplog.at_level(logging.INFO, logger="cms.exports"):
-        written = export_to_file(CommentSelection(), "csv", path, "en", "http://localhost/", parallel=parallel)
-    assert ("csv export on two processes" in caplog.text) == (processes == 2)
-    assert written == BULK and read_csv(path.read_bytes())[1:] == in_file(expected_rows())
+        written = export_to_file(CommentSelection(), fmt, path, "en", "http://localhost/", parallel=parallel)
+    assert (MESSAGES[fmt] in caplog.text) == (processes == 2)
+    assert written == BULK
+    if fmt == "csv":
+        assert read_csv(path.read_bytes())[1:] == in_file(expected_rows())
+    else:
+        assert read_xlsx(path.read_bytes())[1:] == [[int(r[0]), *r[1:]] for r in in_file(expected_rows())]
