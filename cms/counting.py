@@ -1,6 +1,6 @@
 """Counting a list's matches without reading more than a cap of them (the console's "more than N")."""
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 
 from cms.extensions import db
 
@@ -8,10 +8,14 @@ from cms.extensions import db
 def count_up_to(matches: Select, cap: int | None) -> tuple[int, bool]:
     """How many rows `matches` (a SELECT of ids, unordered) selects: (count, exact), stopping at `cap`.
 
-    One statement asks for the row after the cap, reading at most cap + 1 index entries; only when there is
-    none are the matches counted, which then reads at most cap. (A COUNT over `LIMIT cap + 1` reads as many,
-    and MariaDB then copies them into a derived table and reads them a second time.)
+    One statement: it asks for the row after the cap, which reads at most cap + 1 index entries, and only
+    when there is none (CASE evaluates the branch it takes, on MariaDB and SQLite) counts the matches, which
+    are then at most cap. A COUNT over `LIMIT cap + 1` would read as many, and MariaDB would copy them into a
+    derived table and read them a second time.
     """
-    if cap is not None and db.session.scalar(matches.limit(1).offset(cap)) is not None:
-        return cap, False
-    return db.session.scalar(select(func.count()).select_from(matches.subquery())) or 0, True
+    counted = select(func.count()).select_from(matches.subquery()).scalar_subquery()
+    if cap is None:
+        return db.session.scalar(select(counted)) or 0, True
+    beyond = matches.limit(1).offset(cap).scalar_subquery()
+    found = db.session.scalar(select(case((beyond.is_(None), counted), else_=-1)))
+    return (cap, False) if found == -1 else (found or 0, True)
