@@ -10,7 +10,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import joinedload, load_only
 
 from admin_views.base import ListCount, StaffModelView
 from admin_views.comment_exports import CommentExportViews
@@ -214,10 +214,10 @@ class CommentView(CommentExportViews, StaffModelView):
                 Comment.id, Comment.created_at, Comment.status, Comment.post_id, Comment.author_id,
                 Comment.body_html, Comment.held_reason, Comment.hidden_reason,
             ),
-            selectinload(Comment.post).load_only(
+            joinedload(Comment.post).load_only(
                 Post.id, Post.title, Post.slug, Post.locale, Post.status, Post.published_at, Post.version
             ),
-            selectinload(Comment.author).load_only(User.id, User.username, User.member_since).noload(User.roles),
+            joinedload(Comment.author).load_only(User.id, User.username, User.member_since).noload(User.roles),
         ]  # fmt: skip
 
     def get_list(self, *args, **kwargs):

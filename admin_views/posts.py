@@ -8,7 +8,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import joinedload, load_only
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
@@ -192,10 +192,10 @@ class PostView(PostRevisionViews, StaffModelView):
                 Post.id, Post.title, Post.status, Post.locale, Post.published_at, Post.updated_at,
                 Post.content_changed_at, Post.author_id, Post.version,
             ),
-            selectinload(Post.translations).load_only(
+            joinedload(Post.translations).load_only(
                 PostTranslation.locale, PostTranslation.updated_at, PostTranslation.post_id
             ),
-            selectinload(Post.author).load_only(User.id, User.username).noload(User.roles),
+            joinedload(Post.author).load_only(User.id, User.username).noload(User.roles),
         ]  # fmt: skip
 
     def adjust_form(self, form, obj=None):
