@@ -61,7 +61,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     SECURITY_PASSWORD_HASH = "argon2"
-    SECURITY_PASSWORD_SALT: str | None = None  # derived from SECRET_KEY when unset
+    # The passwords' HMAC salt: a secret of its own, so rotating SECRET_KEY signs nobody out of their password.
+    # Development keeps one in the instance folder; production refuses to start without CMS_SECURITY_PASSWORD_SALT.
+    SECURITY_PASSWORD_SALT: str | None = None
+    # Earlier secret keys (a list; CMS_SECRET_KEY_FALLBACKS='["old key"]'): sessions and links signed with them
+    # stay valid while a rotated key takes over (docs/deploy.md).
+    SECRET_KEY_FALLBACKS: list[str] | None = None
     SECURITY_REGISTERABLE = True
     SECURITY_CONFIRMABLE = True
     SECURITY_RECOVERABLE = True
@@ -125,13 +130,14 @@ def config_class(name: str | None = None) -> type[Config]:
         raise RuntimeError(f"CMS_CONFIG={name!r} is not one of {', '.join(CONFIGS)}") from None
 
 
-def instance_secret_key(instance_path: str) -> str:
-    """Development's secret key: generated once, then kept in the instance folder."""
-    path = Path(instance_path) / "secret_key"
+def instance_secret(instance_path: str, name: str, first: str | None = None) -> str:
+    """A development secret kept in the instance folder under `name`: `first` (or a random value) the first
+    time, then read back on every start."""
+    path = Path(instance_path) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
+    value = first or secrets.token_hex(32)
+    path.write_text(value)
     path.chmod(0o600)
-    return key
+    return value

@@ -92,7 +92,12 @@ def main() -> None:
     ensure_data(url, scale)
     slug = busiest_post(url)
 
-    env = {"CMS_DATABASE_URL": url, "CMS_CONFIG": "production", "CMS_SECRET_KEY": "benchmark-only-secret"}
+    env = {
+        "CMS_DATABASE_URL": url,
+        "CMS_CONFIG": "production",
+        "CMS_SECRET_KEY": "benchmark-only-secret",
+        "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
+    }
     cms = serve("wsgi:app", 8101, env, args.workers)
     trivial = serve("benchmarks.trivial_app:app", 8102, {"PYTHONPATH": str(ROOT)}, args.workers)
     targets = {
@@ -165,6 +170,7 @@ def main_with_redis(args) -> None:
     slug = busiest_post(url)
     redis.Redis.from_url(args.redis_url).flushdb()
     env = {"CMS_DATABASE_URL": url, "CMS_CONFIG": "production", "CMS_SECRET_KEY": "benchmark-only-secret",
+           "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
            "CMS_REDIS_URL": args.redis_url}  # fmt: skip
     pages = {
         "front page /en/": "/en/",

@@ -40,12 +40,21 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     app.config.update(overrides)
     config = app.config
 
+    production = config_name == "production" or settings.config_class(config_name) is settings.Production
     if not config.get("SECRET_KEY"):
-        if config_name == "production" or settings.config_class(config_name) is settings.Production:
+        if production:
             raise RuntimeError("Production needs CMS_SECRET_KEY set to a long random value.")
-        config["SECRET_KEY"] = settings.instance_secret_key(app.instance_path)
+        config["SECRET_KEY"] = settings.instance_secret(app.instance_path, "secret_key")
     if not config.get("SECURITY_PASSWORD_SALT"):
-        config["SECURITY_PASSWORD_SALT"] = f"cms-salt:{config['SECRET_KEY']}"
+        if production:
+            raise RuntimeError(
+                "Production needs CMS_SECURITY_PASSWORD_SALT set to a long random value, kept for good (passwords"
+                " are checked with it). A database from before this setting: set it to cms-salt:<the secret key it"
+                " used>, which is what the salt was then (docs/deploy.md)."
+            )
+        # The salt an instance folder has always had: derived from its first key, so older databases keep working.
+        first = f"cms-salt:{config['SECRET_KEY']}"
+        config["SECURITY_PASSWORD_SALT"] = settings.instance_secret(app.instance_path, "password_salt", first)
 
     url = config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'cms.db'}"
     if url.startswith("sqlite:///") and ":memory:" not in url:

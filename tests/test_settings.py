@@ -1,8 +1,14 @@
 """Configuration: environment overrides, secrets, database engine options."""
 
+import re
+
 import pytest
+from flask_migrate import upgrade
 
 from cms import create_app
+from cms.accounts import create_user, ensure_default_roles
+from cms.cli import MIGRATIONS_DIR
+from cms.extensions import db
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
@@ -11,8 +17,16 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path)
         create_app("production", DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
 
 
+def test_production_refuses_to_start_without_a_password_salt(monkeypatch, tmp_path):
+    monkeypatch.setenv("CMS_SECRET_KEY", "s3cret-from-env")
+    monkeypatch.delenv("CMS_SECURITY_PASSWORD_SALT", raising=False)
+    with pytest.raises(RuntimeError, match="CMS_SECURITY_PASSWORD_SALT"):
+        create_app("production", DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
+
+
 def test_production_starts_with_a_secret_key_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CMS_SECRET_KEY", "s3cret-from-env")
+    monkeypatch.setenv("CMS_SECURITY_PASSWORD_SALT", "salt-from-env")
     monkeypatch.setenv("CMS_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
     app = create_app("production")
     assert app.config["SECRET_KEY"] == "s3cret-from-env"
@@ -26,6 +40,14 @@ def test_development_generates_a_secret_key_once(monkeypatch, tmp_path):
     second = create_app("development", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["SECRET_KEY"]) >= 32
+
+
+def test_development_keeps_its_password_salt_when_the_key_changes(monkeypatch, tmp_path):
+    monkeypatch.delenv("CMS_SECURITY_PASSWORD_SALT", raising=False)
+    first = create_app("development", SECRET_KEY="first-key", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
+    rotated = create_app("development", SECRET_KEY="rotated-key", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
+    assert first.config["SECURITY_PASSWORD_SALT"] == rotated.config["SECURITY_PASSWORD_SALT"]
+    assert "rotated-key" not in rotated.config["SECURITY_PASSWORD_SALT"]
 
 
 def test_cms_config_selects_the_environment(monkeypatch, tmp_path):
@@ -60,3 +82,46 @@ def test_mysql_urls_get_pre_ping_and_a_short_recycle(tmp_path):
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options["pool_pre_ping"] is True
     assert options["pool_recycle"] < 28800
+
+
+def _production(monkeypatch, tmp_path, key: str, fallbacks: str | None = None):
+    monkeypatch.setenv("CMS_SECRET_KEY", key)
+    monkeypatch.setenv("CMS_SECURITY_PASSWORD_SALT", "the-salt-kept-for-good")
+    if fallbacks:
+        monkeypatch.setenv("CMS_SECRET_KEY_FALLBACKS", fallbacks)
+    else:
+        monkeypatch.delenv("CMS_SECRET_KEY_FALLBACKS", raising=False)
+    # The test client speaks plain HTTP: production's secure-only cookie would not come back.
+    return create_app("production", DATABASE_URL=f"sqlite:///{tmp_path}/rotate.db", SESSION_COOKIE_SECURE=False)
+
+
+def _sign_in(client, password: str):
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": "ed@example.com", "password": password, "csrf_token": token.group(1)})
+
+
+def test_a_rotated_secret_key_keeps_passwords_and_with_a_fallback_the_sessions(monkeypatch, tmp_path):
+    before = _production(monkeypatch, tmp_path, "the-leaked-key")
+    with before.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        ensure_default_roles()
+        create_user("ed@example.com", "an old but good passphrase", ["Reader"], username="ed")
+        db.session.commit()
+    signed_in = before.test_client()
+    assert _sign_in(signed_in, "an old but good passphrase").status_code == 302
+    assert signed_in.get("/change").status_code == 200
+    cookie = signed_in.get_cookie("session").value
+
+    rotated = _production(monkeypatch, tmp_path, "the-new-key", fallbacks='["the-leaked-key"]')
+    carried = rotated.test_client()
+    carried.set_cookie("session", cookie)
+    assert carried.get("/change").status_code == 200  # signed by the old key: still valid during the rotation
+    assert _sign_in(rotated.test_client(), "an old but good passphrase").status_code == 302
+
+    done = _production(monkeypatch, tmp_path, "the-new-key")  # the fallback dropped: old sessions end
+    stale = done.test_client()
+    stale.set_cookie("session", cookie)
+    assert stale.get("/change").status_code == 302
+    fresh = done.test_client()
+    assert _sign_in(fresh, "an old but good passphrase").status_code == 302
+    assert fresh.get("/change").status_code == 200
