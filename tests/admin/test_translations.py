@@ -11,6 +11,7 @@ import pytest
 from babel.messages.plurals import get_plural
 
 from cms.extensions import db
+from cms.i18n import translations_dir
 from cms.models import PostTranslation
 from tests.factories import make_post
 from tests.support.catalogs import entry_form, translations_of_this_test
@@ -34,7 +35,7 @@ def workspace(app, users, tmp_path, catalog_dir):
 
 def served_po(worker, locale: str) -> Path:
     """The .po `worker` serves `locale` from (after its first request built it)."""
-    return Path(worker.config["CATALOG_BUILD_DIR"]) / locale / "LC_MESSAGES" / "messages.po"
+    return translations_dir(worker) / locale / "LC_MESSAGES" / "messages.po"
 
 
 def browser(worker, role: str | None):
