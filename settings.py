@@ -58,6 +58,8 @@ class Config:
     # the database) on top, compiled. Per machine, never shared; BABEL_TRANSLATION_DIRECTORIES is set to it.
     # Default: instance/translations.
     CATALOG_BUILD_DIR: str | None = None
+    # How long (seconds) a previewed catalog upload can be applied; after that it must be uploaded again.
+    CATALOG_PREVIEW_TTL = 3600
     WTF_CSRF_TIME_LIMIT = None
 
     SECURITY_PASSWORD_HASH = "argon2"

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, catalog_store, comment_counts, errors, page_cache, permissions, translated_markup
+from cms import accounts, audit, catalog_store, comment_counts, errors, i18n, page_cache, permissions, translated_markup
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -75,7 +75,8 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     config["EXPORTS_DIR"] = config.get("EXPORTS_DIR") or str(Path(app.instance_path) / "exports")
     config["IMPORTS_DIR"] = config.get("IMPORTS_DIR") or str(Path(app.instance_path) / "imports")
     config["CATALOG_BUILD_DIR"] = config.get("CATALOG_BUILD_DIR") or str(Path(app.instance_path) / "translations")
-    config["BABEL_TRANSLATION_DIRECTORIES"] = config["CATALOG_BUILD_DIR"]  # built by cms.catalog_store
+    # The build cms.catalog_store serves: a link switched to each new build once it is complete.
+    config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.served_dir(Path(config["CATALOG_BUILD_DIR"])))
     config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
     config["UPLOADED_IMAGES_URL"] = "/media/images/"
     if config.get("REDIS_URL"):
@@ -165,10 +166,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     page_cache.register(app)
-
-    @app.before_request
-    def serve_saved_translations() -> None:
-        catalog_store.reload_if_changed(app)
+    catalog_store.init_app(app)
 
     @app.before_request
     def record_last_seen() -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from babel.messages.pofile import read_po
 from flask_babel import lazy_gettext as _l
 
 from cms.domain import DomainError
-from cms.i18n import compile_catalog
+from cms.i18n import compile_catalog, compiled, write_file
 
 DOMAIN = "messages"
 STATES = ("all", "untranslated", "fuzzy", "translated")
@@ -82,35 +80,27 @@ def check_compiles(catalog: polib.POFile, locale: str) -> None:
 
 
 def write_catalog(catalog: polib.POFile, po_path: Path) -> None:
-    """Save `catalog` as `po_path` so that readers only ever see whole files and a catalog that does not compile
-    never replaces the working one: the .po goes to a temporary file, is compiled from there (the .mo renamed
-    into place), and only then renamed over the working .po. Should that last step fail, the .mo is compiled
-    again from the working .po, so the two keep agreeing."""
-    po_path.parent.mkdir(parents=True, exist_ok=True)
+    """Save `catalog` as `po_path` with its .mo beside it, so that readers only ever see whole files and a catalog
+    that does not compile never replaces the working one: it is compiled in memory first, then the .mo and the
+    .po are each written whole (`write_file`). Should the .po fail to be written, the .mo is compiled again from
+    the working .po, so the two keep agreeing. They are still two renames: a process that dies between them
+    leaves a new .mo beside an old .po, which is why cms.catalog_store writes catalogs only into a build folder
+    no reader sees yet and switches the whole folder in at once."""
     mo_path = po_path.with_suffix(".mo")
-    po_tmp = None
-    compiled = False
+    text = str(catalog).encode("utf-8")
+    mo_written = False
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=po_path.parent, suffix=".po.tmp",
-                                         delete=False) as fh:  # fmt: skip
-            po_tmp = Path(fh.name)
-            fh.write(str(catalog))
-            fh.flush()
-            os.fsync(fh.fileno())
-        compile_catalog(po_tmp, mo_path)
-        compiled = True
-        os.replace(po_tmp, po_path)
-        po_tmp = None
+        mo = compiled(text, po_path.parent.parent.name)
+        write_file(mo_path, mo)
+        mo_written = True
+        write_file(po_path, text)
     except Exception as exc:
-        if compiled and po_path.exists():
+        if mo_written and po_path.exists():
             with contextlib.suppress(Exception):
                 compile_catalog(po_path)
         raise CatalogError(
             _l("The catalog could not be saved or compiled, so nothing changed: %(error)s", error=str(exc))
         ) from exc
-    finally:
-        if po_tmp is not None:
-            po_tmp.unlink(missing_ok=True)
 
 
 # -- catalogs --------------------------------------------------------------------------------------

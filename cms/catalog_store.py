@@ -3,9 +3,11 @@
 What translators save is kept in the database (`CatalogEntry`, one row per changed message and language), so
 every instance sees it and a deploy does not erase it. The committed catalogs (CATALOG_SOURCE_DIR) stay the
 developers' side of the pybabel workflow. Each instance builds the catalogs it serves into its own folder
-(CATALOG_BUILD_DIR, which is its BABEL_TRANSLATION_DIRECTORIES): the committed .po of each language with the saved
-entries on top, for the messages the code still has, compiled. Flask-Admin's and Flask-Security's catalogs are
-copied beside them as committed.
+(CATALOG_BUILD_DIR): the committed .po of each language with the saved entries on top, for the messages the code
+still has, compiled. Flask-Admin's and Flask-Security's catalogs are copied beside them as committed. Every build
+is a new folder under builds/; once it is complete, the link `current` (BABEL_TRANSLATION_DIRECTORIES) is switched
+to it in one rename, so readers see every .po and .mo of the old build or of the new one, never a mix, whenever
+the process building it dies. What a dead process left (half-built folders, temporary files) is swept at start-up.
 
 Every catalog change gives the catalogs a new revision (`CatalogRevision`) and bumps the content version, in its
 own transaction. Each worker reads the content version anyway (memoised for PAGE_CACHE_VERSION_TTL); only when
@@ -16,14 +18,13 @@ with the old strings."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,19 @@ from cms.catalog_editor import (
     write_catalog,
 )
 from cms.extensions import db
-from cms.i18n import TEMPLATE, compile_catalog, new_catalog, source_dir, translations_dir
+from cms.i18n import (
+    TEMPLATE,
+    TEMPORARY,
+    catalog_paths,
+    compile_catalog,
+    folder_lock,
+    leftovers,
+    new_catalog,
+    remove,
+    served_dir,
+    source_dir,
+    write_file,
+)
 from cms.models import CatalogEntry, CatalogRevision, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +64,7 @@ log = logging.getLogger(__name__)
 HEADER_KEY = entry_key(polib.POEntry(msgid=""))  # a catalog's header entry: marks a language added in the console
 FILE_DOMAINS = ("admin", "flask_security")  # Flask-Admin's and Flask-Security's catalogs: served as committed
 BUILD_STAMP = ".built"  # in a build folder: the revision and the committed files it was built from
-BUILD_LOCK = ".build.lock"
+BUILDS = "builds"  # in CATALOG_BUILD_DIR: one folder per build; `<name>.tmp` while it is being built
 
 
 # -- the database side -----------------------------------------------------------------------------
@@ -145,76 +158,176 @@ class Build:
     rebuilt: bool = True
 
 
+def build_root(app: Flask) -> Path:
+    """The folder `app` builds its catalogs in (CATALOG_BUILD_DIR): builds/ and the link to the one it serves."""
+    return Path(app.config["CATALOG_BUILD_DIR"])
+
+
 def build(app: Flask, force: bool = False) -> Build:
     """Make the catalogs `app` serves match the committed files and the database. Workers sharing the folder
     take turns; one that finds it already built from the same revision and files leaves it alone. A language
-    whose catalog fails to build keeps its previous files (logged), so one bad row never takes a site down."""
-    source, target = source_dir(app), translations_dir(app)
-    target.mkdir(parents=True, exist_ok=True)
-    with _build_lock(target):
+    whose catalog fails to build keeps its previous files (logged), so one bad row never takes a site down.
+
+    The build is written into a new folder no reader sees, then served by switching the link `current` to it
+    (`_switch`): whatever step the process dies at, readers and a restarted process find the old build or the
+    new one, whole."""
+    source, root = source_dir(app), build_root(app)
+    served = served_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with folder_lock(root):
         current = revision()
         stamp = f"{current}:{_fingerprint(source)}"
-        stamp_path = target / BUILD_STAMP
+        stamp_path = served / BUILD_STAMP
         if not force and stamp_path.exists() and stamp_path.read_text() == stamp:
-            return Build(current, locales(target), rebuilt=False)
+            return Build(current, locales(served), rebuilt=False)
         by_locale: dict[str, list[CatalogEntry]] = defaultdict(list)
         for row in stored_entries():
             by_locale[row.locale].append(row)
-        served = sorted(set(locales(source)) | set(by_locale))
-        result, failed = Build(current, served), False
-        for locale in served:
-            try:
-                catalog = base_catalog(locale, source)
-                result.stored += apply_stored(catalog, by_locale[locale])
-                write_catalog(catalog, target / locale / "LC_MESSAGES" / f"{DOMAIN}.po")
-            except (CatalogError, OSError, ValueError):
-                log.exception("The %s catalog could not be built; its previous files stay", locale)
-                failed = True
-        for gone in set(locales(target)) - set(served):
-            for suffix in (".po", ".mo"):
-                (target / gone / "LC_MESSAGES" / f"{DOMAIN}{suffix}").unlink(missing_ok=True)
-        _copy_file_catalogs(source, target)
-        if not failed:
-            _write_text(stamp_path, stamp)
+        languages = sorted(set(locales(source)) | set(by_locale))
+        result, failed = Build(current, languages), False
+        builds = root / BUILDS
+        builds.mkdir(exist_ok=True)
+        name = uuid.uuid4().hex
+        fresh = builds / f"{name}{TEMPORARY}"
+        fresh.mkdir()
+        try:
+            for locale in languages:
+                po = Path(locale, "LC_MESSAGES", f"{DOMAIN}.po")
+                try:
+                    catalog = base_catalog(locale, source)
+                    result.stored += apply_stored(catalog, by_locale[locale])
+                    if not _link_unchanged(served, fresh, po, str(catalog).encode("utf-8")):
+                        write_catalog(catalog, fresh / po)
+                except (CatalogError, OSError, ValueError):
+                    log.exception("The %s catalog could not be built; its previous files stay", locale)
+                    failed = True
+                    _keep_previous(served, fresh, po)
+            _copy_file_catalogs(source, served, fresh)
+            if not failed:
+                write_file(fresh / BUILD_STAMP, stamp.encode())
+            os.rename(fresh, builds / name)
+            previous = _switch(root, builds / name)
+        finally:
+            if fresh.exists():
+                remove(fresh)
+        _prune(builds, keep={name, previous})
     return result
 
 
 def _fingerprint(source: Path) -> str:
     """Changes when a committed catalog or the template does (a deploy)."""
     digest = hashlib.sha1(usedforsecurity=False)
-    for path in sorted([source / TEMPLATE.name, *source.glob("*/LC_MESSAGES/*.po")]):
+    for path in sorted([source / TEMPLATE.name, *catalog_paths(source)]):
         with contextlib.suppress(OSError):
             stat = path.stat()
             digest.update(f"{path.relative_to(source)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
-def _copy_file_catalogs(source: Path, target: Path) -> None:
+def _keep_previous(served: Path, fresh: Path, po: Path) -> None:
+    """Give the new build the served build's .po and .mo at `po` (relative), or neither."""
+    for path in (po, po.with_suffix(".mo")):
+        (fresh / path).unlink(missing_ok=True)
+        if (served / path).is_file():
+            write_file(fresh / path, (served / path).read_bytes())
+
+
+def _copy_file_catalogs(source: Path, served: Path, fresh: Path) -> None:
+    """Flask-Admin's and Flask-Security's committed catalogs, compiled, into the new build."""
     for po in sorted(p for domain in FILE_DOMAINS for p in source.glob(f"*/LC_MESSAGES/{domain}.po")):
-        copy = target / po.relative_to(source)
-        data = po.read_bytes()
-        if copy.exists() and copy.with_suffix(".mo").exists() and copy.read_bytes() == data:
-            continue
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        _write_text(copy, data.decode("utf-8"))
-        compile_catalog(copy)
+        relative, text = po.relative_to(source), po.read_bytes()
+        if not _link_unchanged(served, fresh, relative, text):
+            write_file(fresh / relative, text)
+            compile_catalog(fresh / relative)
 
 
-def _write_text(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as fh:
-        fh.write(text)
-    os.replace(fh.name, path)
+def _link_unchanged(served: Path, fresh: Path, po: Path, text: bytes) -> bool:
+    """Give the new build the served build's .po at `po` (relative) and its .mo, if that .po reads `text`: the
+    same files, linked (a build is never changed once complete), with no compile. False when they must be
+    written."""
+    pair = (po, po.with_suffix(".mo"))
+    try:
+        if (served / po).read_bytes() != text or not (served / pair[1]).is_file():
+            return False
+        (fresh / po).parent.mkdir(parents=True, exist_ok=True)
+        for path in pair:
+            os.link(served / path, fresh / path)
+    except OSError:
+        for path in pair:  # never write through a link into the served build
+            (fresh / path).unlink(missing_ok=True)
+        return False
+    return True
 
 
-@contextlib.contextmanager
-def _build_lock(target: Path):
-    """One build at a time per folder (the workers of one machine); readers never wait (files are renamed in)."""
-    with open(target / BUILD_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _switch(root: Path, build_dir: Path) -> str | None:
+    """Serve `build_dir`: the link `current` is replaced by one to it in a single rename (readers resolve the
+    link at each open, so they see one build or the other). The name of the build served before, if any."""
+    link = served_dir(root)
+    try:
+        previous: str | None = Path(os.readlink(link)).name
+    except OSError:
+        previous = None
+    pending = root / f"{link.name}.{build_dir.name}{TEMPORARY}"
+    pending.unlink(missing_ok=True)
+    os.symlink(Path(build_dir.parent.name, build_dir.name), pending)
+    os.replace(pending, link)
+    _sync_folder(root)
+    return previous
+
+
+def _sync_folder(directory: Path) -> None:
+    """Make a rename in `directory` durable (a power cut after it must not bring the old link back)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(builds: Path, keep: set[str | None]) -> None:
+    """Remove every build but the ones to keep: the one served and the one before it (a reader may have resolved
+    the link just before the switch). Older ones go, and complete or half-built ones that a process dying before
+    its switch left."""
+    for path in builds.iterdir():
+        if path.name not in keep:
+            try:
+                remove(path)
+            except OSError:
+                log.warning("Could not remove the old catalog build %s", path, exc_info=True)
+
+
+def remove_leftovers(app: Flask) -> list[Path]:
+    """At start-up: remove what catalog writes that never finished left behind, beside the committed catalogs
+    and in the build folder (temporary files, half-built folders, a link not yet switched), and nothing else.
+    Each folder is swept while holding its lock, so nothing another process is writing now is touched."""
+    return _sweep(source_dir(app), leftovers) + _sweep(
+        build_root(app), lambda root: [*leftovers(root), *(root / BUILDS).glob(f"*{TEMPORARY}")]
+    )
+
+
+def _sweep(folder: Path, find: Callable[[Path], list[Path]]) -> list[Path]:
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    try:
+        with folder_lock(folder):
+            for path in find(folder):
+                remove(path)
+                removed.append(path)
+                log.warning("Removed %s, left by a catalog write that never finished", path)
+    except OSError:  # a read-only checkout, say: what is left there is never read as a catalog
+        log.warning("Could not remove what unfinished catalog writes left in %s", folder, exc_info=True)
+    return removed
+
+
+def init_app(app: Flask) -> None:
+    """Sweep what a catalog build or compile that died left behind, and serve the latest catalogs before each
+    request (`reload_if_changed`)."""
+    remove_leftovers(app)
+
+    @app.before_request
+    def serve_saved_translations() -> None:
+        reload_if_changed(app)
 
 
 # -- serving the latest catalogs without a restart -------------------------------------------------------

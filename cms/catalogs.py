@@ -16,7 +16,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import PoFileError, read_po
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from cms import audit, catalog_store, page_cache, policies
 from cms.catalog_editor import (
@@ -35,7 +35,6 @@ from cms.models import User
 from cms.translation_checks import entry_errors
 
 UPLOAD_SALT = "cms.catalogs.upload"
-UPLOAD_MAX_AGE = 24 * 3600  # seconds between an upload's preview and its apply
 
 
 class CatalogForbidden(CatalogError):
@@ -221,7 +220,8 @@ def _serializer() -> URLSafeTimedSerializer:
 def preview_upload(user: User, locale: str, data: bytes) -> tuple[dict, str | None]:
     """What an uploaded .po would change, and the token that applies it: None when nothing would change
     or any entry has a problem (then the whole file must be fixed first). The token carries the changes,
-    signed, so any instance can apply them."""
+    signed and dated, so any instance can apply them for CATALOG_PREVIEW_TTL seconds; nothing is kept on the
+    server, so an upload never applied leaves nothing behind."""
     _may_edit(user)
     report = upload_report(locale, data)
     if not report["changes"] or report["problems"]:
@@ -230,10 +230,13 @@ def preview_upload(user: User, locale: str, data: bytes) -> tuple[dict, str | No
 
 
 def apply_upload(user: User, locale: str, token: str) -> int:
-    """Apply the upload `user` previewed as `token`; the number of entries changed."""
+    """Apply the upload `user` previewed as `token`; the number of entries changed. A preview older than
+    CATALOG_PREVIEW_TTL seconds is refused: its file must be uploaded (and checked) again."""
     _may_edit(user)
     try:
-        kept = _serializer().loads(token, max_age=UPLOAD_MAX_AGE)
+        kept = _serializer().loads(token, max_age=current_app.config["CATALOG_PREVIEW_TTL"])
+    except SignatureExpired:
+        raise CatalogError(_l("This preview has expired; upload the file again.")) from None
     except BadData:
         kept = None
     if not isinstance(kept, dict) or kept.get("locale") != locale:

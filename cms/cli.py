@@ -147,9 +147,11 @@ def i18n_export_po(locale, output):
     if output == "-":
         click.echo(text, nl=False)
         return
-    target = Path(output) if output else i18n.source_dir() / locale / "LC_MESSAGES" / "messages.po"
+    source = i18n.source_dir()
+    target = Path(output) if output else source / locale / "LC_MESSAGES" / "messages.po"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    with i18n.folder_lock(source if target.resolve().is_relative_to(source.resolve()) else target.parent):
+        i18n.write_file(target, text.encode("utf-8"))  # whole: a half-written .po never lands in the checkout
     click.echo(f"Wrote {target}.", err=True)
 
 

@@ -4,8 +4,10 @@ catalogs changed, and a string saved through one instance is what another render
 
 import json
 import os
+import signal
 import uuid
 from datetime import UTC
+from pathlib import Path
 
 import polib
 import pytest
@@ -15,10 +17,14 @@ import time_machine
 from cms import catalog_store, catalogs, page_cache
 from cms.catalog_editor import CatalogEditor, entry_key, entry_value
 from cms.extensions import cache, db
+from cms.i18n import translations_dir
 from cms.models import CatalogEntry, CatalogRevision, utcnow
 from tests.support.catalogs import (
     built_entry,
     entry_form,
+    keep_translation,
+    run_in_own_process,
+    served_pair,
     served_text,
     serving,
     translations_of_this_test,
@@ -79,7 +85,7 @@ def test_a_translators_save_survives_a_deploy_and_the_codes_new_messages_merge_i
             result = deployed.test_cli_runner().invoke(args=["cms", "init"])
             assert result.exit_code == 0, result.output
             assert "with 1 translator edit(s) from the database" in result.output
-            build = deployed.config["CATALOG_BUILD_DIR"]
+            build = translations_dir(deployed)
             assert built_entry(build, "es", "Latest posts").msgstr == "Lo último", "the translator's text wins"
             assert built_entry(build, "es", "Older").msgstr == "Más antiguos", "the committed text where nobody saved"
             assert built_entry(build, "es", NEW_MESSAGE).msgstr == "", "new messages arrive untranslated"
@@ -117,7 +123,7 @@ def test_a_language_added_in_the_console_is_built_on_every_instance(app, users, 
         with translations_of_this_test(app), other.app_context():
             built = catalog_store.refresh(other)
             assert built.locales == ["es", "fr", "zh"]
-            assert built_entry(other.config["CATALOG_BUILD_DIR"], "fr", "Latest posts").msgstr == ""
+            assert built_entry(translations_dir(other), "fr", "Latest posts").msgstr == ""
     finally:
         dispose(other)
 
@@ -135,6 +141,172 @@ def test_a_row_that_cannot_be_built_leaves_that_languages_catalog_as_it_was(app,
         assert served_text(build, "zh", "Latest posts") == "新", "the other languages are built"
 
 
+# -- a build that dies half-way, and what it leaves ------------------------------------------------------
+OLD = {"es": "Los de antes", "zh": "以前的文章"}
+NEW = {"es": "Lo más nuevo", "zh": "最新的文章"}
+
+
+class Died(BaseException):
+    """The process dying: nothing the code under test catches (it catches Exception subclasses)."""
+
+
+def dying_at(monkeypatch, step: int) -> list[str]:
+    """From now on the process dies at its `step`-th rename (os.replace or os.rename, where a file or a folder
+    takes the name it is read by), before that rename; the renames asked for."""
+    asked: list[str] = []
+    for name in ("replace", "rename"):
+
+        def rename(src, dst, *args, _real=getattr(os, name), **kwargs):
+            asked.append(str(dst))
+            if len(asked) == step:
+                raise Died(dst)
+            return _real(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, name, rename)
+    return asked
+
+
+def served_texts(app) -> dict[str, tuple[str, str]]:
+    """For "Latest posts" in every language: what the workspace shows (.po) and what readers get (.mo)."""
+    return {locale: served_pair(translations_dir(app), locale, "Latest posts") for locale in OLD}
+
+
+def whole(texts: dict[str, str]) -> dict[str, tuple[str, str]]:
+    return {locale: (text, text) for locale, text in texts.items()}
+
+
+def temporary_files(root) -> list:
+    return sorted(str(path) for path in root.rglob("*.tmp"))
+
+
+def test_a_build_that_dies_at_any_step_leaves_the_old_or_the_new_catalogs_served_whole(
+    app, tmp_path, catalog_dir, monkeypatch
+):
+    worker = instance(app, tmp_path / "machine", CATALOG_SOURCE_DIR=str(catalog_dir))
+    root = tmp_path / "machine" / "translations"
+    restarted = None
+    try:
+        with translations_of_this_test(app):
+            with worker.app_context():
+                step, finished = 0, False
+                while not finished:
+                    step += 1
+                    for locale, text in OLD.items():
+                        keep_translation(locale, "Latest posts", text, catalog_dir)
+                    catalog_store.refresh(worker)
+                    for locale, text in NEW.items():
+                        keep_translation(locale, "Latest posts", text, catalog_dir)
+                    with monkeypatch.context() as patched:
+                        renames = dying_at(patched, step)
+                        try:
+                            catalog_store.refresh(worker)
+                            finished = True
+                        except Died:
+                            pass
+                    assert served_texts(worker) in (whole(OLD), whole(NEW)), f"died at {renames[-1]}"
+                assert step > 5, "the build renames at least its catalogs, the folder and the link"
+                assert served_texts(worker) == whole(NEW)
+            restarted = instance(app, tmp_path / "machine", CATALOG_SOURCE_DIR=str(catalog_dir))
+            assert temporary_files(root) == [], "the restart swept what the dead builds left"
+            assert NEW["zh"] in Browserish(restarted.test_client()).get("/zh/").get_data(as_text=True)
+            assert served_texts(restarted) == whole(NEW)
+    finally:
+        dispose(worker, *([restarted] if restarted else []))
+
+
+KILLED_AFTER_ZH_MO = """
+    import os, signal
+    from cms import catalog_store
+
+    real_replace = os.replace
+
+    def replace_then_die(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        if str(dst).endswith("zh/LC_MESSAGES/messages.mo"):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.replace = replace_then_die
+    catalog_store.refresh(app)
+"""
+
+
+def test_a_build_killed_mid_way_leaves_the_old_catalogs_served_and_a_restart_sweeps_and_serves_the_new(
+    app, tmp_path, catalog_dir
+):
+    home = tmp_path / "machine"
+    worker = instance(app, home, CATALOG_SOURCE_DIR=str(catalog_dir))
+    restarted = None
+    try:
+        with translations_of_this_test(app):
+            with worker.app_context():
+                for locale, text in OLD.items():
+                    keep_translation(locale, "Latest posts", text, catalog_dir)
+                catalog_store.refresh(worker)
+                for locale, text in NEW.items():
+                    keep_translation(locale, "Latest posts", text, catalog_dir)
+            assert run_in_own_process(worker, KILLED_AFTER_ZH_MO) == -signal.SIGKILL
+            assert served_texts(worker) == whole(OLD), "every language as it was, .po and .mo alike"
+            assert temporary_files(home / "translations"), "the killed build left its half-built folder"
+            restarted = instance(app, home, CATALOG_SOURCE_DIR=str(catalog_dir))
+            assert temporary_files(home / "translations") == []
+            assert NEW["zh"] in Browserish(restarted.test_client()).get("/zh/").get_data(as_text=True)
+            assert served_texts(restarted) == whole(NEW)
+    finally:
+        dispose(worker, *([restarted] if restarted else []))
+
+
+def test_start_up_removes_what_unfinished_writes_left_and_nothing_else(app, tmp_path, catalog_dir):
+    home = tmp_path / "machine"
+    worker = instance(app, home, CATALOG_SOURCE_DIR=str(catalog_dir))
+    root, committed = home / "translations", catalog_dir / "zh" / "LC_MESSAGES"
+    restarted = None
+    try:
+        with translations_of_this_test(app), worker.app_context():
+            catalog_store.refresh(worker)
+            left = [
+                committed / "tmpk2j4x9.po.tmp",  # a catalog write or compile
+                committed / "tmp8fq0ls.mo.tmp",
+                committed / "tmpmessages.po",  # pybabel update's copy, beside messages.po
+                catalog_dir / "tmpw1z7c3.pot.tmp",  # cms i18n extract
+                root / "builds" / "5c0ffee.tmp" / "zh" / "LC_MESSAGES" / "messages.po",  # a half-built folder
+                root / "zh" / "LC_MESSAGES" / "tmpa8d2kq.mo.tmp",  # an earlier version's build, written in place
+                committed / f"upload-{uuid.uuid4().hex}.json",  # an upload preview as earlier versions kept it
+            ]
+            kept = [
+                committed / "messages.po",
+                committed / "glossary.txt",
+                committed / "tmpglossary.po",  # no glossary.po beside it: a catalog of its own
+                committed / "upload-notes.json",
+                catalog_dir / "notes" / "draft.tmp",  # not a catalog folder
+                root / "README",
+                translations_dir(worker) / "zh" / "LC_MESSAGES" / "messages.mo",  # the catalog served
+            ]
+            for path in left + kept[1:-1]:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"{path.name}\n")
+            (root / "current.5c0ffee.tmp").symlink_to(Path("builds", "5c0ffee"))  # a switch not made
+            before = {path: path.read_bytes() for path in kept}
+
+            restarted = instance(app, home, CATALOG_SOURCE_DIR=str(catalog_dir))
+            gone = [*left, root / "builds" / "5c0ffee.tmp", root / "current.5c0ffee.tmp"]
+            assert [str(path) for path in gone if path.exists() or path.is_symlink()] == []
+            assert {path: path.read_bytes() for path in kept} == before
+            assert served_text(translations_dir(restarted), "zh", "Latest posts") == "最新文章"
+    finally:
+        dispose(worker, *([restarted] if restarted else []))
+
+
+def test_a_build_keeps_the_served_build_and_the_one_before_it(app, tmp_path, catalog_dir):
+    with serving(app, catalog_dir, tmp_path / "machine") as served:
+        names = [os.readlink(served)]
+        for _ in range(3):
+            catalog_store.refresh(app, force=True)
+            names.append(os.readlink(served))
+        assert len(set(names)) == 4, "each build is a folder of its own"
+        kept = sorted(f"builds/{path.name}" for path in (tmp_path / "machine" / "builds").iterdir())
+        assert kept == sorted(names[-2:])
+
+
 # -- workers notice changes ------------------------------------------------------------------------
 def revision_reads(counter) -> int:
     return sum("catalog_revision" in s for s in counter.statements)
@@ -142,7 +314,7 @@ def revision_reads(counter) -> int:
 
 def test_a_worker_reads_the_revision_when_the_content_version_moved_and_rebuilds_when_it_did(app, tmp_path):
     worker = instance(app, tmp_path / "worker", PAGE_CACHE_VERSION_TTL=1.0)
-    stamp = tmp_path / "worker" / "translations" / catalog_store.BUILD_STAMP
+    stamp = translations_dir(worker) / catalog_store.BUILD_STAMP
     try:
         with (
             translations_of_this_test(app),
@@ -205,6 +377,46 @@ def test_export_po_writes_the_translators_work_into_the_checkout(app, users, tmp
         assert unknown.exit_code == 1 and "There is no catalog for 'de'" in unknown.output
 
 
+EXPORT_KILLED_AT_4_KIB = """
+    import resource, signal
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # a write past 4 KiB into any file kills the process
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # (Python ignores the signal unless told)
+    app.test_cli_runner().invoke(args=["cms", "i18n", "export-po", "--locale", "zh"])
+"""
+
+
+def test_export_po_killed_mid_write_leaves_the_committed_po_whole(app, tmp_path, catalog_dir):
+    worker = instance(app, tmp_path / "machine", CATALOG_SOURCE_DIR=str(catalog_dir))
+    committed = catalog_dir / "zh" / "LC_MESSAGES" / "messages.po"
+    before = committed.read_bytes()
+    restarted = None
+    try:
+        with worker.app_context():
+            keep_translation("zh", "Older", "更早的文章", catalog_dir)
+        assert run_in_own_process(worker, EXPORT_KILLED_AT_4_KIB) == -signal.SIGXFSZ
+        assert committed.read_bytes() == before
+        assert list(committed.parent.glob("*.tmp")), "the killed export left its temporary file"
+        restarted = instance(app, tmp_path / "machine", CATALOG_SOURCE_DIR=str(catalog_dir))
+        assert list(committed.parent.glob("*.tmp")) == [] and committed.read_bytes() == before
+    finally:
+        dispose(worker, *([restarted] if restarted else []))
+
+
+def test_built_and_exported_catalogs_get_the_permissions_of_any_new_file(app, users, tmp_path, catalog_dir):
+    umask = os.umask(0o022)  # as a service usually runs: readable by the web server's user, writable by its owner
+    try:
+        with serving(app, catalog_dir, tmp_path / "machine") as build:
+            save(users["translator"], "zh", "Older", "更早的文章", build)
+            assert app.test_cli_runner().invoke(args=["cms", "i18n", "export-po", "--locale", "zh"]).exit_code == 0
+            files = [build / "zh" / "LC_MESSAGES" / name for name in ("messages.po", "messages.mo", "admin.mo")]
+            files.append(catalog_dir / "zh" / "LC_MESSAGES" / "messages.po")
+            assert {str(path): oct(path.stat().st_mode & 0o777) for path in files} == {str(p): "0o644" for p in files}
+    finally:
+        os.umask(umask)
+
+
 def test_import_po_loads_a_files_translations_with_an_uploads_checks(app, users, tmp_path, catalog_dir):
     with serving(app, catalog_dir, tmp_path / "served") as build:
         upload = CatalogEditor("es", build).load()
@@ -244,7 +456,7 @@ def test_a_string_saved_on_one_instance_is_what_another_renders_within_a_second(
     if shared_redis:  # one page cache for both, under a prefix of this test's own
         settings.update(REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=f"test-{uuid.uuid4().hex[:12]}-")
     a, b = instance(app, tmp_path / "a", **settings), instance(app, tmp_path / "b", **settings)
-    b_build = b.config["CATALOG_BUILD_DIR"]
+    b_build = translations_dir(b)
     try:
         with (
             translations_of_this_test(app),

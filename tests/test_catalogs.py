@@ -3,16 +3,18 @@ and the audit entry each change leaves. What translators save is kept in the dat
 the catalogs it builds in its own folder."""
 
 import json
+from datetime import UTC
 
 import polib
 import pytest
 import sqlalchemy as sa
+import time_machine
 from babel.messages.plurals import get_plural
 
 from cms import catalog_store, catalogs, i18n
 from cms.catalog_editor import CatalogEditor, CatalogError, entry_key, entry_value
 from cms.catalogs import CatalogForbidden, upload_report
-from cms.models import AuditLog, CatalogEntry
+from cms.models import AuditLog, CatalogEntry, utcnow
 from tests.support.catalogs import built_entry, served_text, serving
 from tests.support.database import fresh
 
@@ -258,6 +260,25 @@ def test_an_upload_is_applied_once_by_the_translator_who_previewed_it(served, us
     assert catalog_audit() == [("es", "upload applied: 1 entries")]
     with pytest.raises(CatalogError, match="already applied"):
         catalogs.apply_upload(translator, "es", token)
+
+
+def test_a_preview_can_be_applied_for_its_ttl_and_not_a_second_longer(app, served, users, monkeypatch):
+    monkeypatch.setitem(app.config, "CATALOG_PREVIEW_TTL", 60)
+    translator = users["translator"]
+    newer, older = CatalogEditor("es", served).load(), CatalogEditor("es", served).load()
+    next(e for e in newer if e.msgid == "Newer").msgstr = "Más nuevos"
+    next(e for e in older if e.msgid == "Older").msgstr = "Más viejos"
+    with time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock:
+        _, on_time = catalogs.preview_upload(translator, "es", str(newer).encode())
+        _, too_late = catalogs.preview_upload(translator, "es", str(older).encode())
+        clock.shift(60)
+        assert catalogs.apply_upload(translator, "es", on_time) == 1
+        clock.shift(1)
+        with pytest.raises(CatalogError, match="This preview has expired; upload the file again."):
+            catalogs.apply_upload(translator, "es", too_late)
+    assert stored() == {"Newer": {"forms": {"0": "Más nuevos"}, "fuzzy": False}}
+    assert first_entry(served, "Older").msgstr != "Más viejos"
+    assert catalog_audit() == [("es", "upload applied: 1 entries")]
 
 
 def test_an_upload_skips_entries_changed_since_its_preview(served, users):

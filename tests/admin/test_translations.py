@@ -4,14 +4,17 @@ the content status page, and new strings served without a restart by every insta
 import io
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 
 import polib
 import pytest
+import time_machine
 from babel.messages.plurals import get_plural
 
 from cms.extensions import db
-from cms.models import PostTranslation
+from cms.i18n import translations_dir
+from cms.models import PostTranslation, utcnow
 from tests.factories import make_post
 from tests.support.catalogs import entry_form, translations_of_this_test
 from tests.support.database import make_app
@@ -34,7 +37,7 @@ def workspace(app, users, tmp_path, catalog_dir):
 
 def served_po(worker, locale: str) -> Path:
     """The .po `worker` serves `locale` from (after its first request built it)."""
-    return Path(worker.config["CATALOG_BUILD_DIR"]) / locale / "LC_MESSAGES" / "messages.po"
+    return translations_dir(worker) / locale / "LC_MESSAGES" / "messages.po"
 
 
 def browser(worker, role: str | None):
@@ -125,6 +128,30 @@ def test_download_and_upload_with_a_change_report(workspace):
     assert "1 message updated." in translator.get(applied.location).get_data(as_text=True)
     po = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
     assert next(e for e in po if e.msgid == "Newer").msgstr == "Más nuevos"
+
+
+def test_a_preview_applied_after_its_ttl_asks_for_the_file_again(workspace):
+    _, (one, _) = workspace
+    one.config["CATALOG_PREVIEW_TTL"] = 60
+    translator = browser(one, "translator")
+    upload = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
+    next(e for e in upload if e.msgid == "Newer").msgstr = "Más nuevos"
+    token = translator.token_for("/admin/translations/es/")
+    with time_machine.travel(utcnow().replace(tzinfo=UTC), tick=False) as clock:
+        report = translator.post(
+            "/admin/translations/es/upload",
+            data={"csrf_token": token, "file": (io.BytesIO(str(upload).encode()), "es.po")},
+            content_type="multipart/form-data",
+        ).get_data(as_text=True)
+        apply_token = re.search(r'name="token" value="([^"]+)"', report).group(1)
+        clock.shift(61)
+        late = translator.post("/admin/translations/es/upload/apply", data={"token": apply_token, "csrf_token": token})
+        assert late.status_code == 302
+        assert "This preview has expired; upload the file again." in translator.get(late.location).get_data(
+            as_text=True
+        )
+        po = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
+    assert next(e for e in po if e.msgid == "Newer").msgstr != "Más nuevos"
 
 
 def test_broken_upload_never_replaces_the_catalog(workspace):
