@@ -1,10 +1,14 @@
 """The staff console: every Flask-Admin view, registered by the application factory."""
 
+from pathlib import Path
+
+import flask_admin
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from admin_views.audit import AuditLogView
 from admin_views.blocked_words import BlockedWordView
@@ -48,4 +52,13 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit", category=_l("Accounts")))
     admin.add_view(TranslationsView(name=_l("Translations"), endpoint="translations", url="translations"))
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
+    expose_original_templates(app, admin)
     return admin
+
+
+def expose_original_templates(app: Flask, admin: Admin) -> None:
+    """Flask-Admin's own templates, also as "flask_admin/<name>": the few in cms/templates/admin/ that replace one
+    of them (to drop an inline handler) import the rest of it from there."""
+    folder = Path(flask_admin.__file__).parent / "templates" / admin.theme.folder
+    original = PrefixLoader({"flask_admin": FileSystemLoader(folder)})
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, original]) if app.jinja_loader else original
