@@ -21,6 +21,7 @@ from admin_views.roles import RoleView
 from admin_views.translations import TranslationsView
 from admin_views.user_import import UserImportView
 from admin_views.users import UserView
+from cms.headers import csp_nonce
 from cms.models import AuditLog, BlockedWord, Comment, Follow, Media, Post, Role, User
 
 
@@ -36,6 +37,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
         # Flask-Admin's own catalogs are named zh_Hans_CN and es; copies under our locale names live here.
         translations_path=app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0],
+        csp_nonce_generator=csp_nonce,  # Flask-Admin's own <script> tags carry the request's nonce
     )
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
     admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))
