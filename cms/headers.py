@@ -9,7 +9,7 @@ cached (`carries_nonce`)."""
 
 import secrets
 
-from flask import Flask, request
+from flask import Flask, redirect, request
 from flask_talisman import DENY, Talisman
 
 NONCE_BYTES = 24
@@ -61,7 +61,16 @@ def carries_nonce(body: bytes) -> bool:
     return nonce.encode() in body
 
 
+def redirect_to_https():
+    """FORCE_HTTPS: a request that did not arrive over https (directly, or through a proxy that says so in
+    X-Forwarded-Proto) is sent to the same URL over https."""
+    if not request.is_secure and request.headers.get("X-Forwarded-Proto", "http") != "https":
+        return redirect(request.url.replace("http://", "https://", 1), 301)
+    return None
+
+
 def init_app(app: Flask) -> None:
+    """Call after page_cache.register: the https redirect must come before the page cache's early answer."""
     config = app.config
     hsts_max_age = int(config["HSTS_MAX_AGE"])
     # One Talisman per app: it keeps its options (and the app) on itself, and tests build several apps.
@@ -72,7 +81,7 @@ def init_app(app: Flask) -> None:
         frame_options=DENY,
         permissions_policy=PERMISSIONS_POLICY,
         referrer_policy="strict-origin-when-cross-origin",
-        force_https=config["FORCE_HTTPS"],
+        force_https=False,  # redirect_to_https, ahead of the page cache
         # Sent only on https requests (request.is_secure, or X-Forwarded-Proto: https from the TLS proxy).
         strict_transport_security=hsts_max_age > 0,
         strict_transport_security_max_age=hsts_max_age,
@@ -83,6 +92,8 @@ def init_app(app: Flask) -> None:
         session_cookie_http_only=config.get("SESSION_COOKIE_HTTPONLY", True),
     )
     app.extensions["cms.headers"] = talisman
+    if config["FORCE_HTTPS"]:
+        app.before_request_funcs.setdefault(None, []).insert(0, redirect_to_https)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     for endpoint, policy in ENDPOINT_POLICIES.items():
         talisman(content_security_policy=policy, content_security_policy_nonce_in=[])(app.view_functions[endpoint])

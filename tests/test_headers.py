@@ -145,6 +145,18 @@ def test_plain_http_on_127_0_0_1_is_served_not_redirected(app, config):
     assert "Secure" not in set_cookie  # a cookie the browser would not send back over http
 
 
+def test_force_https_redirects_every_page_cached_ones_included_unless_the_proxy_says_https(app, users, sweep):
+    other = create_app("production", **settings_of(app, FORCE_HTTPS=True))
+    page = next(url for url in sweep if url.startswith("/en/posts/"))
+    client = other.test_client()
+    assert client.get(page, base_url="https://localhost").status_code == 200  # now in the page cache
+    for _ in range(2):
+        response = client.get(page, base_url="http://localhost")
+        assert response.status_code == 301
+        assert response.headers["Location"] == f"https://localhost{page}"
+    assert client.get(page, headers={"X-Forwarded-Proto": "https"}).status_code == 200
+
+
 def test_a_cached_public_page_needs_no_nonce(client, users, sweep):
     """Public pages come from the page cache, served before Talisman makes a nonce: they must need none."""
     page = next(url for url in sweep if url.startswith("/en/posts/"))
