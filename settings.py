@@ -95,6 +95,12 @@ class Config:
     SECURITY_I18N_DIRNAME = ["builtin", str(BASE_DIR / "translations")]
     SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
+    # Security headers (cms/headers.py). The app does not redirect http to https: in production the TLS proxy in
+    # front of it does (and health checks reach gunicorn over http). Strict-Transport-Security is sent on https
+    # requests (or X-Forwarded-Proto: https) when HSTS_MAX_AGE > 0, with includeSubDomains.
+    FORCE_HTTPS = False
+    HSTS_MAX_AGE = 0
+
     # A Bootswatch theme that loads no web fonts from a CDN (most of them import Google Fonts).
     FLASK_ADMIN_SWATCH = "cerulean"
     FLASK_ADMIN_FLUID_LAYOUT = True
@@ -122,6 +128,7 @@ class Testing(Config):
 class Production(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    HSTS_MAX_AGE = 365 * 24 * 3600
 
 
 CONFIGS = {"development": Development, "testing": Testing, "production": Production}

@@ -1,10 +1,14 @@
 """The staff console: every Flask-Admin view, registered by the application factory."""
 
+from pathlib import Path
+
+import flask_admin
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from admin_views.audit import AuditLogView
 from admin_views.blocked_words import BlockedWordView
@@ -17,6 +21,7 @@ from admin_views.roles import RoleView
 from admin_views.translations import TranslationsView
 from admin_views.user_import import UserImportView
 from admin_views.users import UserView
+from cms.headers import csp_nonce
 from cms.models import AuditLog, BlockedWord, Comment, Follow, Media, Post, Role, User
 
 
@@ -32,6 +37,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
         # Flask-Admin's own catalogs are named zh_Hans_CN and es; copies under our locale names live here.
         translations_path=app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0],
+        csp_nonce_generator=csp_nonce,  # Flask-Admin's own <script> tags carry the request's nonce
     )
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
     admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))
@@ -48,4 +54,13 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit", category=_l("Accounts")))
     admin.add_view(TranslationsView(name=_l("Translations"), endpoint="translations", url="translations"))
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
+    expose_original_templates(app, admin)
     return admin
+
+
+def expose_original_templates(app: Flask, admin: Admin) -> None:
+    """Flask-Admin's own templates, also as "flask_admin/<name>": the few in cms/templates/admin/ that replace one
+    of them (to drop an inline handler) import the rest of it from there."""
+    folder = Path(flask_admin.__file__).parent / "templates" / admin.theme.folder
+    original = PrefixLoader({"flask_admin": FileSystemLoader(folder)})
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, original]) if app.jinja_loader else original

@@ -28,7 +28,7 @@ class UploadForm(FlaskForm):
 
 
 def _thumbnail(view, context, model, name):
-    return Markup('<img src="{}" alt="{}" style="max-height:64px">').format(
+    return Markup('<img src="{}" alt="{}" class="media-thumb">').format(
         media_url(model, thumbnail=True), model.original_name
     )
 

@@ -12,7 +12,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, catalog_store, comment_counts, errors, i18n, page_cache, permissions, translated_markup
+from cms import (
+    accounts,
+    audit,
+    catalog_store,
+    comment_counts,
+    errors,
+    headers,
+    i18n,
+    page_cache,
+    permissions,
+    translated_markup,
+)
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -167,6 +178,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     page_cache.register(app)
     catalog_store.init_app(app)
+    headers.init_app(app)
 
     @app.before_request
     def record_last_seen() -> None:
@@ -175,10 +187,3 @@ def register_request_hooks(app: Flask) -> None:
             if current_user.last_seen is None or (now - current_user.last_seen).total_seconds() > 300:
                 current_user.last_seen = now
                 db.session.commit()
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        return response

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.http import generate_etag
 
 from cms.extensions import cache, db, read_from_replica
+from cms.headers import carries_nonce
 from cms.models import Comment, CommentStatus, ContentVersion, Post, PostTranslation, User, utcnow
 
 PAGE_TIMEOUT = 3600
@@ -273,7 +274,15 @@ def cached_page(view):
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], datetime | None):
             result, last_modified = result
         response = make_response(result)
-        if key is not None and response.status_code == 200 and not response.direct_passthrough and not session.modified:
+        # A body holding this request's CSP nonce would be served later under another request's nonce, and its
+        # scripts blocked: such a page is not stored.
+        if (
+            key is not None
+            and response.status_code == 200
+            and not response.direct_passthrough
+            and not session.modified
+            and not carries_nonce(response.get_data())
+        ):
             page = (response.get_data(), response.mimetype, last_modified)
             cache.set(key, page, timeout=PAGE_TIMEOUT)
             _keep_locally(key, page)

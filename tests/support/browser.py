@@ -9,3 +9,37 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.fill("#password", password)
     page.click("#submit")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def watch_for_problems(page) -> list[str]:
+    """What must not happen on any page the browser opens from now on: Content-Security-Policy violations (reported
+    by each document), console errors, uncaught script errors, and a script, style sheet, image or fetch that fails
+    (a page itself may answer 404: tests open error pages on purpose). Returns the list they are added to."""
+    problems: list[str] = []
+    page.expose_function("__reportViolation", lambda text: problems.append(f"CSP: {text}"))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        "  window.__reportViolation([e.effectiveDirective, e.blockedURI, e.sourceFile + ':' + e.lineNumber,"
+        "                            e.sample, document.location.pathname].join(' '));"
+        "}, true);"
+    )
+
+    def console(message) -> None:
+        # Failed loads are reported below, with what asked for them.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def response(response) -> None:
+        request = response.request
+        if response.status >= 400 and not request.is_navigation_request() and "/favicon.ico" not in request.url:
+            problems.append(f"{request.resource_type} {request.url}: {response.status}")
+
+    def request_failed(request) -> None:
+        if request.failure != "net::ERR_ABORTED":  # cut short by the next navigation
+            problems.append(f"{request.resource_type} {request.url}: {request.failure}")
+
+    page.on("console", console)
+    page.on("response", response)
+    page.on("requestfailed", request_failed)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    return problems
