@@ -108,9 +108,11 @@ class Config:
     LOGIN_LOCKOUT_SECONDS = 900
     RATELIMIT_KEY_PREFIX = "cms"
     RATELIMIT_HEADERS_ENABLED = True  # Retry-After on a 429
-    # Redis unreachable: count in this process's memory instead, and never fail a request over a limit's storage.
+    # Redis unreachable: count in this process's memory instead, and never fail a request over a limit's storage;
+    # a Redis that does not answer is given up on after a second, not waited for.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
     # A Bootswatch theme that loads no web fonts from a CDN (most of them import Google Fonts).
     FLASK_ADMIN_SWATCH = "cerulean"
