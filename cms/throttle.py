@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
         view: Callable | None = app.view_functions.get(endpoint)
         if view is None:
             continue
-        message = sign_in_wait if endpoint in ("security.login", "security.verify") else form_wait
+        message = sign_in_wait if per_address == "LOGIN_LIMIT_PER_ADDRESS" else form_wait
         limits = [(per_address, client_address)] + ([(per_account, submitted_account)] if per_account else [])
         for setting, key_func in limits:
             view = limiter.limit(_setting(setting), key_func=key_func, methods=["POST"], error_message=message)(view)
