@@ -73,7 +73,9 @@ class Config:
     SECURITY_CONFIRMABLE = True
     SECURITY_RECOVERABLE = True
     SECURITY_CHANGEABLE = True
-    SECURITY_LOGIN_WITHOUT_CONFIRMATION = True
+    # Sign-in only after the email is confirmed: a registration that signed in at once would tell a new address
+    # (signed in) from one that already has an account (not signed in).
+    SECURITY_LOGIN_WITHOUT_CONFIRMATION = False
     SECURITY_USERNAME_ENABLE = True
     SECURITY_USERNAME_REQUIRED = True
     SECURITY_SEND_REGISTER_EMAIL = True
@@ -100,6 +102,33 @@ class Config:
     # requests (or X-Forwarded-Proto: https) when HSTS_MAX_AGE > 0, with includeSubDomains.
     FORCE_HTTPS = False
     HSTS_MAX_AGE = 0
+    # Accounts: no answer tells a known email from an unknown one; passwords of 12+ characters that zxcvbn
+    # scores 3 or more (cms.passwords); limits and lockout on the account forms (cms.throttle).
+    SECURITY_RETURN_GENERIC_RESPONSES = True
+    SECURITY_PASSWORD_LENGTH_MIN = 12
+    SECURITY_PASSWORD_COMPLEXITY_CHECKER = "zxcvbn"
+    # Flask-Limiter rate strings, counted per client address and per account (the email or username the form
+    # names), on POSTs only. Storage: Redis at REDIS_URL when set, otherwise each process's memory.
+    LOGIN_LIMIT_PER_ADDRESS = "30 per minute; 300 per hour"
+    LOGIN_LIMIT_PER_ACCOUNT = "10 per minute; 50 per hour"
+    # The forms that send mail (/register, /reset, /confirm), each counted on its own.
+    ACCOUNT_MAIL_LIMIT_PER_ADDRESS = "20 per hour"
+    ACCOUNT_MAIL_LIMIT_PER_ACCOUNT = "5 per hour"
+    # This many failed sign-ins within LOGIN_LOCKOUT_SECONDS lock the account for LOGIN_LOCKOUT_SECONDS (even
+    # the right password is refused; the owner gets an email). An email without an account is paused alike.
+    # Proxies in front of the app that add the client's address to X-Forwarded-For (one load balancer: 1). The
+    # limits count, and the audit log records, the address they pass on; 0 trusts no header. Never more than the
+    # proxies really there: a client could then choose its own address.
+    TRUSTED_PROXIES = 0
+    LOGIN_LOCKOUT_FAILURES = 10
+    LOGIN_LOCKOUT_SECONDS = 900
+    RATELIMIT_KEY_PREFIX = "cms"
+    RATELIMIT_HEADERS_ENABLED = True  # Retry-After on a 429
+    # Redis unreachable: count in this process's memory instead, and never fail a request over a limit's storage;
+    # a Redis that does not answer is given up on after a second, not waited for.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
     # A Bootswatch theme that loads no web fonts from a CDN (most of them import Google Fonts).
     FLASK_ADMIN_SWATCH = "cerulean"
@@ -123,6 +152,11 @@ class Testing(Config):
         "argon2__parallelism": 1,
     }
     SERVER_NAME = None
+    # The suite signs in many times from one address within a minute; the throttle tests set their own limits.
+    LOGIN_LIMIT_PER_ADDRESS = "1000 per minute"
+    LOGIN_LIMIT_PER_ACCOUNT = "1000 per minute"
+    ACCOUNT_MAIL_LIMIT_PER_ADDRESS = "1000 per minute"
+    ACCOUNT_MAIL_LIMIT_PER_ACCOUNT = "1000 per minute"
 
 
 class Production(Config):

@@ -1,12 +1,15 @@
 """Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
 
+from flask import flash
+from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_security import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
-from cms.accounts import MIN_PASSWORD_LENGTH, check_delete_account, prepare_account
+from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.locale import supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
@@ -14,11 +17,14 @@ from cms.search import user_clause
 
 class UserView(StaffModelView):
     required = Perm.ADMIN
-    column_list = ("email", "username", "name", "roles", "active", "confirmed_at", "member_since", "last_seen")
+    column_list = (
+        "email", "username", "name", "roles", "active", "confirmed_at", "member_since", "last_seen", "locked_until",
+    )  # fmt: skip
     column_details_list = (
         "email", "username", "name", "about_me", "roles", "active", "confirmed_at", "member_since", "last_seen",
-        "locale",
+        "locale", "locked_until", "failed_logins",
     )  # fmt: skip
+    column_labels = {"locked_until": _l("Sign-in locked until (UTC)"), "failed_logins": _l("Failed sign-ins")}
     column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
     column_searchable_list = ("email", "username", "name")
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
@@ -39,7 +45,7 @@ class UserView(StaffModelView):
     form_extra_fields = {
         "new_password": PasswordField(
             _l("New password"),
-            validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=128)],
+            validators=[Optional()],  # the password rule runs in prepare_account
             description=_l("Leave empty to keep the current password."),
         )
     }
@@ -60,3 +66,8 @@ class UserView(StaffModelView):
 
     def on_model_delete(self, model):
         self.enforce(check_delete_account, current_user, model)
+
+    @action("unlock", _l("End sign-in lock"), _l("Let the selected accounts sign in again now?"))
+    def action_unlock(self, ids):
+        unlocked = sum(unlock_account(user) for user in self.selected_query(ids).all())
+        flash(ngettext("%(num)d account unlocked.", "%(num)d accounts unlocked.", unlocked), "success")

@@ -22,6 +22,7 @@ from cms import (
     i18n,
     page_cache,
     permissions,
+    throttle,
     translated_markup,
 )
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
@@ -120,7 +121,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)  # before Flask-Security, which relies on it
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=throttle.LockingLoginForm)
+    throttle.init_app(app)  # limits the forms Security registered
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()

@@ -1,19 +1,25 @@
-"""Account rules: creating users, keeping roles up to date, and never locking the last admin out."""
+"""Account rules: creating users, the password rule, keeping roles up to date, never locking the last admin out,
+and the temporary lock after repeated failed sign-ins."""
 
+import math
 import uuid
+from datetime import timedelta
 
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_security import hash_password
-from flask_security.signals import user_authenticated, user_registered
+from flask_security import hash_password, url_for_security
+from flask_security.signals import password_reset, user_authenticated, user_registered
 from sqlalchemy import func, select
 
 from cms import audit
 from cms.domain import DomainError
 from cms.extensions import db, security
+from cms.mail import send_message
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
-
-MIN_PASSWORD_LENGTH = 8
 
 
 class AccountError(DomainError):
@@ -64,8 +70,8 @@ def create_user(
         raise AccountError(_l("A user with email %(email)s already exists.", email=email))
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise AccountError(_l("The username %(username)s is taken.", username=username))
-    if not password_hash and len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(_l("The password must be at least %(num)d characters long.", num=MIN_PASSWORD_LENGTH))
+    if not password_hash:
+        password = checked_password(password, email=email, username=username)
     role_rows = [find_role(name) for name in roles]
     user: User = security.datastore.create_user(  # type: ignore[assignment]
         email=email,
@@ -79,17 +85,39 @@ def create_user(
     return user
 
 
+def password_problems(password: str, account: User | None = None, **known: str) -> tuple[list[str], str]:
+    """What the password rule (cms.passwords, the one Flask-Security's forms apply) objects to in `password` (an
+    empty list: it may be set), and the password normalised as it is to be hashed. A password may not resemble
+    what is known of its account: the `account` (new or existing), or for a new one `known` (email, username)."""
+    if account is not None:
+        problems, normalized = security.password_util.validate(password or "", False, user=account)
+    else:
+        problems, normalized = security.password_util.validate(password or "", True, **known)
+    return [str(problem) for problem in problems or []], normalized
+
+
+def checked_password(password: str, account: User | None = None, **known: str) -> str:
+    """The password normalised for hashing, or AccountError with the rule's objections."""
+    problems, normalized = password_problems(password, account, **known)
+    if problems:
+        raise AccountError(" ".join(problems))
+    return normalized
+
+
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
-    """An administrator's edit of an account, before it is saved: the password (hashed, required for a new
-    account), a fresh uniquifier for a new one, no empty language, and no lock-out of the acting admin."""
+    """An administrator's edit of an account, before it is saved: the password (checked by the password rule,
+    hashed, required for a new account), a fresh uniquifier for a new one, which counts as confirmed unless a date
+    is given (an administrator typed the address, as with `flask cms create-user`), no empty language, and no
+    lock-out of the acting admin."""
     if not account.locale:
         account.locale = None
     if new_password:
-        account.password = hash_password(new_password)
+        account.password = hash_password(checked_password(new_password, account))
     elif is_created:
         raise AccountError(_l("A new account needs a password."))
     if is_created:
         account.fs_uniquifier = uuid.uuid4().hex
+        account.confirmed_at = account.confirmed_at or utcnow()
     check_keeps_admin(acting_user, account)
 
 
@@ -119,6 +147,104 @@ def check_role_delete_keeps_admin(acting_user: User, role: Role) -> None:
         raise AccountError(_l("Deleting this role would remove your own administrator rights."))
 
 
+# -- the lock after repeated failed sign-ins (cms.throttle decides when to ask) ------------------------------
+def seconds_locked(user: User) -> int:
+    """How long the account stays locked (0: it is not)."""
+    now = utcnow()
+    if user.locked_until is None or user.locked_until <= now:
+        return 0
+    return math.ceil((user.locked_until - now).total_seconds())
+
+
+def record_failed_sign_in(user: User) -> bool:
+    """Count a wrong password. LOGIN_LOCKOUT_FAILURES of them within LOGIN_LOCKOUT_SECONDS of the first lock the
+    account for LOGIN_LOCKOUT_SECONDS, audited, and mail its owner; returns whether this one locked it.
+
+    Counted in SQL, not on the loaded row: concurrent requests (other workers, other instances) add up, and
+    exactly one of them locks the account and sends the notice."""
+    config = current_app.config
+    now = utcnow()
+    span = timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
+    new_count = sa.or_(User.failed_logins_since.is_(None), User.failed_logins_since <= now - span)
+    db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id)
+        # In this order: MariaDB evaluates SET left to right, so the count must be decided before the start moves.
+        .ordered_values(
+            (User.failed_logins, sa.case((new_count, 1), else_=User.failed_logins + 1)),
+            (User.failed_logins_since, sa.case((new_count, now), else_=User.failed_logins_since)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    locked = db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id, User.failed_logins >= config["LOGIN_LOCKOUT_FAILURES"])
+        .values(failed_logins=0, failed_logins_since=None, locked_until=now + span)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount:  # type: ignore[attr-defined]
+        audit.record("lock", "User", user.id, summary=user.email)
+    db.session.commit()
+    if locked.rowcount:  # type: ignore[attr-defined]
+        send_lock_notice(user)
+    return bool(locked.rowcount)  # type: ignore[attr-defined]
+
+
+def record_good_password(user: User) -> None:
+    """The right password forgets earlier failures."""
+    if user.failed_logins or user.failed_logins_since is not None:
+        db.session.execute(
+            sa.update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, failed_logins_since=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def unlock_account(user: User) -> bool:
+    """End a lock and forget failed sign-ins (an administrator's action, or a password reset, which proves the
+    owner holds the mailbox); audited when there was a lock. Returns whether there was one."""
+    was_locked = seconds_locked(user) > 0
+    db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, failed_logins_since=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if was_locked:
+        audit.record("unlock", "User", user.id, summary=user.email)
+    db.session.commit()
+    return was_locked
+
+
+def send_lock_notice(user: User) -> None:
+    """Tell the owner, in their language, that sign-in is locked, until when, and how to end it now."""
+    with force_locale(user.locale or current_app.config["DEFAULT_LOCALE"]):
+        until = user.locked_until.strftime("%Y-%m-%d %H:%M") if user.locked_until else ""
+        paragraphs = [
+            _("Hello %(name)s,", name=user.display_name),
+            _(
+                "There were %(num)d failed attempts to sign in to your account, so signing in to it is locked "
+                "until %(time)s (UTC). Until then even the right password is refused.",
+                num=current_app.config["LOGIN_LOCKOUT_FAILURES"],
+                time=until,
+            ),
+            _("If that was you, wait until then, or choose a new password now; that also ends the lock:")
+            + "\n"
+            + url_for_security("forgot_password", _external=True),
+            _(
+                "If it was not you, someone may be trying to guess your password: choose a new one that you use "
+                "nowhere else."
+            ),
+        ]
+        send_message(_("Sign-in to your account is locked for now"), user.email, "\n\n".join(paragraphs) + "\n")
+
+
+def unlock_after_reset(sender, user: User, **extra) -> None:
+    unlock_account(user)
+
+
 def give_reader_role(sender, user: User, **extra) -> None:
     """New self-registered users start as Readers."""
     reader = db.session.scalar(select(Role).where(Role.name == "Reader"))
@@ -134,3 +260,4 @@ def audit_login(sender, user: User, **extra) -> None:
 def connect_signals() -> None:
     user_registered.connect(give_reader_role)
     user_authenticated.connect(audit_login)
+    password_reset.connect(unlock_after_reset)

@@ -47,7 +47,7 @@ def _echo_build(built: catalog_store.Build) -> None:
 
 @cms_cli.command("create-user")
 @click.argument("email")
-@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--password", required=True, help="At least 12 characters, and not easy to guess.")
 @click.option("--role", "roles", multiple=True, help="A role name; repeat for several.")
 @click.option("--username", default=None, help="Defaults to the part of the email before '@'.")
 def create_user_command(email, password, roles, username):

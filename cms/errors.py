@@ -16,6 +16,7 @@ TITLES = {
     405: _l("Method not allowed"),
     409: _l("Conflict"),
     413: _l("File too large"),
+    429: _l("Too many requests"),
     500: _l("Something went wrong"),
 }
 
@@ -27,6 +28,7 @@ DESCRIPTIONS = {
     405: _l("This address does not accept that kind of request."),
     409: _l("The request conflicts with a change made in the meantime."),
     413: _l("The file is larger than the upload limit."),
+    429: _l("Too many requests came from you in a short time. Wait a few minutes and try again."),
     500: _l("The error has been logged."),
 }
 

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from cms.mail import CmsMailUtil
+from cms.passwords import CmsPasswordUtil
 from cms.usernames import CmsUsernameUtil
 
 # Named constraints keep migrations identical on SQLite and MariaDB and let Alembic alter them.
@@ -64,7 +65,7 @@ if TYPE_CHECKING:  # db.Model is built at run time; type checkers see its base c
 else:
     Model = db.Model
 migrate = Migrate()
-security = Security(mail_util_cls=CmsMailUtil, username_util_cls=CmsUsernameUtil)
+security = Security(mail_util_cls=CmsMailUtil, username_util_cls=CmsUsernameUtil, password_util_cls=CmsPasswordUtil)
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()

@@ -12,7 +12,7 @@ from flask_security.confirmable import send_confirmation_instructions
 from sqlalchemy import func, select
 
 from cms import audit, previews
-from cms.accounts import MIN_PASSWORD_LENGTH
+from cms.accounts import password_problems
 from cms.domain import DomainError
 from cms.extensions import db, security
 from cms.locale import supported_locales
@@ -102,8 +102,9 @@ def validate(rows: list[ImportRow]) -> list[ImportRow]:
         row.roles = [role_names[r.lower()] for r in row.roles if r.lower() in role_names]
         if row.locale and row.locale not in locales:
             row.errors.append(f"unknown language {row.locale!r} (use {', '.join(locales)})")
-        if row.password and len(row.password) < MIN_PASSWORD_LENGTH:
-            row.errors.append(f"password shorter than {MIN_PASSWORD_LENGTH} characters")
+        if row.password:
+            problems, _ = password_problems(row.password, email=row.email, username=row.username, name=row.name)
+            row.errors.extend(f"password: {problem}" for problem in problems)
         if len(row.name) > 64:
             row.errors.append("name longer than 64 characters")
     _duplicates(rows, "email", User.email)
@@ -149,7 +150,7 @@ def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
                 username=row.username,
                 name=row.name or None,
                 locale=row.locale or None,
-                password=hash_password(row.password) if row.password else None,
+                password=hash_password(security.password_util.normalize(row.password)) if row.password else None,
                 roles=[roles[name] for name in row.roles],
             )
             created.append(user)

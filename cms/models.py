@@ -66,6 +66,10 @@ class User(Model, UserMixin):
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # Sign-in lockout (cms.throttle): failed sign-ins counted from the first of them, and the end of a lock.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    failed_logins_since: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
 
     roles: Mapped[list[Role]] = relationship(  # type: ignore[assignment]
         secondary=roles_users, back_populates="users", lazy="selectin"

@@ -9,6 +9,7 @@ from cms.accounts import create_user, ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import cache, db
 from cms.i18n import TRANSLATIONS_DIR, compile_catalogs
+from cms.throttle import limiter_of
 from tests.support.database import BACKENDS, drop_everything, empty_tables, make_app
 from tests.support.web import PASSWORD, Browserish
 
@@ -39,6 +40,7 @@ def app(request, tmp_path_factory):
     with app.app_context():
         empty_tables()
         cache.clear()  # the content version restarts with the emptied tables, so cached pages must go too
+        limiter_of(app).reset()  # sign-in counts and pauses start afresh with the emptied accounts
         ensure_default_roles()
         app.extensions["cms.outbox"] = []
         yield app

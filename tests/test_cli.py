@@ -59,7 +59,7 @@ def test_create_user_reports_bad_input_without_a_traceback(app):
     result = runner.invoke(args=["cms", "create-user", "nonsense", "--password", "a-long-password"])
     assert result.exit_code == 1 and "Invalid email address" in result.output
     result = runner.invoke(args=["cms", "create-user", "y@example.com", "--password", "short"])
-    assert result.exit_code == 1 and "at least 8 characters" in result.output
+    assert result.exit_code == 1 and "at least 12 characters" in result.output
 
 
 def test_seed_creates_one_account_per_role_and_the_requested_rows(app):

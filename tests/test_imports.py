@@ -3,7 +3,7 @@ username, a name and a password, and the batch in which emails and usernames are
 
 import pytest
 
-from cms.accounts import MIN_PASSWORD_LENGTH, create_user
+from cms.accounts import create_user
 from cms.extensions import db
 from cms.imports import AccountImportError, read_rows, validate
 from tests.support.database import StatementCounter
@@ -35,10 +35,10 @@ def errors_of(**fields) -> list[str]:
         ({"username": "u" * 65}, f"username '{'u' * 65}' must be 3–64 letters, digits, '.', '_' or '-'"),
         ({"name": "n" * 64}, None),
         ({"name": "n" * 65}, "name longer than 64 characters"),
-        ({"password": "p" * MIN_PASSWORD_LENGTH}, None),
-        ({"password": "p" * (MIN_PASSWORD_LENGTH - 1)}, f"password shorter than {MIN_PASSWORD_LENGTH} characters"),
+        ({"password": "vK7#qm2!Xz9p"}, None),
+        ({"password": "vK7#qm2!Xz9"}, "password: Password must be at least 12 characters"),
     ],
-    ids=["username-3", "username-2", "username-64", "username-65", "name-64", "name-65", "password-8", "password-7"],
+    ids=["username-3", "username-2", "username-64", "username-65", "name-64", "name-65", "password-12", "password-11"],
 )
 def test_each_length_limit_accepts_its_boundary_and_refuses_one_past_it(app, fields, error):
     assert errors_of(**fields) == ([error] if error else [])

@@ -74,7 +74,7 @@ def test_dry_run_lists_every_row_and_every_error(login_as, users):
     assert "create the account and send a confirmation email" in html
     for message in ("invalid email address", "email reader@example.com already has an account",
                     "email twice@example.org is also on row 5", "unknown role Wizard", "unknown language &#39;fr&#39;",
-                    "password shorter than 8 characters"):  # fmt: skip
+                    "password: Password must be at least 12 characters"):  # fmt: skip
         assert message in html, message
     assert 'name="token"' not in html, "no apply button while any row is wrong"
     assert user_count() == len(users)

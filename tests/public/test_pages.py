@@ -276,11 +276,11 @@ def test_comments_are_published_at_once_without_premoderation(app, login_as, pos
     assert "Straight in" in login_as(None).get(url).get_data(as_text=True)
 
 
-def test_unconfirmed_user_can_sign_in_but_not_comment(app, users, posts):
+def test_a_signed_in_user_whose_email_is_unconfirmed_cannot_comment(app, users, posts):
+    browser = Browserish(app.test_client())
+    browser.login(users["reader"].email)  # unconfirmed accounts cannot sign in; this one's confirmation is withdrawn
     users["reader"].confirmed_at = None
     db.session.commit()
-    browser = Browserish(app.test_client())
-    browser.login(users["reader"].email)
     url = f"/en/posts/{posts['published'].slug}"
     page = browser.get(url).get_data(as_text=True)
     assert "Confirm your email address to join the conversation." in page

@@ -1,0 +1,50 @@
+"""The password rule, one for every place a password is set: Flask-Security's length check
+(SECURITY_PASSWORD_LENGTH_MIN) and zxcvbn's guessability score (SECURITY_ZXCVBN_MINIMUM_SCORE), with a message
+in the reader's language."""
+
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext
+from flask_security import PasswordUtil
+from flask_security.utils import password_breached_validator, password_length_validator
+
+# Flask-Security refuses passwords longer than this, so zxcvbn (whose own default cap is 72) sees them whole.
+MAX_PASSWORD_LENGTH = 128
+
+
+class CmsPasswordUtil(PasswordUtil):
+    """Flask-Security's password hook (register, change, reset) and `cms.accounts.password_problems` (console,
+    import, CLI): normalise, check the length, then the complexity.
+
+    Flask-Security's own complexity check returns zxcvbn's English warning and raises on passwords over 72
+    characters; this one scores the whole password and explains in the reader's language."""
+
+    def validate(self, password: str, is_register: bool, **kwargs: Any) -> tuple[list | None, str]:
+        normalized = self.normalize(password)
+        if len(normalized) > MAX_PASSWORD_LENGTH:  # Flask-Security would say "must be at least 12 characters"
+            return [gettext("A password can be at most %(num)d characters long.", num=MAX_PASSWORD_LENGTH)], normalized
+        problems = password_length_validator(normalized) or password_breached_validator(normalized)
+        if problems:
+            return problems, normalized
+        return self.complexity_problems(normalized, is_register, **kwargs), normalized
+
+    def complexity_problems(self, password: str, is_register: bool, **kwargs: Any) -> list[str] | None:
+        config = current_app.config
+        if config.get("SECURITY_PASSWORD_COMPLEXITY_CHECKER") != "zxcvbn":
+            return None
+        import zxcvbn
+
+        # What is known of the account (email, username, name) makes a password easier to guess; the password
+        # itself may be among a form's values on the account (the console's new_password), and is not a hint.
+        values = kwargs.values() if is_register else vars(kwargs["user"]).values()
+        known = [value for value in values if isinstance(value, str) and value and value != password]
+        result = zxcvbn.zxcvbn(password, user_inputs=known, max_length=MAX_PASSWORD_LENGTH)
+        if result["score"] >= config["SECURITY_ZXCVBN_MINIMUM_SCORE"]:
+            return None
+        return [
+            gettext(
+                "This password is too easy to guess. Use a few uncommon words, and avoid names, dates, "
+                "keyboard patterns and well-known phrases."
+            )
+        ]

@@ -1,0 +1,185 @@
+"""Limits on the account forms: Flask-Limiter per client address and per account, and the temporary lock after
+repeated failed sign-ins. Neither tells a known email from an unknown one: both count whatever the form names.
+
+Each app gets its own Limiter (`limiter_of(app)`), not one object in cms.extensions: Flask-Limiter keeps its
+storage on the extension object, so one Limiter bound to several apps (tests, `tests/support/instances.py`)
+would count every app's requests in whichever storage the last app configured."""
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app, request
+from flask_babel import ngettext
+from flask_limiter import Limiter
+from flask_security.forms import LoginForm
+from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from cms import accounts
+from cms.extensions import db
+from cms.models import User
+
+log = logging.getLogger(__name__)
+
+# Endpoint → (its per-address limit, its per-account limit or None): settings names, read at each request.
+LIMITED_ENDPOINTS: dict[str, tuple[str, str | None]] = {
+    "security.login": ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT"),
+    "security.register": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
+    "security.forgot_password": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
+    "security.send_confirmation": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
+    # Second steps of signing in, where Flask-Security offers them (re-authentication, two-factor codes): the
+    # account is the signed-in (or half signed-in) one, so they are limited per address.
+    "security.verify": ("LOGIN_LIMIT_PER_ADDRESS", None),
+    "security.two_factor_token_validation": ("LOGIN_LIMIT_PER_ADDRESS", None),
+    "security.two_factor_rescue": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", None),
+    "security.mf_recovery": ("LOGIN_LIMIT_PER_ADDRESS", None),
+}
+
+
+def init_app(app: Flask) -> None:
+    """Bind a Limiter to `app` (Redis at REDIS_URL, or memory) and limit the POSTs of the account forms that
+    Flask-Security registered (call after Security.init_app). Behind TRUSTED_PROXIES proxies, the client address
+    the limits count by (and the audit log records) is the one they pass on in X-Forwarded-For."""
+    if app.config.get("TRUSTED_PROXIES"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter = Limiter(client_address, app=app)
+    for endpoint, (per_address, per_account) in LIMITED_ENDPOINTS.items():
+        view: Callable | None = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        message = sign_in_wait if per_address == "LOGIN_LIMIT_PER_ADDRESS" else form_wait
+        limits = [(per_address, client_address)] + ([(per_account, submitted_account)] if per_account else [])
+        for setting, key_func in limits:
+            view = limiter.limit(_setting(setting), key_func=key_func, methods=["POST"], error_message=message)(view)
+        app.view_functions[endpoint] = view
+    app.extensions["cms.limiter"] = limiter
+
+
+def limiter_of(app: Flask) -> Limiter:
+    return app.extensions["cms.limiter"]
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: current_app.config[name]
+
+
+def client_address() -> str:
+    """The address requests are counted by (behind a proxy, what the WSGI server or ProxyFix says it is)."""
+    return f"address:{request.remote_addr or '-'}"
+
+
+def submitted_account() -> str:
+    """The account a form names: its email, or the username a sign-in gives instead, as stored (lower case)."""
+    data = request.form or request.get_json(silent=True) or {}
+    name = (data.get("email") or data.get("username") or "") if isinstance(data, dict) else ""
+    return f"account:{str(name).strip().lower()[:255]}"
+
+
+def _minutes_to_wait() -> int:
+    try:
+        reset_at = limiter_of(current_app).current_limit.window[0]  # type: ignore[union-attr]
+    except Exception:  # the storage went away between the count and the message
+        return 1
+    return max(1, math.ceil((reset_at - time.time()) / 60))
+
+
+def sign_in_wait() -> str:
+    minutes = _minutes_to_wait()
+    return ngettext(
+        "Too many sign-in attempts. Try again in %(num)d minute.",
+        "Too many sign-in attempts. Try again in %(num)d minutes.",
+        minutes,
+    )
+
+
+def form_wait() -> str:
+    minutes = _minutes_to_wait()
+    return ngettext(
+        "This form was sent too many times. Try again in %(num)d minute.",
+        "This form was sent too many times. Try again in %(num)d minutes.",
+        minutes,
+    )
+
+
+# -- the lock ---------------------------------------------------------------------------------------------
+# An account's failures and lock live in the database (every instance sees them). An email or username without
+# an account is counted the same way in the limiter's storage, so that after the same number of failures it is
+# paused for the same time with the same answer: the lock never tells which addresses have an account. (Without
+# Redis that storage is each process's own; see README.)
+def locked_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many failed sign-ins for this account: signing in to it is paused for %(num)d minute. "
+        "If it is your account, check your email.",
+        "Too many failed sign-ins for this account: signing in to it is paused for %(num)d minutes. "
+        "If it is your account, check your email.",
+        minutes,
+    )
+
+
+def _storage_key(kind: str, identity: str) -> str:
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}/sign-in-{kind}/{identity}"
+
+
+def _seconds_paused(identity: str) -> int:
+    storage = limiter_of(current_app).storage
+    try:
+        if not storage.get(_storage_key("pause", identity)):
+            return 0
+        return max(1, math.ceil(storage.get_expiry(_storage_key("pause", identity)) - time.time()))
+    except Exception:
+        log.warning("sign-in pause unknown: the limits storage does not answer", exc_info=True)
+        return 0
+
+
+def _count_unknown_failure(identity: str) -> None:
+    config = current_app.config
+    storage = limiter_of(current_app).storage
+    span = int(config["LOGIN_LOCKOUT_SECONDS"])
+    try:
+        if storage.incr(_storage_key("failures", identity), span) >= config["LOGIN_LOCKOUT_FAILURES"]:
+            storage.clear(_storage_key("failures", identity))
+            storage.incr(_storage_key("pause", identity), span)
+    except Exception:
+        log.warning("sign-in failure not counted: the limits storage does not answer", exc_info=True)
+
+
+class LockingLoginForm(LoginForm):
+    """Flask-Security's sign-in form that refuses, before any password check, while the account it names is
+    locked (429), and counts failed sign-ins towards the lock."""
+
+    def validate(self, **kwargs) -> bool:
+        identity, account = self._named_account()
+        if identity:
+            wait = accounts.seconds_locked(account) if account else _seconds_paused(identity)
+            if wait:
+                raise TooManyRequests(locked_message(wait))
+        if super().validate(**kwargs):
+            accounts.record_good_password(self.user)  # type: ignore[arg-type]
+            return True
+        if self.user_authenticated:  # the right password for an account that may not sign in (unconfirmed…)
+            accounts.record_good_password(self.user)  # type: ignore[arg-type]
+            # Say why: the view makes field errors generic, but whoever knows the password may know the account.
+            self.form_errors.extend(self.ifield.errors)  # type: ignore[union-attr]
+            self.ifield.errors = []  # type: ignore[union-attr]
+        elif self.user is not None:
+            accounts.record_failed_sign_in(self.user)  # type: ignore[arg-type]
+        elif self.ifield is not None and identity:  # looked up, no such account
+            _count_unknown_failure(identity)
+        return False
+
+    def _named_account(self) -> tuple[str, User | None]:
+        """The email (or else username) the form names, lower case as stored, and its account if there is one."""
+        email = (self.email.data or "").strip().lower() if isinstance(self.email.data, str) else ""
+        username_field = getattr(self, "username", None)
+        username = username_field.data if username_field is not None else None
+        username = username.strip().lower() if isinstance(username, str) else ""
+        if email:
+            return f"email:{email}", db.session.scalar(select(User).where(User.email == email))
+        if username:
+            return f"username:{username}", db.session.scalar(select(User).where(User.username == username))
+        return "", None

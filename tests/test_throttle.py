@@ -1,0 +1,253 @@
+"""Limits on the account forms (cms/throttle.py): per client address and per account, each at its boundary,
+counted in memory and in Redis, answered with a translated 429 page and never a 500."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from flask_babel import force_locale
+
+from cms.models import AuditLog, User
+from cms.throttle import form_wait, sign_in_wait
+from tests.support.accounts import GOOD_PASSWORD, STORAGES, limited_apps, send_form, visitor
+from tests.support.database import fresh
+from tests.support.web import PASSWORD, Browserish
+
+SIGN_IN_WAIT = "Too many sign-in attempts. Try again in 1 minute."
+FORM_WAIT = "This form was sent too many times. Try again in 1 minute."
+
+
+@pytest.fixture(params=STORAGES)
+def storage(request):
+    return request.param
+
+
+# form, the setting, what one visitor varies between requests (the other limit's key), the message
+LIMITS = [
+    ("/login", "LOGIN_LIMIT_PER_ADDRESS", "account", SIGN_IN_WAIT),
+    ("/login", "LOGIN_LIMIT_PER_ACCOUNT", "address", SIGN_IN_WAIT),
+    ("/register", "ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "account", FORM_WAIT),
+    ("/register", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT", "address", FORM_WAIT),
+    ("/reset", "ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "account", FORM_WAIT),
+    ("/reset", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT", "address", FORM_WAIT),
+    ("/confirm", "ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "account", FORM_WAIT),
+    ("/confirm", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT", "address", FORM_WAIT),
+]
+
+
+@pytest.mark.parametrize(("path", "setting", "varies", "message"), LIMITS, ids=[f"{p}-{s}" for p, s, _, _ in LIMITS])
+def test_a_form_is_answered_up_to_its_limit_and_refused_with_429_one_past_it(
+    app, tmp_path, storage, users, path, setting, varies, message
+):
+    with limited_apps(app, tmp_path, storage, **{setting: "3 per minute"}) as [limited]:
+
+        def send(n: int):
+            address = f"192.0.2.{n + 1}" if varies == "address" else "192.0.2.1"
+            email = f"person{n}@example.com" if varies == "account" else "reader@example.com"
+            return send_form(visitor(limited, address), path, email, n)
+
+        answered = [send(n).status_code for n in range(3)]
+        assert 429 not in answered, answered
+        refused = send(3)
+        assert refused.status_code == 429
+        html = refused.get_data(as_text=True)
+        assert "Too many requests" in html and message in html
+        assert "Retry-After" in refused.headers
+        # The limit counts one address (or one account): another one is still answered.
+        other = send_form(visitor(limited, "198.51.100.7"), path, "someone.else@example.com", 99)
+        assert other.status_code != 429
+
+
+def test_only_posts_are_counted(app, tmp_path, storage):
+    with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ADDRESS="2 per minute") as [limited]:
+        browser = visitor(limited)
+        assert [browser.get("/login").status_code for _ in range(5)] == [200] * 5
+        assert send_form(browser, "/login", "a@example.com").status_code == 200
+
+
+def test_fifty_wrong_passwords_then_the_right_one_does_not_sign_in(app, tmp_path, storage, users):
+    """The attack from the issue, with the settings' real values."""
+    with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ACCOUNT="10 per minute; 50 per hour") as [limited]:
+        browser = visitor(limited)
+        statuses = [send_form(browser, "/login", "editor@example.com").status_code for _ in range(50)]
+        assert 429 in statuses
+        last = browser.submit("/login", {"email": "editor@example.com", "password": PASSWORD})
+        assert last.status_code == 429
+        assert "Sign out" not in browser.get("/en/").get_data(as_text=True)
+
+
+def test_instances_sharing_redis_count_together(app, tmp_path):
+    if "redis" not in STORAGES:
+        pytest.skip("needs CMS_TEST_REDIS_URL")
+    with limited_apps(app, tmp_path, "redis", count=2, LOGIN_LIMIT_PER_ADDRESS="3 per minute") as [first, second]:
+        assert [send_form(visitor(first), "/login", f"p{n}@example.com").status_code for n in range(2)] == [200, 200]
+        assert send_form(visitor(second), "/login", "p2@example.com").status_code == 200
+        assert send_form(visitor(first), "/login", "p3@example.com").status_code == 429
+
+
+def test_an_unreachable_redis_never_fails_a_sign_in(app, tmp_path, users):
+    with limited_apps(
+        app, tmp_path, "memory", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", LOGIN_LOCKOUT_FAILURES=2
+    ) as [limited]:
+        browser = visitor(limited)
+        assert send_form(browser, "/login", "nobody@example.com").status_code == 200
+        browser.login("reader@example.com")
+        browser.logout()
+        # The lock of a real account lives in the database and still holds.
+        assert [send_form(browser, "/login", "editor@example.com").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_429_page_is_in_the_visitors_language(app, tmp_path, storage):
+    with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ADDRESS="1 per minute") as [limited]:
+        browser = Browserish(limited.test_client())
+        browser.submit("/login?lang=zh", {"email": "a@example.com", "password": "x"})
+        refused = browser.submit("/login?lang=zh", {"email": "b@example.com", "password": "x"})
+        assert refused.status_code == 429
+        with limited.test_request_context("/login?lang=zh"), force_locale("zh"):
+            expected = sign_in_wait()
+        html = refused.get_data(as_text=True)
+        assert '<html lang="zh"' in html and expected in html
+
+
+def test_an_api_client_over_the_limit_gets_json(app, tmp_path, storage):
+    with limited_apps(app, tmp_path, storage, ACCOUNT_MAIL_LIMIT_PER_ADDRESS="1 per minute") as [limited]:
+        browser = visitor(limited)
+        token = browser.csrf()
+        headers = {"Accept": "application/json", "X-CSRFToken": token}
+        browser.post("/reset", json={"email": "a@example.com"}, headers=headers)
+        refused = browser.post("/reset", json={"email": "b@example.com"}, headers=headers)
+        assert refused.status_code == 429
+        with limited.test_request_context("/reset"):
+            assert refused.get_json()["error"]["description"] == form_wait()
+
+
+def test_registration_over_the_limit_creates_no_account(app, tmp_path, storage):
+    with limited_apps(app, tmp_path, storage, ACCOUNT_MAIL_LIMIT_PER_ADDRESS="1 per minute") as [limited]:
+        browser = visitor(limited)
+        assert send_form(browser, "/register", "first@example.com", 1).status_code == 302
+        assert send_form(browser, "/register", "second@example.com", 2).status_code == 429
+    assert list(fresh(sa.select(User.email)).scalars()) == ["first@example.com"]
+
+
+# -- the lock after repeated failed sign-ins ----------------------------------------------------------------
+LOCKED = "Too many failed sign-ins for this account: signing in to it is paused for 10 minutes."
+LOCK_SECONDS = 600
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def wrong(browser, email: str = "editor@example.com"):
+    return send_form(browser, "/login", email)
+
+
+def right(browser, email: str = "editor@example.com", password: str = PASSWORD):
+    return browser.submit("/login", {"email": email, "password": password})
+
+
+def signed_in(browser) -> bool:
+    return "Sign out" in browser.get("/en/").get_data(as_text=True)
+
+
+def test_lockout_failures_lock_the_account_and_then_even_the_right_password_is_refused(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        browser = visitor(limited)
+        # One failure fewer than the setting: the right password signs in, and the count starts again.
+        assert [wrong(browser).status_code for _ in range(2)] == [200, 200]
+        assert right(browser).status_code == 302
+        browser.logout()
+        assert [wrong(browser).status_code for _ in range(3)] == [200, 200, 200]
+        refused = right(browser)
+        assert refused.status_code == 429
+        assert LOCKED in refused.get_data(as_text=True)
+        assert not signed_in(browser)
+
+        editor = fresh(sa.select(User).where(User.email == "editor@example.com")).scalar_one()
+        assert editor.locked_until is not None and editor.failed_logins == 0
+        [notice] = [mail for mail in limited.extensions["cms.outbox"] if mail["to"] == "editor@example.com"]
+        assert notice["subject"] == "Sign-in to your account is locked for now"
+        assert "3 failed attempts" in notice["body"] and "http://localhost/reset" in notice["body"]
+        actions = fresh(sa.select(AuditLog.action).where(AuditLog.object_id == str(editor.id))).scalars().all()
+        assert actions.count("lock") == 1
+
+
+def test_a_failure_after_the_lock_is_sent_no_second_notice(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
+        browser = visitor(limited)
+        assert [wrong(browser).status_code for _ in range(5)] == [200, 200, 429, 429, 429]
+        assert len([m for m in limited.extensions["cms.outbox"] if m["to"] == "editor@example.com"]) == 1
+
+
+@pytest.mark.parametrize(("waited", "status"), [(LOCK_SECONDS - 1, 429), (LOCK_SECONDS, 302)], ids=["before", "at"])
+def test_the_lock_lasts_lockout_seconds(app, tmp_path, storage, users, waited, status):
+    with (
+        limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [limited],
+        time_machine.travel(START, tick=False) as clock,
+    ):
+        browser = visitor(limited)
+        for _ in range(3):
+            wrong(browser)
+        clock.shift(waited)
+        assert right(browser).status_code == status
+
+
+@pytest.mark.parametrize(("gap", "status"), [(LOCK_SECONDS - 1, 429), (LOCK_SECONDS, 302)], ids=["within", "after"])
+def test_failures_count_towards_a_lock_for_lockout_seconds_from_the_first(app, tmp_path, storage, users, gap, status):
+    with (
+        limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [limited],
+        time_machine.travel(START, tick=False) as clock,
+    ):
+        browser = visitor(limited)
+        wrong(browser)
+        wrong(browser)
+        clock.shift(gap)
+        wrong(browser)  # the third within the span locks; after it, it is the first of a new count
+        assert right(browser).status_code == status
+
+
+def test_a_password_reset_ends_the_lock(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
+        browser = visitor(limited)
+        wrong(browser)
+        wrong(browser)
+        assert right(browser).status_code == 429
+        browser.submit("/reset", {"email": "editor@example.com"})
+        reset_mail = limited.extensions["cms.outbox"][-1]
+        link = re.search(r"http://localhost(/reset/\S+)", reset_mail["body"]).group(1)
+        assert browser.submit(link, {"password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD}).status_code == 302
+        assert right(browser, password=GOOD_PASSWORD).status_code == 302
+        assert signed_in(browser)
+
+
+def test_an_administrator_sees_a_lock_and_ends_it(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
+        browser = visitor(limited)
+        wrong(browser)
+        wrong(browser)
+        admin = visitor(limited, "203.0.113.9")
+        admin.login("administrator@example.com")
+        listing = admin.get("/admin/user/").get_data(as_text=True)
+        assert "Sign-in locked until (UTC)" in listing
+        editor_id = users["editor"].id
+        done = admin.post(
+            "/admin/user/action/", data={"action": "unlock", "rowid": [editor_id], "csrf_token": admin.csrf()},
+            follow_redirects=True,
+        )  # fmt: skip
+        assert "1 account unlocked." in done.get_data(as_text=True)
+        assert right(browser).status_code == 302
+        actions = fresh(sa.select(AuditLog.action).where(AuditLog.object_id == str(editor_id))).scalars().all()
+        assert {"lock", "unlock"} <= set(actions)
+
+
+@pytest.mark.parametrize(("proxies", "status"), [(0, 429), (1, 200)], ids=["no-proxy", "one-proxy"])
+def test_behind_trusted_proxies_the_forwarded_client_address_is_counted(app, tmp_path, proxies, status):
+    with limited_apps(app, tmp_path, "memory", LOGIN_LIMIT_PER_ADDRESS="1 per minute", TRUSTED_PROXIES=proxies) as [
+        limited
+    ]:
+        balancer = visitor(limited, "10.0.0.1")  # every request arrives from the load balancer
+        first = {"X-Forwarded-For": "198.51.100.1"}
+        assert send_form(balancer, "/login", "a@example.com", headers=first).status_code == 200
+        second = {"X-Forwarded-For": "198.51.100.2"}
+        assert send_form(balancer, "/login", "b@example.com", headers=second).status_code == status
