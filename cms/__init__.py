@@ -12,7 +12,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, catalog_store, comment_counts, errors, page_cache, permissions, translated_markup
+from cms import (
+    accounts,
+    audit,
+    catalog_store,
+    comment_counts,
+    errors,
+    page_cache,
+    permissions,
+    sessions,
+    translated_markup,
+)
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -100,6 +110,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    sessions.init_app(app)
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()
