@@ -83,6 +83,17 @@ class Config:
     # Cookies are not sent on cross-site requests other than top-level links (defence in depth beside CSRF tokens).
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Sessions live on the server (cms/sessions.py): in Redis when REDIS_URL is set, else in the database's
+    # server_session table; the cookie holds only a random id, so signing out ends the session for good.
+    # A signed-in session ends after this many seconds without a request; "remember me" keeps its cookie for as
+    # long (otherwise the cookie ends with the browser).
+    PERMANENT_SESSION_LIFETIME = 14 * 24 * 3600
+    SESSION_ANONYMOUS_LIFETIME = 24 * 3600  # a session nobody is signed in to (a sign-in form's CSRF token)
+    SESSION_PERMANENT = False
+    SESSION_KEY_PREFIX = "cms:session:"  # Redis keys
+    SESSION_ID_LENGTH = 32  # random bytes in a session id
+    SESSION_REFRESH_INTERVAL = 60  # database store: an unchanged session's expiry is rewritten at most this often
+    SESSION_CLEANUP_N_REQUESTS = 1000  # database store: expired rows are deleted on average every N requests
     # Flask-Security's default ({"private": True, …}) renders as a malformed "private=True, no-store=True".
     SECURITY_CACHE_CONTROL = {"private": None, "no-store": None}
     # The digest inside mailed confirmation and reset links: sha512, not Flask-Security's default sha256_crypt
@@ -157,6 +168,7 @@ class Testing(Config):
     LOGIN_LIMIT_PER_ACCOUNT = "1000 per minute"
     ACCOUNT_MAIL_LIMIT_PER_ADDRESS = "1000 per minute"
     ACCOUNT_MAIL_LIMIT_PER_ACCOUNT = "1000 per minute"
+    SESSION_CLEANUP_N_REQUESTS = None  # no purge at random moments: statement counts stay exact
 
 
 class Production(Config):

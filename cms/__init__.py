@@ -22,6 +22,7 @@ from cms import (
     i18n,
     page_cache,
     permissions,
+    sessions,
     throttle,
     translated_markup,
 )
@@ -123,6 +124,7 @@ def register_extensions(app: Flask) -> None:
     cache.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=throttle.LockingLoginForm)
     throttle.init_app(app)  # limits the forms Security registered
+    sessions.init_app(app)
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()
