@@ -1,7 +1,7 @@
 """Server-side sessions: the server_session table, and every account's fs_uniquifier renewed
 
 Revision ID: 5b8e2f3c1d7a
-Revises: d4e7b1c2a9f0
+Revises: e5a2c7d9b3f1
 Create Date: 2026-12-01 09:00:00
 
 Without Redis, sessions are kept in server_session (with Redis, the table stays empty). Sessions used to live in
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5b8e2f3c1d7a'
-down_revision = 'd4e7b1c2a9f0'
+down_revision = 'e5a2c7d9b3f1'
 branch_labels = None
 depends_on = None
 
