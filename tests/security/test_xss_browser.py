@@ -37,7 +37,7 @@ INERT_IN_CHROMIUM = {
     "{{7*7}}{{constructor.constructor('window.__xss=1')()}}",
     "[a6](javascript:window.__xss=1)",
     '![a7](x" onerror="window.__xss=1)',
-    "＜script＞window.__xss=1＜/script＞",
+    "＜script＞top.__xss=1＜/script＞",
 }
 
 

@@ -56,7 +56,7 @@ VECTORS = [
     "[a6](javascript:window.__xss=1)",
     '![a7](x" onerror="window.__xss=1)',
     "<img src=x onerror=window.__xss=1//",
-    "＜script＞window.__xss=1＜/script＞",
+    "＜script＞top.__xss=1＜/script＞",  # not window.__xss: MariaDB's collation folds it onto the first vector
 ]
 
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "poster", "background", "codebase"}
