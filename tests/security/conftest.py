@@ -34,7 +34,8 @@ class Rows:
     media: Media
     audit_id: int
     blocked_word_id: int
-    job: ExportJob  # the moderator's finished comment export
+    job: ExportJob  # the moderator's comment export, queued
+    admin_job: ExportJob  # the administrator's
     revisions: tuple[int, int]
     reset_token: str
     confirm_token: str
@@ -52,7 +53,10 @@ def rows(app, users) -> Rows:
     word = BlockedWord(word="spamword")
     job = ExportJob(id="a" * 32, user_id=users["moderator"].id, format="csv", selection="{}", locale="en",
                     status=ExportStatus.QUEUED, total=1)  # fmt: skip
-    db.session.add_all([role, word, job, AuditLog(action="update", object_type="Post", object_id=str(draft.id))])
+    admin_job = ExportJob(id="b" * 32, user_id=users["administrator"].id, format="csv", selection="{}", locale="en",
+                          status=ExportStatus.QUEUED, total=1)  # fmt: skip
+    db.session.add_all([role, word, job, admin_job,
+                        AuditLog(action="update", object_type="Post", object_id=str(draft.id))])  # fmt: skip
     db.session.commit()
     media = save_upload(FileStorage(io.BytesIO(png()), filename="picture.png"), users["author"])
     return Rows(
@@ -66,6 +70,7 @@ def rows(app, users) -> Rows:
         audit_id=db.session.scalar(db.select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)),
         blocked_word_id=word.id,
         job=job,
+        admin_job=admin_job,
         revisions=(first.id, second.id),
         reset_token=generate_reset_password_token(users["reader"]),
         confirm_token=generate_confirmation_token(spare),

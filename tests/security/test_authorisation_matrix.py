@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.security.access import ROLES, TABLE, Outcome, expected
+from tests.security.access import FORBIDDEN, HIDDEN, ROLES, TABLE, Outcome, expected
 from tests.security.routes import Request, requests_for
 
 # These end the session they are sent in (sign-out; a confirmation link signs its own account in): sent last.
@@ -54,3 +54,29 @@ def test_every_route_answers_each_role_as_the_table_says(app, rows, login_as, ro
             got = f"{response.status_code}{f' → {response.location}' if response.location else ''}"
             wrong.append(f"{request}: expected {want}, got {got}")
     assert not wrong, f"{role or 'anonymous'}:\n" + "\n".join(wrong)
+
+
+# Rows a role may not touch inside a view it may open: the console hides them (404) or refuses (403).
+OTHERS_ROWS = [
+    ("author", "GET", "/admin/post/edit/?id={rows.published.id}", HIDDEN),
+    ("author", "GET", "/admin/post/details/?id={rows.published.id}", HIDDEN),
+    ("author", "GET", "/admin/post/revisions/?id={rows.published.id}", HIDDEN),
+    ("author", "GET", "/admin/post/diff/?id={rows.published.id}&a=1&b=2", HIDDEN),
+    ("author", "POST", "/admin/post/delete/?id={rows.published.id}", HIDDEN),
+    ("author", "POST", "/admin/post/restore/?id={rows.published.id}&revision={rows.revisions[0]}", HIDDEN),
+    ("moderator", "GET", "/admin/comment/exports/{rows.admin_job.id}/", FORBIDDEN),
+    ("moderator", "GET", "/admin/comment/exports/{rows.admin_job.id}.json", FORBIDDEN),
+    ("moderator", "GET", "/admin/comment/exports/{rows.admin_job.id}/download", FORBIDDEN),
+]
+
+
+@pytest.mark.parametrize(("role", "method", "url", "want"), OTHERS_ROWS, ids=[f"{r}-{u}" for r, _, u, _ in OTHERS_ROWS])
+def test_rows_of_others_are_hidden_or_refused(rows, login_as, role, method, url, want):
+    browser = login_as(role)
+    path, _, query = url.format(rows=rows).partition("?")
+    fields = dict(pair.split("=") for pair in query.split("&") if pair)
+    if method == "GET":
+        response = browser.get(path, query_string=fields)
+    else:
+        response = browser.post(path, data={**fields, "csrf_token": browser.csrf()})
+    assert response.status_code == want.status, (url, response.status_code)
