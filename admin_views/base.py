@@ -1,5 +1,6 @@
 """What every staff console view shares: permission checks, row scoping, CSRF forms, 404 for unknown ids."""
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -35,6 +36,11 @@ CAPABILITIES = {
     "export": "can_export",
     "restore_view": "can_edit",
 }
+
+
+# A return address (Flask-Admin's ?url=) is a path of this site: not "//host", "/\\host", a scheme, or text with the
+# control characters and white space browsers drop before reading it.
+SITE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f]*")
 
 
 def deny_access():
@@ -84,12 +90,17 @@ class StaffModelView(ModelView):
         return deny_access()
 
     def _handle_view(self, name, **kwargs):
-        """After the permission check, a capability the view does not offer is a 404, not a quiet redirect."""
+        """After the permission check, a capability the view does not offer is a 404, not a quiet redirect; a
+        return address off this site is a 400. Flask-Admin lets `?url=http:evil.example` through (it reads as a
+        relative URL) and Werkzeug sends it on as `Location: http:///evil.example`, which browsers follow off-site."""
         response = super()._handle_view(name, **kwargs)
         if response is None:
             flag = CAPABILITIES.get(name)
             if flag and not getattr(self, flag):
                 abort(404)
+            back = request.values.get("url")
+            if back and not SITE_PATH.fullmatch(back):
+                abort(400, gettext("The return address must be a page of this site."))
         return response
 
     def handle_action(self, return_view=None):

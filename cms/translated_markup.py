@@ -14,6 +14,7 @@ import logging
 
 from flask import Flask
 from flask_babel import get_translations
+from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
@@ -78,6 +79,15 @@ def npgettext(__context, __msgctxt: str, __singular: str, __plural: str, __num: 
     return render(__singular if __num == 1 else __plural, msgstr, variables, __context.eval_ctx.autoescape)
 
 
+def lazy_html(lazy: LazyString) -> Markup:
+    """A lazy translation (lazy_gettext: form labels, console menus, column names) placed into HTML: its text,
+    escaped. Flask-Babel's LazyString hands Jinja and Markup the msgstr as it is, so a translator's "Posts" of
+    `帖子<img src=x onerror=…//` (text to the markup check: the tag is never closed) became a tag in the menu."""
+    return escape(str(lazy))
+
+
 def init_app(app: Flask) -> None:
-    """Replace the gettext functions Flask-Babel gave Jinja (after Babel's init_app)."""
+    """Replace the gettext functions Flask-Babel gave Jinja (after Babel's init_app), and make lazy translations
+    escape themselves wherever they are rendered (templates, Markup.format, WTForms labels)."""
     app.jinja_env.globals.update(gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
+    LazyString.__html__ = lazy_html  # type: ignore[method-assign]
