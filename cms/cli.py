@@ -191,7 +191,7 @@ def worker_command(burst):
 
 
 @cms_cli.command("jobs")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many to list.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many to list.")
 def jobs_command(limit):
     """Fail the background exports whose worker stopped, then list the newest ones with their state."""
     _echo_failed(exports.fail_stale_jobs())

@@ -110,7 +110,7 @@ def _export_job(user_id: int, status: str, **values):
 
 def test_jobs_fails_the_exports_whose_worker_stopped_and_lists_the_newest(app, users):
     stale = utcnow() - timedelta(seconds=app.config["JOB_STALE_AFTER"] + 1)
-    dead = _export_job(users["moderator"].id, "running", done=2, started_at=stale, heartbeat_at=stale)
+    dead = _export_job(users["moderator"].id, "running", done=2, created_at=stale, started_at=stale, heartbeat_at=stale)
     alive = _export_job(users["moderator"].id, "running", done=3, started_at=stale, heartbeat_at=utcnow())
     result = app.test_cli_runner().invoke(args=["cms", "jobs"])
     assert result.exit_code == 0, result.output
@@ -118,6 +118,8 @@ def test_jobs_fails_the_exports_whose_worker_stopped_and_lists_the_newest(app, u
     lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
     assert "failed   2/5  the worker running it stopped" in lines[dead]
     assert lines[alive].endswith("running  3/5")
+    newest = app.test_cli_runner().invoke(args=["cms", "jobs", "--limit", "1"]).output.splitlines()
+    assert [line.split()[0] for line in newest] == [alive]
     assert app.test_cli_runner().invoke(args=["cms", "jobs", "--limit", "0"]).exit_code == 2
 
 

@@ -222,3 +222,13 @@ def test_only_a_failed_job_runs_again(app, job, users, status):
     with pytest.raises(ExportError, match="Only a failed export can be run again"):
         jobs.run_again(users["moderator"], finished(job))
     assert fresh(sa.select(sa.func.count()).select_from(ExportJob)).scalar() == 1
+
+
+@pytest.mark.parametrize("length", [460, 461], ids=["fits", "one-more"])
+def test_a_failure_keeps_500_characters_of_its_error(app, job, length):
+    """An unreadable date of `length` characters makes a ValueError whose text is 40 characters more."""
+    db.session.execute(sa.update(ExportJob).values(selection=json.dumps({"created_from": "x" * length})))
+    db.session.commit()
+    worker.run_export_job(job)
+    whole = f"ValueError: Invalid isoformat string: '{'x' * length}'"
+    assert (len(whole), finished(job).status, finished(job).error) == (length + 40, "failed", whole[:500])
