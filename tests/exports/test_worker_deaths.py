@@ -41,6 +41,23 @@ def pending(app, users, monkeypatch):
     monkeypatch.setitem(app.config, "JOB_STALE_AFTER", STALE_AFTER)
 
 
+@pytest.fixture
+def rq_settings(app, monkeypatch):
+    """The test app and its workers on Redis, with an export queue (and cache keys) of their own, removed after."""
+    if not REDIS_URL:
+        pytest.skip("needs CMS_TEST_REDIS_URL (set by .ci/run)")
+    from redis import Redis
+
+    queue_name = f"test-exports-{uuid.uuid4().hex}"
+    settings = {"REDIS_URL": REDIS_URL, "EXPORT_QUEUE": queue_name, "CACHE_KEY_PREFIX": f"test-{queue_name}-"}
+    for name, value in settings.items():
+        monkeypatch.setitem(app.config, name, value)
+    yield settings
+    connection = Redis.from_url(REDIS_URL)
+    for key in connection.scan_iter(f"*{queue_name}*"):
+        connection.delete(key)
+
+
 def poll(browser, status_url: str, until, seconds: float = 120) -> dict:
     """The job as the moderator's page polls it, once `until(job)` holds."""
     deadline = time.monotonic() + seconds
@@ -92,38 +109,25 @@ def downloads_every_comment(browser, page_url: str, base_url: str = "http://loca
     assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("pending", base_url)]
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="needs CMS_TEST_REDIS_URL (set by .ci/run)")
-def test_an_rq_worker_killed_mid_export_fails_the_job_and_run_again_exports_it(
-    app, login_as, pending, monkeypatch, tmp_path
-):
-    queue_name = f"test-exports-{uuid.uuid4().hex}"
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    monkeypatch.setitem(app.config, "EXPORT_QUEUE", queue_name)
-    settings = dict(REDIS_URL=REDIS_URL, EXPORT_QUEUE=queue_name, JOB_STALE_AFTER=STALE_AFTER,
-                    CACHE_KEY_PREFIX=f"test-{queue_name}-")  # fmt: skip
+def test_an_rq_worker_killed_mid_export_fails_the_job_and_run_again_exports_it(app, login_as, pending, rq_settings,
+                                                                               tmp_path):  # fmt: skip
+    settings = {**rq_settings, "JOB_STALE_AFTER": STALE_AFTER}
     log = tmp_path / "worker.log"
     browser = login_as("moderator")
+    page_url = browser.get("/admin/comment/export/csv/?flt0_status_equals=pending").location
+    slow = workers.environment(app, tmp_path / "slow", **settings)
+    slow["CMS_TEST_SLOW_PROGRESS_SECONDS"] = "600"
+    worker = workers.start_worker(slow, log)
     try:
-        page_url = browser.get("/admin/comment/export/csv/?flt0_status_equals=pending").location
-        slow = workers.environment(app, tmp_path / "slow", **settings)
-        slow["CMS_TEST_SLOW_PROGRESS_SECONDS"] = "600"
-        worker = workers.start_worker(slow, log)
-        try:
-            kill_in_the_middle_and_watch(browser, page_url, worker)
-        finally:
-            workers.kill(worker)
-        assert not any(name.startswith(workers.job_id_of(page_url)) for name in os.listdir(app.config["EXPORTS_DIR"]))
-
-        rerun_url = run_again(browser, page_url)
-        burst = workers.start_worker(workers.environment(app, tmp_path / "again", **settings), log, burst=True)
-        assert burst.wait(timeout=180) == 0, log.read_text()[-3000:]
-        downloads_every_comment(browser, rerun_url)
+        kill_in_the_middle_and_watch(browser, page_url, worker)
     finally:
-        from redis import Redis
+        workers.kill(worker)
+    assert not any(name.startswith(workers.job_id_of(page_url)) for name in os.listdir(app.config["EXPORTS_DIR"]))
 
-        connection = Redis.from_url(REDIS_URL)
-        for key in connection.scan_iter(f"*{queue_name}*"):
-            connection.delete(key)
+    rerun_url = run_again(browser, page_url)
+    burst = workers.start_worker(workers.environment(app, tmp_path / "again", **settings), log, burst=True)
+    assert burst.wait(timeout=180) == 0, log.read_text()[-3000:]
+    downloads_every_comment(browser, rerun_url)
 
 
 def test_a_web_process_killed_mid_export_fails_its_thread_job_and_run_again_exports_it(
@@ -166,3 +170,25 @@ def test_a_graceful_restart_fails_the_thread_jobs_of_the_web_process_at_once(app
     job = browser.get(page_url.rstrip("/") + ".json").get_json()
     assert (job["status"], job["done"]) == ("failed", 2_000), job
     assert WORKER_STOPPED in browser.get(page_url).get_data(as_text=True)
+
+
+def test_a_worker_stopped_cold_fails_its_job_at_once(app, login_as, pending, rq_settings, monkeypatch, tmp_path):
+    """`flask cms worker` asked twice to stop (the second time is RQ's cold shutdown) fails its running export as
+    it stops, not a stale limit later (the limit here is ten minutes)."""
+    monkeypatch.setitem(app.config, "JOB_STALE_AFTER", 600)
+    env = workers.environment(app, tmp_path / "slow", **rq_settings, JOB_STALE_AFTER=600)
+    env["CMS_TEST_SLOW_PROGRESS_SECONDS"] = "600"
+    browser = login_as("moderator")
+    status_url = browser.get("/admin/comment/export/csv/?flt0_status_equals=pending").location.rstrip("/") + ".json"
+    worker = workers.start_worker(env, tmp_path / "worker.log")
+    try:
+        poll(browser, status_url, lambda job: job["done"] > 0)
+        os.killpg(worker.pid, signal.SIGTERM)  # warm: RQ would let the job finish
+        time.sleep(1.5)  # RQ ignores a second signal within a second of the first
+        os.killpg(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=60) != -signal.SIGKILL
+    finally:
+        workers.kill(worker)
+    job = browser.get(status_url).get_json()
+    assert (job["status"], job["done"]) == ("failed", 2_000), job
+    assert job["error"] == WORKER_STOPPED.removeprefix("The export failed: ")
