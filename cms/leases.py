@@ -139,7 +139,10 @@ def expire(work: LeasedWork, *, stale_after: float, start_within: float, run_lim
             model.status.in_((work.queued, work.running))
         )
     ).all()
-    serving = any(row.status == work.running and (row.heartbeat_at or now) >= alive_since for row in unfinished)
+    serving = any(
+        row.status == work.running and row.heartbeat_at is not None and row.heartbeat_at >= alive_since
+        for row in unfinished
+    )
     to_fail: list[tuple[Any, Any, str]] = []
     for row in unfinished:
         if row.status == work.running:

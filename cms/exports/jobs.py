@@ -88,8 +88,8 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
     """Claim the job, write the export file with a heartbeat and progress as it goes, and record the outcome; a
     failure is recorded with its reason. A job that is not waiting (taken, failed or removed) is left alone.
 
-    `parallel` as for `export_to_file`: only the single-threaded RQ worker passes True, never the thread
-    runner inside a web process."""
+    `parallel` as for `export_to_file`: only the RQ worker passes True (its one other thread is the job's
+    heartbeat, whose beats a fork waits for), never the thread runner inside a web process."""
     db.session.rollback()  # start from a fresh transaction: the job row was committed by another process
     token = leases.claim(EXPORTS, job_id)
     if token is None:
