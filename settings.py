@@ -32,6 +32,16 @@ class Config:
     EXPORT_ASYNC_ROWS = 20_000  # larger comment exports run in the background
     EXPORT_INLINE_ROWS = 2_000  # up to this many rows Flask-Excel builds the file in memory
     EXPORT_QUEUE = "cms-exports"  # the RQ queue `flask cms worker` serves
+    # Background jobs (cms.leases): a running job's worker writes a heartbeat to its row at least every
+    # JOB_STALE_AFTER / 4 seconds, even while one chunk is slow. Whoever looks (the job page and its poll, the
+    # job list, `flask cms worker` starting, `flask cms jobs`) fails a job whose heartbeat is older than
+    # JOB_STALE_AFTER seconds (its worker died: a restart, a deploy, out of memory), and a queued job that waited
+    # JOB_START_WITHIN seconds while no worker was running any job (no worker is serving the queue).
+    JOB_STALE_AFTER = 60
+    JOB_START_WITHIN = 300
+    # The longest an export may run, in seconds: a million rows take minutes. Past it the job is failed; RQ's own
+    # job timeout is a minute longer, so RQ stops a job stuck inside one step.
+    EXPORT_JOB_TIMEOUT = 2 * 3600
     ADMIN_PAGE_SIZE = 20  # rows per console list page by default; 50 and 100 are a click away
     # Console lists past these many rows show "more than N" (the exact count is one click away) and refuse
     # to page deeper (a filter narrows instead): no list statement reads more than about this many rows.

@@ -7,8 +7,9 @@ from cms.exports import jobs
 
 
 def run_export_job(job_id: str) -> None:
-    """`flask cms worker` (SimpleWorker, one thread) runs jobs inside its own app context; a plain
-    `rq worker` has none, so the job builds the app from the environment, as `wsgi.py` does."""
+    """`flask cms worker` (SimpleWorker) runs jobs inside its own app context; a plain `rq worker` has none, so
+    the job builds the app from the environment, as `wsgi.py` does. Either way the job may fork (`parallel`): its
+    only other thread is its heartbeat, whose beats a fork waits for (`cms.leases`)."""
     if has_app_context():
         jobs.run_export_job(job_id, parallel=True)
         return

@@ -1,5 +1,6 @@
 """The comment queue's exports: the file for the list's current selection (in memory, streamed, or a background
-job as cms.exports.deliver decides) and the job pages (progress, download) for whoever may download them."""
+job as cms.exports.deliver decides), and the job pages (list, progress, download, run a failed job again) for
+whoever may download them."""
 
 import flask_excel as excel
 from flask import abort, flash, jsonify, redirect, request, send_file
@@ -10,6 +11,8 @@ from flask_security import current_user
 from cms import exports, policies
 from cms.extensions import db
 from cms.models import ExportJob, ExportStatus, utcnow
+
+JOBS_LISTED = 50  # the newest background exports the jobs list shows
 
 
 class CommentExportViews:
@@ -40,19 +43,34 @@ class CommentExportViews:
         return response
 
     def _job_or_404(self, job_id: str) -> ExportJob:
+        """The job, after failing the jobs whose worker is gone, so whoever looks sees the truth (cms.leases)."""
+        exports.fail_stale_jobs()
         job = db.session.get(ExportJob, job_id) or abort(404)
         if not policies.exports.may_download(current_user, job):
             abort(403)
         return job
 
+    @expose("/exports/")
+    def export_jobs_view(self):
+        exports.fail_stale_jobs()
+        jobs = exports.recent_jobs(JOBS_LISTED, policies.exports.visible_clause(current_user))
+        return self.render("admin/export_jobs.html", jobs=jobs, reason=exports.failure_reason, listed=JOBS_LISTED)
+
     @expose("/exports/<job_id>/")
     def export_job_view(self, job_id):
-        return self.render("admin/export_job.html", job=self._job_or_404(job_id))
+        job = self._job_or_404(job_id)
+        return self.render("admin/export_job.html", job=job, error=exports.failure_reason(job))
 
     @expose("/exports/<job_id>.json")
     def export_job_status(self, job_id):
         job = self._job_or_404(job_id)
-        data = {"status": job.status, "done": job.done, "total": job.total, "percent": job.percent, "error": job.error}
+        data = {
+            "status": job.status,
+            "done": job.done,
+            "total": job.total,
+            "percent": job.percent,
+            "error": exports.failure_reason(job),
+        }
         if job.status == ExportStatus.DONE:
             data["download_url"] = self.get_url(".export_job_download", job_id=job.id)
         return jsonify(data)
@@ -66,3 +84,19 @@ class CommentExportViews:
         return send_file(
             path, as_attachment=True, download_name=f"comments-{job.created_at:%Y%m%d-%H%M%S}.{job.format}"
         )
+
+    @expose("/exports/<job_id>/run-again", methods=("POST",))
+    def export_job_run_again(self, job_id):
+        """A failed job's export again, as a new job (the failed one keeps its reason); a second press of the
+        same button leads to the job the first one made."""
+        job = self._job_or_404(job_id)
+        try:
+            rerun, made = exports.run_again(current_user, job)
+        except exports.ExportError as exc:
+            abort(409, str(exc))
+        if made:
+            total = f"{rerun.total:,}"
+            flash(gettext("%(num)s comments are being exported again in the background.", num=total), "info")
+        else:
+            flash(gettext("This export was already run again; here it is."), "info")
+        return redirect(self.get_url(".export_job_view", job_id=rerun.id))

@@ -1,4 +1,4 @@
-"""The `flask cms …` commands: init, create-user, seed."""
+"""The `flask cms …` commands: init, create-user, seed, the background worker and its jobs, exports, i18n."""
 
 from pathlib import Path
 
@@ -177,17 +177,36 @@ def i18n_import_po(path, locale):
 @cms_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop.")
 def worker_command(burst):
-    """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL."""
+    """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL. Jobs a dead worker left running are
+    failed first (their moderators can run them again)."""
     redis_url = current_app.config.get("REDIS_URL")
     if not redis_url:
         raise click.ClickException("Set CMS_REDIS_URL: without Redis, exports run on a thread in the web process.")
     from redis import Redis
     from rq import Queue, SimpleWorker
 
+    _echo_failed(exports.fail_stale_jobs())
     connection = Redis.from_url(redis_url)
     queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
     # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
     SimpleWorker([queue], connection=connection).work(burst=burst)
+
+
+@cms_cli.command("jobs")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many to list.")
+def jobs_command(limit):
+    """Fail the background exports whose worker stopped, then list the newest ones with their state."""
+    _echo_failed(exports.fail_stale_jobs())
+    for job in exports.recent_jobs(limit):
+        line = f"{job.id}  {job.created_at:%Y-%m-%d %H:%M:%S}  {job.format:<4}  {job.status:<7}"
+        line += f"  {job.done:,}/{job.total:,}"
+        reason = exports.failure_reason(job)
+        click.echo(f"{line}  {reason}" if reason else line)
+
+
+def _echo_failed(failed: list[str]) -> None:
+    if failed:
+        click.echo(f"Failed {len(failed)} background export(s) that could no longer finish: {', '.join(failed)}.")
 
 
 @cms_cli.command("export-comments")

@@ -360,7 +360,12 @@ EXPORT_STATUSES = tuple(ExportStatus)
 
 
 class ExportJob(Model):
-    """A comment export too large for one request, run in the background; the file lives a day."""
+    """A comment export too large for one request, run in the background; the file lives a day.
+
+    The worker running it holds a lease (`cms.leases`): `lease_token` names its claim and `heartbeat_at` says when
+    it was last alive, so a job whose worker died is seen and failed."""
+
+    __table_args__ = (sa.Index("ix_export_job_status_heartbeat_at", "status", "heartbeat_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -375,6 +380,10 @@ class ExportJob(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(32))
+    retried_as: Mapped[str | None] = mapped_column(sa.String(32))  # the job "Run again" made of this failed one
 
     user: Mapped[User | None] = relationship()
 

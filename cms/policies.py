@@ -79,6 +79,10 @@ class ExportPolicy:
     def may_download(self, user: User, job: ExportJob) -> bool:
         return job.user_id == user.id or user_can(user, Perm.ADMIN)
 
+    def visible_clause(self, user: User):
+        """The jobs list's rule: a WHERE clause selecting the jobs whose files `user` may download."""
+        return sa.true() if user_can(user, Perm.ADMIN) else ExportJob.user_id == user.id
+
 
 class CatalogPolicy:
     """Translators edit the catalogs; adding a language is an administrator's call."""

@@ -1,8 +1,15 @@
 """The `flask cms` commands."""
 
+import json
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
 import sqlalchemy as sa
 
-from cms.models import Comment, Follow, Post, Role, User
+from cms.extensions import db
+from cms.models import Comment, ExportJob, Follow, Post, Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm
 from tests.support.database import fresh
 
@@ -91,3 +98,37 @@ def test_seed_refuses_negative_counts(app):
     result = app.test_cli_runner().invoke(args=["cms", "seed", "--posts", "-1"])
     assert result.exit_code == 2
     assert count(Post) == 0
+
+
+def _export_job(user_id: int, status: str, **values):
+    job = ExportJob(id=uuid.uuid4().hex, user_id=user_id, format="csv", status=status, total=5,
+                    selection=json.dumps({"status": "pending"}), **values)  # fmt: skip
+    db.session.add(job)
+    db.session.commit()
+    return job.id
+
+
+def test_jobs_fails_the_exports_whose_worker_stopped_and_lists_the_newest(app, users):
+    stale = utcnow() - timedelta(seconds=app.config["JOB_STALE_AFTER"] + 1)
+    dead = _export_job(users["moderator"].id, "running", done=2, created_at=stale, started_at=stale, heartbeat_at=stale)
+    alive = _export_job(users["moderator"].id, "running", done=3, started_at=stale, heartbeat_at=utcnow())
+    result = app.test_cli_runner().invoke(args=["cms", "jobs"])
+    assert result.exit_code == 0, result.output
+    assert f"Failed 1 background export(s) that could no longer finish: {dead}." in result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert "failed   2/5  the worker running it stopped" in lines[dead]
+    assert lines[alive].endswith("running  3/5")
+    newest = app.test_cli_runner().invoke(args=["cms", "jobs", "--limit", "1"]).output.splitlines()
+    assert [line.split()[0] for line in newest] == [alive]
+    assert app.test_cli_runner().invoke(args=["cms", "jobs", "--limit", "0"]).exit_code == 2
+
+
+def test_the_worker_fails_the_exports_a_dead_worker_left_before_it_starts(app, users, monkeypatch):
+    if not os.environ.get("CMS_TEST_REDIS_URL"):
+        pytest.skip("needs CMS_TEST_REDIS_URL (set by .ci/run)")
+    monkeypatch.setitem(app.config, "REDIS_URL", os.environ["CMS_TEST_REDIS_URL"])
+    monkeypatch.setitem(app.config, "EXPORT_QUEUE", f"test-exports-{uuid.uuid4().hex}")
+    dead = _export_job(users["moderator"].id, "running", done=2)  # from before heartbeats: none recorded
+    result = app.test_cli_runner().invoke(args=["cms", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert f"Failed 1 background export(s) that could no longer finish: {dead}." in result.output

@@ -1,5 +1,6 @@
-"""Background exports: the job row, its run on RQ (when CMS_REDIS_URL is set) or a worker thread, and the
-file it leaves for a day (who may download it is `cms.policies.exports`)."""
+"""Background exports: the job row, its run on RQ (when CMS_REDIS_URL is set) or a worker thread under a lease
+(`cms.leases`: a job whose worker died is failed, and can be run again), and the file it leaves for a day (who may
+download it is `cms.policies.exports`)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,25 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from cms.comments import CommentSelection
-from cms.exports.writers import export_to_file
+from cms import audit, leases
+from cms.comments import CommentSelection, count_selected
+from cms.exports.writers import FORMATS, ExportError, export_to_file
 from cms.extensions import db
 from cms.models import ExportJob, ExportStatus, User, utcnow
 
 log = logging.getLogger("cms.exports")
 
-FILE_LIFETIME = timedelta(days=1)
+FILE_LIFETIME = timedelta(days=1)  # a finished file, and a failed job's row, are kept this long
+EXPORTS = leases.LeasedWork(
+    ExportJob,
+    queued=ExportStatus.QUEUED,
+    running=ExportStatus.RUNNING,
+    failed=ExportStatus.FAILED,
+    fail_values=lambda now: {"expires_at": now + FILE_LIFETIME},
+)
 
 
 def exports_dir() -> Path:
@@ -54,14 +64,15 @@ def record_job(
 
 def start_export(job: ExportJob) -> None:
     """Run a committed job on RQ (when CMS_REDIS_URL is set) or on a thread of this process."""
-    redis_url = current_app.config.get("REDIS_URL")
-    if redis_url:
+    config = current_app.config
+    if config.get("REDIS_URL"):
         from redis import Redis
         from rq import Queue
 
-        queue = Queue(current_app.config["EXPORT_QUEUE"], connection=Redis.from_url(redis_url))
-        # The top-level entry point, which builds the app when the worker has none (a plain `rq worker`).
-        queue.enqueue("worker.run_export_job", job.id, job_timeout=6 * 3600, result_ttl=86400)
+        queue = Queue(config["EXPORT_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+        # The top-level entry point, which builds the app when the worker has none (a plain `rq worker`). RQ's
+        # timeout is a minute past ours: the lease fails a job at EXPORT_JOB_TIMEOUT, RQ stops one stuck in a step.
+        queue.enqueue("worker.run_export_job", job.id, job_timeout=config["EXPORT_JOB_TIMEOUT"] + 60, result_ttl=86400)
     else:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=_run_in_app, args=(app, job.id), daemon=True, name=f"export-{job.id}").start()
@@ -74,41 +85,114 @@ def _run_in_app(app: Flask, job_id: str) -> None:
 
 
 def run_export_job(job_id: str, *, parallel: bool = False) -> None:
-    """Write the export file, recording progress as it goes; a failure is recorded with its reason.
+    """Claim the job, write the export file with a heartbeat and progress as it goes, and record the outcome; a
+    failure is recorded with its reason. A job that is not waiting (taken, failed or removed) is left alone.
 
-    `parallel` as for `export_to_file`: only the single-threaded RQ worker passes True, never the thread
-    runner inside a web process."""
+    `parallel` as for `export_to_file`: only the RQ worker passes True (its one other thread is the job's
+    heartbeat, whose beats a fork waits for), never the thread runner inside a web process."""
     db.session.rollback()  # start from a fresh transaction: the job row was committed by another process
-    job = db.session.get(ExportJob, job_id)
-    if job is None:
-        log.warning("export job %s vanished", job_id)
+    token = leases.claim(EXPORTS, job_id)
+    if token is None:
+        log.warning("export job %s is not waiting for a worker (taken, failed or removed): skipped", job_id)
         return None
+    job = db.session.get_one(ExportJob, job_id)
     data = json.loads(job.selection)
     base_url = data.pop("base_url", "")
-    job.status, job.done = ExportStatus.RUNNING, 0
-    db.session.commit()
+    path, total = job_path(job), job.total
 
     def progress(rows: int) -> None:
-        db.session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(done=ExportJob.done + rows))
-        db.session.commit()
+        leases.renew(EXPORTS, job_id, token, done=ExportJob.done + rows)
 
-    path = job_path(job)
     try:
-        selection = CommentSelection.from_json(data)
-        written = export_to_file(selection, job.format, path, job.locale, base_url, progress, parallel=parallel)
+        with leases.Heartbeat(EXPORTS, job_id, token, leases.beat_interval(current_app.config["JOB_STALE_AFTER"])):
+            selection = CommentSelection.from_json(data)
+            written = export_to_file(selection, job.format, path, job.locale, base_url, progress, parallel=parallel)
+    except leases.LeaseLost:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        log.warning("export job %s was failed while it ran (its heartbeat came too late): its file is dropped", job_id)
+        return None
     except Exception as exc:  # the moderator must learn why, whatever it was
         log.exception("export job %s failed", job_id)
         db.session.rollback()
         path.unlink(missing_ok=True)
-        job = db.session.get_one(ExportJob, job_id)
-        job.status, job.error, job.finished_at = ExportStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500], utcnow()
-        db.session.commit()
+        leases.fail(EXPORTS, job_id, token, f"{type(exc).__name__}: {exc}"[:500])
         return None
-    job = db.session.get_one(ExportJob, job_id)
-    job.status, job.done, job.total = ExportStatus.DONE, written, max(job.total, written)
-    job.file_name, job.finished_at, job.expires_at = path.name, utcnow(), utcnow() + FILE_LIFETIME
-    db.session.commit()
+    except BaseException:  # this process is stopping (a worker's cold shutdown): say so now, not a minute later
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        leases.fail(EXPORTS, job_id, token, leases.STOPPED)
+        raise
+    now = utcnow()
+    done = dict(done=written, total=max(total, written), file_name=path.name, finished_at=now)
+    if not leases.finish(EXPORTS, job_id, token, ExportStatus.DONE, **done, expires_at=now + FILE_LIFETIME):
+        path.unlink(missing_ok=True)
     return None
+
+
+def fail_stale_jobs() -> list[str]:
+    """Fail the jobs whose worker is gone, that no worker started, or that ran too long (`cms.leases.expire`, with
+    JOB_STALE_AFTER, JOB_START_WITHIN and EXPORT_JOB_TIMEOUT), and remove what they had written; their ids."""
+    config = current_app.config
+    failed = leases.expire(
+        EXPORTS,
+        stale_after=config["JOB_STALE_AFTER"],
+        start_within=config["JOB_START_WITHIN"],
+        run_limit=config["EXPORT_JOB_TIMEOUT"],
+    )
+    for job_id in failed:
+        for fmt in FORMATS:
+            (exports_dir() / f"{job_id}.{fmt}").unlink(missing_ok=True)
+            (exports_dir() / f"{job_id}.{fmt}.part").unlink(missing_ok=True)
+    return failed
+
+
+def recent_jobs(limit: int, where: sa.ColumnElement[bool] | None = None) -> list[ExportJob]:
+    """The newest jobs first, those matching `where` (e.g. `policies.exports.visible_clause`)."""
+    query = select(ExportJob).order_by(ExportJob.created_at.desc(), ExportJob.id).limit(limit)
+    return list(db.session.scalars(query if where is None else query.where(where)))
+
+
+def failure_reason(job: ExportJob) -> str | None:
+    """Why the job failed, in the reader's language."""
+    return leases.reason_text(job.error)
+
+
+def run_again(user: User, job: ExportJob) -> tuple[ExportJob, bool]:
+    """A new job for a failed one's selection, format and language, owned by `user`, audited as an export and
+    started; whether it was made now. A job run again before gives the job made then (a second press makes no
+    second export)."""
+    if job.status != ExportStatus.FAILED:
+        raise ExportError(_l("Only a failed export can be run again."))
+    if job.retried_as and (earlier := db.session.get(ExportJob, job.retried_as)) is not None:
+        return earlier, False
+    data = json.loads(job.selection)
+    base_url = data.pop("base_url", "")
+    try:
+        selection = CommentSelection.from_json(data)
+    except (TypeError, ValueError):
+        raise ExportError(_l("This export's selection can no longer be read; export from the comment list.")) from None
+    total = count_selected(selection)
+    rerun = record_job(user, selection, job.format, job.locale, base_url, total)
+    db.session.flush()
+    claimed = db.session.execute(
+        sa.update(ExportJob).where(ExportJob.id == job.id, ExportJob.retried_as.is_(None)).values(retried_as=rerun.id)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another press got there first
+        db.session.rollback()
+        current = db.session.get(ExportJob, job.id)
+        earlier = db.session.get(ExportJob, current.retried_as) if current and current.retried_as else None
+        if earlier is None:
+            raise ExportError(_l("This export has expired; export from the comment list."))
+        return earlier, False
+    audit.record(
+        "export",
+        "Comment",
+        summary=f"{total} comments as {job.format} (background job {rerun.id}, run again of {job.id})",
+    )
+    db.session.commit()
+    start_export(rerun)
+    return rerun, True
 
 
 def download_path(job: ExportJob) -> Path | None:

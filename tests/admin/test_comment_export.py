@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -227,3 +228,111 @@ def test_xlsx_opens_in_libreoffice(login_as, comments, tmp_path, export_path):
     rows = list(csv.reader((tmp_path / "comments.csv").open(encoding="utf-8", newline="")))
     assert rows[0] == ENGLISH_HEADER
     assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("pending")]
+
+
+# -- failed jobs run again; the jobs list -------------------------------------------------------------------
+def export_job(user, status: str = "failed", **values) -> ExportJob:
+    job = ExportJob(id=uuid.uuid4().hex, user_id=user.id, format="csv", status=status, total=5,
+                    selection=json.dumps({"status": "pending", "base_url": "http://localhost/"}), **values)  # fmt: skip
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("moderator", 302), ("administrator", 302), ("other moderator", 403), ("editor", 403), ("reader", 403),
+     (None, 302)],
+)  # fmt: skip
+def test_who_may_run_a_failed_export_again(app, login_as, users, comments, role, status):
+    from cms.accounts import create_user
+    from tests.support.web import PASSWORD, Browserish
+
+    failed = export_job(users["moderator"], error="lease:stopped")
+    if role == "other moderator":
+        create_user("mod2@example.com", PASSWORD, ["Moderator"], username="mod2")
+        browser = Browserish(app.test_client())
+        browser.login("mod2@example.com")
+    else:
+        browser = login_as(role)
+    response = browser.post(f"/admin/comment/exports/{failed.id}/run-again", data={"csrf_token": browser.csrf()})
+    assert response.status_code == status
+    made = fresh(sa.select(ExportJob).where(ExportJob.id != failed.id)).scalars().all()
+    if role in ("moderator", "administrator"):
+        assert response.location.endswith(f"/admin/comment/exports/{made[0].id}/")
+        assert (made[0].user_id, made[0].total) == (users[role].id, 5)
+    else:
+        assert made == [] and (role is not None or "/login" in response.location)
+
+
+def test_run_again_needs_the_forms_csrf_token(login_as, users, comments):
+    failed = export_job(users["moderator"])
+    response = login_as("moderator").post(f"/admin/comment/exports/{failed.id}/run-again")
+    assert response.status_code == 400
+    assert fresh(sa.select(sa.func.count()).select_from(ExportJob)).scalar() == 1
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "done"])
+def test_an_export_that_did_not_fail_is_not_run_again(login_as, users, comments, status):
+    job = export_job(users["moderator"], status=status, heartbeat_at=utcnow(), started_at=utcnow())
+    browser = login_as("moderator")
+    response = browser.post(f"/admin/comment/exports/{job.id}/run-again", data={"csrf_token": browser.csrf()})
+    assert response.status_code == 409
+    assert "Only a failed export can be run again." in response.get_data(as_text=True)
+    page = browser.get(f"/admin/comment/exports/{job.id}/").get_data(as_text=True)
+    assert re.search(r'<form id="export-run-again"[^>]*\shidden>', page), "the button shows only once it failed"
+    assert fresh(sa.select(sa.func.count()).select_from(ExportJob)).scalar() == 1
+
+
+def test_run_again_of_an_unknown_job_is_404(login_as):
+    browser = login_as("moderator")
+    assert browser.post("/admin/comment/exports/nope/run-again", data={"csrf_token": browser.csrf()}).status_code == 404
+
+
+def test_a_failed_job_run_again_leads_to_its_new_job_and_a_second_press_to_the_same(login_as, users, comments,
+                                                                                    background):  # fmt: skip
+    failed = export_job(users["moderator"], error="lease:stopped")
+    browser = login_as("moderator")
+    page = f"/admin/comment/exports/{failed.id}/"
+    html = browser.get(page).get_data(as_text=True)
+    assert "The export failed: the worker running it stopped" in html and "Run again" in html
+    first = browser.submit(page, {}, post_url=f"{page}run-again")
+    second = browser.post(f"{page}run-again", data={"csrf_token": browser.csrf()})
+    assert first.status_code == second.status_code == 302 and first.location == second.location
+    job = wait_for(browser, first.location.rstrip("/") + ".json")
+    assert (job["status"], job["done"]) == ("done", 5)
+    assert "This export was already run again; here it is." in browser.get(second.location).get_data(as_text=True)
+    assert "This export was run again: see the new one." in browser.get(page).get_data(as_text=True)
+    exports_audited = sa.select(AuditLog.summary).where(AuditLog.action == "export")
+    assert len(fresh(exports_audited).all()) == 1
+
+
+def test_the_jobs_list_shows_ones_own_exports_and_administrators_everyones(app, login_as, users, comments):
+    from cms.accounts import create_user
+
+    other = create_user("mod2@example.com", "a-long-password", ["Moderator"], username="mod2")
+    mine = export_job(users["moderator"], status="done", done=5)
+    theirs = export_job(other, status="queued", done=0)
+    listed = login_as("moderator").get("/admin/comment/exports/").get_data(as_text=True)
+    assert f'id="export-job-{mine.id}"' in listed and f'id="export-job-{theirs.id}"' not in listed
+    everyone = login_as("administrator").get("/admin/comment/exports/").get_data(as_text=True)
+    assert f'id="export-job-{mine.id}"' in everyone and f'id="export-job-{theirs.id}"' in everyone
+    assert login_as("editor").get("/admin/comment/exports/").status_code == 403
+
+
+def test_the_jobs_list_fails_a_job_whose_worker_stopped(app, login_as, users, comments):
+    stale = utcnow() - timedelta(seconds=app.config["JOB_STALE_AFTER"] + 1)
+    job = export_job(users["moderator"], status="running", done=2, started_at=stale, heartbeat_at=stale)
+    listed = login_as("moderator").get("/admin/comment/exports/").get_data(as_text=True)
+    assert f'id="export-job-{job.id}" data-status="failed"' in listed
+    assert "Failed: the worker running it stopped (a restart, a deploy or running out of memory)" in listed
+
+
+def test_the_jobs_list_holds_the_newest_jobs_listed(login_as, users, comments, monkeypatch):
+    from admin_views import comment_exports
+
+    monkeypatch.setattr(comment_exports, "JOBS_LISTED", 2)
+    made = [export_job(users["moderator"], status="done", created_at=utcnow() - timedelta(minutes=n)) for n in range(3)]
+    listed = login_as("moderator").get("/admin/comment/exports/").get_data(as_text=True)
+    assert [f'id="export-job-{job.id}"' in listed for job in made] == [True, True, False]
+    assert "The newest 2 exports are listed" in listed

@@ -1,8 +1,11 @@
 """Background exports: the RQ entry point runs a job in the app it finds or builds one, the finished file is
-offered for a day, and expired files and their jobs are purged."""
+offered for a day, and expired files and their jobs are purged; a job whose worker is gone, that no worker
+started, or that ran too long is failed by whoever looks, at its limit and not a second before; a failed job
+runs again as a new one."""
 
 import contextvars
 import json
+import os
 import uuid
 from datetime import UTC, timedelta
 
@@ -11,9 +14,10 @@ import sqlalchemy as sa
 import time_machine
 
 import worker
-from cms.exports import jobs
+from cms import leases
+from cms.exports import ExportError, jobs
 from cms.extensions import db
-from cms.models import ExportJob, utcnow
+from cms.models import AuditLog, ExportJob, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.exports import ENGLISH_HEADER, expected_rows, read_csv
@@ -84,3 +88,147 @@ def test_a_file_is_offered_for_exactly_its_lifetime_and_purged_a_second_later(ap
         clock.shift(timedelta(seconds=1))
         assert jobs.download_path(finished(job)) is None and jobs.purge_expired() == 1
     assert not path.exists() and fresh(sa.select(ExportJob)).first() is None
+
+
+# -- leases: a job whose worker is gone is failed by whoever looks --------------------------------------------
+def running_since(job_id: str, start) -> str:
+    """Claim the job at `start` as a worker would; its lease token."""
+    with time_machine.travel(start.replace(tzinfo=UTC), tick=False):
+        token = leases.claim(jobs.EXPORTS, job_id)
+    assert token
+    return token
+
+
+def state(job_id: str) -> tuple:
+    row = finished(job_id)
+    return row.status, jobs.failure_reason(row)
+
+
+def test_a_heartbeat_exactly_stale_after_old_keeps_the_job_and_a_second_more_fails_it(app, job):
+    start = utcnow().replace(microsecond=0)
+    running_since(job, start)
+    partial = jobs.exports_dir() / f"{job}.csv"
+    partial.write_text("half a file")
+    stale = timedelta(seconds=app.config["JOB_STALE_AFTER"])
+    with time_machine.travel((start + stale).replace(tzinfo=UTC), tick=False) as clock:
+        assert jobs.fail_stale_jobs() == [] and state(job) == ("running", None)
+        clock.shift(timedelta(seconds=1))
+        assert jobs.fail_stale_jobs() == [job]
+    assert state(job) == ("failed", "the worker running it stopped (a restart, a deploy or running out of memory)")
+    assert not partial.exists()
+    assert finished(job).expires_at == start + stale + timedelta(seconds=1) + jobs.FILE_LIFETIME
+
+
+def test_a_queued_job_fails_after_start_within_when_no_worker_runs_anything(app, job):
+    created = finished(job).created_at
+    wait = timedelta(seconds=app.config["JOB_START_WITHIN"])
+    with time_machine.travel((created + wait).replace(tzinfo=UTC), tick=False) as clock:
+        assert jobs.fail_stale_jobs() == [] and state(job) == ("queued", None)
+        clock.shift(timedelta(seconds=1))
+        assert jobs.fail_stale_jobs() == [job]
+    assert state(job) == ("failed", "no worker started it within 5 minutes; check that `flask cms worker` runs")
+
+
+def test_a_queued_job_waits_for_a_busy_worker_however_long(app, job, users):
+    busy = ExportJob(id=uuid.uuid4().hex, user_id=users["moderator"].id, format="csv", selection="{}", total=9)
+    db.session.add(busy)
+    db.session.commit()
+    created = finished(job).created_at
+    token = running_since(busy.id, created)
+    later = created + timedelta(seconds=app.config["JOB_START_WITHIN"] + 600)
+    with time_machine.travel(later.replace(tzinfo=UTC), tick=False):
+        leases.renew(jobs.EXPORTS, busy.id, token)  # the worker is alive, exporting `busy`
+        assert jobs.fail_stale_jobs() == []
+    assert state(job) == ("queued", None) and state(busy.id) == ("running", None)
+
+
+def test_a_job_running_exactly_its_timeout_keeps_going_and_a_second_more_fails_it(app, job):
+    start = utcnow().replace(microsecond=0)
+    token = running_since(job, start)
+    limit = timedelta(seconds=app.config["EXPORT_JOB_TIMEOUT"])
+    with time_machine.travel((start + limit).replace(tzinfo=UTC), tick=False) as clock:
+        leases.renew(jobs.EXPORTS, job, token, done=ExportJob.done + 1)
+        assert jobs.fail_stale_jobs() == [] and state(job) == ("running", None)
+        clock.shift(timedelta(seconds=1))
+        leases.renew(jobs.EXPORTS, job, token, done=ExportJob.done + 1)  # still beating: not a dead worker
+        assert jobs.fail_stale_jobs() == [job]
+    assert state(job) == ("failed", "it ran longer than its limit of 2 hours")
+
+
+def test_a_worker_that_lost_its_job_leaves_it_failed_and_no_file(app, job):
+    """A worker only slow (paused past the stale limit) finds its job failed: it stops and changes nothing."""
+    start = utcnow().replace(microsecond=0)
+    token = running_since(job, start)
+    with time_machine.travel((start + timedelta(minutes=5)).replace(tzinfo=UTC), tick=False):
+        assert jobs.fail_stale_jobs() == [job]
+    with pytest.raises(leases.LeaseLost):
+        leases.renew(jobs.EXPORTS, job, token, done=ExportJob.done + 4)
+    assert not leases.finish(jobs.EXPORTS, job, token, "done", done=4)
+    assert (finished(job).status, finished(job).done) == ("failed", 0)
+
+
+def test_a_job_is_claimed_by_one_worker_only(app, job):
+    worker.run_export_job(job)
+    assert leases.claim(jobs.EXPORTS, job) is None
+    worker.run_export_job(job)  # RQ delivering it twice: nothing happens
+    done = finished(job)
+    assert (done.status, done.done) == ("done", 4)
+
+
+@pytest.mark.skipif(not os.environ.get("CMS_TEST_REDIS_URL"), reason="needs CMS_TEST_REDIS_URL (set by .ci/run)")
+def test_rq_stops_an_export_a_minute_after_its_timeout(app, job, monkeypatch):
+    from redis import Redis
+    from rq import Queue
+
+    monkeypatch.setitem(app.config, "REDIS_URL", os.environ["CMS_TEST_REDIS_URL"])
+    monkeypatch.setitem(app.config, "EXPORT_QUEUE", f"test-exports-{uuid.uuid4().hex}")
+    monkeypatch.setitem(app.config, "EXPORT_JOB_TIMEOUT", 1234)
+    jobs.start_export(finished(job))
+    queue = Queue(app.config["EXPORT_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"]))
+    try:
+        (queued,) = queue.get_jobs()
+        assert (queued.func_name, queued.args, queued.timeout) == ("worker.run_export_job", (job,), 1294)
+    finally:
+        queue.delete(delete_jobs=True)
+
+
+# -- run again ---------------------------------------------------------------------------------------------
+def failed_job(job_id: str) -> ExportJob:
+    token = running_since(job_id, utcnow())
+    leases.fail(jobs.EXPORTS, job_id, token, leases.STOPPED)
+    return finished(job_id)
+
+
+def test_run_again_makes_a_new_job_of_the_same_export_audited_once(app, job, users):
+    old = failed_job(job)
+    rerun, made = jobs.run_again(users["administrator"], old)
+    assert made and rerun.id != job
+    assert (rerun.user_id, rerun.format, rerun.locale, rerun.total) == (users["administrator"].id, "csv", "en", 4)
+    same = {key: value for key, value in json.loads(rerun.selection).items() if value is not None}
+    assert same == json.loads(old.selection) == {"status": "approved", "base_url": "http://localhost/"}
+    exports_audited = sa.select(AuditLog.summary).where(AuditLog.action == "export")
+    assert fresh(exports_audited).scalars().all() == [
+        f"4 comments as csv (background job {rerun.id}, run again of {job})"
+    ]
+    again, made = jobs.run_again(users["moderator"], finished(job))
+    assert (again.id, made) == (rerun.id, False)
+    assert len(fresh(exports_audited).all()) == 1
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "done"])
+def test_only_a_failed_job_runs_again(app, job, users, status):
+    db.session.execute(sa.update(ExportJob).values(status=status))
+    db.session.commit()
+    with pytest.raises(ExportError, match="Only a failed export can be run again"):
+        jobs.run_again(users["moderator"], finished(job))
+    assert fresh(sa.select(sa.func.count()).select_from(ExportJob)).scalar() == 1
+
+
+@pytest.mark.parametrize("length", [460, 461], ids=["fits", "one-more"])
+def test_a_failure_keeps_500_characters_of_its_error(app, job, length):
+    """An unreadable date of `length` characters makes a ValueError whose text is 40 characters more."""
+    db.session.execute(sa.update(ExportJob).values(selection=json.dumps({"created_from": "x" * length})))
+    db.session.commit()
+    worker.run_export_job(job)
+    whole = f"ValueError: Invalid isoformat string: '{'x' * length}'"
+    assert (len(whole), finished(job).status, finished(job).error) == (length + 40, "failed", whole[:500])

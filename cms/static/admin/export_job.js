@@ -12,7 +12,11 @@
       document.getElementById('export-count').textContent =
         labels.rows.replace('__done__', job.done.toLocaleString()).replace('__total__', job.total.toLocaleString());
       var state = document.getElementById('export-state');
-      if (job.status === FAILED) { state.textContent = labels[FAILED].replace('__error__', job.error); bar.classList.add('bg-danger'); return; }
+      if (job.status === FAILED) {
+        state.textContent = labels[FAILED].replace('__error__', job.error); bar.classList.add('bg-danger');
+        var again = document.getElementById('export-run-again'); if (again) { again.hidden = false; }
+        return;
+      }
       state.textContent = labels[job.status] || job.status;
       if (job.status === DONE) { document.getElementById('export-download').hidden = false; return; }
       setTimeout(poll, 700);
