@@ -1,7 +1,7 @@
 """Export jobs hold a lease: when they started, their heartbeat, the claim's token, the job run again
 
 Revision ID: e5a8c3f1b2d7
-Revises: d4e7b1c2a9f0
+Revises: 5b8e2f3c1d7a
 Create Date: 2026-12-02 09:00:00
 
 A job whose worker died (restart, deploy, out of memory) is found by its stale heartbeat and failed, instead of
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import mysql
 
 # revision identifiers, used by Alembic.
 revision = 'e5a8c3f1b2d7'
-down_revision = 'd4e7b1c2a9f0'
+down_revision = '5b8e2f3c1d7a'
 branch_labels = None
 depends_on = None
 
