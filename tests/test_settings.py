@@ -4,6 +4,7 @@ import re
 
 import pytest
 from flask_migrate import upgrade
+from flask_security.recoverable import generate_reset_password_token
 
 from cms import create_app
 from cms.accounts import create_user, ensure_default_roles
@@ -100,28 +101,30 @@ def _sign_in(client, password: str):
     return client.post("/login", data={"email": "ed@example.com", "password": password, "csrf_token": token.group(1)})
 
 
-def test_a_rotated_secret_key_keeps_passwords_and_with_a_fallback_the_sessions(monkeypatch, tmp_path):
+def test_a_rotated_secret_key_keeps_passwords_and_sessions_and_with_a_fallback_mailed_links(monkeypatch, tmp_path):
     before = _production(monkeypatch, tmp_path, "the-leaked-key")
     with before.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         ensure_default_roles()
-        create_user("ed@example.com", "an old but good passphrase", ["Reader"], username="ed")
+        user = create_user("ed@example.com", "an old but good passphrase", ["Reader"], username="ed")
         db.session.commit()
+        with before.test_request_context():
+            link = f"/reset/{generate_reset_password_token(user)}"
     signed_in = before.test_client()
     assert _sign_in(signed_in, "an old but good passphrase").status_code == 302
     assert signed_in.get("/change").status_code == 200
     cookie = signed_in.get_cookie("session").value
 
     rotated = _production(monkeypatch, tmp_path, "the-new-key", fallbacks='["the-leaked-key"]')
-    carried = rotated.test_client()
-    carried.set_cookie("session", cookie)
-    assert carried.get("/change").status_code == 200  # signed by the old key: still valid during the rotation
     assert _sign_in(rotated.test_client(), "an old but good passphrase").status_code == 302
+    assert 'name="password"' in rotated.test_client().get(link).get_data(as_text=True)  # the old key's link
 
-    done = _production(monkeypatch, tmp_path, "the-new-key")  # the fallback dropped: old sessions end
-    stale = done.test_client()
-    stale.set_cookie("session", cookie)
-    assert stale.get("/change").status_code == 302
+    done = _production(monkeypatch, tmp_path, "the-new-key")  # the fallback dropped
+    assert 'name="password"' not in done.test_client().get(link, follow_redirects=True).get_data(as_text=True)
+    # Sessions live on the server under a random id that no key signs: a rotation leaves them signed in.
+    carried = done.test_client()
+    carried.set_cookie("session", cookie)
+    assert carried.get("/change").status_code == 200
     fresh = done.test_client()
     assert _sign_in(fresh, "an old but good passphrase").status_code == 302
     assert fresh.get("/change").status_code == 200
