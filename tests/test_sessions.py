@@ -11,19 +11,24 @@ import flask
 import pytest
 import sqlalchemy as sa
 import time_machine
+from alembic.script import ScriptDirectory
 from flask_login.utils import encode_cookie
 from flask_migrate import upgrade
+from flask_security import hash_password
 
-from cms.accounts import create_user, ensure_default_roles
+from cms.accounts import ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.comments import deactivate_authors
 from cms.extensions import db
-from cms.models import User
+from cms.models import User, utcnow
 from cms.sessions import ServerSession
 from tests.factories import make_comment, make_post
 from tests.support.database import backend_of, drop_everything, fresh, make_app
 from tests.support.instances import instances
 from tests.support.web import PASSWORD, Browserish, csrf_token
+
+# The migration before the one that moved sessions to the server (and renewed every fs_uniquifier).
+BEFORE_SESSIONS = ScriptDirectory(MIGRATIONS_DIR).get_revision("5b8e2f3c1d7a").down_revision
 
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL")
 COOKIE = "session"
@@ -195,16 +200,32 @@ def test_remember_cookies_from_before_the_upgrade_sign_nobody_in(app, tmp_path):
     old = make_app(backend_of(app), tmp_path)
     with old.app_context():
         drop_everything(db.engine)
-        upgrade(directory=MIGRATIONS_DIR, revision="d4e7b1c2a9f0")
+        upgrade(directory=MIGRATIONS_DIR, revision=BEFORE_SESSIONS)
         ensure_default_roles()
-        user = create_user("legacy@example.com", PASSWORD, ["Editor"])
-        legacy_uniquifier = user.fs_uniquifier
+        # Written through the tables as they were then: the model has columns later migrations add.
+        tables = sa.MetaData()
+        tables.reflect(bind=db.engine, only=["user", "role", "roles_users"])
+        legacy_uniquifier = uuid.uuid4().hex
+        with db.engine.begin() as conn:
+            user_id = conn.execute(
+                sa.insert(tables.tables["user"]).values(
+                    email="legacy@example.com",
+                    username="legacy",
+                    password=hash_password(PASSWORD),
+                    active=True,
+                    confirmed_at=utcnow(),
+                    fs_uniquifier=legacy_uniquifier,
+                    member_since=utcnow(),
+                )
+            ).inserted_primary_key[0]
+            editor = conn.execute(sa.select(tables.tables["role"].c.id).where(tables.tables["role"].c.name == "Editor"))
+            conn.execute(sa.insert(tables.tables["roles_users"]).values(user_id=user_id, role_id=editor.scalar_one()))
         with old.test_request_context():
             remember_cookie = encode_cookie(legacy_uniquifier)  # what Flask-Login gave a "remember me" sign-in
 
         upgrade(directory=MIGRATIONS_DIR)
 
-        assert fresh(sa.select(User.fs_uniquifier).where(User.id == user.id)).scalar() != legacy_uniquifier
+        assert fresh(sa.select(User.fs_uniquifier).where(User.id == user_id)).scalar() != legacy_uniquifier
         visitor = Browserish(old.test_client())
         visitor.set_cookie("remember_token", remember_cookie)
         assert not sees_console(visitor)
