@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_security import RoleMixin, UserMixin
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from cms.extensions import Model, db
@@ -66,6 +67,12 @@ class User(Model, UserMixin):
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # Flask-Security's two-factor fields: the method ("authenticator"), its secret (encrypted with
+    # SECURITY_TOTP_SECRETS), a phone number (unused: no SMS), and the unused recovery codes' keyed hashes.
+    tf_primary_method: Mapped[str | None] = mapped_column(sa.String(64))
+    tf_totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    tf_phone_number: Mapped[str | None] = mapped_column(sa.String(128))
+    mf_recovery_codes: Mapped[list[str] | None] = mapped_column(MutableList.as_mutable(sa.JSON(none_as_null=True)))
 
     roles: Mapped[list[Role]] = relationship(  # type: ignore[assignment]
         secondary=roles_users, back_populates="users", lazy="selectin"
