@@ -1,5 +1,6 @@
 """The newsroom back office: the application factory, which names everything the app is made of."""
 
+import json
 import logging
 from pathlib import Path
 
@@ -12,7 +13,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, catalog_store, comment_counts, errors, page_cache, permissions, translated_markup
+from cms import (
+    accounts,
+    audit,
+    catalog_store,
+    comment_counts,
+    errors,
+    page_cache,
+    permissions,
+    translated_markup,
+    two_factor,
+)
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -55,6 +66,16 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
         # The salt an instance folder has always had: derived from its first key, so older databases keep working.
         first = f"cms-salt:{config['SECRET_KEY']}"
         config["SECURITY_PASSWORD_SALT"] = settings.instance_secret(app.instance_path, "password_salt", first)
+    if isinstance(config.get("SECURITY_TOTP_SECRETS"), str):  # JSON given as a plain override, not from CMS_…
+        config["SECURITY_TOTP_SECRETS"] = json.loads(config["SECURITY_TOTP_SECRETS"])
+    if not config.get("SECURITY_TOTP_SECRETS"):
+        if production:
+            raise RuntimeError(
+                'Production needs CMS_SECURITY_TOTP_SECRETS set, e.g. {"1": "<long random value>"}, kept for good'
+                " (the staff's authenticator keys are encrypted with it)."
+            )
+        # Like the salt, a secret of its own in the instance folder: rotating the key keeps every authenticator.
+        config["SECURITY_TOTP_SECRETS"] = {"1": settings.instance_secret(app.instance_path, "totp_secret")}
 
     url = config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'cms.db'}"
     if url.startswith("sqlite:///") and ":memory:" not in url:
@@ -109,6 +130,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    two_factor.init_app(app)
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from cms.extensions import Model, db
-from cms.permissions import granted_names
+from cms.permissions import granted_names, second_factor_required
 
 # Post and comment bodies can outgrow TEXT's 65,535 bytes on MariaDB (Chinese, emoji).
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -90,6 +90,17 @@ class User(Model, UserMixin):
     @property
     def display_name(self) -> str:
         return self.name or self.username
+
+    def check_tf_required(self, tf_setup_methods, tf_fresh):
+        """Flask-Security's per-user hook at sign-in: a member of a role that requires a second factor and has
+        none is sent to set one up; otherwise the library's rule (asked of whoever set one up)."""
+        if not tf_setup_methods and second_factor_required(self.roles):
+            return True, tf_setup_methods
+        return super().check_tf_required(tf_setup_methods, tf_fresh)
+
+    def check_tf_required_setup(self) -> bool:
+        """Whether /tf-setup may offer to turn two-factor sign-in off: not for a role that requires it."""
+        return second_factor_required(self.roles)
 
     def __str__(self) -> str:
         return self.username or self.email
