@@ -1,6 +1,6 @@
 """Staff two-factor sign-in around Flask-Security's (authenticator app, recovery codes): the console closed to a
 member who must have a second factor and has none, recovery codes offered after every setup, and enrolling a
-known key (tests).
+known key (demo accounts, tests).
 
 Who must have one is `permissions.second_factor_required`, which `User.check_tf_required` (Flask-Security's
 per-user hook) asks at every sign-in."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from cms.accounts import create_user
 from cms.extensions import db
 from cms.models import AuditLog, Role, User
+from cms.seed import DEMO_PASSWORD, DEMO_TOTP_KEY
 from tests.support.database import fresh
 from tests.support.web import TOTP_KEY, Browserish, authenticator_key, csrf_token, page_errors, totp_code
 
@@ -142,6 +143,19 @@ def test_a_code_is_accepted_within_its_validity_window_and_refused_a_step_later(
     on_time = browser.submit("/tf-validate", {"code": totp_code(TOTP_KEY, at=time.time() - validity + 10)})
     assert on_time.status_code == 302
     assert console_status(browser) == 200
+
+
+def test_the_demo_staff_accounts_sign_in_with_the_printed_key(app):
+    result = app.test_cli_runner().invoke(
+        args=["cms", "seed", "--users", "0", "--posts", "0", "--comments", "0", "--follows", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert DEMO_TOTP_KEY in result.output
+    browser, step = start_sign_in(app, "administrator@example.com", DEMO_PASSWORD)
+    assert step == "/tf-validate"
+    assert browser.submit("/tf-validate", {"code": totp_code(DEMO_TOTP_KEY)}).status_code == 302
+    assert console_status(browser) == 200
+    assert start_sign_in(app, "author@example.com", DEMO_PASSWORD)[1] == "/", "authors need no second factor"
 
 
 # -- recovery codes ------------------------------------------------------------------------------------------
