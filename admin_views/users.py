@@ -1,6 +1,9 @@
 """Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
 
+from flask import flash
+from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_security import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, Length, Optional
@@ -10,15 +13,25 @@ from cms.accounts import MIN_PASSWORD_LENGTH, check_delete_account, prepare_acco
 from cms.locale import supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
+from cms.two_factor import TwoFactorError, reset_second_factor
+
+
+def two_factor_formatter(view, context, model, name):
+    return _l("Authenticator app") if model.tf_primary_method else "–"
 
 
 class UserView(StaffModelView):
     required = Perm.ADMIN
-    column_list = ("email", "username", "name", "roles", "active", "confirmed_at", "member_since", "last_seen")
-    column_details_list = (
-        "email", "username", "name", "about_me", "roles", "active", "confirmed_at", "member_since", "last_seen",
-        "locale",
+    column_list = (
+        "email", "username", "name", "roles", "active", "tf_primary_method", "confirmed_at", "member_since",
+        "last_seen",
     )  # fmt: skip
+    column_details_list = (
+        "email", "username", "name", "about_me", "roles", "active", "tf_primary_method", "confirmed_at",
+        "member_since", "last_seen", "locale",
+    )  # fmt: skip
+    column_labels = {"tf_primary_method": _l("Two-factor")}
+    column_formatters = {"tf_primary_method": two_factor_formatter}
     column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
     column_searchable_list = ("email", "username", "name")
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
@@ -60,3 +73,26 @@ class UserView(StaffModelView):
 
     def on_model_delete(self, model):
         self.enforce(check_delete_account, current_user, model)
+
+    @action(
+        "reset_two_factor",
+        _l("Reset two-factor sign-in"),
+        _l(
+            "Remove the authenticator and recovery codes of the selected accounts? Those whose role requires "
+            "two-factor sign-in set it up again when they next sign in."
+        ),
+    )
+    def action_reset_two_factor(self, ids):
+        try:
+            reset = reset_second_factor(current_user, self.selected_query(ids).all())
+        except TwoFactorError as exc:
+            flash(str(exc), "error")
+            return
+        flash(
+            ngettext(
+                "Two-factor sign-in was reset for %(num)d account.",
+                "Two-factor sign-in was reset for %(num)d accounts.",
+                reset,
+            ),
+            "success",
+        )

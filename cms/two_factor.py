@@ -1,24 +1,33 @@
 """Staff two-factor sign-in around Flask-Security's (authenticator app, recovery codes): the console closed to a
-member who must have a second factor and has none, recovery codes offered after every setup, and enrolling a
-known key (demo accounts, tests).
+member who must have a second factor and has none, recovery codes offered after every setup, an administrator's
+reset, and enrolling a known key (demo accounts, tests).
 
 Who must have one is `permissions.second_factor_required`, which `User.check_tf_required` (Flask-Security's
 per-user hook) asks at every sign-in."""
 
+from collections.abc import Iterable
 from typing import cast
 
 from flask import Flask, after_this_request, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_security.signals import tf_code_confirmed, tf_disabled, tf_profile_changed
 from flask_security.twofactor import is_tf_setup
+from sqlalchemy import update
 
+from cms import audit
+from cms.domain import DomainError
 from cms.extensions import db, security
 from cms.models import User
-from cms.permissions import second_factor_required
+from cms.permissions import Perm, second_factor_required, user_can
 from cms.two_factor_secrets import CmsTotp
 
 METHOD = "authenticator"
+
+
+class TwoFactorError(DomainError):
+    """A two-factor request the rules refuse; the message is shown to the user."""
 
 
 def has_second_factor(user: User) -> bool:
@@ -35,6 +44,27 @@ def enrol_authenticator(user: User, key: str) -> None:
     accounts, tests). The key is stored encrypted with SECURITY_TOTP_SECRETS, like one set up there."""
     security.datastore.tf_set(user, METHOD, totp_secret=_totp().secret_for_key(key))
     db.session.commit()
+
+
+def reset_second_factor(acting_user: User, users: Iterable[User]) -> int:
+    """An administrator's reset of members' second factor (a lost phone): their authenticator and recovery codes
+    go, each reset is audited, and a member whose role requires one sets it up again at their next sign-in (or
+    the next time they open the console). Returns how many had one to reset."""
+    if not user_can(acting_user, Perm.ADMIN):
+        raise TwoFactorError(_l("Only administrators can reset a second factor."))
+    enrolled = [user for user in users if user.tf_primary_method or user.tf_totp_secret or user.mf_recovery_codes]
+    if enrolled:
+        # One statement and one named audit entry per member, rather than the generic field-change entries.
+        db.session.execute(
+            update(User)
+            .where(User.id.in_([user.id for user in enrolled]))
+            .values(tf_primary_method=None, tf_totp_secret=None, tf_phone_number=None, mf_recovery_codes=None),
+            execution_options={"synchronize_session": False},
+        )
+        for user in enrolled:
+            audit.record("reset_two_factor", "User", user.id, summary=user.email)
+    db.session.commit()
+    return len(enrolled)
 
 
 def init_app(app: Flask) -> None:

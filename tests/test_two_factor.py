@@ -1,5 +1,5 @@
 """Staff two-factor sign-in through the real forms: setup at sign-in, the code step, recovery codes, opting in
-and out, and the roles that require it."""
+and out, the roles that require it, and an administrator's reset."""
 
 import re
 import time
@@ -285,3 +285,48 @@ def test_a_member_promoted_while_signed_in_must_set_it_up_before_the_console(app
     page, key = choose_authenticator(reader)
     assert send_setup_code(reader, page, totp_code(key)).status_code == 302
     assert reader.get("/admin/comment/").status_code == 200
+
+
+# -- an administrator's reset --------------------------------------------------------------------------------
+
+
+def reset(browser, *user_ids: int, csrf: bool = True):
+    data = {"action": "reset_two_factor", "rowid": [str(i) for i in user_ids]}
+    if csrf:
+        data["csrf_token"] = browser.csrf()
+    return browser.post("/admin/user/action/", data=data)
+
+
+def test_an_administrator_resets_a_second_factor_and_it_is_audited(app, login_as, users):
+    editor = users["editor"]
+    signed_in_editor = login_as("editor")
+    admin = login_as("administrator")
+    assert "Authenticator app" in admin.get("/admin/user/").get_data(as_text=True)
+
+    response = reset(admin, editor.id, users["reader"].id)
+    assert response.status_code == 302
+    assert "Two-factor sign-in was reset for 1 account." in admin.get(response.location).get_data(as_text=True)
+    assert tf_columns(editor.id) == (None, None, None)
+
+    entry = fresh(sa.select(AuditLog).where(AuditLog.action == "reset_two_factor")).scalar_one()
+    assert (entry.object_type, entry.object_id, entry.summary) == ("User", str(editor.id), editor.email)
+    assert entry.user_id == users["administrator"].id
+    assert "reset_two_factor" in admin.get("/admin/audit/").get_data(as_text=True)
+
+    assert signed_in_editor.get("/admin/").location == "/tf-setup", "their open session must set it up again"
+    assert start_sign_in(app, editor.email, "correct-horse-battery")[1] == "/tf-setup"
+
+
+@pytest.mark.parametrize("role", ["editor", "moderator", "translator", "author", "reader"])
+def test_only_administrators_may_reset_a_second_factor(login_as, users, role):
+    assert reset(login_as(role), users["editor"].id).status_code == 403
+    assert tf_columns(users["editor"].id)[0] == "authenticator"
+
+
+def test_a_reset_without_the_csrf_token_is_refused(login_as, users):
+    assert reset(login_as("administrator"), users["editor"].id, csrf=False).status_code == 400
+    assert tf_columns(users["editor"].id)[0] == "authenticator"
+    assert (
+        fresh(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "reset_two_factor")).scalar()
+        == 0
+    )
