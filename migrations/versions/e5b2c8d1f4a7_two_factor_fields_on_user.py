@@ -18,17 +18,21 @@ branch_labels = None
 depends_on = None
 
 
+# Not batch mode: on SQLite it would rebuild user and drop the search triggers (fbe713ff82b3) with the old
+# table. SQLite adds and (from 3.35) drops a column in place.
+COLUMNS = (
+    sa.Column("tf_primary_method", sa.String(length=64), nullable=True),
+    sa.Column("tf_totp_secret", sa.String(length=255), nullable=True),
+    sa.Column("tf_phone_number", sa.String(length=128), nullable=True),
+    sa.Column("mf_recovery_codes", sa.JSON(), nullable=True),
+)
+
+
 def upgrade():
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("tf_primary_method", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("tf_totp_secret", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("tf_phone_number", sa.String(length=128), nullable=True))
-        batch_op.add_column(sa.Column("mf_recovery_codes", sa.JSON(), nullable=True))
+    for column in COLUMNS:
+        op.add_column("user", column.copy())
 
 
 def downgrade():
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.drop_column("mf_recovery_codes")
-        batch_op.drop_column("tf_phone_number")
-        batch_op.drop_column("tf_totp_secret")
-        batch_op.drop_column("tf_primary_method")
+    for column in reversed(COLUMNS):
+        op.drop_column("user", column.name)
