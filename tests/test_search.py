@@ -1,8 +1,13 @@
 """The console's searches (cms/search.py) find exactly what a plain substring search finds, through the index."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
-from flask_migrate import downgrade, upgrade
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from flask_migrate import upgrade
 
 from cms import search
 from cms.accounts import create_user, ensure_default_roles
@@ -208,13 +213,24 @@ def test_console_lists_search_posts_and_accounts(login_as, users):
     assert admin.get("/admin/user/", query_string={"search": '"a* OR (b'}).status_code == 200
 
 
+def drop_search_tables() -> None:
+    """Run the search migration's own downgrade on a database at the latest revision: every other table and
+    column stays as the models expect, whatever later migrations added (as on a MariaDB without Mroonga)."""
+    path = Path(MIGRATIONS_DIR) / "versions" / "fbe713ff82b3_full_text_search_tables.py"
+    spec = importlib.util.spec_from_file_location("search_tables_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration.downgrade()
+
+
 def test_without_search_tables_the_search_falls_back_to_like(app, tmp_path):
     """A MariaDB without Mroonga when the migration ran (or a database migrated only so far) still searches."""
     bare = make_app(backend_of(app), tmp_path)
     with bare.app_context():
         drop_everything(db.engine)
         upgrade(directory=MIGRATIONS_DIR)
-        downgrade(directory=MIGRATIONS_DIR, revision="c3f1a9d2e8b7")
+        drop_search_tables()
         try:
             ensure_default_roles()
             author = create_user("writer@example.com", PASSWORD, ["Author"], username="writer")
