@@ -150,6 +150,25 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    # Two-factor sign-in (Flask-Security's, with an authenticator app and one-time recovery codes).
+    # The roles that must use it, comma-separated ("Editor,Administrator"); unset: every role holding PUBLISH,
+    # MODERATE, TRANSLATE or ADMIN (cms.permissions.second_factor_required). Everyone else may opt in (/tf-setup).
+    TWO_FACTOR_REQUIRED_ROLES: str | None = None
+    SECURITY_TWO_FACTOR = True
+    SECURITY_TWO_FACTOR_ENABLED_METHODS = ["authenticator"]
+    # Encrypt the authenticator secrets at rest and key the recovery codes' hashes: {"1": "long random"}, a newer
+    # key added under a higher number ("2") while the old ones stay to read what they wrote. Production refuses
+    # to start without CMS_SECURITY_TOTP_SECRETS; development keeps one in the instance folder, like the salt.
+    SECURITY_TOTP_SECRETS: dict[str, str] | None = None
+    SECURITY_TOTP_ISSUER = "Newsroom"
+    TWO_FACTOR_ENCRYPT_COST = 14  # passlib's default: log2 of the PBKDF2 rounds that encrypt each stored key
+    SECURITY_MULTI_FACTOR_RECOVERY_CODES = True
+    SECURITY_MULTI_FACTOR_RECOVERY_CODES_N = 8
+    # No code by mail instead of the app: a mailbox is not a second factor. Lost devices: a recovery code, or
+    # an administrator resets the second factor in the console.
+    SECURITY_TWO_FACTOR_RESCUE_EMAIL = False
+    # Who gets the "Contact Administrator" request a member can send from the sign-in code page.
+    SECURITY_TWO_FACTOR_RESCUE_MAIL = "administrator@cms.localhost"
 
     # A Bootswatch theme that loads no web fonts from a CDN (most of them import Google Fonts).
     FLASK_ADMIN_SWATCH = "cerulean"
@@ -179,6 +198,7 @@ class Testing(Config):
     ACCOUNT_MAIL_LIMIT_PER_ADDRESS = "1000 per minute"
     ACCOUNT_MAIL_LIMIT_PER_ACCOUNT = "1000 per minute"
     SESSION_CLEANUP_N_REQUESTS = None  # no purge at random moments: statement counts stay exact
+    TWO_FACTOR_ENCRYPT_COST = 1
 
 
 class Production(Config):

@@ -13,18 +13,29 @@ from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.locale import supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
+from cms.two_factor import TwoFactorError, reset_second_factor
+
+
+def two_factor_formatter(view, context, model, name):
+    return _l("Authenticator app") if model.tf_primary_method else "–"
 
 
 class UserView(StaffModelView):
     required = Perm.ADMIN
     column_list = (
-        "email", "username", "name", "roles", "active", "confirmed_at", "member_since", "last_seen", "locked_until",
+        "email", "username", "name", "roles", "active", "tf_primary_method", "confirmed_at", "member_since",
+        "last_seen", "locked_until",
     )  # fmt: skip
     column_details_list = (
-        "email", "username", "name", "about_me", "roles", "active", "confirmed_at", "member_since", "last_seen",
-        "locale", "locked_until", "failed_logins",
+        "email", "username", "name", "about_me", "roles", "active", "tf_primary_method", "confirmed_at",
+        "member_since", "last_seen", "locale", "locked_until", "failed_logins",
     )  # fmt: skip
-    column_labels = {"locked_until": _l("Sign-in locked until (UTC)"), "failed_logins": _l("Failed sign-ins")}
+    column_labels = {
+        "tf_primary_method": _l("Two-factor"),
+        "locked_until": _l("Sign-in locked until (UTC)"),
+        "failed_logins": _l("Failed sign-ins"),
+    }
+    column_formatters = {"tf_primary_method": two_factor_formatter}
     column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
     column_searchable_list = ("email", "username", "name")
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
@@ -71,3 +82,26 @@ class UserView(StaffModelView):
     def action_unlock(self, ids):
         unlocked = sum(unlock_account(user) for user in self.selected_query(ids).all())
         flash(ngettext("%(num)d account unlocked.", "%(num)d accounts unlocked.", unlocked), "success")
+
+    @action(
+        "reset_two_factor",
+        _l("Reset two-factor sign-in"),
+        _l(
+            "Remove the authenticator and recovery codes of the selected accounts? Those whose role requires "
+            "two-factor sign-in set it up again when they next sign in."
+        ),
+    )
+    def action_reset_two_factor(self, ids):
+        try:
+            reset = reset_second_factor(current_user, self.selected_query(ids).all())
+        except TwoFactorError as exc:
+            flash(str(exc), "error")
+            return
+        flash(
+            ngettext(
+                "Two-factor sign-in was reset for %(num)d account.",
+                "Two-factor sign-in was reset for %(num)d accounts.",
+                reset,
+            ),
+            "success",
+        )

@@ -32,14 +32,17 @@ GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 PRODUCT_PORT, STOCK_PORT = 8111, 8112
 DEEP_OFFSET = 25_000  # rows skipped by the "deep page" URL, whatever each app's page size
 ROWS_EXAMINED_LIMIT = 10_000  # the issue's ceiling per statement of a list request
-# The product with production settings; the secret and salt are fixed so the seeded passwords keep working.
+# The product with production settings; the secrets and salt are fixed so the seeded passwords and the
+# administrator's second factor keep working.
 PRODUCT_ENV = {
     "CMS_CONFIG": "production",
     "CMS_SECRET_KEY": "benchmark-only-secret",
     "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
+    "CMS_SECURITY_TOTP_SECRETS": '{"1": "benchmark-only-totp-secret"}',
     "CMS_REDIS_URL": "redis://127.0.0.1:6379/3",
 }
 ADMIN_EMAIL, ADMIN_PASSWORD = "administrator@example.com", "demo-password"  # cms.seed.demo_accounts
+ADMIN_TOTP_KEY = "NEWSROOMDEMOKEYSTAFFAPPTWOFACTOR"  # cms.seed.DEMO_TOTP_KEY: the sign-in code's authenticator key
 
 # The measured URLs, the one place to edit them: (name, product URL, stock URL). Fields in braces come from the
 # data (`facts`): the search word, the post, the deep pages, and the stock app's numbered filter arguments.
@@ -198,16 +201,30 @@ def session_cookie(headers) -> str:
     return "; ".join(c for c in cookies if c.startswith("session="))
 
 
+def csrf_token_in(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
 def sign_in(port: int) -> str:
-    """The session cookie of the seeded administrator, signed in through the login form."""
+    """The session cookie of the seeded administrator, signed in through the login form and the code form."""
     _, _, headers, page = fetch(port, "/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    form = urllib.parse.urlencode({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": csrf_token_in(page)})
     status, _, headers, _ = fetch(port, "/login", session_cookie(headers), "POST", form)
     cookie = session_cookie(headers)
+    _, _, _, page = fetch(port, "/tf-validate", cookie)
+    form = urllib.parse.urlencode({"code": admin_code(), "csrf_token": csrf_token_in(page)})
+    status, _, headers, _ = fetch(port, "/tf-validate", cookie, "POST", form)
+    cookie = session_cookie(headers) or cookie
     if status != 302 or not cookie or fetch(port, "/admin/comment/", cookie)[0] != 200:
-        raise RuntimeError(f"could not sign in as {ADMIN_EMAIL} (login answered {status})")
+        raise RuntimeError(f"could not sign in as {ADMIN_EMAIL} (the code form answered {status})")
     return cookie
+
+
+def admin_code() -> str:
+    """The code the administrator's authenticator app shows now."""
+    from passlib.totp import TOTP
+
+    return TOTP(key=ADMIN_TOTP_KEY, format="base32").generate().token
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -351,8 +368,9 @@ def product_app(url: str):
 def signed_in_client(app):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    client.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": csrf_token_in(page)})
+    page = client.get("/tf-validate").get_data(as_text=True)
+    client.post("/tf-validate", data={"code": admin_code(), "csrf_token": csrf_token_in(page)})
     if client.get("/admin/comment/").status_code != 200:
         raise RuntimeError("the in-process client could not sign in")
     return client

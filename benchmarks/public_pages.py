@@ -97,6 +97,7 @@ def main() -> None:
         "CMS_CONFIG": "production",
         "CMS_SECRET_KEY": "benchmark-only-secret",
         "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
+        "CMS_SECURITY_TOTP_SECRETS": '{"1": "benchmark-only-totp-secret"}',
     }
     cms = serve("wsgi:app", 8101, env, args.workers)
     trivial = serve("benchmarks.trivial_app:app", 8102, {"PYTHONPATH": str(ROOT)}, args.workers)
@@ -171,6 +172,7 @@ def main_with_redis(args) -> None:
     redis.Redis.from_url(args.redis_url).flushdb()
     env = {"CMS_DATABASE_URL": url, "CMS_CONFIG": "production", "CMS_SECRET_KEY": "benchmark-only-secret",
            "CMS_SECURITY_PASSWORD_SALT": "benchmark-only-salt",
+           "CMS_SECURITY_TOTP_SECRETS": '{"1": "benchmark-only-totp-secret"}',
            "CMS_REDIS_URL": args.redis_url}  # fmt: skip
     pages = {
         "front page /en/": "/en/",

@@ -1,5 +1,6 @@
 """The newsroom back office: the application factory, which names everything the app is made of."""
 
+import json
 import logging
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cms import (
     sessions,
     throttle,
     translated_markup,
+    two_factor,
 )
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
@@ -68,6 +70,16 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
         # The salt an instance folder has always had: derived from its first key, so older databases keep working.
         first = f"cms-salt:{config['SECRET_KEY']}"
         config["SECURITY_PASSWORD_SALT"] = settings.instance_secret(app.instance_path, "password_salt", first)
+    if isinstance(config.get("SECURITY_TOTP_SECRETS"), str):  # JSON given as a plain override, not from CMS_…
+        config["SECURITY_TOTP_SECRETS"] = json.loads(config["SECURITY_TOTP_SECRETS"])
+    if not config.get("SECURITY_TOTP_SECRETS"):
+        if production:
+            raise RuntimeError(
+                'Production needs CMS_SECURITY_TOTP_SECRETS set, e.g. {"1": "<long random value>"}, kept for good'
+                " (the staff's authenticator keys are encrypted with it)."
+            )
+        # Like the salt, a secret of its own in the instance folder: rotating the key keeps every authenticator.
+        config["SECURITY_TOTP_SECRETS"] = {"1": settings.instance_secret(app.instance_path, "totp_secret")}
 
     url = config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'cms.db'}"
     if url.startswith("sqlite:///") and ":memory:" not in url:
@@ -125,6 +137,7 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=throttle.LockingLoginForm)
     throttle.init_app(app)  # limits the forms Security registered
     sessions.init_app(app)
+    two_factor.init_app(app)
     configure_uploads(app, (images,))
     accounts.connect_signals()
     audit.listen()

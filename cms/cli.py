@@ -12,7 +12,7 @@ from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
 from cms.models import CommentStatus
-from cms.seed import demo_accounts, seed_bulk
+from cms.seed import DEMO_TOTP_KEY, demo_accounts, seed_bulk
 
 cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 
@@ -81,6 +81,7 @@ def seed_command(users, posts, comments, follows):
     click.echo("Demo accounts (email / password):")
     for role, email, password in accounts:
         click.echo(f"  {role:<14} {email:<28} {password}")
+    click.echo(f"Staff accounts also ask for a code: add the key {DEMO_TOTP_KEY} to an authenticator app.")
     current_app.logger.info("Seeded %d rows", total)
 
 

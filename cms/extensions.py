@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from cms.mail import CmsMailUtil
 from cms.passwords import CmsPasswordUtil
+from cms.two_factor_secrets import CmsRecoveryCodesUtil, CmsTotp
 from cms.usernames import CmsUsernameUtil
 
 # Named constraints keep migrations identical on SQLite and MariaDB and let Alembic alter them.
@@ -65,7 +66,13 @@ if TYPE_CHECKING:  # db.Model is built at run time; type checkers see its base c
 else:
     Model = db.Model
 migrate = Migrate()
-security = Security(mail_util_cls=CmsMailUtil, username_util_cls=CmsUsernameUtil, password_util_cls=CmsPasswordUtil)
+security = Security(
+    mail_util_cls=CmsMailUtil,
+    username_util_cls=CmsUsernameUtil,
+    password_util_cls=CmsPasswordUtil,
+    totp_cls=CmsTotp,
+    mf_recovery_codes_util_cls=CmsRecoveryCodesUtil,
+)
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from flask_security import RoleMixin, UserMixin
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from cms.extensions import Model, db
-from cms.permissions import granted_names
+from cms.permissions import granted_names, second_factor_required
 
 # Post and comment bodies can outgrow TEXT's 65,535 bytes on MariaDB (Chinese, emoji).
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -70,6 +71,12 @@ class User(Model, UserMixin):
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     failed_logins_since: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+    # Flask-Security's two-factor fields: the method ("authenticator"), its secret (encrypted with
+    # SECURITY_TOTP_SECRETS), a phone number (unused: no SMS), and the unused recovery codes' keyed hashes.
+    tf_primary_method: Mapped[str | None] = mapped_column(sa.String(64))
+    tf_totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    tf_phone_number: Mapped[str | None] = mapped_column(sa.String(128))
+    mf_recovery_codes: Mapped[list[str] | None] = mapped_column(MutableList.as_mutable(sa.JSON(none_as_null=True)))
 
     roles: Mapped[list[Role]] = relationship(  # type: ignore[assignment]
         secondary=roles_users, back_populates="users", lazy="selectin"
@@ -87,6 +94,17 @@ class User(Model, UserMixin):
     @property
     def display_name(self) -> str:
         return self.name or self.username
+
+    def check_tf_required(self, tf_setup_methods, tf_fresh):
+        """Flask-Security's per-user hook at sign-in: a member of a role that requires a second factor and has
+        none is sent to set one up; otherwise the library's rule (asked of whoever set one up)."""
+        if not tf_setup_methods and second_factor_required(self.roles):
+            return True, tf_setup_methods
+        return super().check_tf_required(tf_setup_methods, tf_fresh)
+
+    def check_tf_required_setup(self) -> bool:
+        """Whether /tf-setup may offer to turn two-factor sign-in off: not for a role that requires it."""
+        return second_factor_required(self.roles)
 
     def __str__(self) -> str:
         return self.username or self.email

@@ -3,7 +3,7 @@
 import enum
 from collections.abc import Iterable
 
-from flask import g
+from flask import current_app, g
 from flask_principal import Need, Permission
 
 
@@ -34,6 +34,22 @@ DEFAULT_ROLES: dict[str, tuple[int, str]] = {
 
 # Staff are those who may open the console at all.
 STAFF = Perm.WRITE | Perm.MODERATE | Perm.TRANSLATE | Perm.ADMIN
+
+
+# Roles holding any of these must sign in with a second factor, unless TWO_FACTOR_REQUIRED_ROLES names the roles.
+SECOND_FACTOR = Perm.PUBLISH | Perm.MODERATE | Perm.TRANSLATE | Perm.ADMIN
+
+
+def second_factor_required(roles: Iterable) -> bool:
+    """Whether a member of these roles must sign in with a second factor: a role named in the setting
+    TWO_FACTOR_REQUIRED_ROLES (comma-separated, case-insensitive) or, when it is unset, a role holding any
+    SECOND_FACTOR permission."""
+    setting = current_app.config.get("TWO_FACTOR_REQUIRED_ROLES")
+    if setting is None:
+        return any(role.get_permissions() & names_of(SECOND_FACTOR) for role in roles)
+    named = setting.split(",") if isinstance(setting, str) else setting
+    required = {str(name).strip().lower() for name in named} - {""}
+    return any(role.name.lower() in required for role in roles)
 
 
 def perm_name(perm: Perm) -> str:

@@ -19,6 +19,7 @@ from cms.extensions import db
 from cms.markup import render_markdown
 from cms.models import Comment, CommentStatus, Follow, Post, PostStatus, Role, User, roles_users, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm
+from cms.two_factor import enrol_authenticator, must_set_up
 
 # In the order of the weights the seed draws them with.
 SEED_POST_STATUSES = [PostStatus.PUBLISHED, PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.ARCHIVED]
@@ -28,6 +29,9 @@ SEED_COMMENT_WEIGHTS = [85, 10, 5]
 SEED_TABLES = ("users", "posts", "comments", "follows")
 
 DEMO_PASSWORD = "demo-password"
+# The demo staff accounts' authenticator key (base32): add it to an authenticator app (or `oathtool --totp -b KEY`)
+# to get the sign-in codes. A demo account only, like its password.
+DEMO_TOTP_KEY = "NEWSROOMDEMOKEYSTAFFAPPTWOFACTOR"
 SEED_NAMESPACE = uuid.UUID("6f1c3a52-5d0e-4c36-9a8e-0b7f2f4d9e11")
 BATCH = 5_000
 
@@ -64,13 +68,19 @@ def progress_bars(totals: dict[str, int]) -> Iterator[Progress]:
 
 
 def demo_accounts() -> list[tuple[str, str, str]]:
-    """Create (once) one confirmed account per default role; returns (role, email, password)."""
+    """Create (once) one confirmed account per default role, those whose role requires a second factor with the
+    authenticator key DEMO_TOTP_KEY (unless they set up their own); returns (role, email, password)."""
     accounts = []
     for role_name in DEFAULT_ROLES:
         email = f"{role_name.lower()}@example.com"
-        if db.session.scalar(select(User.id).where(User.email == email)) is None:
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
             # The demo password is easy to guess on purpose, so it is set as a hash, past the password rule.
-            create_user(email, "", [role_name], username=role_name.lower(), password_hash=hash_password(DEMO_PASSWORD))
+            user = create_user(
+                email, "", [role_name], username=role_name.lower(), password_hash=hash_password(DEMO_PASSWORD)
+            )
+        if must_set_up(user):
+            enrol_authenticator(user, DEMO_TOTP_KEY)
         accounts.append((role_name, email, DEMO_PASSWORD))
     return accounts
 

@@ -10,8 +10,9 @@ from cms.cli import MIGRATIONS_DIR
 from cms.extensions import cache, db
 from cms.i18n import TRANSLATIONS_DIR, compile_catalogs
 from cms.throttle import limiter_of
+from cms.two_factor import enrol_authenticator, must_set_up
 from tests.support.database import BACKENDS, drop_everything, empty_tables, make_app
-from tests.support.web import PASSWORD, Browserish
+from tests.support.web import PASSWORD, TOTP_KEY, Browserish
 
 ROLE_NAMES = ["Reader", "Author", "Editor", "Moderator", "Translator", "Administrator"]
 
@@ -64,10 +65,13 @@ def outbox(app):
 
 @pytest.fixture
 def users(app):
-    """One confirmed user per default role, keyed by role name in lower case."""
+    """One confirmed user per default role, keyed by role name in lower case; those whose role requires a second
+    factor are enrolled with the authenticator key TOTP_KEY, so `Browserish.login` can type its code."""
     made = {}
     for name in ROLE_NAMES:
         made[name.lower()] = create_user(f"{name.lower()}@example.com", PASSWORD, [name], username=name.lower())
+        if must_set_up(made[name.lower()]):  # staff whose role requires it hold an authenticator with TOTP_KEY
+            enrol_authenticator(made[name.lower()], TOTP_KEY)
     return made
 
 

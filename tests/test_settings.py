@@ -25,14 +25,24 @@ def test_production_refuses_to_start_without_a_password_salt(monkeypatch, tmp_pa
         create_app("production", DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
 
 
+def test_production_refuses_to_start_without_two_factor_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("CMS_SECRET_KEY", "s3cret-from-env")
+    monkeypatch.setenv("CMS_SECURITY_PASSWORD_SALT", "salt-from-env")
+    monkeypatch.delenv("CMS_SECURITY_TOTP_SECRETS", raising=False)
+    with pytest.raises(RuntimeError, match="CMS_SECURITY_TOTP_SECRETS"):
+        create_app("production", DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
+
+
 def test_production_starts_with_a_secret_key_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CMS_SECRET_KEY", "s3cret-from-env")
     monkeypatch.setenv("CMS_SECURITY_PASSWORD_SALT", "salt-from-env")
+    monkeypatch.setenv("CMS_SECURITY_TOTP_SECRETS", '{"1": "totp-secret-from-env"}')
     monkeypatch.setenv("CMS_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
     app = create_app("production")
     assert app.config["SECRET_KEY"] == "s3cret-from-env"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/p.db"
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SECURITY_TOTP_SECRETS"] == {"1": "totp-secret-from-env"}
 
 
 def test_development_generates_a_secret_key_once(monkeypatch, tmp_path):
@@ -49,6 +59,14 @@ def test_development_keeps_its_password_salt_when_the_key_changes(monkeypatch, t
     rotated = create_app("development", SECRET_KEY="rotated-key", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
     assert first.config["SECURITY_PASSWORD_SALT"] == rotated.config["SECURITY_PASSWORD_SALT"]
     assert "rotated-key" not in rotated.config["SECURITY_PASSWORD_SALT"]
+
+
+def test_development_keeps_its_two_factor_secrets_when_the_key_changes(monkeypatch, tmp_path):
+    monkeypatch.delenv("CMS_SECURITY_TOTP_SECRETS", raising=False)
+    first = create_app("development", SECRET_KEY="first-key", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
+    rotated = create_app("development", SECRET_KEY="rotated-key", DATABASE_URL=f"sqlite:///{tmp_path}/d.db")
+    assert first.config["SECURITY_TOTP_SECRETS"] == rotated.config["SECURITY_TOTP_SECRETS"]
+    assert "rotated-key" not in rotated.config["SECURITY_TOTP_SECRETS"]["1"]
 
 
 def test_cms_config_selects_the_environment(monkeypatch, tmp_path):
@@ -88,6 +106,7 @@ def test_mysql_urls_get_pre_ping_and_a_short_recycle(tmp_path):
 def _production(monkeypatch, tmp_path, key: str, fallbacks: str | None = None):
     monkeypatch.setenv("CMS_SECRET_KEY", key)
     monkeypatch.setenv("CMS_SECURITY_PASSWORD_SALT", "the-salt-kept-for-good")
+    monkeypatch.setenv("CMS_SECURITY_TOTP_SECRETS", '{"1": "the-totp-secret-kept-for-good"}')
     if fallbacks:
         monkeypatch.setenv("CMS_SECRET_KEY_FALLBACKS", fallbacks)
     else:

@@ -8,7 +8,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.support.web import PASSWORD
+from urllib.parse import urlsplit
+
+from tests.support.web import PASSWORD, TOTP_KEY, totp_code
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -55,12 +57,17 @@ def page(browser_engine, live_server):
     context.close()
 
 
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
+def sign_in(page, email: str, password: str = PASSWORD, totp_key: str = TOTP_KEY) -> None:
+    """Sign in through the form, typing the authenticator's code when the second step asks for it."""
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#submit")
-    page.wait_for_url(lambda url: "/login" not in url)
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login")
+    if urlsplit(page.url).path == "/tf-validate":
+        page.fill("#code", totp_code(totp_key))
+        page.click("form[name=two_factor_verify_code_form] [type=submit]")
+        page.wait_for_url(lambda url: urlsplit(url).path not in ("/tf-validate", "/login"))
 
 
 def watch_for_problems(page) -> list[str]:

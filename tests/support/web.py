@@ -3,8 +3,25 @@
 import contextvars
 import re
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from passlib.totp import TOTP
 
 PASSWORD = "correct-horse-battery"
+# The authenticator key (base32) of the fixtures' staff users: `login` types the code an app holding it shows.
+TOTP_KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def totp_code(key: str = TOTP_KEY, at: float | None = None) -> str:
+    """The code an authenticator app holding `key` shows now (or at the Unix time `at`)."""
+    return TOTP(key=key, format="base32").generate(time=at).token
+
+
+def authenticator_key(html: str) -> str:
+    """The key /tf-setup shows beside its QR code, for typing into an app by hand ("ABCD-EFGH-…")."""
+    found = re.search(r"<div>([A-Z2-7]{4}(?:-[A-Z2-7]{1,4})+)</div>", html)
+    assert found, "the page shows no authenticator key"
+    return found.group(1).replace("-", "")
 
 
 def csrf_token(html: str) -> str:
@@ -39,6 +56,7 @@ class Browserish:
 
     def __init__(self, client):
         self.client = _Isolated(client)
+        self.totp_keys: dict[str, str] = {}  # keys this browser set up, by email; others hold TOTP_KEY
 
     def __getattr__(self, name):
         return getattr(self.client, name)
@@ -76,8 +94,27 @@ class Browserish:
         return response
 
     def login(self, email: str, password: str = PASSWORD):
+        """Sign in through the forms, with the second factor when asked: the code of the key this browser set up
+        for `email`, else of TOTP_KEY; a member who must have one and has none sets one up on the way."""
         response = self.submit("/login", {"email": email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        step = urlsplit(response.location).path
+        if step == "/tf-validate":
+            response = self.submit(response.location, {"code": totp_code(self.totp_keys.get(email, TOTP_KEY))})
+            assert response.status_code == 302, page_errors(response)
+        elif step == "/tf-setup":
+            response = self.set_up_two_factor(email)
+        return response
+
+    def set_up_two_factor(self, email: str):
+        """At /tf-setup, as a member does: choose the authenticator app, read the key it shows, type its code.
+        The key is kept for this browser's next sign-in as `email`; returns the response to the code."""
+        page = self.submit("/tf-setup", {"setup": "authenticator"}).get_data(as_text=True)
+        key = authenticator_key(page)
+        action = re.search(r'<form action="([^"]+)" method="post" name="two_factor_verify_code_form"', page).group(1)
+        response = self.client.post(action, data={"csrf_token": csrf_token(page), "code": totp_code(key)})
+        assert response.status_code == 302, page_errors(response)
+        self.totp_keys[email] = key
         return response
 
 
