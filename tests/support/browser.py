@@ -4,11 +4,10 @@ import contextlib
 import os
 import shutil
 import threading
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
-
-from urllib.parse import urlsplit
 
 from tests.support.web import PASSWORD, TOTP_KEY, totp_code
 
