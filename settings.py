@@ -103,7 +103,9 @@ class Config:
     SESSION_KEY_PREFIX = "cms:session:"  # Redis keys
     SESSION_ID_LENGTH = 32  # random bytes in a session id
     SESSION_REFRESH_INTERVAL = 60  # database store: an unchanged session's expiry is rewritten at most this often
-    SESSION_CLEANUP_N_REQUESTS = 1000  # database store: expired rows are deleted on average every N requests
+    SESSION_CLEANUP_N_REQUESTS: int | None = (
+        1000  # database store: expired rows are deleted on average every N requests
+    )
     # Flask-Security's default ({"private": True, …}) renders as a malformed "private=True, no-store=True".
     SECURITY_CACHE_CONTROL = {"private": None, "no-store": None}
     # The digest inside mailed confirmation and reset links: sha512, not Flask-Security's default sha256_crypt
