@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
@@ -11,6 +12,7 @@ from cms import catalog_store, catalogs, comment_counts, exports, i18n
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
+from cms.extensions import db
 from cms.models import CommentStatus
 from cms.seed import DEMO_TOTP_KEY, demo_accounts, seed_bulk
 
@@ -125,6 +127,9 @@ def i18n_update():
 def i18n_compile():
     """Compile the committed catalogs and rebuild the ones this instance serves (fuzzy entries left out)."""
     click.echo(f"Compiled {_compile_committed()} committed catalog(s).")
+    if "catalog_revision" not in sa.inspect(db.engine).get_table_names():
+        click.echo("The database is not migrated yet (flask cms init): its first start builds the served catalogs.")
+        return
     _echo_build(catalog_store.refresh(current_app, force=True))
 
 
