@@ -1,6 +1,6 @@
 """Counting a list's matches without reading more than a cap of them (the console's "more than N")."""
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, literal, select
 
 from cms.extensions import db
 
@@ -16,6 +16,6 @@ def count_up_to(matches: Select, cap: int | None) -> tuple[int, bool]:
     counted = select(func.count()).select_from(matches.subquery()).scalar_subquery()
     if cap is None:
         return db.session.scalar(select(counted)) or 0, True
-    beyond = matches.limit(1).offset(cap).scalar_subquery()
+    beyond = matches.with_only_columns(literal(1), maintain_column_froms=True).limit(1).offset(cap).scalar_subquery()
     found = db.session.scalar(select(case((beyond.is_(None), counted), else_=-1)))
     return (cap, False) if found == -1 else (found or 0, True)

@@ -102,6 +102,15 @@ TABLE: dict[str, dict] = {
     "security.confirm_email": everyone(to("/login")),  # the token confirms its account, which then signs in
     "security.change_password": signed_in(),
     "security.verify": signed_in(),
+    # Two-factor sign-in (Flask-Security's): setting it up and the recovery codes are for the signed-in; the code
+    # steps belong to a sign-in in progress.
+    "security.two_factor_setup": signed_in(anonymous=to("/login")),
+    "security.two_factor_setup_validate": signed_in(to("/tf-setup")),  # no setup begun: back to its start
+    "security.two_factor_token_validation": everyone(to("/login")),  # no sign-in in progress: back to sign in
+    "security.tf_select": everyone(to("/login")),
+    "security.two_factor_rescue": {None: to("/login"), **dict.fromkeys(SIGNED_IN, to("/"))},
+    "security.mf_recovery": {None: to("/login"), **dict.fromkeys(SIGNED_IN, to("/"))},
+    "security.mf_recovery_codes": signed_in(),
     "security.logout": everyone(to("/")),
     # The staff console.
     "admin.index": only(STAFF),
@@ -117,6 +126,8 @@ TABLE: dict[str, dict] = {
     "comment.export_job_view": only(MODERATORS),  # the moderator's own job; administrators may open any
     "comment.export_job_status": only(MODERATORS),
     "comment.export_job_download": only(MODERATORS, Outcome(409)),  # still queued: not ready
+    "comment.export_jobs_view": only(MODERATORS),
+    "comment.export_job_run_again": only(MODERATORS, Outcome(409)),  # the job has not failed: nothing to run again
     **model_view("blockedword", MODERATORS, details_view=HIDDEN),
     **model_view("user", ADMINS),
     **model_view("role", ADMINS),
