@@ -12,7 +12,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import settings
-from cms import accounts, audit, catalog_store, comment_counts, errors, page_cache, permissions, translated_markup
+from cms import (
+    accounts,
+    audit,
+    catalog_store,
+    comment_counts,
+    errors,
+    outages,
+    page_cache,
+    permissions,
+    translated_markup,
+)
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
 from cms.locale import locale_name, select_locale, supported_locales, switch_url
 from cms.markup import stored_html
@@ -114,6 +124,7 @@ def register_extensions(app: Flask) -> None:
     audit.listen()
     page_cache.listen()
     comment_counts.listen()
+    outages.listen()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -137,6 +148,8 @@ def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     app.register_error_handler(HTTPException, errors.render_error)
+    for outage in outages.OUTAGE_TYPES:  # a 503 page while MariaDB or Redis is not answering, in testing too
+        app.register_error_handler(outage, errors.handle_outage)
     if not app.config.get("TESTING"):
         app.register_error_handler(Exception, errors.handle_unexpected)
 
