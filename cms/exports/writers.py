@@ -19,7 +19,9 @@ import xlsxwriter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from xlsxwriter.exceptions import FileCreateError
 
+from cms import outages
 from cms.comments import CommentSelection, count_selected, selection_clauses
 from cms.domain import DomainError
 from cms.exports.rows import export_rows, header
@@ -100,13 +102,38 @@ def export_to_file(
     held by another thread."""
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
-    if parallel and fmt == "csv":
-        split = _split_point(selection)
-        if split is not None:
-            return _parallel_csv(selection, split, path, header(locale), base_url, progress)
-    if parallel and fmt == "xlsx" and _worth_two_processes(selection):
-        return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
-    return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+    try:
+        if parallel and fmt == "csv":
+            split = _split_point(selection)
+            if split is not None:
+                return _parallel_csv(selection, split, path, header(locale), base_url, progress)
+        if parallel and fmt == "xlsx" and _worth_two_processes(selection):
+            return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
+        return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+    except (OSError, FileCreateError) as exc:
+        problem = outages.disk_problem(exc)
+        if problem is None:
+            raise
+        log.exception("writing the export %s failed", path)
+        _remove(path)
+        raise disk_error(problem) from exc
+
+
+def disk_error(problem: str) -> ExportError:
+    """What the moderator reads when the disk refused an export (`problem` as from outages.disk_problem)."""
+    if problem == "full":
+        return ExportError(_l("The export was not written: the server's disk is full. Tell an administrator."))
+    return ExportError(
+        _l("The export was not written: the exports folder cannot be written to. Tell an administrator.")
+    )
+
+
+def _remove(path: Path) -> None:
+    """Remove what a failed write left, if anything (a folder that refuses keeps nothing of it anyway)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.exception("could not remove %s", path)
 
 
 # -- csv on two processes ----------------------------------------------------------------------------
