@@ -89,7 +89,7 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
     config["UPLOADED_IMAGES_URL"] = "/media/images/"
     if config.get("REDIS_URL"):
-        config.setdefault("CACHE_TYPE", "RedisCache")
+        config.setdefault("CACHE_TYPE", "cms.outages.TolerantRedisCache")  # Redis down: misses, not errors
         config.setdefault("CACHE_REDIS_URL", config["REDIS_URL"])
     else:
         config.setdefault("CACHE_TYPE", "SimpleCache")
