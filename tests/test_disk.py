@@ -3,8 +3,10 @@ without its files and no files without a row, no export job done without its fil
 never made, no half file. Unwritable as root (who ignores chmod): a folder whose parent is a regular file, or a
 read-only mount; full: a small tmpfs, filled."""
 
+import contextlib
 import io
 import os
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -71,7 +73,7 @@ def test_an_upload_the_disk_refuses_is_explained_and_leaves_no_row_and_no_file(a
         assert response.status_code == 200
         assert any(message in error for error in page_errors(response)), page_errors(response)
         assert fresh(sa.select(sa.func.count()).select_from(Media)).scalar() == 0
-        assert files_under(folder) == []
+        assert files_under(folder) == [] and open_files_under(folder) == []
 
 
 def test_an_upload_fits_once_the_disk_has_room(app, users, tmp_path):
@@ -130,7 +132,7 @@ def test_a_streamed_export_the_disk_refuses_is_explained_and_leaves_nothing(
     assert response.status_code == 302
     page = moderator.get(response.headers["Location"])
     assert any(message in text for text in page_errors(page)), page_errors(page)
-    assert files_under(folder) == []
+    assert files_under(folder) == [] and open_files_under(folder) == []
     assert export_audit_entries() == []
 
 
@@ -164,7 +166,29 @@ def test_a_background_export_that_fills_the_disk_fails_with_the_reason_and_no_fi
     job = fresh(sa.select(ExportJob).where(ExportJob.id == job.id)).scalar_one()
     assert job.status == ExportStatus.FAILED and message in job.error
     assert job.file_name is None
-    assert files_under(folder) == []
+    assert files_under(folder) == [] and open_files_under(folder) == []
     page = moderator.get(f"/admin/comment/exports/{job.id}/").get_data(as_text=True)
     assert message in page
     assert moderator.get(f"/admin/comment/exports/{job.id}/download").status_code == 410
+
+
+def open_files_under(path: Path) -> list[str]:
+    """Files this process holds open below `path` (a deleted half file still fills the disk while it is open)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith(str(path)):
+                found.append(target)
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_cli_export_to_a_full_disk_says_so_and_leaves_no_half_file(app, comments, tmp_path, fmt):
+    with tiny_disk(tmp_path / "disk") as disk:
+        fill(disk, leave=8 * 1024)
+        result = app.test_cli_runner().invoke(args=["cms", "export-comments", str(disk / f"comments.{fmt}")])
+        assert result.exit_code == 1
+        assert FULL in result.output and "Traceback" not in result.output
+        assert files_under(disk) == ["filler"]
+        assert open_files_under(disk) == []  # xlsxwriter's zip file was left open when its write failed
