@@ -19,6 +19,10 @@ class Config:
     DATABASE_REPLICA_URL: str | None = None
     UPLOADS_DIR = str(BASE_DIR / "uploads")
     REDIS_URL: str | None = None
+    # The shared page cache waits at most REDIS_TIMEOUT seconds for Redis (to connect, then for each answer); after
+    # a failure, each worker serves without the shared cache for REDIS_RETRY_AFTER seconds before asking again.
+    REDIS_TIMEOUT = 1.0
+    REDIS_RETRY_AFTER = 5.0
     EXPORTS_DIR: str | None = None  # background export files; default: instance/exports
     IMPORTS_DIR: str | None = None  # account imports between dry run and apply; default: instance/imports
     LOCALES = "en,zh,es"

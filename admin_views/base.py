@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
+from cms import outages
 from cms.counting import count_up_to
 from cms.domain import DomainError
 from cms.exports import neutralise
@@ -111,6 +112,13 @@ class StaffModelView(ModelView):
         if not self.is_action_allowed(name):
             abort(403)
         return super().handle_action(return_view)
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        """An outage (MariaDB or Redis not answering) goes on to the 503 page, instead of Flask-Admin's "Failed to
+        create record" flash quoting the statement over a form that cannot be saved."""
+        if outages.is_outage(exc):
+            raise exc
+        return super().handle_view_exception(exc)
 
     def enforce(self, rule, *args) -> None:
         """Run a service's rule from a Flask-Admin hook: a refusal becomes the form error (or, on delete,

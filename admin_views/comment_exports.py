@@ -23,9 +23,13 @@ class CommentExportViews:
         if export_type not in exports.FORMATS:
             abort(404)
         locale = str(get_locale() or "en")
-        delivery = exports.deliver(
-            current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
-        )
+        try:
+            delivery = exports.deliver(
+                current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
+            )
+        except exports.ExportError as exc:  # a full or unwritable exports folder, a job queue not answering
+            flash(str(exc), "error")
+            return redirect(self.get_url(".index_view", **request.args.to_dict(flat=False)))
         if delivery.kind == "job":
             total = f"{delivery.total:,}"
             flash(gettext("%(num)s comments are being exported in the background.", num=total), "info")

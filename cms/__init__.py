@@ -21,6 +21,7 @@ from cms import (
     errors,
     headers,
     i18n,
+    outages,
     page_cache,
     permissions,
     sessions,
@@ -105,7 +106,7 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
     config["UPLOADED_IMAGES_URL"] = "/media/images/"
     if config.get("REDIS_URL"):
-        config.setdefault("CACHE_TYPE", "RedisCache")
+        config.setdefault("CACHE_TYPE", "cms.outages.TolerantRedisCache")  # Redis down: misses, not errors
         config.setdefault("CACHE_REDIS_URL", config["REDIS_URL"])
     else:
         config.setdefault("CACHE_TYPE", "SimpleCache")
@@ -143,6 +144,7 @@ def register_extensions(app: Flask) -> None:
     audit.listen()
     page_cache.listen()
     comment_counts.listen()
+    outages.listen()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -166,6 +168,8 @@ def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     app.register_error_handler(HTTPException, errors.render_error)
+    for outage in outages.OUTAGE_TYPES:  # a 503 page while MariaDB or Redis is not answering, in testing too
+        app.register_error_handler(outage, errors.handle_outage)
     if not app.config.get("TESTING"):
         app.register_error_handler(Exception, errors.handle_unexpected)
 

@@ -231,17 +231,20 @@ def export_comments_command(path, status, search, locale, base_url):
     total = count_selected(selection)
     with click.progressbar(length=total, label=f"Exporting {total:,} comments", show_pos=True) as bar:
         # A command runs on one thread, so a large csv may be written by two processes.
-        delivery = exports.deliver(
-            None,
-            selection,
-            fmt,
-            locale=locale,
-            base_url=base_url,
-            path=target,
-            total=total,
-            progress=bar.update,
-            parallel=True,
-        )
+        try:
+            delivery = exports.deliver(
+                None,
+                selection,
+                fmt,
+                locale=locale,
+                base_url=base_url,
+                path=target,
+                total=total,
+                progress=bar.update,
+                parallel=True,
+            )
+        except exports.ExportError as exc:  # a full disk: said plainly, and no half file left at PATH
+            raise click.ClickException(str(exc)) from None
     click.echo(f"Wrote {delivery.total:,} rows to {target}.")
 
 

@@ -1,13 +1,19 @@
-"""Error pages: HTML for people, JSON for API clients, never a bare traceback."""
+"""Error pages: HTML for people, JSON for API clients, never a bare traceback; a 503 while the database or
+Redis is not answering."""
 
-from flask import g, jsonify, render_template, request
+import logging
+
+from flask import current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from cms import outages
 from cms.extensions import db
 from cms.locale import supported_locales
+
+log = logging.getLogger("cms.errors")
 
 TITLES = {
     400: _l("Bad request"),
@@ -18,6 +24,7 @@ TITLES = {
     413: _l("File too large"),
     429: _l("Too many requests"),
     500: _l("Something went wrong"),
+    503: _l("Temporarily unavailable"),
 }
 
 
@@ -30,6 +37,7 @@ DESCRIPTIONS = {
     413: _l("The file is larger than the upload limit."),
     429: _l("Too many requests came from you in a short time. Wait a few minutes and try again."),
     500: _l("The error has been logged."),
+    503: _l("The site cannot answer just now. Please try again in a minute."),
 }
 
 
@@ -46,6 +54,9 @@ def _locale_from_path() -> None:
 
 
 def render_error(error: HTTPException):
+    if outages.is_outage(getattr(error, "original_exception", None)):
+        # Raised outside the view (opening the session, a teardown): Flask hands it over as a 500.
+        return render_unavailable(error.original_exception)  # type: ignore[attr-defined]
     _locale_from_path()
     code = error.code or 500
     title = str(TITLES.get(code, error.name))
@@ -60,5 +71,34 @@ def render_error(error: HTTPException):
 
 
 def handle_unexpected(error: Exception):
+    if outages.is_outage(error):
+        return render_unavailable(error)
     db.session.rollback()
     return render_error(InternalServerError())
+
+
+def handle_outage(error: Exception):
+    """The handler of outages.OUTAGE_TYPES: a 503 for an outage; any other error of those types goes on as the
+    unexpected error it is (a 500, or raised in testing)."""
+    if not outages.is_outage(error):
+        raise error
+    return render_unavailable(error)
+
+
+def render_unavailable(error: BaseException):
+    """503 with Retry-After, in the request's language, rendered without the database: the request's transaction
+    is rolled back (its connection dropped when even that fails) and the page is drawn for an anonymous reader, so
+    nothing asks the database for the signed-in user again."""
+    cause = getattr(error, "orig", None) or error  # the driver's own error: one line, without the statement
+    log.warning("%s %s answered 503: %s%s", request.method, request.path, type(cause).__name__, cause.args)
+    try:
+        db.session.rollback()
+    except Exception:
+        db.session().invalidate()
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None:
+        g._login_user = login_manager.anonymous_user()
+    response = make_response(render_error(ServiceUnavailable()))
+    response.headers["Retry-After"] = str(outages.RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import threading
 import uuid
@@ -15,10 +16,12 @@ from flask_uploads import UploadNotAllowed, UploadSet
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
-from cms import policies
+from cms import outages, policies
 from cms.domain import DomainError
 from cms.extensions import db
 from cms.models import Media, User
+
+log = logging.getLogger("cms.media")
 
 # SVG can carry scripts; BMP and TIFF have no place on the web. Refused outright.
 IMAGE_EXTENSIONS = ("jpg", "jpe", "jpeg", "png", "gif", "webp")
@@ -149,6 +152,17 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
         images.save(FileStorage(io.BytesIO(_encode(thumb, fmt)), filename=file_name), folder=THUMBS, name=file_name)
     except UploadNotAllowed:
         raise MediaError(_l("Only JPEG, PNG, GIF and WebP images are accepted.")) from None
+    except OSError as exc:  # a full or unwritable uploads folder: no row, and no file or half file left
+        remove_files(file_name)
+        problem = outages.disk_problem(exc)
+        if problem is None:
+            raise
+        log.exception("storing upload %s failed", file_name)
+        if problem == "full":
+            raise MediaError(_l("The image was not stored: the uploads disk is full. Tell an administrator.")) from None
+        raise MediaError(
+            _l("The image was not stored: the uploads folder cannot be written to. Tell an administrator.")
+        ) from None
     media = Media(
         file_name=file_name,
         original_name=original_name,
@@ -179,8 +193,15 @@ def check_delete(user: User, media: Media) -> None:
 
 
 def remove_files(file_name: str) -> None:
+    """Remove an image and its thumbnail, whichever of them exist; a folder that refuses is logged, not raised
+    (the row is gone or was never made: a file left over is unreachable, not an error for the user)."""
     for thumbnail in (False, True):
-        media_path(file_name, thumbnail).unlink(missing_ok=True)
+        try:
+            media_path(file_name, thumbnail).unlink(missing_ok=True)
+        except NotADirectoryError:  # the folder is not there, so neither is the file
+            pass
+        except OSError:
+            log.exception("could not remove %s", media_path(file_name, thumbnail))
 
 
 def media_url(media: Media, thumbnail: bool = False) -> str:

@@ -3,6 +3,7 @@ whatever the size; a large csv is written by two processes, each taking half of 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -10,6 +11,8 @@ import multiprocessing
 import os
 import pickle  # nosec B403
 import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +22,9 @@ import xlsxwriter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from xlsxwriter.exceptions import FileCreateError
 
+from cms import outages
 from cms.comments import CommentSelection, count_selected, selection_clauses
 from cms.domain import DomainError
 from cms.exports.rows import export_rows, header
@@ -36,26 +41,48 @@ class ExportError(DomainError):
 
 
 def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
-    """xlsxwriter in constant-memory mode: each row goes to disk as it is written."""
-    workbook = xlsxwriter.Workbook(
-        str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
-    sheet = workbook.add_worksheet("Comments")
-    bold = workbook.add_format({"bold": True})
-    sheet.write_row(0, 0, head, bold)
-    sheet.freeze_panes(1, 0)
-    number, string = sheet.write_number, sheet.write_string
-    row_number = 0
-    for rows in chunks:
-        for row in rows:
-            row_number += 1
-            number(row_number, 0, row[0])
-            for column in range(1, 8):
-                string(row_number, column, row[column])
-        if progress:
-            progress(len(rows))
-    workbook.close()
+    """xlsxwriter in constant-memory mode: each row goes to disk as it is written. Its working files go into a
+    folder of their own in the system's temporary folder, removed however the export ends (xlsxwriter leaves
+    them behind when writing fails)."""
+    with tempfile.TemporaryDirectory(prefix="cms-xlsx-", ignore_cleanup_errors=True) as workdir:
+        workbook = xlsxwriter.Workbook(
+            str(path),
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "tmpdir": workdir},
+        )
+        sheet = workbook.add_worksheet("Comments")
+        bold = workbook.add_format({"bold": True})
+        sheet.write_row(0, 0, head, bold)
+        sheet.freeze_panes(1, 0)
+        number, string = sheet.write_number, sheet.write_string
+        row_number = 0
+        for rows in chunks:
+            for row in rows:
+                row_number += 1
+                number(row_number, 0, row[0])
+                for column in range(1, 8):
+                    string(row_number, column, row[column])
+            if progress:
+                progress(len(rows))
+        try:
+            workbook.close()
+        except FileCreateError as error:
+            _close_abandoned_zip(error)
+            raise
     return row_number
+
+
+def _close_abandoned_zip(error: FileCreateError) -> None:
+    """xlsxwriter leaves its ZipFile open when writing it fails (a full disk). Closed here, its file is released
+    now, and its __del__ does not retry the write during some later garbage collection, where the error would
+    surface inside whatever code happens to run."""
+    cause = error.args[0] if error.args else None
+    trace = getattr(cause, "__traceback__", None)
+    while trace is not None:
+        for value in list(trace.tb_frame.f_locals.values()):
+            if isinstance(value, zipfile.ZipFile):
+                with contextlib.suppress(OSError, ValueError):
+                    value.close()
+        trace = trace.tb_next
 
 
 def _csv_chunks(fh, chunks, progress: Progress | None = None) -> int:
@@ -100,13 +127,38 @@ def export_to_file(
     held by another thread."""
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
-    if parallel and fmt == "csv":
-        split = _split_point(selection)
-        if split is not None:
-            return _parallel_csv(selection, split, path, header(locale), base_url, progress)
-    if parallel and fmt == "xlsx" and _worth_two_processes(selection):
-        return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
-    return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+    try:
+        if parallel and fmt == "csv":
+            split = _split_point(selection)
+            if split is not None:
+                return _parallel_csv(selection, split, path, header(locale), base_url, progress)
+        if parallel and fmt == "xlsx" and _worth_two_processes(selection):
+            return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
+        return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+    except (OSError, FileCreateError) as exc:
+        problem = outages.disk_problem(exc)
+        if problem is None:
+            raise
+        log.exception("writing the export %s failed", path)
+        _remove(path)
+        raise disk_error(problem) from exc
+
+
+def disk_error(problem: str) -> ExportError:
+    """What the moderator reads when the disk refused an export (`problem` as from outages.disk_problem)."""
+    if problem == "full":
+        return ExportError(_l("The export was not written: the server's disk is full. Tell an administrator."))
+    return ExportError(
+        _l("The export was not written: the exports folder cannot be written to. Tell an administrator.")
+    )
+
+
+def _remove(path: Path) -> None:
+    """Remove what a failed write left, if anything (a folder that refuses keeps nothing of it anyway)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.exception("could not remove %s", path)
 
 
 # -- csv on two processes ----------------------------------------------------------------------------

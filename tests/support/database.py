@@ -50,16 +50,13 @@ def create_mariadb_database(url) -> None:
 def make_app(backend: str, tmp_dir: Path, **overrides):
     url = overrides.pop("DATABASE_URL", None)
     url = url or (mariadb_url() if backend == "mariadb" else f"sqlite:///{tmp_dir / 'cms-test.db'}")
-    return create_app(
-        "testing",
-        DATABASE_URL=url,
-        SECRET_KEY="testing-secret-key",
-        UPLOADS_DIR=str(tmp_dir / "uploads"),
-        EXPORTS_DIR=str(tmp_dir / "exports"),
-        IMPORTS_DIR=str(tmp_dir / "imports"),
-        CATALOG_BUILD_DIR=str(tmp_dir / "translations"),
-        **overrides,
-    )
+    folders = {
+        "UPLOADS_DIR": str(tmp_dir / "uploads"),
+        "EXPORTS_DIR": str(tmp_dir / "exports"),
+        "IMPORTS_DIR": str(tmp_dir / "imports"),
+        "CATALOG_BUILD_DIR": str(tmp_dir / "translations"),
+    }
+    return create_app("testing", DATABASE_URL=url, SECRET_KEY="testing-secret-key", **{**folders, **overrides})
 
 
 def empty_tables() -> None:
