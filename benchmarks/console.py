@@ -543,13 +543,19 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
         deep = last_page(client, timing.product_url, 20, 5)
         variants = {
             label: len(capture(app, client, with_args(timing.product_url, page_size=size, page=page)))
-            for label, size, page in (("20/0", 20, 0), ("50/0", 50, 0), (f"20/{deep}", 20, deep))
+            for label, size, page in (("20/0", 20, 0), ("50/0", 50, 0), ("later", 20, deep))
         }
         statements = capture(app, client, timing.product_url)
         examine(url, statements)
         slowest = max(statements, key=lambda s: s.seconds)
         widest = max(statements, key=lambda s: s.rows_examined)
-        per_url[timing.name] = {"counts": variants, "statements": statements, "slowest": slowest, "widest": widest}
+        per_url[timing.name] = {
+            "counts": variants,
+            "later_page": deep,
+            "statements": statements,
+            "slowest": slowest,
+            "widest": widest,
+        }
         progress(
             f"  {len(statements)} statements (page size 20/50, a later page: {variants}); "
             f"slowest {slowest.seconds * 1000:,.0f} ms, most rows examined {widest.rows_examined:,}"
@@ -640,7 +646,7 @@ def report(args, url, counts, facts, timings, per_url, loads, sizes) -> str:
         over = " **over 10,000**" if widest.rows_examined > ROWS_EXAMINED_LIMIT else ""
         statement_rows.append(
             f"| {name} | {len(found['statements'])} | "
-            f"{counts_['20/0']} / {counts_['50/0']} / {counts_['20/5']} ({same}) | "
+            f"{counts_['20/0']} / {counts_['50/0']} / {counts_['later']} (page {found['later_page']}; {same}) | "
             f"{ms(sum(s.seconds for s in found['statements']))} | {ms(found['slowest'].seconds)} | "
             f"{widest.rows_examined:,}{over} |"
         )
