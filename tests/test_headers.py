@@ -108,7 +108,15 @@ def test_an_uploaded_image_is_served_with_a_policy_that_runs_nothing(client, use
 
 def settings_of(app, **overrides) -> dict:
     """What a second app needs to run on the fixture app's database and folders."""
-    names = ["SECRET_KEY", "UPLOADS_DIR", "EXPORTS_DIR", "IMPORTS_DIR", "CATALOG_BUILD_DIR"]
+    names = [
+        "SECRET_KEY",
+        "SECURITY_PASSWORD_SALT",
+        "SECURITY_TOTP_SECRETS",
+        "UPLOADS_DIR",
+        "EXPORTS_DIR",
+        "IMPORTS_DIR",
+        "CATALOG_BUILD_DIR",
+    ]
     return {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], **{n: app.config[n] for n in names}, **overrides}
 
 

@@ -183,7 +183,7 @@ def test_the_session_cookie_is_samesite_lax_and_http_only(site, users):
 def test_remember_me_keeps_the_cookie_but_sign_out_still_ends_the_session(site, users):
     visitor = browser(site)
     response = visitor.post("/login", data={"csrf_token": visitor.token_for("/login"), "remember": "y",
-                                            "email": users["editor"].email, "password": PASSWORD})  # fmt: skip
+                                            "email": users["reader"].email, "password": PASSWORD})  # fmt: skip
     assert response.status_code == 302
     [header] = set_cookie_headers(response)
     assert "Expires=" in header and "SameSite=Lax" in header, "the session outlives the browser"

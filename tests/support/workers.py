@@ -7,6 +7,7 @@ test can stop them in the middle of an export.
 set: an export's progress writes after the first reach the database that many seconds late, as on a database
 under load. Nothing of the code under test is replaced."""
 
+import json
 import os
 import re
 import signal
@@ -61,6 +62,7 @@ def environment(app, home: Path, **settings) -> dict:
         CMS_DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
         CMS_SECRET_KEY=config["SECRET_KEY"],
         CMS_SECURITY_PASSWORD_SALT=config["SECURITY_PASSWORD_SALT"],
+        CMS_SECURITY_TOTP_SECRETS=json.dumps(config["SECURITY_TOTP_SECRETS"]),
         CMS_EXPORTS_DIR=config["EXPORTS_DIR"],
         CMS_UPLOADS_DIR=str(home / "uploads"),
         CMS_IMPORTS_DIR=str(home / "imports"),
