@@ -3,6 +3,7 @@ counted in memory and in Redis, answered with a translated 429 page and never a 
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from cms.models import AuditLog, User
 from cms.throttle import form_wait, sign_in_wait
 from tests.support.accounts import GOOD_PASSWORD, STORAGES, limited_apps, send_form, visitor
 from tests.support.database import fresh
-from tests.support.web import PASSWORD, Browserish
+from tests.support.web import PASSWORD, Browserish, totp_code
 
 SIGN_IN_WAIT = "Too many sign-in attempts. Try again in 1 minute."
 FORM_WAIT = "This form was sent too many times. Try again in 1 minute."
@@ -217,7 +218,9 @@ def test_a_password_reset_ends_the_lock(app, tmp_path, storage, users):
         reset_mail = limited.extensions["cms.outbox"][-1]
         link = re.search(r"http://localhost(/reset/\S+)", reset_mail["body"]).group(1)
         assert browser.submit(link, {"password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD}).status_code == 302
-        assert right(browser, password=GOOD_PASSWORD).status_code == 302
+        unlocked = right(browser, password=GOOD_PASSWORD)
+        assert unlocked.status_code == 302 and urlsplit(unlocked.location).path == "/tf-validate"  # staff: the code
+        assert browser.submit(unlocked.location, {"code": totp_code()}).status_code == 302
         assert signed_in(browser)
 
 
