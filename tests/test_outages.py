@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import exc as sa_exc
 
-from cms import comment_counts, outages
+from cms import comment_counts, i18n, outages
 from cms.accounts import create_user, ensure_default_roles
 from cms.cli import MIGRATIONS_DIR
 from cms.comments import id_batches, moderate
@@ -70,15 +70,24 @@ def assert_unavailable_json(response) -> None:
 
 
 # -- a database that never answers (nothing listens on its port): runs everywhere ---------------------
+# The outage apps answer errors raised outside a view (opening a server-side session) as production does, through
+# the error handlers, instead of raising them into the test.
+AS_IN_PRODUCTION = {"PROPAGATE_EXCEPTIONS": False}
+
+
 @pytest.fixture
 def unreachable(tmp_path):
     """An app whose MariaDB does not answer (nothing listens on its port), serving the committed catalogs (compiled
-    at the session's start, as `cms init` builds them at deploy, before any outage)."""
+    at the session's start), as an instance serves the catalogs it built before the outage."""
+    build = tmp_path / "catalogs"
+    build.mkdir()
+    i18n.served_dir(build).symlink_to(TRANSLATIONS_DIR)
     down = make_app(
         "mariadb",
         tmp_path,
         DATABASE_URL=f"mysql+pymysql://root@127.0.0.1:{free_port()}/cms?charset=utf8mb4",
-        CATALOG_BUILD_DIR=str(TRANSLATIONS_DIR),
+        CATALOG_BUILD_DIR=str(build),
+        **AS_IN_PRODUCTION,
     )
     yield down
     with down.app_context():
@@ -234,7 +243,8 @@ def own_mariadb(tmp_path_factory):
     try:
         server.install()
         server.start()
-        app = make_app("mariadb", tmp_path_factory.mktemp("own-mariadb"), DATABASE_URL=server.create_database("cms"))
+        home, url = tmp_path_factory.mktemp("own-mariadb"), server.create_database("cms")
+        app = make_app("mariadb", home, DATABASE_URL=url, **AS_IN_PRODUCTION)
         with app.app_context():
             upgrade(directory=MIGRATIONS_DIR)
             ensure_default_roles()
@@ -257,7 +267,7 @@ def mariadb(own_mariadb):
         db.session.remove()
 
 
-def test_requests_during_a_restart_get_the_503_and_the_first_ones_after_it_are_served(mariadb):
+def test_requests_during_a_restart_get_the_503_and_the_first_ones_after_it_are_served(mariadb, caplog):
     server, app = mariadb
     editor, reader = Browserish(app.test_client()), Browserish(app.test_client())
     editor.login("editor@example.com")
@@ -279,6 +289,9 @@ def test_requests_during_a_restart_get_the_503_and_the_first_ones_after_it_are_s
     response = editor.post("/admin/post/new/", data=sent)
     assert response.status_code == 503
     assert_unavailable_page(response, "en")
+    # The signed-in requests failed while their session was read, outside any view: one line each, no traceback.
+    outage_lines = [r for r in caplog.records if r.name == "cms" and "503, OperationalError(2003" in r.getMessage()]
+    assert outage_lines and all(r.exc_info is None for r in caplog.records)
 
     server.start()
     for client, url, _ in pages:  # the first request after the restart: the pool's dead connections are replaced

@@ -220,6 +220,7 @@ class Gunicorn:
             "CMS_CONFIG": "production",
             "CMS_SECRET_KEY": "outage-test-secret-key",
             "CMS_SECURITY_PASSWORD_SALT": "outage-test-salt",
+            "CMS_SECURITY_TOTP_SECRETS": '{"1": "outage-test-totp-secret"}',
             "CMS_UPLOADS_DIR": str(tmp_path / "uploads"),
             "CMS_EXPORTS_DIR": str(tmp_path / "exports"),
             "CMS_IMPORTS_DIR": str(tmp_path / "imports"),
