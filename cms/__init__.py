@@ -170,6 +170,8 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, errors.render_error)
     for outage in outages.OUTAGE_TYPES:  # a 503 page while MariaDB or Redis is not answering, in testing too
         app.register_error_handler(outage, errors.handle_outage)
+    if not any(isinstance(f, errors.OutageLogLine) for f in app.logger.filters):
+        app.logger.addFilter(errors.OutageLogLine())
     if not app.config.get("TESTING"):
         app.register_error_handler(Exception, errors.handle_unexpected)
 

