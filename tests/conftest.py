@@ -11,6 +11,7 @@ from cms.extensions import cache, db
 from cms.i18n import TRANSLATIONS_DIR, compile_catalogs
 from cms.throttle import limiter_of
 from cms.two_factor import enrol_authenticator, must_set_up
+from tests.support.browser import browser_engine, live_server, page  # noqa: F401  (one Chromium per test process)
 from tests.support.database import BACKENDS, drop_everything, empty_tables, make_app
 from tests.support.web import PASSWORD, TOTP_KEY, Browserish
 

@@ -15,7 +15,6 @@ from cms.models import AuditLog, BlockedWord, ExportJob, ExportStatus, Media, Po
 from cms.posts import add_revision
 from tests.factories import make_comment, make_follow, make_post
 from tests.images import png
-from tests.support.browser import browser_engine, live_server, page  # noqa: F401  (fixtures)
 from tests.support.catalogs import translations_of_this_test
 from tests.support.database import backend_of, make_app
 from tests.support.web import PASSWORD, Browserish

@@ -77,10 +77,10 @@ def form_for(endpoint: str, rows) -> dict:
     return {}
 
 
-def requests_for(app, rows, rules: list[Rule] | None = None) -> list[Request]:
+def requests_for(app, rows) -> list[Request]:
     """One request per rule: a GET where the rule takes GET, else a POST; every URL filled with real rows."""
     made = []
-    for rule in rules or list(app.url_map.iter_rules()):
+    for rule in app.url_map.iter_rules():
         method = "GET" if "GET" in rule.methods else sorted(rule.methods & CHANGING_METHODS)[0]
         made.append(
             Request(

@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ class Forgery:
     form: Callable = lambda browser, rows: {}  # noqa: E731
     query: Callable = lambda rows: {}  # noqa: E731
     effect: str = "database"  # or "mail", or "session" (the sign-in it ends or renews)
-    multipart: bool = field(default=False)
+    multipart: bool = False
 
 
 def opened(url: str, **changes) -> Callable:
