@@ -130,10 +130,6 @@ def test_an_rq_worker_killed_mid_export_fails_the_job_and_run_again_exports_it(a
     downloads_every_comment(browser, rerun_url)
 
 
-@pytest.mark.xfail(
-    reason="merge of issues 11 and 12: the thread runner's gunicorn harness under the merged settings; open in issue 12",
-    strict=False,
-)
 def test_a_web_process_killed_mid_export_fails_its_thread_job_and_run_again_exports_it(
     app, login_as, pending, tmp_path
 ):
@@ -154,10 +150,6 @@ def test_a_web_process_killed_mid_export_fails_its_thread_job_and_run_again_expo
     downloads_every_comment(browser, run_again(browser, page_url), base)
 
 
-@pytest.mark.xfail(
-    reason="merge of issues 11 and 12: the thread runner's gunicorn harness under the merged settings; open in issue 12",
-    strict=False,
-)
 def test_a_graceful_restart_fails_the_thread_jobs_of_the_web_process_at_once(app, login_as, pending, tmp_path):
     """gunicorn stopped as a deploy stops it (SIGTERM): the export its worker was running is failed as the process
     exits, not a stale limit later (the limit here is ten minutes)."""

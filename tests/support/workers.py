@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
 
-from tests.support.web import PASSWORD, csrf_token
+from tests.support.web import PASSWORD, csrf_token, totp_code
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -121,6 +122,15 @@ def signed_in(base: str, email: str) -> requests.Session:
         f"{base}/login", data={"email": email, "password": PASSWORD, "csrf_token": token}, allow_redirects=False
     )
     assert response.status_code == 302, response.text[:2000]
+    step = urlsplit(response.headers["Location"])
+    if step.path == "/tf-validate":  # staff: the code of the fixtures' authenticator key (tests.conftest users)
+        page = session.get(f"{base}{step.path}?{step.query}", timeout=30).text
+        response = session.post(
+            f"{base}{step.path}?{step.query}",
+            data={"code": totp_code(), "csrf_token": csrf_token(page)},
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text[:2000]
     return session
 
 
