@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from cms.models import PostStatus
 from tests.factories import make_comment, make_post
+from tests.support.routes import get_routes
 
 # Names the app or its libraries read from the query string, plus url_for's own keyword names.
 KEYS = [
@@ -22,21 +23,6 @@ VALUES = st.one_of(
     st.text(max_size=12),
 )  # fmt: skip
 QUERIES = st.lists(st.tuples(st.sampled_from(KEYS), VALUES), min_size=1, max_size=4)
-SKIPPED_ENDPOINTS = {"static", "admin.static", "security.static"}
-
-
-def get_routes(app, sample: dict) -> list[str]:
-    """Every GET route, its variables filled with values that exist."""
-    urls = []
-    for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.endpoint in SKIPPED_ENDPOINTS:
-            continue
-        values = {name: sample.get(name, "x") for name in rule.arguments}
-        try:
-            urls.append(rule.build(values, append_unknown=False)[1])
-        except Exception:  # noqa: S112 (a converter refused the sample; the route is covered by its own tests)
-            continue
-    return sorted(set(urls))
 
 
 @pytest.fixture
