@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import catalog_store, catalogs, comment_counts, exports, i18n
+from cms import catalog_store, catalogs, comment_counts, exports, i18n, outages
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
@@ -185,14 +185,12 @@ def i18n_import_po(path, locale):
 def worker_command(burst):
     """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL. Jobs a dead worker left running are
     failed first (their moderators can run them again)."""
-    redis_url = current_app.config.get("REDIS_URL")
-    if not redis_url:
+    if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("Set CMS_REDIS_URL: without Redis, exports run on a thread in the web process.")
-    from redis import Redis
     from rq import Queue, SimpleWorker
 
     _echo_failed(exports.fail_stale_jobs())
-    connection = Redis.from_url(redis_url)
+    connection = outages.redis_client(current_app.config)
     queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
     # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
     SimpleWorker([queue], connection=connection).work(burst=burst)

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from cms import audit, leases
+from cms import audit, leases, outages
 from cms.comments import CommentSelection, count_selected
 from cms.exports.writers import FORMATS, ExportError, export_to_file
 from cms.extensions import db
@@ -66,10 +66,9 @@ def start_export(job: ExportJob) -> None:
     """Run a committed job on RQ (when CMS_REDIS_URL is set) or on a thread of this process."""
     config = current_app.config
     if config.get("REDIS_URL"):
-        from redis import Redis
         from rq import Queue
 
-        queue = Queue(config["EXPORT_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+        queue = Queue(config["EXPORT_QUEUE"], connection=outages.redis_client(config))
         # The top-level entry point, which builds the app when the worker has none (a plain `rq worker`). RQ's
         # timeout is a minute past ours: the lease fails a job at EXPORT_JOB_TIMEOUT, RQ stops one stuck in a step.
         queue.enqueue("worker.run_export_job", job.id, job_timeout=config["EXPORT_JOB_TIMEOUT"] + 60, result_ttl=86400)
