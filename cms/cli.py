@@ -190,6 +190,7 @@ def worker_command(burst):
     from rq import Queue, SimpleWorker
 
     _echo_failed(exports.fail_stale_jobs())
+    exports.sweep_temporary_files()
     connection = outages.redis_client(current_app.config)
     queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
     # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
