@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -16,7 +17,7 @@ from cms.media import save_upload
 from cms.models import User
 from tests.factories import make_post
 from tests.images import png
-from tests.support.deploy import ROOT, GunicornFromConfig, Nginx, production_env, unit_with_paths_here
+from tests.support.deploy import DEPLOY, ROOT, GunicornFromConfig, Nginx, production_env, unit_with_paths_here
 from tests.support.instances import REDIS_URL
 from tests.support.outages import app_beside
 
@@ -103,3 +104,27 @@ def test_the_systemd_units_verify(tmp_path, unit):
     path = unit_with_paths_here(unit, tmp_path)
     done = subprocess.run([program, "verify", str(path)], capture_output=True, text=True, cwd=tmp_path)
     assert (done.returncode, done.stderr.strip()) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "name", ["gunicorn.conf.py", "nginx.conf", "cms.service", "cms-worker.service", "cms.env.example"]
+)
+def test_docs_deploy_md_shows_each_deploy_file_as_it_is(name):
+    """The guide copies each file in docs/deploy/ whole: what a reader copies from it is what the tests ran."""
+    assert (DEPLOY / name).read_text().rstrip("\n") in (ROOT / "docs" / "deploy.md").read_text()
+
+
+def test_the_settings_file_read_by_a_shell_gives_a_production_app_with_its_values(tmp_path):
+    """The deploy steps source /etc/cms/cms.env in sh (systemd reads it too): the quoted URL and JSON survive."""
+    script = (
+        "from cms import create_app\napp = create_app()\nc = app.config\n"
+        "print(c['SQLALCHEMY_DATABASE_URI'], c['SECURITY_TOTP_SECRETS'], c['TRUSTED_PROXIES'], c['SESSION_COOKIE_SECURE'])"
+    )
+    command = f'set -a; . "{DEPLOY / "cms.env.example"}"; set +a; exec "{sys.executable}" -c "$0"'
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    done = subprocess.run(["/bin/sh", "-c", command, script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == (
+        "mysql+pymysql://cms:change-me@127.0.0.1:3306/cms?charset=utf8mb4&connect_timeout=3"
+        " {'1': 'change-me-and-keep-for-good'} 1 True"
+    )
