@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404 - the database's own dump and client programs, with fixed arguments
+import subprocess  # nosec B404
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -262,6 +262,7 @@ def _client_options(url: sa.URL) -> Iterator[str]:
 
 
 def _run(programs: tuple[str, ...], arguments: list[str], **streams) -> None:
+    """Run the first of `programs` found (MariaDB's dump or client, by its fixed name) with `arguments`."""
     program = next((found for name in programs if (found := shutil.which(name))), None)
     if program is None:
         raise BackupError(_l("Install the MariaDB client (%(programs)s).", programs=" or ".join(programs)))
