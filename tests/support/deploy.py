@@ -106,7 +106,7 @@ class Nginx:
         )
         self.home = home
         self.process = subprocess.Popen(
-            [program, "-p", str(home), "-c", str(home / "nginx.conf"), "-g", "daemon off;"],
+            [program, "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "error.log"), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=(home / "stderr.log").open("wb"),
         )  # fmt: skip
         wait_for(lambda: port_open(self.https_port) or self.process.poll() is not None, 30, "nginx listening")
