@@ -20,3 +20,6 @@ max_requests_jitter = 100
 forwarded_allow_ips = "127.0.0.1"  # X-Forwarded-Proto from nginx on this machine only
 accesslog = "-"
 errorlog = "-"
+# gunicorn 25.1+ opens a control socket at $XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl: every gunicorn of one user
+# would share that path, and the unit's home is read-only. systemctl reload / stop are the controls used here.
+control_socket_disable = True
