@@ -36,6 +36,9 @@ class Config:
     EXPORT_ASYNC_ROWS = 20_000  # larger comment exports run in the background
     EXPORT_INLINE_ROWS = 2_000  # up to this many rows Flask-Excel builds the file in memory
     EXPORT_QUEUE = "cms-exports"  # the RQ queue `flask cms worker` serves
+    # A temporary export file (`.export-*`, `*.part`) in EXPORTS_DIR whose last write is this many seconds old was
+    # left by a process that died: it is removed when expired exports are purged and when `flask cms worker` starts.
+    EXPORT_TEMPORARY_LIFETIME = 3600
     # Background jobs (cms.leases): a running job's worker writes a heartbeat to its row at least every
     # JOB_STALE_AFTER / 4 seconds, even while one chunk is slow. Whoever looks (the job page and its poll, the
     # job list, `flask cms worker` starting, `flask cms jobs`) fails a job whose heartbeat is older than

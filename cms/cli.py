@@ -1,4 +1,5 @@
-"""The `flask cms …` commands: init, create-user, seed, the background worker and its jobs, exports, i18n."""
+"""The `flask cms …` commands: init, create-user, seed, the background worker and its jobs, exports, i18n,
+backup and restore."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import catalog_store, catalogs, comment_counts, exports, i18n
+from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
@@ -185,14 +186,13 @@ def i18n_import_po(path, locale):
 def worker_command(burst):
     """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL. Jobs a dead worker left running are
     failed first (their moderators can run them again)."""
-    redis_url = current_app.config.get("REDIS_URL")
-    if not redis_url:
+    if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("Set CMS_REDIS_URL: without Redis, exports run on a thread in the web process.")
-    from redis import Redis
     from rq import Queue, SimpleWorker
 
     _echo_failed(exports.fail_stale_jobs())
-    connection = Redis.from_url(redis_url)
+    exports.sweep_temporary_files()
+    connection = outages.redis_client(current_app.config)
     queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
     # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
     SimpleWorker([queue], connection=connection).work(burst=burst)
@@ -252,3 +252,40 @@ def export_comments_command(path, status, search, locale, base_url):
 def purge_exports_command():
     """Delete background export files older than a day."""
     click.echo(f"Removed {exports.purge_expired()} expired export(s).")
+
+
+@cms_cli.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+def backup_command(dest):
+    """Back up the database (translators' saved translations included), the uploads and the committed catalogs
+    into the new folder DEST."""
+    try:
+        made = backups.backup(Path(dest))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_contents_line(f"Backed up to {dest}", made))
+
+
+@cms_cli.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--skip-catalogs", is_flag=True, help="Keep the committed catalogs this checkout has.")
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+def restore_command(src, skip_catalogs, yes):
+    """Replace the database with the backup SRC's, put its uploads and committed catalogs back, and rebuild the
+    served catalogs. Stop every instance and worker first."""
+    try:
+        expected = backups.read_manifest(Path(src))
+        if not yes:
+            question = f"Replace this site's database with the backup of {expected.created_at}"
+            click.confirm(_contents_line(question, expected) + "?", abort=True)
+        restored = backups.restore(Path(src), catalogs=not skip_catalogs)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_contents_line(f"Restored {src}", restored))
+
+
+def _contents_line(what: str, contents: backups.Contents) -> str:
+    return (
+        f"{what}: {contents.posts:,} posts, {contents.media:,} images ({contents.upload_files:,} files), "
+        f"{contents.catalog_entries:,} saved translations, {contents.catalog_files:,} catalog files"
+    )

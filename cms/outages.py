@@ -7,10 +7,12 @@ import errno
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from flask_caching.backends.rediscache import RedisCache
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -85,6 +87,15 @@ def disk_problem(error: BaseException | None) -> str | None:
         if error.errno in FOLDER_REFUSED:
             return "refused"
     return None
+
+
+def redis_client(config: Mapping[str, Any]) -> Redis:
+    """A client for CMS_REDIS_URL that waits at most REDIS_TIMEOUT seconds to connect and for each answer: every
+    Redis client the app makes (sessions, the export queue, `flask cms worker`) comes from here, so a Redis that
+    hangs holds a request up for that long, never for ever. (RQ's worker lengthens the answer timeout of its own
+    connection to outlast its blocking dequeue.)"""
+    timeout = float(config.get("REDIS_TIMEOUT", 1.0))
+    return Redis.from_url(config["REDIS_URL"], socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
 class TolerantRedisCache(RedisCache):

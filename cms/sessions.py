@@ -13,6 +13,7 @@ from flask_session.base import Serializer, ServerSideSession, ServerSideSessionI
 from flask_session.redis import RedisSessionInterface
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from cms import outages
 from cms.extensions import Model, db
 from cms.models import User, utcnow
 
@@ -187,10 +188,7 @@ def session_store(app: Flask) -> ServerSideSessionInterface:
         "sid_length": config["SESSION_ID_LENGTH"],
     }
     if config.get("REDIS_URL"):
-        from redis import Redis
-
-        client = Redis.from_url(config["REDIS_URL"])
-        return RedisSessions(app, client, key_prefix=config["SESSION_KEY_PREFIX"], **options)
+        return RedisSessions(app, outages.redis_client(config), key_prefix=config["SESSION_KEY_PREFIX"], **options)
     return DatabaseSessions(app, cleanup_n_requests=config["SESSION_CLEANUP_N_REQUESTS"], **options)
 
 

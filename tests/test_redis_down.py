@@ -2,7 +2,9 @@
 back by itself when Redis is), signing in is the 503 page (sessions live in Redis), and a background export says
 plainly that it cannot start."""
 
+import re
 import threading
+from pathlib import Path
 
 import pytest
 import redis
@@ -142,3 +144,53 @@ def test_a_redis_that_never_answers_holds_a_page_up_for_no_more_than_its_timeout
         silent.close()
     assert served["response"].status_code == 200
     assert "Served without Redis" in served["response"].get_data(as_text=True)
+
+
+def test_a_redis_that_never_answers_holds_sessions_and_the_export_queue_up_for_no_more_than_its_timeout(
+    app, users, story, tmp_path
+):
+    """Sessions, the export queue and `flask cms worker` take their Redis client from `outages.redis_client`,
+    which waits REDIS_TIMEOUT for an answer: without it the sign-in page and the export would wait for ever."""
+    silent = SilentServer()
+    outcome: dict = {}
+    settings = {"REDIS_URL": f"redis://127.0.0.1:{silent.port}/0", "REDIS_TIMEOUT": 0.2, "EXPORT_ASYNC_ROWS": 0}
+    try:
+        with app_beside(app, tmp_path, PROPAGATE_EXCEPTIONS=False, **settings) as hung:
+
+            def sign_in_page() -> None:
+                outcome["login"] = Browserish(hung.test_client()).get("/login")
+
+            def export() -> None:
+                with hung.app_context():
+                    moderator = db.session.get(User, users["moderator"].id)
+                    try:
+                        deliver(moderator, CommentSelection(status="pending"), "csv", locale="en", base_url="/")
+                    except ExportError as error:
+                        outcome["export"] = str(error)
+
+            def ping() -> None:
+                try:
+                    outages.redis_client(hung.config).ping()
+                except redis.TimeoutError:
+                    outcome["ping"] = "timed out"
+
+            for work in (sign_in_page, export, ping):
+                thread = threading.Thread(target=work, daemon=True)
+                thread.start()
+                thread.join(timeout=60)
+                assert not thread.is_alive(), f"{work.__name__} waited for a Redis that never answers"
+    finally:
+        silent.close()
+    assert outcome["login"].status_code == 503
+    assert outcome["export"].startswith("Background exports cannot start just now")
+    assert outcome["ping"] == "timed out"
+
+
+def test_no_module_makes_a_redis_client_but_the_factory():
+    """A client made elsewhere would have no timeouts: `cms.outages.redis_client` is the one place (Flask-Caching
+    and Flask-Limiter make theirs from CACHE_OPTIONS and RATELIMIT_STORAGE_OPTIONS, both with timeouts)."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("cms/**/*.py"), *root.glob("admin_views/*.py"), root / "worker.py"]
+    makers = re.compile(r"\bRedis(?:\.from_url)?\(|StrictRedis\(")
+    found = [str(p.relative_to(root)) for p in sources if makers.search(p.read_text()) and p.name != "outages.py"]
+    assert found == []

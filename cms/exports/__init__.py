@@ -26,6 +26,7 @@ from cms.exports.jobs import (
     run_again,
     run_export_job,
     start_export,
+    sweep_temporary_files,
 )
 from cms.exports.rows import COLUMNS, export_in_memory, export_rows, header, neutralise
 from cms.exports.writers import (
@@ -66,6 +67,7 @@ __all__ = [
     "run_again",
     "run_export_job",
     "start_export",
+    "sweep_temporary_files",
     "write_csv",
     "write_xlsx",
 ]

@@ -4,9 +4,11 @@ download it is `cms.policies.exports`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -16,9 +18,9 @@ from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from cms import audit, leases
+from cms import audit, leases, outages
 from cms.comments import CommentSelection, count_selected
-from cms.exports.writers import FORMATS, ExportError, export_to_file
+from cms.exports.writers import FORMATS, ExportError, disk_error, export_to_file
 from cms.extensions import db
 from cms.models import ExportJob, ExportStatus, User, utcnow
 
@@ -66,10 +68,9 @@ def start_export(job: ExportJob) -> None:
     """Run a committed job on RQ (when CMS_REDIS_URL is set) or on a thread of this process."""
     config = current_app.config
     if config.get("REDIS_URL"):
-        from redis import Redis
         from rq import Queue
 
-        queue = Queue(config["EXPORT_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+        queue = Queue(config["EXPORT_QUEUE"], connection=outages.redis_client(config))
         # The top-level entry point, which builds the app when the worker has none (a plain `rq worker`). RQ's
         # timeout is a minute past ours: the lease fails a job at EXPORT_JOB_TIMEOUT, RQ stops one stuck in a step.
         queue.enqueue("worker.run_export_job", job.id, job_timeout=config["EXPORT_JOB_TIMEOUT"] + 60, result_ttl=86400)
@@ -96,31 +97,34 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
         log.warning("export job %s is not waiting for a worker (taken, failed or removed): skipped", job_id)
         return None
     job = db.session.get_one(ExportJob, job_id)
-    data = json.loads(job.selection)
-    base_url = data.pop("base_url", "")
-    path, total = job_path(job), job.total
+    total, path = job.total, None
 
     def progress(rows: int) -> None:
         leases.renew(EXPORTS, job_id, token, done=ExportJob.done + rows)
 
+    # Everything that may fail once the job is claimed is inside the try: reading its selection, finding its
+    # folder, writing. A failure anywhere fails the job with its reason instead of leaving it running.
     try:
         with leases.Heartbeat(EXPORTS, job_id, token, leases.beat_interval(current_app.config["JOB_STALE_AFTER"])):
+            data = json.loads(job.selection)
+            base_url = data.pop("base_url", "")
             selection = CommentSelection.from_json(data)
+            path = _file_for(job)
             written = export_to_file(selection, job.format, path, job.locale, base_url, progress, parallel=parallel)
     except leases.LeaseLost:
         db.session.rollback()
-        path.unlink(missing_ok=True)
+        _remove(path)
         log.warning("export job %s was failed while it ran (its heartbeat came too late): its file is dropped", job_id)
         return None
     except Exception as exc:  # the moderator must learn why, whatever it was
         log.exception("export job %s failed", job_id)
         db.session.rollback()
-        path.unlink(missing_ok=True)
+        _remove(path)
         leases.fail(EXPORTS, job_id, token, f"{type(exc).__name__}: {exc}"[:500])
         return None
     except BaseException:  # this process is stopping (a worker's cold shutdown): say so now, not a minute later
         db.session.rollback()
-        path.unlink(missing_ok=True)
+        _remove(path)
         leases.fail(EXPORTS, job_id, token, leases.STOPPED)
         raise
     now = utcnow()
@@ -128,6 +132,22 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
     if not leases.finish(EXPORTS, job_id, token, ExportStatus.DONE, **done, expires_at=now + FILE_LIFETIME):
         path.unlink(missing_ok=True)
     return None
+
+
+def _file_for(job: ExportJob) -> Path:
+    """Where the job writes its file; a folder the disk refuses is said as an export's disk error is."""
+    try:
+        return job_path(job)
+    except OSError as exc:
+        problem = outages.disk_problem(exc)
+        if problem is None:
+            raise
+        raise disk_error(problem) from exc
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def fail_stale_jobs() -> list[str]:
@@ -204,7 +224,9 @@ def download_path(job: ExportJob) -> Path | None:
 
 
 def purge_expired() -> int:
-    """Delete export files (and their jobs) older than a day."""
+    """Delete export files (and their jobs) older than a day, and what exports that never finished left behind
+    (`sweep_temporary_files`)."""
+    sweep_temporary_files()
     expired = list(db.session.scalars(select(ExportJob).where(ExportJob.expires_at < utcnow())))
     for job in expired:
         if job.file_name:
@@ -212,3 +234,22 @@ def purge_expired() -> int:
         db.session.delete(job)
     db.session.commit()
     return len(expired)
+
+
+def sweep_temporary_files() -> list[Path]:
+    """Remove what exports whose process died left in the exports folder: `.export-*` (an export written there to
+    be sent at once) and `*.part` (the second half of a two-process csv), once their last write is at least
+    EXPORT_TEMPORARY_LIFETIME seconds old. Younger ones may be being written or sent right now, so they stay."""
+    cutoff = time.time() - current_app.config["EXPORT_TEMPORARY_LIFETIME"]
+    removed: list[Path] = []
+    try:
+        left = [p for p in exports_dir().iterdir() if p.name.startswith(".export-") or p.name.endswith(".part")]
+        for path in left:
+            with contextlib.suppress(FileNotFoundError):  # another process swept it first
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed.append(path)
+                    log.warning("Removed %s, left by an export that never finished", path)
+    except OSError:  # a folder that refuses: the export that needs it says so to the moderator
+        log.warning("Could not sweep the exports folder %s", current_app.config["EXPORTS_DIR"], exc_info=True)
+    return removed

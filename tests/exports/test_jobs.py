@@ -21,6 +21,8 @@ from cms.models import AuditLog, ExportJob, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.exports import ENGLISH_HEADER, expected_rows, read_csv
+from tests.support.instances import REDIS_URL
+from tests.support.outages import app_beside
 
 
 @pytest.fixture
@@ -232,3 +234,55 @@ def test_a_failure_keeps_500_characters_of_its_error(app, job, length):
     worker.run_export_job(job)
     whole = f"ValueError: Invalid isoformat string: '{'x' * length}'"
     assert (len(whole), finished(job).status, finished(job).error) == (length + 40, "failed", whole[:500])
+
+
+# -- what a job meets before it writes, and what dead exports left ----------------------------------------------
+def test_an_exports_folder_that_cannot_be_made_fails_the_job_with_the_reason(app, job, tmp_path, monkeypatch):
+    """The job's file path is found after it is claimed: a failure there fails the job, never leaves it running."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setitem(app.config, "EXPORTS_DIR", str(blocker / "exports"))
+    worker.run_export_job(job)
+    failed = finished(job)
+    assert failed.status == "failed"
+    assert jobs.failure_reason(failed) == (
+        "ExportError: The export was not written: the exports folder cannot be written to. Tell an administrator."
+    )
+
+
+def test_an_unreadable_selection_fails_the_job_with_the_reason(app, job):
+    db.session.execute(sa.update(ExportJob).values(selection="{not json"))
+    db.session.commit()
+    worker.run_export_job(job)
+    assert state(job)[0] == "failed" and state(job)[1].startswith("JSONDecodeError: ")
+
+
+@pytest.mark.parametrize("name", [".export-abc123.csv", ".export-def456.xlsx", f"{'f' * 32}.csv.part"])
+def test_a_temporary_file_is_swept_once_its_last_write_is_the_lifetime_old_and_kept_a_second_younger(
+    app, job, name, monkeypatch
+):
+    monkeypatch.setitem(app.config, "EXPORT_TEMPORARY_LIFETIME", 600)
+    folder = jobs.exports_dir()
+    left, kept = folder / name, folder / "0123.csv"  # a finished job's file is the job's to purge, not the sweep's
+    left.write_text("half")
+    kept.write_text("whole")
+    now = utcnow().replace(microsecond=0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        os.utime(left, (now.timestamp() - 599, now.timestamp() - 599))
+        os.utime(kept, (now.timestamp() - 10**6, now.timestamp() - 10**6))
+        assert jobs.purge_expired() == 0 and left.exists()
+        os.utime(left, (now.timestamp() - 600, now.timestamp() - 600))
+        assert jobs.purge_expired() == 0 and not left.exists()
+    assert kept.exists()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="flask cms worker needs Redis (CMS_TEST_REDIS_URL)")
+def test_the_worker_sweeps_temporary_files_when_it_starts(app, tmp_path):
+    settings = {"REDIS_URL": REDIS_URL, "EXPORT_QUEUE": f"test-exports-{uuid.uuid4().hex[:12]}"}
+    with app_beside(app, tmp_path, EXPORT_TEMPORARY_LIFETIME=0, **settings) as other:
+        with other.app_context():  # the command's app: the test's own is current otherwise
+            left = jobs.exports_dir() / ".export-left.csv"
+            left.write_text("half")
+            result = other.test_cli_runner().invoke(args=["cms", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert not left.exists()
