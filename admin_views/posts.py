@@ -153,7 +153,13 @@ class PostView(PostRevisionViews, StaffModelView):
     form_choices = {"status": [(s.value, STATUS_LABELS[s]) for s in PostStatus]}
     form_overrides = {"locale": SelectField}
     form_args = {
-        "slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")},
+        # Flask-Admin also adds InputRequired to a NOT NULL column; Optional() runs first and stops it on the server,
+        # and no `required` attribute may stop the browser: an empty slug is made from the title.
+        "slug": {
+            "validators": [Optional()],
+            "description": _l("Leave empty to make one from the title."),
+            "render_kw": {"required": False},
+        },
         "locale": {"choices": locale_choices, "label": _l("Original language")},
         "published_at": {"description": _l("A time in the future schedules the post (UTC).")},
     }
@@ -161,8 +167,8 @@ class PostView(PostRevisionViews, StaffModelView):
     form_widget_args = {"body": {"rows": 18}}
     form_ajax_refs = {
         # Authors are found by username or display name: a look-up never matches or shows email addresses.
-        "author": {"fields": ("username", "name"), "page_size": 10},
-        "featured_image": {"fields": ("original_name",), "page_size": 10},
+        "author": {"fields": ("username", "name"), "page_size": 10, "placeholder": _l("Type a username or name")},
+        "featured_image": {"fields": ("original_name",), "page_size": 10, "placeholder": _l("Type an image's name")},
     }
     inline_models = [
         (
@@ -207,6 +213,8 @@ class PostView(PostRevisionViews, StaffModelView):
             form.version.data = obj.version
         if obj is None and request.method == "GET":
             form.locale.data = supported_locales()[0] if not form.locale.data else form.locale.data
+            if "author" in form and form.author.data is None:
+                form.author.data = current_user._get_current_object()  # the writer, unless an editor picks another
         return form
 
     def on_model_change(self, form, model, is_created):
