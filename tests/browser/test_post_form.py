@@ -44,3 +44,14 @@ def test_the_author_is_the_signed_in_editor_unless_changed(page, users):
     page.wait_for_selector(".alert-success")
     authors = dict(fresh(sa.select(Post.title, Post.author_id)).all())
     assert authors == {"Mine by default": users["editor"].id, "Written for the author": users["author"].id}
+
+
+def test_a_title_of_only_spaces_is_refused_on_the_form(page, users):
+    sign_in(page, "author@example.com")
+    page.goto("/admin/post/new/")
+    page.fill("#title", "   ")
+    page.fill("#body", "Kept while the title is fixed.")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_selector("text=A post needs a title: spaces alone are not one.")
+    assert page.input_value("#body") == "Kept while the title is fixed."
+    assert fresh(sa.select(sa.func.count()).select_from(Post)).scalar() == 0
