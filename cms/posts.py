@@ -113,7 +113,9 @@ def prepare_translations(post: Post, supported: list[str]) -> None:
             raise PostError(_l("There are two translations into %(locale)s; keep one.", locale=translation.locale))
         seen.add(translation.locale)
         if is_blank(translation.title):
-            raise PostError(_l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale))
+            raise PostError(
+                _l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale)
+            )
         translation.title = translation.title.strip()
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")

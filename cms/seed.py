@@ -119,8 +119,8 @@ SHOWCASE_SCHEDULED = ("Coming up: the weekend edition", "Scheduled for later: it
 
 def seed_showcase(now: datetime | None = None, translated: int = 3) -> None:
     """Rows that show what the product does beyond plain posts: translations into every other language for the
-    newest `translated` live posts not yet translated, a post written in Chinese with its English translation, and two posts
-    scheduled for the coming days. Written through the ORM, each dated after the post it belongs to."""
+    newest `translated` live posts not yet translated, a post written in Chinese with its English translation and
+    comments, and two posts scheduled for the coming days. Written through the ORM, each dated after its post."""
     now = now or utcnow()
     writer = db.session.scalar(select(User).where(User.email == "author@example.com"))
     editor = db.session.scalar(select(User).where(User.email == "editor@example.com")) or writer

@@ -107,7 +107,9 @@ def username_by_service(app, users, text):
 
 def catalog_entry_saved(app, users, text, served):
     entry = built_entry(served, "es", "Latest posts")
-    result = catalogs.save_translation(users["translator"], "es", entry_key(entry), entry_value(entry), {"0": text}, False)
+    result = catalogs.save_translation(
+        users["translator"], "es", entry_key(entry), entry_value(entry), {"0": text}, False
+    )
     return result.ok, " ".join(str(error) for error in result.errors)
 
 
@@ -130,7 +132,10 @@ PLACES = {
     "comment, service": (comment_by_service, [COMMENT]),
     "username, console": (username_in_console, [REQUIRED, USERNAME]),
     # Flask-Security's own rule (letters and digits only) refuses these before ours is asked.
-    "username, registration": (username_at_registration, ["Username not provided", "only letters and numbers", "not valid for the field"]),
+    "username, registration": (
+        username_at_registration,
+        ["Username not provided", "only letters and numbers", "not valid for the field"],
+    ),
     "username, command": (username_by_command, [USERNAME]),
     "username, service": (username_by_service, [USERNAME]),
     "catalog entry, translator's save": (catalog_entry_saved, [CATALOG]),
