@@ -4,6 +4,7 @@ from urllib.parse import quote, urlencode
 
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_request_context, request, url_for
+from flask_babel import get_locale
 from flask_security import current_user
 
 
@@ -51,6 +52,15 @@ def locale_name(code: str) -> str:
     """A language's own name, as its speakers write it ("中文", "español")."""
     try:
         return Locale.parse(code).get_display_name(code) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def language_name(code: str) -> str:
+    """A language's name in the reader's language: "Chinese" to an English reader, "中文" to a Chinese one, "inglés"
+    to a Spanish one (Babel's display name; the language switcher keeps each language's own name)."""
+    try:
+        return Locale.parse(code).get_display_name(str(get_locale() or current_app.config["DEFAULT_LOCALE"])) or code
     except (ValueError, UnknownLocaleError):
         return code
 
