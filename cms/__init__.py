@@ -30,7 +30,7 @@ from cms import (
     two_factor,
 )
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
-from cms.locale import language_name, locale_name, select_locale, supported_locales, switch_url
+from cms.locale import language_name, locale_name, select_locale, supported_locales, switch_url, upload_limit
 from cms.markup import stored_html
 from cms.media import images
 from cms.models import CommentStatus, ExportStatus, PostStatus, Role, User, utcnow
@@ -198,6 +198,7 @@ def register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),
             "supported_locales": supported_locales(),
             "switch_url": switch_url,
+            "upload_limit": upload_limit,
         }
 
 
