@@ -35,7 +35,6 @@ DESCRIPTIONS = {
     404: _l("There is nothing at this address. Check the link or start again from the front page."),
     405: _l("This address does not accept that kind of request."),
     409: _l("The request conflicts with a change made in the meantime."),
-    413: _l("The file is larger than the upload limit of %(limit)s."),
     429: _l("Too many requests came from you in a short time. Wait a few minutes and try again."),
     500: _l("The error has been logged."),
     503: _l("The site cannot answer just now. Please try again in a minute."),
