@@ -56,7 +56,7 @@ bench: install-dev
 
 seed-large: install
 	$(FLASK) cms init
-	$(FLASK) cms seed --users 10000 --posts 20000 --comments 1000000 --follows 50000
+	$(FLASK) cms seed --force --users 10000 --posts 20000 --comments 1000000 --follows 50000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
+from flask_admin.model import typefmt
 from flask_admin.model.template import DeleteRowAction
 from flask_babel import gettext, lazy_gettext, ngettext
 from flask_security import current_user
@@ -24,6 +26,7 @@ from cms.exports import neutralise
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import Perm, can
+from cms.timestamps import timestamp
 
 # Query-string names that Flask-Admin's get_url/url_for would take as their own arguments.
 URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method"}
@@ -64,6 +67,10 @@ class ListCount:
     exact: bool = True
 
 
+def _timestamp_formatter(view, value, name):
+    return timestamp(value)
+
+
 class StaffModelView(ModelView):
     """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
 
@@ -79,6 +86,9 @@ class StaffModelView(ModelView):
     named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
     # Flask-Admin's COUNT(*) of every match on every page view is replaced by count_matches() (capped).
     simple_list_pager = True
+    # Moments to the minute in the viewer's language and time zone, not str(datetime) with its microseconds.
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _timestamp_formatter}
+    column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, datetime: _timestamp_formatter}
 
     def __init__(self, model, **kwargs):
         super().__init__(model, db, **kwargs)

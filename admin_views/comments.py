@@ -190,6 +190,14 @@ class CommentView(CommentExportViews, StaffModelView):
             g.page_search_clause = comment_page_clause(search)
         return g.page_search_clause
 
+    def _get_list_filter_args(self):
+        """The list opens on the moderation queue: a bare /admin/comment/ shows the pending comments (the "All"
+        tab is ?status=all, carried along by the list's links)."""
+        if request.method == "GET" and request.endpoint == f"{self.endpoint}.index_view" and not request.args:
+            index, status_filter = self._filter_args["status_equals"]
+            return [(index, str(status_filter.name), CommentStatus.PENDING.value)]
+        return super()._get_list_filter_args()
+
     def current_selection(self) -> CommentSelection:
         args = self._get_list_extra_args()
         selection = CommentSelection(search=(args.search or "").strip() or None)
@@ -257,7 +265,8 @@ class CommentView(CommentExportViews, StaffModelView):
             kwargs["status_tabs"] = [
                 (STATUS_LABELS[s], counts[s], self.filter_url(status_equals=s), s == active) for s in COMMENT_STATUSES
             ]
-            kwargs["all_url"] = self.get_url(".index_view")
+            kwargs["all_url"] = self.get_url(".index_view", status="all")
+            kwargs["all_active"] = active is None
             kwargs["total_comments"] = sum(counts.values())
         return super().render(template, **kwargs)
 

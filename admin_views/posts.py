@@ -16,7 +16,7 @@ from wtforms.validators import Optional
 from admin_views.base import StaffModelView, body_html_formatter
 from admin_views.post_revisions import PostRevisionViews
 from cms import policies
-from cms.locale import supported_locales
+from cms.locale import language_name, supported_locales
 from cms.models import Post, PostStatus, PostTranslation, User
 from cms.permissions import Perm
 from cms.posts import (
@@ -57,7 +57,7 @@ class VersionField(HiddenField):
 
 
 def locale_choices():
-    return [(code, code) for code in supported_locales()]
+    return [(code, language_name(code)) for code in supported_locales()]
 
 
 class MissingTranslationFilter(BaseSQLAFilter):
@@ -92,10 +92,23 @@ def _format_translations(view, context, model, name):
     badges = []
     for locale, state in translation_state(model, supported_locales()).items():
         css, code, title = TRANSLATION_BADGES[state][0], escape(locale), escape(labels[state])
+        name = escape(_language(locale))
         badges.append(
-            f'<span class="badge {css}" title="{title}" data-locale="{code}" data-state="{state}">{code}</span>'
+            f'<span class="badge {css}" title="{title}" data-locale="{code}" data-state="{state}">{name}</span>'
         )
     return Markup(" ".join(badges))  # noqa: S704 (every value above is escaped or one of ours)  # nosec B704
+
+
+def _language(code: str) -> str:
+    """The language's name in the reader's language, looked up once per request (the list shows it on every row)."""
+    names = g.setdefault("language_names", {})
+    if code not in names:
+        names[code] = language_name(code)
+    return names[code]
+
+
+def _format_locale(view, context, model, name):
+    return _language(model.locale)
 
 
 def _format_comments(view, context, model, name):
@@ -144,8 +157,13 @@ class PostView(PostRevisionViews, StaffModelView):
         "body_html",
     )  # fmt: skip
     column_export_list = ("id", "title", "slug", "locale", "author", "status", "published_at", "created_at")
-    column_formatters = {"status": _format_status, "translations": _format_translations, "comments": _format_comments}
-    column_formatters_detail = {"body_html": body_html_formatter}
+    column_formatters = {
+        "status": _format_status,
+        "translations": _format_translations,
+        "comments": _format_comments,
+        "locale": _format_locale,
+    }
+    column_formatters_detail = {"body_html": body_html_formatter, "locale": _format_locale}
     form_columns = (
         "title", "slug", "locale", "body", "status", "published_at", "featured_image", "author", "translations",
         "version",
@@ -153,7 +171,13 @@ class PostView(PostRevisionViews, StaffModelView):
     form_choices = {"status": [(s.value, STATUS_LABELS[s]) for s in PostStatus]}
     form_overrides = {"locale": SelectField}
     form_args = {
-        "slug": {"validators": [Optional()], "description": _l("Leave empty to make one from the title.")},
+        # Flask-Admin also adds InputRequired to a NOT NULL column; Optional() runs first and stops it on the server,
+        # and no `required` attribute may stop the browser: an empty slug is made from the title.
+        "slug": {
+            "validators": [Optional()],
+            "description": _l("Leave empty to make one from the title."),
+            "render_kw": {"required": False},
+        },
         "locale": {"choices": locale_choices, "label": _l("Original language")},
         "published_at": {"description": _l("A time in the future schedules the post (UTC).")},
     }
@@ -161,8 +185,8 @@ class PostView(PostRevisionViews, StaffModelView):
     form_widget_args = {"body": {"rows": 18}}
     form_ajax_refs = {
         # Authors are found by username or display name: a look-up never matches or shows email addresses.
-        "author": {"fields": ("username", "name"), "page_size": 10},
-        "featured_image": {"fields": ("original_name",), "page_size": 10},
+        "author": {"fields": ("username", "name"), "page_size": 10, "placeholder": _l("Type a username or name")},
+        "featured_image": {"fields": ("original_name",), "page_size": 10, "placeholder": _l("Type an image's name")},
     }
     inline_models = [
         (
@@ -207,6 +231,8 @@ class PostView(PostRevisionViews, StaffModelView):
             form.version.data = obj.version
         if obj is None and request.method == "GET":
             form.locale.data = supported_locales()[0] if not form.locale.data else form.locale.data
+            if "author" in form and form.author.data is None:
+                form.author.data = current_user._get_current_object()  # the writer, unless an editor picks another
         return form
 
     def on_model_change(self, form, model, is_created):

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
 from cms.accounts import check_delete_account, prepare_account, unlock_account
-from cms.locale import supported_locales
+from cms.locale import language_name, supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
 from cms.two_factor import TwoFactorError, reset_second_factor
@@ -69,7 +69,8 @@ class UserView(StaffModelView):
         return user_clause(search)  # each term in the email, username or name
 
     def adjust_form(self, form, obj=None):
-        form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]
+        languages = [(code, language_name(code)) for code in supported_locales()]
+        form.locale.choices = [("", _l("(browser language)")), *languages]
         return form
 
     def on_model_change(self, form, model, is_created):

@@ -30,10 +30,11 @@ from cms import (
     two_factor,
 )
 from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
-from cms.locale import locale_name, select_locale, supported_locales, switch_url
+from cms.locale import language_name, locale_name, select_locale, supported_locales, switch_url, upload_limit
 from cms.markup import stored_html
 from cms.media import images
 from cms.models import CommentStatus, ExportStatus, PostStatus, Role, User, utcnow
+from cms.timestamps import timestamp
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -185,6 +186,8 @@ def register_commands(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(stored_html)
     app.add_template_filter(locale_name)
+    app.add_template_filter(language_name)
+    app.add_template_filter(timestamp)
     translated_markup.init_app(app)
     app.jinja_env.globals.update(CommentStatus=CommentStatus, ExportStatus=ExportStatus, PostStatus=PostStatus)
 
@@ -195,6 +198,7 @@ def register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),
             "supported_locales": supported_locales(),
             "switch_url": switch_url,
+            "upload_limit": upload_limit,
         }
 
 

@@ -15,7 +15,7 @@ from flask_security.signals import password_reset, user_authenticated, user_regi
 from sqlalchemy import func, select
 
 from cms import audit
-from cms.domain import DomainError
+from cms.domain import DomainError, is_blank
 from cms.extensions import db, security
 from cms.mail import send_message
 from cms.models import Role, User, utcnow
@@ -39,6 +39,9 @@ def ensure_default_roles() -> list[Role]:
         roles.append(role)
     db.session.commit()
     return roles
+
+
+BLANK_USERNAME = _l("A username cannot be only spaces.")
 
 
 def find_role(name: str) -> Role:
@@ -65,7 +68,9 @@ def create_user(
             _l("Invalid email address %(email)s: %(reason)s", email=repr(email), reason=str(exc))
         ) from None
     email = email.lower()
-    username = (username or email.split("@", 1)[0]).lower()
+    username = (username or email.split("@", 1)[0]).strip().lower()
+    if is_blank(username):
+        raise AccountError(BLANK_USERNAME)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise AccountError(_l("A user with email %(email)s already exists.", email=email))
     if db.session.scalar(select(User.id).where(User.username == username)):
@@ -109,6 +114,8 @@ def prepare_account(acting_user: User, account: User, new_password: str | None, 
     hashed, required for a new account), a fresh uniquifier for a new one, which counts as confirmed unless a date
     is given (an administrator typed the address, as with `flask cms create-user`), no empty language, and no
     lock-out of the acting admin."""
+    if is_blank(account.username):
+        raise AccountError(BLANK_USERNAME)
     if not account.locale:
         account.locale = None
     if new_password:

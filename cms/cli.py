@@ -15,7 +15,7 @@ from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
 from cms.extensions import db
 from cms.models import CommentStatus
-from cms.seed import DEMO_TOTP_KEY, demo_accounts, seed_bulk
+from cms.seed import DEMO_TOTP_KEY, already_seeded, demo_accounts, seed_bulk, seed_showcase
 
 cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 
@@ -67,24 +67,36 @@ def create_user_command(email, password, roles, username):
 @click.option("--posts", default=40, show_default=True)
 @click.option("--comments", default=200, show_default=True)
 @click.option("--follows", default=50, show_default=True)
-def seed_command(users, posts, comments, follows):
-    """Demo accounts (one per role) plus generated users, posts, comments and follows."""
+@click.option("--force", is_flag=True, help="Add the generated rows even when the database already holds posts.")
+def seed_command(users, posts, comments, follows, force):
+    """Demo accounts (one per role) plus generated users, posts, comments and follows, with translated and
+    scheduled posts. Once: when the database already holds posts only the demo accounts are checked (`make run`
+    runs this every time)."""
     for value in (users, posts, comments, follows):
         if value < 0:
             raise click.BadParameter("counts cannot be negative")
     ensure_default_roles()
     accounts = demo_accounts()
-    total = users + posts + comments + follows
-    with click.progressbar(length=total, label="Seeding", show_pos=True, show_eta=True) as bar:
-        try:
-            seed_bulk(users, posts, comments, follows, progress=lambda what, rows: bar.update(rows))
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-    comment_counts.recount()  # the seed inserts in bulk, past the counting hooks
+    existing = already_seeded()
+    if existing and not force:
+        click.echo(f"Skipped the demo data: the database already holds posts ({existing:,}); --force adds more.")
+    else:
+        _seed_rows(users, posts, comments, follows)
     click.echo("Demo accounts (email / password):")
     for role, email, password in accounts:
         click.echo(f"  {role:<14} {email:<28} {password}")
     click.echo(f"Staff accounts also ask for a code: add the key {DEMO_TOTP_KEY} to an authenticator app.")
+
+
+def _seed_rows(users: int, posts: int, comments: int, follows: int) -> None:
+    total = users + posts + comments + follows
+    with click.progressbar(length=total, label="Seeding", show_pos=True, show_eta=True) as bar:
+        try:
+            seed_bulk(users, posts, comments, follows, progress=lambda what, rows: bar.update(rows))
+            seed_showcase()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    comment_counts.recount()  # the seed inserts in bulk, past the counting hooks
     current_app.logger.info("Seeded %d rows", total)
 
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, literal, select, update
 
 from cms import audit, comment_counts, page_cache
-from cms.domain import DomainError
+from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.markup import render_comment
 from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
@@ -70,7 +70,7 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
     if not may_comment(user):
         raise CommentNotAllowed(_l("Confirm your email address to comment."))
     body = (body or "").strip()
-    if not body:
+    if is_blank(body):
         raise CommentError(_l("A comment cannot be empty."))
     if len(body) > MAX_COMMENT_LENGTH:
         raise CommentError(_l("A comment can be at most %(num)d characters long.", num=MAX_COMMENT_LENGTH))

@@ -1,6 +1,16 @@
-"""The base of every error a service raises when one of its rules refuses; its message is for the user."""
+"""The base of every error a service raises when one of its rules refuses; its message is for the user. And the
+one test of "nothing written" that every required text field shares."""
+
+import unicodedata
 
 
 class DomainError(ValueError):
     """A change the rules refuse. `str(exc)` is the (translated) message to show: a form error in the console,
     a flash, a 400 in the API, a ClickException in the CLI."""
+
+
+def is_blank(text: str | None) -> bool:
+    """Whether `text` holds nothing a reader would see: empty, or only white space (the ideographic space too) and
+    invisible format characters such as zero-width spaces. A form's InputRequired lets such text through, so the
+    services refuse it where text is required."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text or "")

@@ -3,7 +3,7 @@ Redis is not answering."""
 
 import logging
 
-from flask import current_app, g, jsonify, make_response, render_template, request
+from flask import current_app, flash, g, jsonify, make_response, redirect, render_template, request
 from flask.globals import request_ctx
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from cms import outages
 from cms.extensions import db
-from cms.locale import supported_locales
+from cms.locale import supported_locales, upload_limit
 
 log = logging.getLogger("cms.errors")
 
@@ -35,7 +35,6 @@ DESCRIPTIONS = {
     404: _l("There is nothing at this address. Check the link or start again from the front page."),
     405: _l("This address does not accept that kind of request."),
     409: _l("The request conflicts with a change made in the meantime."),
-    413: _l("The file is larger than the upload limit."),
     429: _l("Too many requests came from you in a short time. Wait a few minutes and try again."),
     500: _l("The error has been logged."),
     503: _l("The site cannot answer just now. Please try again in a minute."),
@@ -66,9 +65,24 @@ def render_error(error: HTTPException):
     description = error.description if error.description != stock and code != 500 else DESCRIPTIONS.get(code, stock)
     if isinstance(error, CSRFError):
         description = gettext("The form expired or was sent from elsewhere. Reload the page and try again.")
+    if code == 413:
+        if not _wants_json() and request.path.startswith("/admin/"):
+            return back_to_the_console_form()
+        description = gettext("The file is larger than the upload limit of %(limit)s.", limit=upload_limit())
     if _wants_json():
         return jsonify(error={"code": code, "title": title, "description": str(description)}), code
     return render_template("errors/error.html", code=code, title=title, description=description), code
+
+
+def back_to_the_console_form():
+    """A console form whose request was over MAX_CONTENT_LENGTH: back to the form (a GET of the same address) with
+    the limit named, in the console. What was typed is lost with the refused body; the console's upload_limit.js
+    stops such a form in the browser first, where the fields are kept."""
+    limit = upload_limit()
+    flash(
+        gettext("The file is larger than the upload limit of %(limit)s. Choose a smaller file.", limit=limit), "error"
+    )
+    return redirect(request.full_path if request.query_string else request.path, code=303)
 
 
 def handle_unexpected(error: Exception):

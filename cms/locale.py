@@ -3,7 +3,9 @@
 from urllib.parse import quote, urlencode
 
 from babel import Locale, UnknownLocaleError
+from babel.units import format_unit
 from flask import current_app, g, has_request_context, request, url_for
+from flask_babel import get_locale
 from flask_security import current_user
 
 
@@ -53,6 +55,30 @@ def locale_name(code: str) -> str:
         return Locale.parse(code).get_display_name(code) or code
     except (ValueError, UnknownLocaleError):
         return code
+
+
+def language_name(code: str) -> str:
+    """A language's name in the reader's language: "Chinese" to an English reader, "中文" to a Chinese one, "inglés"
+    to a Spanish one (Babel's display name; the language switcher keeps each language's own name)."""
+    try:
+        return Locale.parse(code).get_display_name(str(get_locale() or current_app.config["DEFAULT_LOCALE"])) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def file_size(size: int) -> str:
+    """A number of bytes as the reader writes it: "16 MB", "512 kB", "2,000 bytes" (exact below 10 kB, where a
+    small limit must read as the number it is)."""
+    locale = str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+    if size < 10 * 1024:
+        return format_unit(size, "digital-byte", length="long", locale=locale)
+    unit, value = ("digital-megabyte", size / 1024**2) if size >= 1024**2 else ("digital-kilobyte", size / 1024)
+    return format_unit(value, unit, length="short", format="#,##0.#", locale=locale)
+
+
+def upload_limit() -> str:
+    """The largest request the app takes (MAX_CONTENT_LENGTH), as `file_size` writes it."""
+    return file_size(current_app.config["MAX_CONTENT_LENGTH"])
 
 
 def switch_url(code: str) -> str:

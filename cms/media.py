@@ -19,6 +19,7 @@ from werkzeug.datastructures import FileStorage
 from cms import outages, policies
 from cms.domain import DomainError
 from cms.extensions import db
+from cms.locale import upload_limit
 from cms.models import Media, User
 
 log = logging.getLogger("cms.media")
@@ -136,7 +137,7 @@ def save_upload(upload: FileStorage, uploader: User | None) -> Media:
     original_name = root[: 255 - len(ext)] + ext  # the column holds 255 characters; the type check needs the ext
     data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     if len(data) > current_app.config["MAX_CONTENT_LENGTH"]:
-        raise MediaError(_l("The file is larger than the upload limit."))
+        raise MediaError(_l("The file is larger than the upload limit of %(limit)s.", limit=upload_limit()))
     if not data:
         raise MediaError(_l("The file is empty."))
     with _large_decode if _pixels(data) > LARGE_PIXELS else contextlib.nullcontext():

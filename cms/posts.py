@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
 
 from cms import audit, policies
-from cms.domain import DomainError
+from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.markup import render_markdown
 from cms.models import Post, PostRevision, PostStatus, PostTranslation, SlugRedirect, User, utcnow
@@ -112,6 +112,11 @@ def prepare_translations(post: Post, supported: list[str]) -> None:
         if translation.locale in seen:
             raise PostError(_l("There are two translations into %(locale)s; keep one.", locale=translation.locale))
         seen.add(translation.locale)
+        if is_blank(translation.title):
+            raise PostError(
+                _l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale)
+            )
+        translation.title = translation.title.strip()
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
             translation.updated_at = utcnow()
@@ -120,6 +125,9 @@ def prepare_translations(post: Post, supported: list[str]) -> None:
 def prepare_post(post: Post, acting_user: User, old_status: str | None, supported_locales: list[str]) -> None:
     """Apply the rules before a post is saved: status change, slug, rendered bodies, dates, a revision."""
     check_status_change(acting_user, old_status, post.status)
+    if is_blank(post.title):
+        raise PostError(_l("A post needs a title: spaces alone are not one."))
+    post.title = post.title.strip()
     if post.locale not in supported_locales:
         raise PostError(_l("%(locale)s is not one of the site's languages.", locale=repr(post.locale)))
     with db.session.no_autoflush:  # the new post must not be flushed before it has a slug

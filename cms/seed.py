@@ -17,8 +17,20 @@ from sqlalchemy import func, insert, select
 from cms.accounts import create_user, find_role
 from cms.extensions import db
 from cms.markup import render_markdown
-from cms.models import Comment, CommentStatus, Follow, Post, PostStatus, Role, User, roles_users, utcnow
+from cms.models import (
+    Comment,
+    CommentStatus,
+    Follow,
+    Post,
+    PostStatus,
+    PostTranslation,
+    Role,
+    User,
+    roles_users,
+    utcnow,
+)
 from cms.permissions import DEFAULT_ROLES, Perm
+from cms.posts import unique_slug
 from cms.two_factor import enrol_authenticator, must_set_up
 
 # In the order of the weights the seed draws them with.
@@ -83,6 +95,83 @@ def demo_accounts() -> list[tuple[str, str, str]]:
             enrol_authenticator(user, DEMO_TOTP_KEY)
         accounts.append((role_name, email, DEMO_PASSWORD))
     return accounts
+
+
+def already_seeded() -> int:
+    """How many posts the database holds: any at all means it has data (seeded or real work) not to add to."""
+    return db.session.scalar(select(func.count()).select_from(Post)) or 0
+
+
+# Texts of the showcase: a translated post in each direction and posts scheduled for later.
+SHOWCASE_TRANSLATIONS = {
+    "zh": ("{title}（中文版）", "这是本文的中文译本。\n\n{body}"),
+    "es": ("{title} (versión en español)", "Esta es la traducción al español.\n\n{body}"),
+}
+SHOWCASE_CHINESE_POST = (
+    "编辑部的第一周",
+    "新的编辑部系统上线了。**作者**撰写，**编辑**发布，**审核员**处理评论。",
+    "The newsroom's first week",
+    "The new newsroom system is live. **Authors** write, **editors** publish, **moderators** handle comments.",
+)
+SHOWCASE_COMMENTS = [("恭喜上线！", CommentStatus.APPROVED), ("期待更多中文报道。", CommentStatus.PENDING)]
+SHOWCASE_SCHEDULED = ("Coming up: the weekend edition", "Scheduled for later: it goes live by itself.")
+
+
+def seed_showcase(now: datetime | None = None, translated: int = 3) -> None:
+    """Rows that show what the product does beyond plain posts: translations into every other language for the
+    newest `translated` live posts not yet translated, a post written in Chinese with its English translation and
+    comments, and two posts scheduled for the coming days. Written through the ORM, each dated after its post."""
+    now = now or utcnow()
+    writer = db.session.scalar(select(User).where(User.email == "author@example.com"))
+    editor = db.session.scalar(select(User).where(User.email == "editor@example.com")) or writer
+    if writer is None or editor is None:
+        raise ValueError("The showcase needs the demo accounts: run demo_accounts() first.")
+    live = db.session.scalars(
+        select(Post)
+        .where(Post.status == PostStatus.PUBLISHED, Post.published_at <= now, Post.locale == "en")
+        .where(~Post.translations.any())
+        .order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(translated)
+    ).all()
+    for post in live:
+        for locale, (title, body) in SHOWCASE_TRANSLATIONS.items():
+            text = body.format(body=post.body)
+            post.translations.append(
+                PostTranslation(
+                    locale=locale,
+                    title=title.format(title=post.title)[:255],
+                    body=text,
+                    body_html=render_markdown(text),
+                    updated_at=max(post.content_changed_at, post.published_at or now),
+                )
+            )
+    title, body, en_title, en_body = SHOWCASE_CHINESE_POST
+    published = now - timedelta(hours=2)
+    chinese = Post(
+        title=title, slug=unique_slug(title), body=body, body_html=render_markdown(body), locale="zh",
+        status=PostStatus.PUBLISHED, published_at=published, author=writer, created_at=published,
+        updated_at=published, content_changed_at=published,
+    )  # fmt: skip
+    chinese.translations.append(
+        PostTranslation(locale="en", title=en_title, body=en_body, body_html=render_markdown(en_body), updated_at=now)
+    )
+    db.session.add(chinese)
+    reader = db.session.scalar(select(User).where(User.email == "reader@example.com")) or writer
+    for minutes, (text, status) in enumerate(SHOWCASE_COMMENTS, start=1):
+        db.session.add(
+            Comment(body=text, body_html=f"<p>{escape(text)}</p>", status=status, author=reader, post=chinese,
+                    created_at=published + timedelta(minutes=10 * minutes))
+        )  # fmt: skip
+    title, body = SHOWCASE_SCHEDULED
+    for days in (1, 3):
+        db.session.add(
+            Post(
+                title=f"{title} ({days})", slug=unique_slug(f"{title} {days}"), body=body,
+                body_html=render_markdown(body), status=PostStatus.PUBLISHED, published_at=now + timedelta(days=days),
+                author=editor, created_at=now, updated_at=now, content_changed_at=now,
+            )
+        )  # fmt: skip
+    db.session.commit()
 
 
 def _batches(total: int) -> Iterator[int]:

@@ -15,6 +15,8 @@ import polib
 from babel.messages.catalog import Message
 from babel.messages.checkers import PYTHON_FORMAT, TranslationError, python_format
 
+from cms.domain import is_blank
+
 PLACEHOLDER = re.compile(
     r"%%|%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|\{\w*\}"
 )
@@ -130,8 +132,10 @@ def validate_translation(source: str, translation: str, alternatives: tuple[str,
     """
     if not translation:
         return []
-    errors = []
     sources = (source, *alternatives)
+    if is_blank(translation) and not all(is_blank(s) for s in sources):
+        return ["a translation cannot be only white space: leave it empty to show the original"]
+    errors = []
     wanted = [placeholders(s) for s in sources]
     found = placeholders(translation)
     if found not in wanted:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from cms.extensions import db
 from cms.models import Comment, ExportJob, Follow, Post, Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm
+from tests.factories import make_post
 from tests.support.database import fresh
 
 
@@ -77,21 +78,44 @@ def test_seed_creates_one_account_per_role_and_the_requested_rows(app):
     for role in DEFAULT_ROLES:
         assert f"{role.lower()}@example.com" in result.output
     assert count(User) == 6 + 30
-    assert count(Post) == 25
-    assert count(Comment) == 120
+    assert count(Post) == 25 + 3  # and the showcase: a post written in Chinese, two scheduled ones
+    assert count(Comment) == 120 + 2
     assert count(Follow) == 15
     admin = fresh(sa.select(User).where(User.email == "administrator@example.com")).scalar_one()
     assert [r.name for r in admin.roles] == ["Administrator"]
 
 
-def test_seed_twice_keeps_one_demo_account_per_role(app):
+def test_seed_twice_seeds_once_and_says_it_skipped(app):
     runner = app.test_cli_runner()
-    for _ in range(2):
-        result = runner.invoke(
-            args=["cms", "seed", "--users", "2", "--posts", "2", "--comments", "2", "--follows", "1"]
-        )
-        assert result.exit_code == 0, result.output
+    args = ["cms", "seed", "--users", "2", "--posts", "2", "--comments", "2", "--follows", "1"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    counts = {model: count(model) for model in (User, Post, Comment, Follow)}
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0, second.output
+    assert "Skipped the demo data: the database already holds posts (5); --force adds more." in second.output
+    assert "author@example.com" in second.output  # the accounts are still printed, to sign in with
+    assert {model: count(model) for model in counts} == counts
     assert fresh(sa.select(sa.func.count()).select_from(User).where(User.email.like("%@example.com"))).scalar() == 6
+
+
+def test_seed_force_adds_to_a_seeded_database(app):
+    runner = app.test_cli_runner()
+    args = ["cms", "seed", "--users", "2", "--posts", "2", "--comments", "2", "--follows", "1"]
+    assert runner.invoke(args=args).exit_code == 0
+    forced = runner.invoke(args=[*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "Skipped" not in forced.output
+    assert count(Post) == 2 * (2 + 3)
+    assert fresh(sa.select(sa.func.count()).select_from(User).where(User.email.like("%@example.com"))).scalar() == 6
+
+
+def test_seed_skips_a_database_holding_real_work(app, users):
+    make_post(users["author"], "draft")
+    result = app.test_cli_runner().invoke(args=["cms", "seed"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped the demo data: the database already holds posts (1)" in result.output
+    assert count(Post) == 1
 
 
 def test_seed_refuses_negative_counts(app):

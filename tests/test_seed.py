@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from cms.accounts import ensure_default_roles
-from cms.models import Comment, Follow, Post, PostStatus, User
-from cms.seed import progress_bars, seed_bulk
+from cms.models import Comment, Follow, Post, PostStatus, PostTranslation, User
+from cms.posts import translation_state
+from cms.seed import demo_accounts, progress_bars, seed_bulk, seed_showcase
 from tests.support.database import empty_tables, fresh
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
@@ -83,3 +84,22 @@ def test_progress_bars_show_one_bar_per_table(app):
     assert reported == totals
     for table in totals:
         assert f"Seeding {table}" in result.output
+
+
+def test_the_showcase_translates_posts_schedules_others_and_dates_comments_after_their_post(app):
+    demo_accounts()
+    seed_bulk(users=10, posts=12, comments=40, follows=5, now=NOW)
+    seed_showcase(now=NOW)
+    translated = fresh(sa.select(PostTranslation.locale, Post.locale).join(Post)).all()
+    assert Counter(locale for locale, _ in translated) == {"zh": 3, "es": 3, "en": 1}
+    assert all(locale != original for locale, original in translated)
+    chinese = fresh(sa.select(Post).where(Post.locale == "zh")).scalar_one()
+    assert chinese.title == "编辑部的第一周" and chinese.slug  # a usable slug from a Chinese title
+    scheduled = fresh(sa.select(Post.published_at).where(Post.status == PostStatus.PUBLISHED, Post.published_at > NOW))
+    assert len(scheduled.all()) == 2
+    rows = fresh(sa.select(Comment.created_at, Post.published_at).join(Post, Post.id == Comment.post_id)).all()
+    assert len(rows) == 42
+    assert all(published_at is not None and published_at <= commented for commented, published_at in rows)
+    with app.test_request_context():
+        states = [translation_state(post, ["en", "zh", "es"]) for post in fresh(sa.select(Post)).scalars()]
+    assert sum(state == {"en": "original", "zh": "current", "es": "current"} for state in states) == 3

@@ -232,3 +232,26 @@ def test_a_blocked_word_of_100_characters_is_kept_and_one_more_refused(login_as,
     assert list(fresh(sa.select(BlockedWord.word)).scalars()) == (["w" * length] if status == 302 else [])
     if status == 200:
         assert "Field cannot be longer than 100 characters." in response.get_data(as_text=True)
+
+
+def test_the_list_opens_on_the_pending_comments_and_all_is_a_tab_away(login_as, queue):
+    browser = login_as("moderator")
+    html = browser.get("/admin/comment/").get_data(as_text=True)
+    tabs = html.split('id="status-tabs"')[1].split("</ul>")[0]
+    assert "First pending" in html and "Second pending" in html
+    assert "Approved one" not in html and "Hidden one" not in html
+    assert 'class="nav-link active" href="/admin/comment/?flt0_status_equals=pending"' in tabs
+    assert 'href="/admin/comment/?status=all"' in tabs
+    everything = browser.get("/admin/comment/?status=all").get_data(as_text=True)
+    assert all(body in everything for body in ("First pending", "Second pending", "Approved one", "Hidden one"))
+    assert 'class="nav-link active" href="/admin/comment/?status=all"' in everything
+
+
+def test_the_pages_of_all_comments_stay_on_all(login_as, users, app):
+    post = make_post(users["author"], "published")
+    for n in range(app.config["ADMIN_PAGE_SIZE"] + 1):
+        make_comment(users["reader"], post, body=f"approved {n}", status="approved")
+    html = login_as("moderator").get("/admin/comment/?status=all").get_data(as_text=True)
+    assert "status=all" in html.split('class="pagination')[1].split("</ul>")[0]
+    second = login_as("moderator").get("/admin/comment/?status=all&page=1").get_data(as_text=True)
+    assert "approved 0" in second  # the oldest, on the second page of every comment

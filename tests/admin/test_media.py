@@ -74,15 +74,31 @@ def test_bad_uploads_are_refused_with_a_message(login_as, data, filename, messag
     assert media_rows() == []
 
 
-def test_oversized_upload_gets_a_clear_413(app, login_as):
-    app.config["MAX_CONTENT_LENGTH"] = 50_000
-    try:
-        response = upload(login_as("author"), jpeg_with_gps((3000, 3000)) + b"\0" * 60_000, "huge.jpg")
-    finally:
-        app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
-    assert response.status_code == 413
-    assert "File too large" in response.get_data(as_text=True)
+def test_an_oversized_upload_goes_back_to_the_console_form_with_the_limit_named(app, login_as, monkeypatch):
+    browser = login_as("author")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 50_000)
+    response = upload(browser, jpeg_with_gps((3000, 3000)) + b"\0" * 60_000, "huge.jpg")
+    assert response.status_code == 303 and response.location == "/admin/media/new/"
+    form = browser.get(response.location).get_data(as_text=True)
+    assert "The file is larger than the upload limit of 48.8 kB. Choose a smaller file." in form
+    assert 'id="upload-limit" hidden data-max-bytes="50000"' in form  # the browser checks the next one first
+    assert "File too large" not in form and "Back to the front page" not in form
     assert media_rows() == []
+
+
+def test_a_console_form_address_with_a_query_is_kept_going_back(app, login_as, monkeypatch):
+    browser = login_as("administrator")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10)
+    response = browser.post("/admin/user-import/?from=menu", data={"file": (io.BytesIO(b"x" * 100), "a.csv")})
+    assert response.status_code == 303 and response.location == "/admin/user-import/?from=menu"
+
+
+def test_a_too_large_request_outside_the_console_is_a_413_naming_the_limit(app, login_as, monkeypatch):
+    reader = login_as("reader")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2_000)
+    response = reader.post("/en/profile", data={"about_me": "x" * 3_000})
+    assert response.status_code == 413
+    assert "The file is larger than the upload limit of 2,000 bytes." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("filename", ["../../../etc/passwd.png", "..\\..\\win.png", "ａ/../b.png", "\u202egnp.exe.png"])
@@ -142,7 +158,7 @@ def multipart_upload(browser, data: bytes, filename: str) -> tuple[str, bytes]:
     return environ["CONTENT_TYPE"], environ["wsgi.input"].read()
 
 
-@pytest.mark.parametrize(("spare", "status"), [(0, 302), (-1, 413)], ids=["exactly-the-limit", "one-byte-over"])
+@pytest.mark.parametrize(("spare", "status"), [(0, 302), (-1, 303)], ids=["exactly-the-limit", "one-byte-over"])
 def test_a_request_of_exactly_max_content_length_is_accepted_and_one_byte_more_gets_413(
     app, login_as, monkeypatch, spare, status
 ):
@@ -152,8 +168,12 @@ def test_a_request_of_exactly_max_content_length_is_accepted_and_one_byte_more_g
     response = browser.post("/admin/media/new/", data=body, content_type=content_type)
     assert response.status_code == status
     assert len(media_rows()) == (1 if status == 302 else 0)
-    if status == 413:
-        assert "The file is larger than the upload limit." in response.get_data(as_text=True)
+    if status == 303:  # refused whole (413), and sent back to the form with the limit named
+        assert response.location == "/admin/media/new/"
+        limit = f"{len(body) - 1:,} bytes"
+        assert f"The file is larger than the upload limit of {limit}." in browser.get("/admin/media/new/").get_data(
+            as_text=True
+        )
 
 
 def test_a_file_of_exactly_max_content_length_is_stored_and_one_byte_more_refused(app, users, monkeypatch):

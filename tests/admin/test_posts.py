@@ -189,3 +189,16 @@ def test_a_look_up_returns_at_most_its_limit_whatever_it_asks(login_as, users):
     db.session.commit()
     found = login_as("editor").get("/admin/post/ajax/lookup/?name=author&query=writer&limit=100000").get_json()
     assert len(found) == 20
+
+
+def test_languages_are_named_in_the_readers_language_not_by_code(login_as, users):
+    post = make_post(users["author"], "published", title="Named languages")
+    editor = login_as("editor")
+    listing = editor.get("/admin/post/").get_data(as_text=True)
+    assert 'data-locale="zh" data-state="missing">Chinese</span>' in listing
+    assert 'data-locale="en" data-state="original">English</span>' in listing
+    form = editor.get(f"/admin/post/edit/?id={post.id}&lang=zh").get_data(as_text=True)
+    options = form.split('id="locale"')[1].split("</select>")[0]
+    assert '<option selected value="en">英语</option>' in options and '<option value="es">西班牙语</option>' in options
+    details = editor.get(f"/admin/post/details/?id={post.id}&lang=es").get_data(as_text=True)
+    assert "inglés" in details

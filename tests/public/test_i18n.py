@@ -111,3 +111,15 @@ def test_the_language_switcher_takes_any_query_string(client, path, query):
     if response.status_code == 200:
         links = re.findall(r'<a [^>]*hreflang="\w+" href="([^"]*)"', response.get_data(as_text=True))
         assert links and all(link.startswith("/") and not link.startswith("//") for link in links), links
+
+
+@pytest.mark.parametrize(
+    ("locale", "notice"),
+    [("zh", "尚未翻译成中文，以下是英语原文"), ("es", "traducido al español; aquí tienes el original en inglés")],
+)
+def test_the_fallback_notice_names_the_languages_in_the_readers_language(client, users, locale, notice):
+    post = make_post(users["author"], "published", title="Only in English")
+    html = client.get(f"/{locale}/posts/{post.slug}").get_data(as_text=True)
+    shown = html.split('<p class="notice"')[1].split("</p>")[0]
+    assert notice in shown
+    assert "English" not in shown

@@ -1,0 +1,51 @@
+"""cms/timestamps.py: moments to the minute in the viewer's language, UTC on hover."""
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from cms.timestamps import minutes, timestamp
+from tests.factories import make_comment, make_post
+
+MOMENT = datetime(2026, 11, 27, 15, 38, 37, 991050)
+MICROSECONDS = re.compile(r"\d\d:\d\d:\d\d\.\d{6}")
+
+
+@pytest.mark.parametrize(
+    ("locale", "shown"),
+    [("en", "Nov 27, 2026, 3:38\u202fPM"), ("zh", "2026年11月27日 15:38"), ("es", "27 nov 2026, 15:38")],
+)
+def test_a_moment_is_shown_to_the_minute_in_the_language(locale, shown):
+    assert minutes(MOMENT, locale) == shown
+
+
+def test_the_time_element_carries_the_moment_for_the_browser_and_utc_on_hover(app):
+    with app.test_request_context("/admin/?lang=zh"):
+        html = str(timestamp(MOMENT))
+    assert html == (
+        '<time datetime="2026-11-27T15:38:37Z" lang="zh" title="2026-11-27 15:38 UTC" data-local-time>'
+        "2026年11月27日 15:38 UTC</time>"
+    )
+
+
+def test_an_aware_moment_is_shown_in_utc(app):
+    with app.test_request_context("/admin/"):
+        html = str(timestamp(MOMENT.replace(tzinfo=UTC).astimezone(timezone(timedelta(hours=8)))))
+    assert 'datetime="2026-11-27T15:38:37Z"' in html and "3:38\u202fPM UTC" in html
+
+
+def test_console_lists_and_details_show_no_microseconds(login_as, users):
+    post = make_post(users["author"], "published", title="Timed")
+    comment = make_comment(users["reader"], post, status="pending")
+    pages = {
+        "/admin/comment/": "moderator",
+        f"/admin/comment/details/?id={comment.id}": "moderator",
+        "/admin/post/": "editor",
+        f"/admin/post/details/?id={post.id}": "editor",
+        "/admin/user/": "administrator",
+    }
+    for url, role in pages.items():
+        html = login_as(role).get(url).get_data(as_text=True)
+        assert "<time datetime=" in html, url
+        assert not MICROSECONDS.search(html), (url, MICROSECONDS.search(html))
