@@ -47,7 +47,7 @@ ADMIN_TOTP_KEY = "NEWSROOMDEMOKEYSTAFFAPPTWOFACTOR"  # cms.seed.DEMO_TOTP_KEY: t
 # The measured URLs, the one place to edit them: (name, product URL, stock URL). Fields in braces come from the
 # data (`facts`): the search word, the post, the deep pages, and the stock app's numbered filter arguments.
 URLS = [
-    ("comments (default)", "/admin/comment/", "/admin/comment/"),
+    ("comments, all (the list opens on Pending)", "/admin/comment/?status=all", "/admin/comment/"),
     (
         "comments, status = pending",
         "/admin/comment/?flt0_status_equals=pending",
