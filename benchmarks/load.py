@@ -271,7 +271,7 @@ def translator(person: Person) -> None:
 # -- the run -------------------------------------------------------------------------------------------
 def prepare_database(url: str, env: dict, keep: bool) -> None:
     database = sa.engine.make_url(url)
-    server = sa.create_engine(database.set(database=None))
+    server = sa.create_engine(database._replace(database=None))  # URL.set ignores None: it would keep the name
     with server.begin() as conn:
         if not keep:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{database.database}`"))
