@@ -192,7 +192,7 @@ def test_content_status_lists_posts_needing_translation(workspace, users):
         make_translation(done, locale, title="x", body="")
     html = browser(one, "translator").get("/admin/translations/content/").get_data(as_text=True)
     assert "Needs everything" in html and "All done" not in html
-    assert f'href="/admin/post/edit/?id={missing.id}"' in html
+    assert f'href="/admin/translations/content/{missing.id}/zh/"' in html
 
 
 @pytest.mark.parametrize(

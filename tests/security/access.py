@@ -140,6 +140,7 @@ TABLE: dict[str, dict] = {
     "translations.catalog": only(TRANSLATORS),
     "translations.download": only(TRANSLATORS),
     "translations.content": only(TRANSLATORS),
+    "translations.post_workspace": only(TRANSLATORS),  # the published post's translation into zh
     "translations.save": only(TRANSLATORS, BAD_REQUEST),
     "translations.upload": only(TRANSLATORS, BAD_REQUEST),
     "translations.apply_upload": only(TRANSLATORS, to("/admin/translations/zh/")),  # no token: back, with a flash
