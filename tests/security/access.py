@@ -120,6 +120,7 @@ TABLE: dict[str, dict] = {
     "post.restore_view": only(WRITERS, HIDDEN),  # allowed through; revision 0 is not one of the post's
     "post.revisions_view": only(WRITERS),
     "post.diff_view": only(WRITERS),
+    "calendar.index": only(WRITERS),  # editors see every post, authors their own
     **model_view("media", WRITERS, edit_view=HIDDEN),
     "media.picker_view": only(WRITERS),
     **model_view("comment", MODERATORS, create_view=HIDDEN),
