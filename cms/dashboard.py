@@ -26,8 +26,8 @@ class Figure:
     rows: list
 
 
-def _figure(ids, rows, cap: int = COUNT_CAP) -> Figure:
-    count, exact = count_up_to(ids, cap)
+def _figure(ids, rows) -> Figure:
+    count, exact = count_up_to(ids, COUNT_CAP)
     return Figure(count, exact, list(db.session.scalars(rows.limit(LIST_ITEMS))))
 
 
