@@ -38,14 +38,20 @@ def new_columns():
     )
 
 
-post = sa.table('post', sa.column('id'), sa.column('title'), sa.column('body'), sa.column('content_changed_at'))
+# Typed, so that SQLite's stored text comes back as datetimes.
+post = sa.table(
+    'post', sa.column('id', sa.Integer), sa.column('title', sa.String), sa.column('body', sa.Text),
+    sa.column('content_changed_at', PRECISE),
+)
 translation = sa.table(
-    'post_translation', sa.column('id'), sa.column('post_id'), sa.column('updated_at'),
-    sa.column('source_changed_at'), sa.column('source_title'), sa.column('source_body'),
+    'post_translation', sa.column('id', sa.Integer), sa.column('post_id', sa.Integer),
+    sa.column('updated_at', PRECISE), sa.column('source_changed_at', PRECISE), sa.column('source_title', sa.String),
+    sa.column('source_body', sa.Text),
 )
 revision_table = sa.table(
-    'post_revision', sa.column('id'), sa.column('post_id'), sa.column('created_at'), sa.column('title'),
-    sa.column('body'), sa.column('kind'),
+    'post_revision', sa.column('id', sa.Integer), sa.column('post_id', sa.Integer),
+    sa.column('created_at', PRECISE), sa.column('title', sa.String), sa.column('body', sa.Text),
+    sa.column('kind', sa.String),
 )
 
 
