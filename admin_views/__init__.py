@@ -12,6 +12,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from admin_views.audit import AuditLogView
 from admin_views.blocked_words import BlockedWordView
+from admin_views.calendar import CalendarView
 from admin_views.comments import CommentView
 from admin_views.dashboard import DashboardView
 from admin_views.follows import FollowView
@@ -40,6 +41,7 @@ def init_admin(app: Flask) -> Admin:
         csp_nonce_generator=csp_nonce,  # Flask-Admin's own <script> tags carry the request's nonce
     )
     admin.add_view(PostView(Post, name=_l("Posts"), endpoint="post"))
+    admin.add_view(CalendarView(name=_l("Calendar"), endpoint="calendar", url="calendar"))
     admin.add_view(MediaView(Media, name=_l("Media library"), endpoint="media"))
     admin.add_view(CommentView(Comment, name=_l("Comments"), endpoint="comment"))
     admin.add_view(

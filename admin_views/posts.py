@@ -217,7 +217,7 @@ class PostView(PostRevisionViews, StaffModelView):
                 Post.content_changed_at, Post.author_id, Post.version,
             ),
             joinedload(Post.translations).load_only(
-                PostTranslation.locale, PostTranslation.updated_at, PostTranslation.post_id
+                PostTranslation.locale, PostTranslation.source_changed_at, PostTranslation.post_id
             ),
             joinedload(Post.author).load_only(User.id, User.username).noload(User.roles),
         ]  # fmt: skip

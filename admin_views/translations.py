@@ -1,5 +1,6 @@
 """The translator workspace (TRANSLATE or ADMIN) at /admin/translations/: catalog overview, entries with
-in-place editing, uploads and downloads, new languages, and which posts lack translations."""
+in-place editing, uploads and downloads, new languages, which posts lack translations, and each post's
+translation beside its original (/admin/translations/content/<post_id>/<locale>/)."""
 
 import io
 import json
@@ -10,11 +11,18 @@ from flask_babel import gettext, ngettext
 from flask_security import current_user
 
 from admin_views.base import deny_access, staff_may
-from cms import catalogs, policies
+from cms import catalogs, policies, post_translations
 from cms.catalog_editor import STATES, CatalogEditor, CatalogError, entry_key, entry_state, entry_value, plural_count
 from cms.catalogs import CatalogForbidden
 from cms.locale import supported_locales
 from cms.permissions import Perm
+from cms.post_translations import (
+    OriginalChanged,
+    TranslationConflict,
+    TranslationError,
+    TranslationForbidden,
+    TranslationNotFound,
+)
 from cms.posts import untranslated_posts
 
 PAGE_SIZE = 25
@@ -152,7 +160,70 @@ class TranslationsView(BaseView):
         page = request.args.get("page", 1, type=int)
         if page < 1:
             abort(404)
-        pagination, rows = untranslated_posts(supported_locales(), page=page)
+        languages = post_translations.working_languages(current_user)
+        pagination, rows = untranslated_posts(languages, page=page)
         return self.render(
-            "admin/translations_content.html", rows=rows, locales=supported_locales(), pagination=pagination
+            "admin/translations_content.html",
+            rows=rows,
+            locales=languages,
+            pagination=pagination,
+            may_edit=lambda post: policies.posts.may_edit(current_user, post),
         )
+
+    @expose("/content/<int:post_id>/<locale>/", methods=("GET", "POST"))
+    def post_workspace(self, post_id, locale):
+        """The original and its translation into `locale` side by side; POST saves, and marks current."""
+        try:
+            workspace = post_translations.open_workspace(current_user, post_id, locale)
+        except TranslationNotFound:
+            abort(404)
+        except TranslationForbidden as exc:
+            abort(403, str(exc))
+        if request.method == "GET":
+            return self._render_workspace(workspace)
+        typed = {
+            "title": request.form.get("title", ""),
+            "body": request.form.get("body", ""),
+            "version": request.form.get("version", ""),
+            "original": request.form.get("original", ""),
+        }
+        current = request.form.get("action") == "current"
+        try:
+            post_translations.save_translation(
+                current_user, post_id, locale, title=typed["title"], body=typed["body"], version=typed["version"],
+                original_seen=typed["original"], current=current,
+            )  # fmt: skip
+        except TranslationConflict as conflict:
+            workspace = post_translations.open_workspace(current_user, post_id, locale)
+            # Saving again, after comparing, is a deliberate overwrite of theirs.
+            typed["version"] = str(conflict.theirs.version) if conflict.theirs is not None else "0"
+            return self._render_workspace(workspace, typed, str(conflict), theirs=conflict.theirs, status=409)
+        except OriginalChanged as exc:
+            workspace = post_translations.open_workspace(current_user, post_id, locale)
+            typed["original"] = workspace.original_stamp  # now shown: marking current again vouches for it
+            return self._render_workspace(workspace, typed, str(exc), status=409)
+        except TranslationError as exc:
+            return self._render_workspace(workspace, typed, str(exc), status=400)
+        if current:
+            flash(gettext("Saved and marked current."), "success")
+        else:
+            flash(gettext("Saved."), "success")
+        return redirect(url_for(".post_workspace", post_id=post_id, locale=locale))
+
+    def _render_workspace(self, workspace, typed=None, error=None, theirs=None, status=200):
+        translation = workspace.translation
+        if typed is None:
+            typed = {
+                "title": translation.title if translation else "",
+                "body": translation.body if translation else "",
+                "version": str(translation.version) if translation else "0",
+                "original": workspace.original_stamp,
+            }
+        return self.render(
+            "admin/translation_workspace.html",
+            workspace=workspace,
+            typed=typed,
+            error=error,
+            theirs=theirs,
+            may_edit_post=policies.posts.may_edit(current_user, workspace.post),
+        ), status

@@ -5,7 +5,7 @@ from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_security import current_user
-from wtforms import PasswordField, SelectField
+from wtforms import PasswordField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
@@ -14,6 +14,16 @@ from cms.locale import language_name, supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
 from cms.two_factor import TwoFactorError, reset_second_factor
+
+
+class LanguagesField(SelectMultipleField):
+    """User.languages as a choice of site languages, stored comma-separated; none chosen stores None."""
+
+    def process_data(self, value):
+        self.data = [code for code in (value or "").split(",") if code]
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, ",".join(self.data or []) or None)
 
 
 def two_factor_formatter(view, context, model, name):
@@ -28,12 +38,13 @@ class UserView(StaffModelView):
     )  # fmt: skip
     column_details_list = (
         "email", "username", "name", "about_me", "roles", "active", "tf_primary_method", "confirmed_at",
-        "member_since", "last_seen", "locale", "locked_until", "failed_logins",
+        "member_since", "last_seen", "locale", "languages", "locked_until", "failed_logins",
     )  # fmt: skip
     column_labels = {
         "tf_primary_method": _l("Two-factor"),
         "locked_until": _l("Sign-in locked until (UTC)"),
         "failed_logins": _l("Failed sign-ins"),
+        "languages": _l("Translates into"),
     }
     column_formatters = {"tf_primary_method": two_factor_formatter}
     column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
@@ -47,12 +58,13 @@ class UserView(StaffModelView):
         "name",
         "about_me",
         "locale",
+        "languages",
         "active",
         "confirmed_at",
         "roles",
         "new_password",
     )
-    form_overrides = {"locale": SelectField}
+    form_overrides = {"locale": SelectField, "languages": LanguagesField}
     form_extra_fields = {
         "new_password": PasswordField(
             _l("New password"),
@@ -63,6 +75,10 @@ class UserView(StaffModelView):
     form_args = {
         "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
         "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
+        "languages": {
+            "validators": [Optional()],
+            "description": _l("For translators. None chosen: every site language but the default."),
+        },
     }
 
     def search_clause(self, search):
@@ -71,6 +87,7 @@ class UserView(StaffModelView):
     def adjust_form(self, form, obj=None):
         languages = [(code, language_name(code)) for code in supported_locales()]
         form.locale.choices = [("", _l("(browser language)")), *languages]
+        form.languages.choices = languages
         return form
 
     def on_model_change(self, form, model, is_created):

@@ -17,7 +17,9 @@ AUDITED = (Post, PostTranslation, User, Role, Comment, Media)
 # Values never written to the log; a change shows only that it happened.
 SECRET_FIELDS = {"password", "fs_uniquifier", "tf_totp_secret", "mf_recovery_codes"}
 # Bookkeeping columns whose changes would only add noise.
-IGNORED_FIELDS = {"updated_at", "version", "last_seen", "content_changed_at", "body_html"}
+IGNORED_FIELDS = {
+    "updated_at", "version", "last_seen", "content_changed_at", "body_html", "source_title", "source_body",
+}  # fmt: skip
 RELATIONSHIPS = {User: ("roles",)}
 
 

@@ -67,6 +67,9 @@ class User(Model, UserMixin):
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # The languages a translator works in, comma-separated site locales ("zh,es"); None: every language but the
+    # site's default (cms.translations.languages_of).
+    languages: Mapped[str | None] = mapped_column(sa.String(255))
     # Sign-in lockout (cms.throttle): failed sign-ins counted from the first of them, and the end of a lock.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     failed_logins_since: Mapped[datetime | None]
@@ -200,6 +203,9 @@ class Post(Model):
 
 
 class PostTranslation(Model):
+    """A post's title and body in another language. It is current while the original's text is the one it was
+    last reviewed against (`source_*`); the translator's workspace shows what changed in the original since."""
+
     __table_args__ = (sa.UniqueConstraint("post_id", "locale", name="uq_post_translation_post_locale"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,6 +215,15 @@ class PostTranslation(Model):
     body: Mapped[str] = mapped_column(LongText, default="")
     body_html: Mapped[str] = mapped_column(LongText, default="")
     updated_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    # When it was last marked current: the original's content_changed_at then, and its title and body then (the
+    # text the diff of the original starts from). None: never reviewed against the original.
+    source_changed_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
+    source_title: Mapped[str | None] = mapped_column(sa.String(255))
+    source_body: Mapped[str | None] = mapped_column(LongText)
+    # Optimistic locking, as on Post: two translators saving the same translation cannot overwrite each other.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     post: Mapped[Post] = relationship(back_populates="translations")
 

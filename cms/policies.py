@@ -84,6 +84,41 @@ class ExportPolicy:
         return sa.true() if user_can(user, Perm.ADMIN) else ExportJob.user_id == user.id
 
 
+# Posts translators work on: published ones, live or scheduled; drafts and posts in review stay with their writers.
+TRANSLATABLE_STATUSES = frozenset({PostStatus.PUBLISHED})
+
+
+class TranslationPolicy:
+    """Translators translate published posts into the languages they work in: a translation's title and body,
+    which they may save and mark current; never the original, its status or its author (that is PostPolicy's)."""
+
+    def may_translate(self, user: User) -> bool:
+        return user_can(user, Perm.TRANSLATE)
+
+    def languages(self, user: User, site_locales: list[str], default: str) -> list[str]:
+        """The languages `user` translates into, in the site's order: those set on the account (User.languages),
+        else every site language but the default. Administrators work in all of them."""
+        if not self.may_translate(user):
+            return []
+        if user_can(user, Perm.ADMIN):
+            return list(site_locales)
+        chosen = {code.strip() for code in (user.languages or "").split(",") if code.strip()}
+        if not chosen:
+            return [code for code in site_locales if code != default]
+        return [code for code in site_locales if code in chosen]
+
+    def visible_clause(self, user: User):
+        """The posts `user` may open in the translation workspace."""
+        return Post.status.in_(TRANSLATABLE_STATUSES) if self.may_translate(user) else sa.false()
+
+    def may_open(self, user: User, post: Post) -> bool:
+        return self.may_translate(user) and post.status in TRANSLATABLE_STATUSES
+
+    def may_translate_into(self, user: User, post: Post, locale: str, languages: list[str]) -> bool:
+        """Whether `user`, working in `languages`, may edit `post`'s translation into `locale`."""
+        return self.may_open(user, post) and locale in languages and locale != post.locale
+
+
 class CatalogPolicy:
     """Translators edit the catalogs; adding a language is an administrator's call."""
 
@@ -99,3 +134,4 @@ media = MediaPolicy()
 comments = CommentPolicy()
 exports = ExportPolicy()
 catalogs = CatalogPolicy()
+translations = TranslationPolicy()

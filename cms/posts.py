@@ -94,8 +94,9 @@ def _keep_old_slug(post: Post, old_slug: str | None) -> None:
     db.session.add(SlugRedirect(old_slug=old_slug, post_id=post.id))
 
 
-def prepare_translations(post: Post, supported: list[str]) -> None:
-    seen = set()
+def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslation]:
+    """Check the post's translations and render the changed ones; returns those changed in this save."""
+    seen, changed = set(), []
     for translation in post.translations:
         if translation.locale not in supported:
             raise PostError(
@@ -120,10 +121,26 @@ def prepare_translations(post: Post, supported: list[str]) -> None:
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
             translation.updated_at = utcnow()
+            changed.append(translation)
+    return changed
+
+
+def mark_current(translation: PostTranslation, post: Post) -> None:
+    """Record that `translation` was reviewed against the original's text as it stands now."""
+    translation.source_changed_at = post.content_changed_at
+    translation.source_title = post.title
+    translation.source_body = post.body
+
+
+def is_current(translation: PostTranslation, post: Post) -> bool:
+    """Reviewed against the original's latest text: nothing in the original changed since it was marked current."""
+    return translation.source_changed_at is not None and translation.source_changed_at >= post.content_changed_at
 
 
 def prepare_post(post: Post, acting_user: User, old_status: str | None, supported_locales: list[str]) -> None:
-    """Apply the rules before a post is saved: status change, slug, rendered bodies, dates, a revision."""
+    """Apply the rules before a post is saved: status change, slug, rendered bodies, dates, a revision.
+
+    A translation saved in the same form as the original was reviewed against it: it is marked current."""
     check_status_change(acting_user, old_status, post.status)
     if is_blank(post.title):
         raise PostError(_l("A post needs a title: spaces alone are not one."))
@@ -134,10 +151,12 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
         old_slug = _old_value(post, "slug")
         post.slug = unique_slug(post.title, post.slug, post.id)
         _keep_old_slug(post, old_slug)
-        prepare_translations(post, supported_locales)
+        changed_translations = prepare_translations(post, supported_locales)
     if _changed(post, "title", "body"):
         post.body_html = render_markdown(post.body or "")
         post.content_changed_at = utcnow()
+    for translation in changed_translations:
+        mark_current(translation, post)
     if post.status == PostStatus.PUBLISHED and post.published_at is None:
         post.published_at = utcnow()
     add_revision(post, acting_user)
@@ -205,8 +224,7 @@ def translation_state(post: Post, locales: list[str]) -> dict[str, str]:
     state = {locale: "missing" for locale in locales}
     state[post.locale] = "original"
     for translation in post.translations:
-        fresh = translation.updated_at >= post.content_changed_at
-        state[translation.locale] = "current" if fresh else "outdated"
+        state[translation.locale] = "current" if is_current(translation, post) else "outdated"
     return state
 
 
@@ -251,11 +269,13 @@ def check_delete(user: User, post: Post) -> None:
 
 
 def needs_translation(locales: list[str]):
-    """A WHERE clause: posts missing a translation into one of `locales`, or with one older than the text."""
+    """A WHERE clause: posts missing a translation into one of `locales`, or with one not current."""
     clauses = []
     for locale in locales:
+        not_reviewed = PostTranslation.source_changed_at.is_(None)
         outdated = Post.translations.any(
-            (PostTranslation.locale == locale) & (PostTranslation.updated_at < Post.content_changed_at)
+            (PostTranslation.locale == locale)
+            & (not_reviewed | (PostTranslation.source_changed_at < Post.content_changed_at))
         )
         clauses.append(missing_translation(locale) | outdated)
     return sa.or_(*clauses)

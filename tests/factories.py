@@ -2,7 +2,8 @@
 
 from cms.extensions import db
 from cms.markup import render_comment, render_markdown
-from cms.models import Comment, Follow, Post, User, utcnow
+from cms.models import Comment, Follow, Post, PostTranslation, User, utcnow
+from cms.posts import mark_current
 
 _counter = {"n": 0}
 
@@ -41,3 +42,13 @@ def make_follow(follower: User, followed: User) -> Follow:
     db.session.add(follow)
     db.session.commit()
     return follow
+
+
+def make_translation(post: Post, locale: str, title: str = "Traducción", body: str = "Texto.", current: bool = True):
+    """A translation of `post`; `current`: marked current against the original's text as it is now."""
+    translation = PostTranslation(post=post, locale=locale, title=title, body=body, body_html=render_markdown(body))
+    if current:
+        mark_current(translation, post)
+    db.session.add(translation)
+    db.session.commit()
+    return translation

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from cms.dashboard import attention, comments_per_day
+from cms.dashboard import attention, comments_per_day, writer_work
 from cms.extensions import db
 from cms.models import PostStatus, User
 from tests.factories import make_comment, make_post
@@ -36,3 +36,23 @@ def test_new_accounts_count_from_exactly_a_week_ago(users, clock):
         db.session.add(User(email=f"{name}@example.com", username=name, fs_uniquifier=name, member_since=NOON - age))
     db.session.commit()
     assert attention()["new_users_week"] == len(users) + 1
+
+
+@pytest.mark.parametrize(("drafts", "listed", "count", "exact"), [(2, 2, 2, True), (3, 2, 2, False)])
+def test_a_figure_lists_list_items_rows_and_counts_up_to_the_cap(users, monkeypatch, drafts, listed, count, exact):
+    monkeypatch.setattr("cms.dashboard.LIST_ITEMS", 2)
+    monkeypatch.setattr("cms.dashboard.COUNT_CAP", 2)
+    for _ in range(drafts):
+        make_post(users["author"], PostStatus.DRAFT)
+    figure = writer_work(users["author"])["my_drafts"]
+    assert (len(figure.rows), figure.count, figure.exact) == (listed, count, exact)
+
+
+def test_comments_on_an_authors_posts_count_from_exactly_thirty_days_ago(users, clock):
+    post = make_post(users["author"], PostStatus.PUBLISHED)
+    for age in (timedelta(days=30), timedelta(days=30, seconds=1)):
+        comment = make_comment(users["reader"], post, body=str(age), status="approved")
+        comment.created_at = NOON - age
+    db.session.commit()
+    figure = writer_work(users["author"])["comments_on_mine"]
+    assert [comment.body for comment in figure.rows] == [str(timedelta(days=30))]

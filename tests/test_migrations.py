@@ -1,5 +1,7 @@
 """Migrations build exactly the models' schema from empty, on every database under test."""
 
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -7,6 +9,7 @@ from flask_migrate import upgrade
 
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import db
+from cms.models import PostTranslation
 from cms.search import SEARCH_TABLES, is_search_table
 from tests.support.database import drop_everything, make_app
 
@@ -36,3 +39,59 @@ def _mroonga_installed() -> bool:
     with db.engine.connect() as conn:
         support = conn.scalar(sa.text("SELECT support FROM information_schema.engines WHERE engine = 'Mroonga'"))
     return support in ("YES", "DEFAULT")
+
+
+def test_translations_are_given_the_original_they_were_reviewed_against(app, tmp_path):
+    """b7d4e2a9c6f3 on existing rows: a translation saved with (or after) the original's last change is current
+    against its text; an older one keeps its save time and the original's last revision before it."""
+    fresh_app = make_app("mariadb" if db.engine.dialect.name == "mysql" else "sqlite", tmp_path)
+    changed = datetime(2026, 11, 20, 12, 0, 0)
+    with fresh_app.app_context():
+        drop_everything(db.engine)
+        upgrade(directory=MIGRATIONS_DIR, revision="e5b2c8d1f4a7")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO user (id, email, username, active, fs_uniquifier, member_since)"
+                    " VALUES (1, 'e@example.com', 'e', 1, 'u1', :t)"
+                ).bindparams(t=changed)
+            )
+            for post_id in (1, 2):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO post (id, title, slug, body, body_html, status, author_id, created_at,"
+                        " updated_at, content_changed_at) VALUES (:id, :title, :slug, 'Body now', '', 'published', 1,"
+                        " :t, :t, :t)"
+                    ).bindparams(id=post_id, title=f"Title now {post_id}", slug=f"p{post_id}", t=changed)
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO post_revision (post_id, user_id, created_at, title, body, kind) VALUES"
+                    " (1, 1, :two_days, 'Old title', 'Old body', 'save'), (1, 1, :now, 'Title now 1', 'Body now', 'save')"
+                ).bindparams(two_days=changed - timedelta(days=2), now=changed)
+            )
+            translations = [
+                (1, "es", changed - timedelta(milliseconds=200)),  # written by the same save as the original
+                (1, "zh", changed - timedelta(days=1)),  # before the original's last change
+                (2, "es", changed + timedelta(hours=1)),  # after it
+            ]
+            for post_id, locale, saved in translations:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO post_translation (post_id, locale, title, body, body_html, updated_at)"
+                        " VALUES (:p, :l, 'T', 'B', '', :t)"
+                    ).bindparams(p=post_id, l=locale, t=saved)
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+        rows = db.session.execute(
+            sa.select(
+                PostTranslation.post_id, PostTranslation.locale, PostTranslation.source_changed_at,
+                PostTranslation.source_title, PostTranslation.source_body, PostTranslation.version,
+            ).order_by(PostTranslation.post_id, PostTranslation.locale)
+        ).all()  # fmt: skip
+        db.session.remove()
+    assert [tuple(row) for row in rows] == [
+        (1, "es", changed, "Title now 1", "Body now", 1),
+        (1, "zh", changed - timedelta(days=1), "Old title", "Old body", 1),
+        (2, "es", changed, "Title now 2", "Body now", 1),
+    ]

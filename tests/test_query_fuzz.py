@@ -15,7 +15,7 @@ KEYS = [
     "endpoint", "_external", "_anchor", "_scheme", "_method", "lang", "locale", "next", "page", "page_size",
     "per_page", "sort", "desc", "search", "q", "state", "id", "url", "a", "b", "name", "query", "limit",
     "offset", "exact_count", "flt0_status_equals", "flt0_post_id_equals", "flt1_created_on_or_after",
-    "flt0_0", "format", "token", "revision", "since", "before",
+    "flt0_0", "format", "token", "revision", "since", "before", "month",
 ]  # fmt: skip
 VALUES = st.one_of(
     st.sampled_from(["", "0", "-1", "1e9", "99999999999999999999", "x", "null", "%", "%00", "../../etc/passwd",

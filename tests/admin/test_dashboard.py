@@ -9,6 +9,7 @@ import pytest
 from cms.extensions import db
 from cms.models import utcnow
 from tests.factories import make_comment, make_post
+from tests.support.database import count_statements
 
 
 @pytest.fixture
@@ -56,3 +57,85 @@ def test_dashboard_links_only_what_the_user_may_open(login_as, work):
     html = login_as("author").get("/admin/").get_data(as_text=True)
     assert "/admin/post/?flt0_status_equals=review" in html
     assert "/admin/comment/?flt0_status_equals=pending" not in html
+
+
+# -- each role's own work ------------------------------------------------------------------------------------
+SECTIONS = {"my-work", "editing", "moderation", "translating", "accounts"}
+
+
+def sections(html: str) -> set[str]:
+    return {name for name in SECTIONS if f'<section id="{name}"' in html}
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        ("author", {"my-work"}),
+        ("editor", {"my-work", "editing"}),
+        ("moderator", {"moderation"}),
+        ("translator", {"translating"}),
+        ("administrator", SECTIONS),
+    ],
+)
+def test_each_role_gets_the_cards_of_its_own_work(login_as, work, role, shown):
+    html = login_as(role).get("/admin/").get_data(as_text=True)
+    assert sections(html) == shown
+    assert ("comments-chart" in html) is ("moderation" in shown)
+
+
+def test_an_authors_dashboard_shows_their_drafts_posts_in_review_and_comments_on_their_posts(login_as, users, work):
+    mine = make_post(users["author"], "draft", title="My own draft")
+    make_post(users["editor"], "draft", title="The editor's draft")
+    make_comment(users["reader"], work, body="A kind word", status="approved")
+    make_comment(users["reader"], work, body="Still pending", status="pending")
+    elsewhere = make_post(users["editor"], "published", title="Not theirs")
+    make_comment(users["reader"], elsewhere, body="On someone else's post", status="approved")
+    html = login_as("author").get("/admin/").get_data(as_text=True)
+    assert figure(html, "my_drafts") == "1" and figure(html, "my_review") == "2"
+    assert f'href="/admin/post/edit/?id={mine.id}"' in html and "The editor&#39;s draft" not in html
+    comments = html[html.index('id="comments-on-my-posts"') :]
+    assert "A kind word" in comments and "Still pending" not in html and "someone else" not in html
+    assert figure(html, "comments_on_my_posts") == "2"  # the approved one of three days ago, and today's
+    assert "Comments waiting for moderation" not in html and "/admin/comment/" not in html
+
+
+def test_an_editors_dashboard_shows_the_review_queue_and_the_schedule(login_as, users, work):
+    html = login_as("editor").get("/admin/").get_data(as_text=True)
+    assert figure(html, "posts_in_review") == "2" and figure(html, "scheduled_posts") == "1"
+    assert html.count("<li data-post=", html.index('id="review-queue"'), html.index('id="schedule"')) == 2
+    assert 'href="/admin/calendar/"' in html
+    assert "Comments waiting for moderation" not in html
+
+
+def test_a_moderators_dashboard_shows_the_queue_oldest_first(login_as, users, work):
+    html = login_as("moderator").get("/admin/").get_data(as_text=True)
+    assert figure(html, "pending_comments") == "3"
+    queue = html[html.index('id="moderation-queue"') :]
+    assert queue.count("<li data-comment=") == 3
+    assert "Posts in review" not in html and "Your drafts" not in html
+
+
+def test_a_translators_dashboard_shows_catalog_progress_and_content_waiting(login_as, users, work):
+    users["translator"].languages = "es"
+    db.session.commit()
+    html = login_as("translator").get("/admin/").get_data(as_text=True)
+    progress = html[html.index('id="catalog-progress"') :]
+    assert 'data-locale="es"' in progress and 'data-locale="zh"' not in progress
+    assert figure(html, "waiting_translation") == "2"  # the live post, and the scheduled one before it goes live
+    waiting = html[html.index('id="waiting-translation"') :]
+    assert f'href="/admin/translations/content/{work.id}/es/"' in waiting
+    assert "Posts in review" not in html and "Comments waiting for moderation" not in html
+
+
+@pytest.mark.parametrize("role", ["author", "editor", "moderator", "translator"])
+def test_a_dashboard_is_read_in_a_fixed_number_of_statements(login_as, users, work, role):
+    browser = login_as(role)
+    few = count_statements(browser, "/admin/")
+    for n in range(6):
+        post = make_post(users["author"], "review" if n % 2 else "draft", title=f"More {n}")
+        make_post(users["editor"], "published", published_at=utcnow() + timedelta(days=n + 1))
+        make_comment(users["reader"], work, status="pending")
+        make_comment(users["reader"], work, status="approved")
+        make_post(users["editor"], "published", title=f"Untranslated {n}")
+        assert post.id
+    assert count_statements(browser, "/admin/") == few

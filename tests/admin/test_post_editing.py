@@ -74,6 +74,31 @@ def test_list_shows_out_of_date_translations(login_as, users):
     assert 'data-locale="es" data-state="outdated"' in listing
 
 
+def test_a_translation_saved_in_the_same_form_as_a_new_post_is_current(login_as, users):
+    browser = login_as("author")
+    form = {"title": "Together", "body": "Both at once", "status": "review", "locale": "en"}
+    form.update({"translations-0-locale": "es", "translations-0-title": "Juntos", "translations-0-body": "A la vez"})
+    response = browser.submit("/admin/post/new/", form)
+    assert response.status_code == 302, page_errors(response)
+    listing = browser.get("/admin/post/").get_data(as_text=True)
+    assert 'data-locale="es" data-state="current"' in listing
+    [translation] = fresh(sa.select(PostTranslation)).scalars().all()
+    assert (translation.source_title, translation.source_body) == ("Together", "Both at once")
+
+
+def test_original_and_translation_changed_together_stay_current(login_as, users):
+    post = make_post(users["editor"], title="Hello", body="v1")
+    browser = login_as("editor")
+    browser.edit(
+        edit_url(post), {"translations-0-locale": "es", "translations-0-title": "Hola", "translations-0-body": "v1"}
+    )
+    browser.edit(edit_url(post), {"body": "v2", "translations-0-body": "v2 es"})
+    listing = browser.get("/admin/post/").get_data(as_text=True)
+    assert 'data-locale="es" data-state="current"' in listing
+    [translation] = fresh(sa.select(PostTranslation)).scalars().all()
+    assert (translation.source_title, translation.source_body) == ("Hello", "v2")
+
+
 def test_filter_lists_posts_missing_a_locale(login_as, users):
     translated = make_post(users["editor"], title="Has Spanish")
     db.session.add(PostTranslation(post=translated, locale="es", title="Tiene", body=""))

@@ -14,8 +14,8 @@ from babel.messages.plurals import get_plural
 
 from cms.extensions import db
 from cms.i18n import translations_dir
-from cms.models import PostTranslation, utcnow
-from tests.factories import make_post
+from cms.models import utcnow
+from tests.factories import make_post, make_translation
 from tests.support.catalogs import entry_form, translations_of_this_test
 from tests.support.database import make_app
 from tests.support.web import Browserish
@@ -189,11 +189,10 @@ def test_content_status_lists_posts_needing_translation(workspace, users):
     missing = make_post(users["editor"], "published", title="Needs everything")
     done = make_post(users["editor"], "published", title="All done")
     for locale in ("zh", "es"):
-        db.session.add(PostTranslation(post=done, locale=locale, title="x", body=""))
-    db.session.commit()
+        make_translation(done, locale, title="x", body="")
     html = browser(one, "translator").get("/admin/translations/content/").get_data(as_text=True)
     assert "Needs everything" in html and "All done" not in html
-    assert f'href="/admin/post/edit/?id={missing.id}"' in html
+    assert f'href="/admin/translations/content/{missing.id}/zh/"' in html
 
 
 @pytest.mark.parametrize(

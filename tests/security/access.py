@@ -120,6 +120,7 @@ TABLE: dict[str, dict] = {
     "post.restore_view": only(WRITERS, HIDDEN),  # allowed through; revision 0 is not one of the post's
     "post.revisions_view": only(WRITERS),
     "post.diff_view": only(WRITERS),
+    "calendar.index": only(WRITERS),  # editors see every post, authors their own
     **model_view("media", WRITERS, edit_view=HIDDEN),
     "media.picker_view": only(WRITERS),
     **model_view("comment", MODERATORS, create_view=HIDDEN),
@@ -140,6 +141,7 @@ TABLE: dict[str, dict] = {
     "translations.catalog": only(TRANSLATORS),
     "translations.download": only(TRANSLATORS),
     "translations.content": only(TRANSLATORS),
+    "translations.post_workspace": only(TRANSLATORS),  # the published post's translation into zh
     "translations.save": only(TRANSLATORS, BAD_REQUEST),
     "translations.upload": only(TRANSLATORS, BAD_REQUEST),
     "translations.apply_upload": only(TRANSLATORS, to("/admin/translations/zh/")),  # no token: back, with a flash

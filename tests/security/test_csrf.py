@@ -121,6 +121,8 @@ FORGED: dict[str, Forgery] = {
     "translations.save": Forgery("translator", catalog_save),
     "translations.apply_upload": Forgery("translator", upload_preview),
     "translations.add": Forgery("administrator", lambda browser, rows: {"locale": "fr"}),
+    "translations.post_workspace": Forgery("translator", opened(
+        "/admin/translations/content/{rows.published.id}/zh/", title="Forged", body="x", action="current")),
     "userimport.apply_view": Forgery("administrator", import_preview),
 }  # fmt: skip
 

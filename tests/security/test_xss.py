@@ -69,6 +69,22 @@ def test_post_titles_bodies_and_translations(users, login_as):
         assert not offences(preview.get_json()["html"]), vector
 
 
+def test_translation_workspace_and_the_originals_changes(users, login_as):
+    """Every vector as a translation typed in the workspace, then as the original's new text: the workspace shows
+    the translation in its form, the original as text and the original's changes as a diff, none of it live."""
+    editor, translator = login_as("editor"), login_as("translator")
+    posts = plant.posts(editor, users["editor"], VECTORS, VECTORS, translated=False)
+    for post, vector in zip(posts, VECTORS, strict=True):
+        url = f"/admin/translations/content/{post.id}/es/"
+        form = {**translator.open_form(url), "title": vector, "body": vector, "action": "current"}
+        assert translator.post(url, data=form).status_code == 302, vector
+        changed = {"title": f"{vector[:200]} now", "body": f"Now {vector}\n{vector}"}
+        assert editor.edit(f"/admin/post/edit/?id={post.id}", changed).status_code == 302, vector
+        html = check(translator, url, [vector, changed["title"]])
+        assert "<ins>" in html or "<del>" in html, vector
+    check(translator, "/admin/translations/content/", [f"{vector[:200]} now" for vector in VECTORS])
+
+
 def test_comment_bodies_in_the_queue_and_on_the_post(users, login_as):
     post = make_post(users["editor"], "published", title="Commented")
     reader, moderator, anonymous = login_as("reader"), login_as("moderator"), login_as(None)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from cms.extensions import db
+from cms.models import utcnow
 from cms.posts import add_revision
 from tests.factories import make_follow, make_post
 from tests.security import plant
@@ -90,11 +91,18 @@ def test_no_stored_payload_runs_on_any_page_that_shows_it(app, users, login_as, 
         ["/admin/comment/?flt0_status_equals=pending&page_size=50"],
     )  # the held comments, their reasons
     plant.approve_all(moderator)
+    for post in posts:  # the original changes after its zh translation was marked current: the workspace diffs it
+        post.title, post.body, post.content_changed_at = f"{post.title} now", f"Now {post.body}", utcnow()
+    db.session.commit()
     kinds = {
         "console lists": ("administrator@example.com", [
             f"/admin/{view}/?page_size=50" for view in ("post", "comment", "user", "media", "blockedword", "follow",
                                                          "audit")
         ] + ["/admin/translations/content/"]),
+        # The original beside its translation, and the original's changes since it was marked current.
+        "translation workspace": ("administrator@example.com", [
+            f"/admin/translations/content/{post.id}/{locale}/" for post in posts for locale in ("zh", "es")]),
+        "calendar and dashboard": ("administrator@example.com", ["/admin/calendar/", "/admin/"]),
         # The post form holds a title, a body, a translation and, in its pickers, a username and an image name.
         "console forms": ("administrator@example.com", [f"/admin/post/edit/?id={post.id}" for post in posts]),
         "public post pages": (None, [f"/{locale}/posts/{post.slug}" for post in posts for locale in ("en", "zh")]),
