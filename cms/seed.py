@@ -30,7 +30,7 @@ from cms.models import (
     utcnow,
 )
 from cms.permissions import DEFAULT_ROLES, Perm
-from cms.posts import unique_slug
+from cms.posts import mark_current, unique_slug
 from cms.two_factor import enrol_authenticator, must_set_up
 
 # In the order of the weights the seed draws them with.
@@ -133,18 +133,22 @@ def seed_showcase(now: datetime | None = None, translated: int = 3) -> None:
         .order_by(Post.published_at.desc(), Post.id.desc())
         .limit(translated)
     ).all()
-    for post in live:
+    for number, post in enumerate(live):
         for locale, (title, body) in SHOWCASE_TRANSLATIONS.items():
             text = body.format(body=post.body)
-            post.translations.append(
-                PostTranslation(
-                    locale=locale,
-                    title=title.format(title=post.title)[:255],
-                    body=text,
-                    body_html=render_markdown(text),
-                    updated_at=max(post.content_changed_at, post.published_at or now),
-                )
+            translation = PostTranslation(
+                locale=locale,
+                title=title.format(title=post.title)[:255],
+                body=text,
+                body_html=render_markdown(text),
+                updated_at=max(post.content_changed_at, post.published_at or now),
             )
+            mark_current(translation, post)
+            if number == 0 and locale == "es":
+                # One translation reviewed against an earlier text of its original: the workspace shows the diff.
+                translation.source_body = post.body.split("\n\n")[0]
+                translation.source_changed_at = post.content_changed_at - timedelta(days=1)
+            post.translations.append(translation)
     title, body, en_title, en_body = SHOWCASE_CHINESE_POST
     published = now - timedelta(hours=2)
     chinese = Post(
@@ -152,9 +156,11 @@ def seed_showcase(now: datetime | None = None, translated: int = 3) -> None:
         status=PostStatus.PUBLISHED, published_at=published, author=writer, created_at=published,
         updated_at=published, content_changed_at=published,
     )  # fmt: skip
-    chinese.translations.append(
-        PostTranslation(locale="en", title=en_title, body=en_body, body_html=render_markdown(en_body), updated_at=now)
+    english = PostTranslation(
+        locale="en", title=en_title, body=en_body, body_html=render_markdown(en_body), updated_at=now
     )
+    mark_current(english, chinese)
+    chinese.translations.append(english)
     db.session.add(chinese)
     reader = db.session.scalar(select(User).where(User.email == "reader@example.com")) or writer
     for minutes, (text, status) in enumerate(SHOWCASE_COMMENTS, start=1):

@@ -102,4 +102,7 @@ def test_the_showcase_translates_posts_schedules_others_and_dates_comments_after
     assert all(published_at is not None and published_at <= commented for commented, published_at in rows)
     with app.test_request_context():
         states = [translation_state(post, ["en", "zh", "es"]) for post in fresh(sa.select(Post)).scalars()]
-    assert sum(state == {"en": "original", "zh": "current", "es": "current"} for state in states) == 3
+    assert sum(state == {"en": "original", "zh": "current", "es": "current"} for state in states) == 2
+    # One translation was reviewed against an earlier text of its original, so the workspace has a diff to show.
+    assert sum(state == {"en": "original", "zh": "current", "es": "outdated"} for state in states) == 1
+    assert sum(state == {"zh": "original", "en": "current", "es": "missing"} for state in states) == 1
