@@ -256,7 +256,7 @@ def test_an_unconfirmed_account_cannot_sign_in_and_only_the_right_password_learn
     assert right.status_code == 200 and "Email requires confirmation." in right.get_data(as_text=True)
     wrong = Browserish(app.test_client()).submit("/login", {"email": "reader@example.com", "password": GOOD_PASSWORD})
     assert GENERIC_FAILURE in wrong.get_data(as_text=True)
-    assert "confirmation" not in wrong.get_data(as_text=True)
+    assert "Email requires confirmation." not in wrong.get_data(as_text=True)  # (the page links to "Resend …")
 
 
 @pytest.mark.parametrize(("password", "accepted"), [("a-long-password", True), ("demo-password", False)])
