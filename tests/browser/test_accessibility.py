@@ -7,15 +7,20 @@ states the URL map cannot fill in (a filtered list, a catalog, an error page) â€
 And the keyboard alone does a moderator's and an author's work: filter, select all, approve; write, preview, submit
 for review."""
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
+from cms.accounts import create_user
 from cms.models import Comment, CommentStatus, Post, PostStatus
 from tests.factories import make_comment, make_post
 from tests.support.browser import sign_in, tab_to
 from tests.support.database import fresh
 from tests.support.routes import get_routes, make_sample_rows
+from tests.support.web import totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -161,3 +166,47 @@ def test_an_author_writes_previews_and_submits_a_post_with_the_keyboard_alone(pa
     page.wait_for_selector(".alert-success")
     saved = fresh(sa.select(Post.title, Post.status, Post.body).where(Post.author_id == users["author"].id)).one()
     assert tuple(saved) == ("Written by keyboard", PostStatus.REVIEW, "A **bold** claim.")
+
+
+def test_the_two_factor_steps_have_no_serious_accessibility_violation(page, app):
+    """The account pages a new editor goes through, in the states the URL map cannot reach: setting up the
+    authenticator (its QR code shown), the recovery codes shown once, and the code asked at the next sign-in."""
+    create_user("new.editor@example.com", "a-long-password", ["Editor"])
+    axe = Axe()
+    problems = {}
+
+    def measure(state: str) -> None:
+        found = findings(axe.run(page, options=AXE_OPTIONS).response)
+        if found:
+            problems[state] = found
+
+    page.goto("/login")
+    page.fill("#email", "new.editor@example.com")
+    page.fill("#password", "a-long-password")
+    page.click("#submit")
+    page.wait_for_url("**/tf-setup")
+    measure("/tf-setup, required")
+    page.check("input[value=authenticator]")
+    page.click("form[name=two_factor_setup_form] [type=submit]")
+    page.wait_for_selector("#qrcode")
+    measure("/tf-setup, QR code shown")
+    key = re.search(r"[A-Z2-7]{4}(?:-[A-Z2-7]{1,4})+", page.inner_text(".fs-center")).group(0).replace("-", "")
+    page.fill("#code", totp_code(key))
+    page.click("form[name=two_factor_verify_code_form] [type=submit]")
+    page.wait_for_url("**/mf-recovery-codes")
+    page.click("#generate_new_codes")
+    page.wait_for_selector(".recovery-codes code")
+    measure("/mf-recovery-codes, codes shown")
+
+    page.context.clear_cookies()
+    page.goto("/login")
+    page.fill("#email", "new.editor@example.com")
+    page.fill("#password", "a-long-password")
+    page.click("#submit")
+    page.wait_for_url(lambda url: urlsplit(url).path == "/tf-validate")
+    measure("/tf-validate")
+    page.fill("#code", "000000")
+    page.click("form[name=two_factor_verify_code_form] [type=submit]")
+    page.wait_for_selector(".fs-error-msg")
+    measure("/tf-validate, wrong code")
+    assert problems == {}, problems
