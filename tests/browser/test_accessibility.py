@@ -10,6 +10,7 @@ for review."""
 import re
 from urllib.parse import urlsplit
 
+import polib
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
@@ -210,3 +211,17 @@ def test_the_two_factor_steps_have_no_serious_accessibility_violation(page, app)
     page.wait_for_selector(".fs-error-msg")
     measure("/tf-validate, wrong code")
     assert problems == {}, problems
+
+
+def test_a_catalog_upload_report_has_no_serious_accessibility_violation(page, users, login_as):
+    upload = polib.pofile(login_as("translator").get("/admin/translations/es/download").get_data(as_text=True))
+    next(entry for entry in upload if entry.msgid == "Newer").msgstr = "Más nuevos"
+    next(e for e in upload if "%(" in e.msgid and not e.msgid_plural).msgstr = "sin marcador"  # a problem
+    sign_in(page, "translator@example.com")
+    page.goto("/admin/translations/es/")
+    page.set_input_files(
+        "#po-file", files=[{"name": "es.po", "mimeType": "text/plain", "buffer": str(upload).encode()}]
+    )
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_selector("#upload-problems")
+    assert findings(Axe().run(page, options=AXE_OPTIONS).response) == []
