@@ -286,7 +286,9 @@ def test_account_pages_are_the_sites_pages_in_the_sites_words(client, path, head
     assert 'class="site-header"' in html and "site.css" in html, "the site's layout"
     assert f"<title>{heading}</title>" in html
     assert re.findall(r"<h1>(.*?)</h1>", html) == [heading]
-    assert re.search(rf'<input class="button" id="submit" name="submit" type="submit" value="{re.escape(button)}">', html)
+    assert re.search(
+        rf'<input class="button" id="submit" name="submit" type="submit" value="{re.escape(button)}">', html
+    )
     assert ">Login<" not in html and "Menu" not in html and "Email Address" not in html and "Sign Out" not in html
     for tag in re.findall(r"<input [^>]*>", html):
         if 'type="hidden"' not in tag and 'type="submit"' not in tag:
