@@ -24,6 +24,7 @@ class AuditLogView(StaffModelView):
     can_edit = False
     can_delete = False
     column_list = ("created_at", "user", "ip", "action", "object_type", "object_id", "summary")
+    row_name_column = "summary"
     column_details_list = column_list + ("changes",)
     column_export_list = ("id", "created_at", "user", "ip", "action", "object_type", "object_id", "summary", "changes")
     column_labels = {"object_type": _l("Object"), "object_id": _l("Id"), "ip": _l("IP address")}

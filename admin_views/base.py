@@ -83,6 +83,8 @@ class StaffModelView(ModelView):
     export_types = ["csv"]
     export_max_rows = 10_000
     list_template = "admin/cms_list.html"
+    # The column whose text names a row, for its check box ("Select “…”"); None: the first listed column.
+    row_name_column: str | None = None
     named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
     # Flask-Admin's COUNT(*) of every match on every page view is replaced by count_matches() (capped).
     simple_list_pager = True

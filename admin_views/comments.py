@@ -152,6 +152,7 @@ class CommentView(CommentExportViews, StaffModelView):
     list_template = "admin/comment_list.html"
     export_types = ["xlsx", "csv"]
     column_list = ("created_at", "status", "post", "author", "body_html")
+    row_name_column = "body_html"
     column_labels = {"body_html": _l("Comment"), "post": _l("Post"), "author": _l("Author")}
     column_details_list = (
         "id", "created_at", "status", "hidden_reason", "held_reason", "moderated_by", "moderated_at", "post",

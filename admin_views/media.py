@@ -41,6 +41,7 @@ class MediaView(StaffModelView):
     required = Perm.WRITE
     can_edit = False
     column_list = ("thumbnail", "original_name", "content_type", "size", "width", "height", "uploader", "created_at")
+    row_name_column = "original_name"
     column_details_list = column_list + ("file_name",)
     column_export_list = ("id", "file_name", "original_name", "content_type", "size", "width", "height", "created_at")
     column_labels = {"thumbnail": _l("Preview"), "original_name": _l("Name")}

@@ -256,7 +256,7 @@ def test_an_unconfirmed_account_cannot_sign_in_and_only_the_right_password_learn
     assert right.status_code == 200 and "Email requires confirmation." in right.get_data(as_text=True)
     wrong = Browserish(app.test_client()).submit("/login", {"email": "reader@example.com", "password": GOOD_PASSWORD})
     assert GENERIC_FAILURE in wrong.get_data(as_text=True)
-    assert "confirmation" not in wrong.get_data(as_text=True)
+    assert "Email requires confirmation." not in wrong.get_data(as_text=True)  # (the page links to "Resend …")
 
 
 @pytest.mark.parametrize(("password", "accepted"), [("a-long-password", True), ("demo-password", False)])
@@ -269,3 +269,39 @@ def test_a_password_zxcvbn_scores_the_minimum_is_accepted_and_one_below_refused(
     else:
         with pytest.raises(AccountError, match=TOO_EASY):
             create_user("someone@example.com", password, ["Reader"], username="someone")
+
+
+# Each account page: its title, its one heading and its button say the same word as the link that leads to it.
+ACCOUNT_PAGE_WORDS = [
+    ("/login", "Sign in", "Sign in"),
+    ("/register", "Register", "Register"),
+    ("/reset", "Forgot your password?", "Send the link"),
+    ("/confirm", "Resend the confirmation email", "Resend the confirmation email"),
+]
+
+
+@pytest.mark.parametrize(("path", "heading", "button"), ACCOUNT_PAGE_WORDS)
+def test_account_pages_are_the_sites_pages_in_the_sites_words(client, path, heading, button):
+    html = client.get(path).get_data(as_text=True)
+    assert 'class="site-header"' in html and "site.css" in html, "the site's layout"
+    assert f"<title>{heading}</title>" in html
+    assert re.findall(r"<h1>(.*?)</h1>", html) == [heading]
+    assert re.search(
+        rf'<input class="button" id="submit" name="submit" type="submit" value="{re.escape(button)}">', html
+    )
+    assert ">Login<" not in html and "Menu" not in html and "Email Address" not in html and "Sign Out" not in html
+    for tag in re.findall(r"<input [^>]*>", html):
+        if 'type="hidden"' not in tag and 'type="submit"' not in tag:
+            field = re.search(r'id="([^"]+)"', tag).group(1)
+            assert f'<label for="{field}">' in html, f"{path}: #{field} has a label"
+
+
+def test_the_header_leads_to_account_pages_in_the_readers_language_and_they_keep_it(client):
+    header = client.get("/zh/").get_data(as_text=True).split("</header>")[0]
+    sign_in = re.search(r'href="(/login\?[^"]+)"', header).group(1).replace("&amp;", "&")
+    assert "lang=zh" in sign_in and "next=/zh/" in sign_in
+    html = client.get(sign_in).get_data(as_text=True)
+    assert '<html lang="zh">' in html and "<h1>登录</h1>" in html
+    assert 'action="/login?next=/zh/&amp;lang=zh"' in html, "an answer to the form is in Chinese too"
+    menu = html.split('class="account-links"')[1]
+    assert 'href="/register?next=/zh/&amp;lang=zh"' in menu and 'href="/reset?next=/zh/&amp;lang=zh"' in menu

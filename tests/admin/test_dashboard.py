@@ -39,7 +39,7 @@ def test_dashboard_shows_figures_linked_to_lists(login_as, users, work):
     assert figure(html, "scheduled_posts") == "1"
     assert figure(html, "new_users_week") == str(len(users))
     pending_link = re.search(r'href="(/admin/comment/\?flt0_status_equals=pending)"', html).group(1)
-    assert browser.get(pending_link).get_data(as_text=True).count("Nice post.") == 3
+    assert browser.get(pending_link).get_data(as_text=True).count('aria-label="Select “Nice post.”"') == 3
     review_link = re.search(r'href="(/admin/post/\?flt0_status_equals=review)"', html).group(1)
     assert browser.get(review_link).status_code == 200
 

@@ -254,3 +254,8 @@ def test_quotes_in_a_translation_are_text_even_inside_an_attribute(workspace):
             html = browser(worker, None).get(url).get_data(as_text=True)
             assert 'aria-label="语言&#34; onmouseover=&#34;alert(document.cookie)&#34; x=&#34;"' in html, url
             assert 'onmouseover="alert' not in html
+
+
+def test_the_translations_page_is_headed_once_by_its_name(login_as, users):
+    html = login_as("translator").get("/admin/translations/").get_data(as_text=True)
+    assert re.findall(r"<h[1-6][^>]*>\s*Translations\s*</h[1-6]>", html) == ['<h1 class="h4 mb-4">Translations</h1>']

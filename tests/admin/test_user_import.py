@@ -1,6 +1,7 @@
 """Bulk account import: template, dry run with every error, all or nothing, confirmation emails."""
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -161,3 +162,11 @@ def test_a_file_over_the_row_limit_is_refused_whole_with_the_limit_named(login_a
         as_text=True
     )
     assert user_count() == len(users)
+
+
+def test_the_import_page_is_headed_once_and_its_file_field_labelled(login_as):
+    html = login_as("administrator").get("/admin/user-import/").get_data(as_text=True)
+    assert re.findall(r"<h[1-6][^>]*>\s*Import accounts\s*</h[1-6]>", html) == [
+        '<h1 class="h4 mb-4">Import accounts</h1>'
+    ]
+    assert '<label for="accounts-file">' in html and 'id="accounts-file"' in html

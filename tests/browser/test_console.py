@@ -85,3 +85,13 @@ def test_dashboard_chart_renders_from_local_files(page, users):
     assert all(url.startswith(page.url.split("/admin/")[0]) for url in requests), "no CDN"
     page.screenshot(path="/tmp/browser-dashboard.png", full_page=True)
     assert fresh(sa.select(sa.func.count()).select_from(Post)).scalar() == 1
+
+
+def test_the_users_list_fits_a_1280_pixel_screen(page, users):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, "administrator@example.com")
+    page.goto("/admin/user/")
+    table = page.locator(".table-responsive")
+    assert table.evaluate("box => box.scrollWidth <= box.clientWidth"), "the list scrolls sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path="/tmp/browser-users-1280.png", full_page=True)

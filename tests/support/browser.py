@@ -101,3 +101,15 @@ def watch_for_problems(page) -> list[str]:
     page.on("requestfailed", request_failed)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     return problems
+
+
+def tab_to(page, selector: str, limit: int = 80, backwards: bool = False) -> int:
+    """Press Tab (Shift+Tab `backwards`) until the element focused matches `selector`, as a keyboard user would;
+    returns the presses it took. Fails when `limit` presses do not get there (not in the Tab order, or too far)."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        if page.evaluate(
+            "(selector) => !!document.activeElement && document.activeElement.matches(selector)", selector
+        ):
+            return presses
+    raise AssertionError(f"{limit} presses of Tab did not reach {selector} on {page.url}")

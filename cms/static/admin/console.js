@@ -4,7 +4,9 @@
 // - a "With selected" item with data-action runs that bulk action (Flask-Admin's modelActions);
 // - a button with data-inline-add adds an inline form (Flask-Admin's faForm), e.g. a post's translation;
 // - links to "javascript:void(0)" (Flask-Admin's tabs, menus and pagination) do not navigate;
-// - an element with data-percent is drawn that wide (progress bars).
+// - an element with data-percent is drawn that wide (progress bars);
+// - controls that Flask-Admin's scripts add unnamed get a name, for assistive technology: Select2's mouse-only
+//   links (its chosen value, each choice's "x") and the inputs of each list filter.
 (function () {
   document.addEventListener('submit', function (event) {
     var message = event.target.getAttribute('data-confirm');
@@ -27,4 +29,32 @@
   Array.prototype.forEach.call(document.querySelectorAll('[data-percent]'), function (element) {
     element.style.width = element.getAttribute('data-percent') + '%';
   });
+  // Select2 (run by Flask-Admin when the page is ready, and again for each choice made) leaves its links unnamed;
+  // its keyboard input beside them is named by the field's label.
+  var removeLabel = document.documentElement.getAttribute('data-remove-label') || 'Remove';
+  function nameSelect2Links(root) {
+    Array.prototype.forEach.call(root.querySelectorAll('a.select2-choice:not([aria-label])'), function (link) {
+      var container = link.closest('.select2-container');
+      var field = container && container.id.indexOf('s2id_') === 0 ? container.id.slice(5) : '';
+      var label = field ? document.querySelector('label[for="' + field + '"]') : null;
+      link.setAttribute('aria-label', label ? label.textContent.trim() : field);
+    });
+    Array.prototype.forEach.call(root.querySelectorAll('a.select2-search-choice-close:not([aria-label])'),
+      function (link) {
+        var choice = link.parentNode ? link.parentNode.textContent.trim() : '';
+        link.setAttribute('aria-label', removeLabel + (choice ? ' ' + choice : ''));
+      });
+  }
+  function nameFilterInputs(root) {
+    Array.prototype.forEach.call(root.querySelectorAll('#filter_form tr'), function (row) {
+      var remove = row.querySelector('.remove-filter');
+      var name = remove ? remove.textContent.replace('\u00d7', '').trim() : '';
+      Array.prototype.forEach.call(row.querySelectorAll('.filter-op, .filter-val'), function (control) {
+        if (name && control.getAttribute('aria-label') !== name) control.setAttribute('aria-label', name);
+      });
+    });
+  }
+  function nameControls() { nameSelect2Links(document); nameFilterInputs(document); }
+  new MutationObserver(nameControls).observe(document.body, {childList: true, subtree: true});
+  nameControls();
 })();
