@@ -16,6 +16,7 @@ from admin_views.base import ListCount, StaffModelView
 from admin_views.comment_exports import CommentExportViews
 from cms import policies
 from cms.comments import (
+    STATUS_LABELS,
     CommentSelection,
     count_within,
     deactivate_authors,
@@ -42,11 +43,6 @@ from cms.models import (
 from cms.permissions import Perm
 from cms.search import comment_page_clause, comment_search_count
 
-STATUS_LABELS = {
-    CommentStatus.PENDING: _l("Pending"),
-    CommentStatus.APPROVED: _l("Approved"),
-    CommentStatus.HIDDEN: _l("Hidden"),
-}
 REASON_LABELS = {"spam": _l("spam"), "abuse": _l("abuse"), "off-topic": _l("off-topic"), "other": _l("other")}
 
 

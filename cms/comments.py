@@ -23,6 +23,12 @@ from cms.search import comment_clause
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
 LINK = re.compile(r"https?://|www\.|\]\(", re.I)
+# A status as moderators read it, in the queue's tabs and filters and in exports.
+STATUS_LABELS = {
+    CommentStatus.PENDING: _l("Pending"),
+    CommentStatus.APPROVED: _l("Approved"),
+    CommentStatus.HIDDEN: _l("Hidden"),
+}
 
 
 class CommentError(DomainError):
