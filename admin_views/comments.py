@@ -30,6 +30,7 @@ from cms.comments import (
     selection_clauses,
     status_counts,
 )
+from cms.exports import RowOrder
 from cms.markup import stored_html
 from cms.models import (
     COMMENT_STATUSES,
@@ -194,6 +195,14 @@ class CommentView(CommentExportViews, StaffModelView):
             if isinstance(flt, SelectionFilter):
                 flt.contribute(selection, value)
         return selection
+
+    def current_order(self) -> RowOrder:
+        """The list's order (its sort column and direction, else its default), for the exports to follow."""
+        args = self._get_list_extra_args()
+        column = self._get_column_by_idx(args.sort)
+        if column is None or column[0] not in self._sortable_columns:  # the list ignores it too
+            return RowOrder(*self.column_default_sort)
+        return RowOrder(column[0], bool(args.sort_desc))
 
     def _batches(self, ids):
         if request.form.get("select_all") == "1":
