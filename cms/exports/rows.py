@@ -5,7 +5,7 @@ text cell neutralised against formula injection."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,10 +92,11 @@ class RowOrder:
 
 
 ID_ORDER = RowOrder()
-# The list's sortable columns an index walks with the id after it, whatever the filters: (created_at, id) alone
-# or behind the status or the post (ix_comment_created_id, ix_comment_status_created, ix_comment_post_created);
-# (status, id) (ix_comment_status_id).
-INDEXED_ORDERS = {"created_at": Comment.created_at, "status": Comment.status}
+# The list's sortable columns an index walks with the id after it. Newest or oldest first: (created_at, id), alone or
+# behind the status or the post (ix_comment_created_id, ix_comment_status_created, ix_comment_post_created), by
+# keyset. By status: one status after the other, each by id on (status, id) (ix_comment_status_id): a keyset over
+# (status, id) is read by MariaDB as a union of two ranges, sorted again for every chunk.
+INDEXED_ORDERS = ("created_at", "status")
 
 
 def order_for(selection: CommentSelection, asked: RowOrder | None) -> RowOrder:
@@ -146,20 +147,54 @@ def _created_at(dialect: str, serial: bool) -> Any:
     return sa.func.strftime("%Y-%m-%dT%H:%M:%SZ", Comment.created_at)
 
 
+def chunk_statements(selection: CommentSelection, chunk: int, style: RowStyle, dialect: str) -> tuple[Any, Any, bool]:
+    """The statements of `_comment_chunks` in id order or by date: the first chunk's, the next ones' (bound to
+    `last`, the last row's id, and by date to `mark`, its date as the database holds it), and whether the rows
+    carry that mark as a seventh column."""
+    created_at = _created_at(dialect, style.serial_dates)
+    columns: list[Any] = [Comment.id, Comment.post_id, Comment.author_id, Comment.status, created_at, Comment.body]
+    order = style.order
+    key = Comment.created_at if order.column == "created_at" else None
+    last_id = sa.bindparam("last", type_=sa.Integer)
+    where = selection_clauses(selection)
+    if key is None:
+        if order.descending:
+            statement = select(*columns).where(*where).order_by(Comment.id.desc()).limit(chunk)
+            return statement, statement.where(Comment.id < last_id), False
+        statement = select(*columns).where(*where).order_by(Comment.id).limit(chunk)
+        return statement, statement.where(Comment.id > last_id), False
+    # The mark is read with the row, as text on MariaDB: the date the rows show drops the fractions of a second
+    # that order comments within one. (SQLite hands over the text it stores.)
+    columns.append(sa.func.date_format(key, "%Y-%m-%d %H:%i:%s.%f") if dialect in ("mysql", "mariadb") else key)
+    # (key, id) past the last row's: the key beyond the mark, or the same key and the id beyond. Written as a range
+    # of the key and a filter, which every optimiser reads as a range of the index.
+    mark: Any = sa.bindparam("mark")
+    if order.descending:
+        beyond = sa.and_(key <= mark, sa.or_(key < mark, Comment.id < last_id))
+        ordering = (key.desc(), Comment.id.desc())
+    else:
+        beyond = sa.and_(key >= mark, sa.or_(key > mark, Comment.id > last_id))
+        ordering = (key.asc(), Comment.id.asc())
+    statement = select(*columns).where(*where).order_by(*ordering).limit(chunk)
+    return statement, statement.where(beyond), True
+
+
 def _comment_chunks(
     selection: CommentSelection, chunk: int, session, style: RowStyle = RowStyle()
 ) -> Iterator[list[tuple]]:
     """The selected comments' own columns, a chunk at a time in the style's order by keyset (no OFFSET, no
-    sort: the primary key, or an index of the order's column with the id after it, drives it; see
-    `order_for`). Read through the driver's cursor: at a million rows the ORM's per-row work would cost more
-    than writing the file."""
+    sort: the primary key or an index of the order's column with the id after it drives it; see INDEXED_ORDERS).
+    Read through the driver's cursor: at a million rows the ORM's per-row work would cost more than writing the
+    file."""
+    if style.order.column == "status":
+        statuses = [selection.status] if selection.status else sorted(_statuses(session))
+        by_id = replace(style, order=RowOrder("id", style.order.descending))
+        for status in reversed(statuses) if style.order.descending else statuses:
+            yield from _comment_chunks(replace(selection, status=status), chunk, session, by_id)
+        return
     connection = session.connection()
     dialect = connection.dialect
-    created_at = _created_at(dialect.name, style.serial_dates)
-    columns = (Comment.id, Comment.post_id, Comment.author_id, Comment.status, created_at, Comment.body)
-    where = selection_clauses(selection)
-    order = style.order
-    key = INDEXED_ORDERS.get(order.column)
+    first, following, marked = chunk_statements(selection, chunk, style, dialect.name)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def prepare(statement):
@@ -174,39 +209,24 @@ def _comment_chunks(
 
         return run
 
+    run_first, run_next = prepare(first), prepare(following)
     try:
-        if key is None:
-            after = Comment.id > sa.bindparam("last")
-            by_id = prepare(select(*columns).where(after, *where).order_by(Comment.id).limit(chunk))
-            last = 0
-            while rows := by_id(last=last):
-                yield rows
-                last = rows[-1][0]
-            return
-        # The mark to go on from is the key as the database holds it, read with the row as text (the date the
-        # rows show drops the fractions of a second that order comments within one), then stripped.
-        if key is Comment.created_at and dialect.name in ("mysql", "mariadb"):
-            mark_column: Any = sa.func.date_format(key, "%Y-%m-%d %H:%i:%s.%f")
-        else:
-            mark_column = key
-        # (key, id) past the last row's: the key beyond the mark, or the same key and the id beyond. Written as a
-        # range of the key and a filter, which every optimiser reads as a range of the index.
-        mark: Any = sa.bindparam("mark")
-        last_id = sa.bindparam("last", type_=sa.Integer)
-        if order.descending:
-            beyond = sa.and_(key <= mark, sa.or_(key < mark, Comment.id < last_id))
-            ordering = (key.desc(), Comment.id.desc())
-        else:
-            beyond = sa.and_(key >= mark, sa.or_(key > mark, Comment.id > last_id))
-            ordering = (key.asc(), Comment.id.asc())
-        statement = select(*columns, mark_column).where(*where).order_by(*ordering).limit(chunk)
-        first, following = prepare(statement), prepare(statement.where(beyond))
-        rows = first()
+        rows = run_first()
         while rows:
-            yield [row[:6] for row in rows]
-            rows = following(mark=rows[-1][6], last=rows[-1][0])
+            last = rows[-1]
+            if marked:
+                yield [row[:6] for row in rows]
+                rows = run_next(mark=last[6], last=last[0])
+            else:
+                yield rows
+                rows = run_next(last=last[0])
     finally:
         cursor.close()
+
+
+def _statuses(session) -> list[str]:
+    """The statuses comments have (a loose scan of the (status, id) index): each is walked, with the filters."""
+    return list(session.scalars(select(Comment.status).distinct()))
 
 
 class _Lookup(dict):
