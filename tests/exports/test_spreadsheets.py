@@ -5,6 +5,7 @@ sheet that says when, with which filters and in which order; read back through o
 
 import csv
 import io
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from babel.dates import format_datetime
 
+from cms import exports
 from cms.comments import CommentSelection
-from cms.exports import RowOrder, deliver, export_to_file
+from cms.exports import RowOrder, deliver, export_to_file, jobs
 from cms.exports.writers import DATE_FORMAT, WIDTHS
 from cms.extensions import db
 from cms.models import Comment, ExportJob
@@ -277,3 +279,20 @@ def test_the_default_sort_is_newest_first_and_a_job_keeps_it_with_the_locale(app
     dates = {comment_id: created for comment_id, created in fresh(sa.select(Comment.id, Comment.created_at))}
     assert ids == sorted(dates, key=lambda i: (dates[i], i), reverse=True)
     assert rows[0][1] == "Título del artículo"
+
+
+def test_a_failed_job_run_again_keeps_its_order_and_language(app, newsroom, users, monkeypatch):
+    monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 0)
+    for module in (exports, jobs):  # not started: the job is failed by hand below
+        monkeypatch.setattr(module, "start_export", lambda job: None)
+    newest_first = RowOrder("created_at", True)
+    delivery = deliver(
+        users["moderator"], CommentSelection(), "csv", locale="es", base_url="http://localhost/", order=newest_first
+    )
+    failed = db.session.get(ExportJob, delivery.job.id)
+    failed.status = "failed"
+    db.session.commit()
+    rerun, made = jobs.run_again(users["moderator"], failed)
+    kept = json.loads(fresh(sa.select(ExportJob.selection).where(ExportJob.id == rerun.id)).scalar_one())
+    assert made and rerun.locale == "es"
+    assert RowOrder.from_json(kept["order"]) == newest_first
