@@ -265,7 +265,32 @@ def test_the_console_export_follows_the_lists_sort_however_it_is_delivered(
     assert lines[4][1] == "Pendiente"
 
 
-def test_the_default_sort_is_newest_first_and_a_job_keeps_it_with_the_locale(app, newsroom, users, monkeypatch):
+@pytest.mark.parametrize(
+    ("query", "key", "descending"),
+    [
+        ("", "created", True),
+        ("sort=0", "created", False),
+        ("sort=0&desc=1", "created", True),
+        ("sort=1", "status", False),
+        ("sort=1&desc=1", "status", True),
+        ("sort=2", "created", True),  # the post column: not sortable, so the list's default order
+        ("sort=0&search=comment", "id", False),
+    ],
+    ids=["default", "oldest-first", "newest-first", "status", "status-reversed", "unsortable", "search"],
+)
+def test_the_console_export_takes_the_lists_sort_from_its_query(app, newsroom, login_as, query, key, descending):
+    response = login_as("moderator").get(f"/admin/comment/export/csv/?{query}")
+    ids = [int(row[0]) for row in read_csv(response.get_data())[1:]]
+    comments = fresh(sa.select(Comment.id, Comment.created_at, Comment.status)).all()
+    sort_key = {
+        "created": lambda c: (c.created_at, c.id),
+        "status": lambda c: (c.status, c.id),
+        "id": lambda c: c.id,
+    }[key]
+    assert ids == [c.id for c in sorted(comments, key=sort_key, reverse=descending)]
+
+
+def test_a_background_job_keeps_the_lists_order_and_the_moderators_language(app, newsroom, users, monkeypatch):
     monkeypatch.setitem(app.config, "EXPORT_ASYNC_ROWS", 0)
     delivery = deliver(
         users["moderator"], CommentSelection(), "csv", locale="es", base_url="http://localhost/",
