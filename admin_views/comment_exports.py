@@ -2,7 +2,8 @@
 job as cms.exports.deliver decides), and the job pages (list, progress, download, run a failed job again) for
 whoever may download them."""
 
-import flask_excel as excel
+import io
+
 from flask import abort, flash, jsonify, redirect, request, send_file
 from flask_admin import expose
 from flask_babel import get_locale, gettext
@@ -16,7 +17,7 @@ JOBS_LISTED = 50  # the newest background exports the jobs list shows
 
 
 class CommentExportViews:
-    """Mixed into CommentView, whose `current_selection()` is what gets exported."""
+    """Mixed into CommentView, whose `current_selection()` and `current_order()` are what gets exported."""
 
     @expose("/export/<export_type>/")
     def export(self, export_type):
@@ -25,7 +26,12 @@ class CommentExportViews:
         locale = str(get_locale() or "en")
         try:
             delivery = exports.deliver(
-                current_user, self.current_selection(), export_type, locale=locale, base_url=request.host_url
+                current_user,
+                self.current_selection(),
+                export_type,
+                locale=locale,
+                base_url=request.host_url,
+                order=self.current_order(),
             )
         except exports.ExportError as exc:  # a full or unwritable exports folder, a job queue not answering
             flash(str(exc), "error")
@@ -40,11 +46,7 @@ class CommentExportViews:
             response = send_file(path, as_attachment=True, download_name=name)
             response.call_on_close(lambda: path.unlink(missing_ok=True))
             return response
-        response = excel.make_response_from_array(delivery.rows, export_type, file_name=name)
-        if export_type == "csv":
-            response.set_data(b"\xef\xbb\xbf" + response.get_data())
-            response.mimetype, response.charset = "text/csv", "utf-8"
-        return response
+        return send_file(io.BytesIO(delivery.data or b""), as_attachment=True, download_name=name)
 
     def _job_or_404(self, job_id: str) -> ExportJob:
         """The job, after failing the jobs whose worker is gone, so whoever looks sees the truth (cms.leases)."""

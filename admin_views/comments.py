@@ -16,6 +16,7 @@ from admin_views.base import ListCount, StaffModelView
 from admin_views.comment_exports import CommentExportViews
 from cms import policies
 from cms.comments import (
+    STATUS_LABELS,
     CommentSelection,
     count_within,
     deactivate_authors,
@@ -29,6 +30,7 @@ from cms.comments import (
     selection_clauses,
     status_counts,
 )
+from cms.exports import RowOrder
 from cms.markup import stored_html
 from cms.models import (
     COMMENT_STATUSES,
@@ -42,11 +44,6 @@ from cms.models import (
 from cms.permissions import Perm
 from cms.search import comment_page_clause, comment_search_count
 
-STATUS_LABELS = {
-    CommentStatus.PENDING: _l("Pending"),
-    CommentStatus.APPROVED: _l("Approved"),
-    CommentStatus.HIDDEN: _l("Hidden"),
-}
 REASON_LABELS = {"spam": _l("spam"), "abuse": _l("abuse"), "off-topic": _l("off-topic"), "other": _l("other")}
 
 
@@ -207,6 +204,14 @@ class CommentView(CommentExportViews, StaffModelView):
             if isinstance(flt, SelectionFilter):
                 flt.contribute(selection, value)
         return selection
+
+    def current_order(self) -> RowOrder:
+        """The list's order (its sort column and direction, else its default), for the exports to follow."""
+        args = self._get_list_extra_args()
+        column = self._get_column_by_idx(args.sort)
+        if column is None or column[0] not in self._sortable_columns:  # the list ignores it too
+            return RowOrder(*self.column_default_sort)
+        return RowOrder(column[0], bool(args.sort_desc))
 
     def _batches(self, ids):
         if request.form.get("select_all") == "1":

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, literal, select, update
 
@@ -23,6 +24,12 @@ from cms.search import comment_clause
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
 LINK = re.compile(r"https?://|www\.|\]\(", re.I)
+# A status as moderators read it, in the queue's tabs and filters and in exports.
+STATUS_LABELS: dict[str, LazyString] = {
+    CommentStatus.PENDING: _l("Pending"),
+    CommentStatus.APPROVED: _l("Approved"),
+    CommentStatus.HIDDEN: _l("Hidden"),
+}
 
 
 class CommentError(DomainError):

@@ -28,13 +28,14 @@ from cms.exports.jobs import (
     start_export,
     sweep_temporary_files,
 )
-from cms.exports.rows import COLUMNS, export_in_memory, export_rows, header, neutralise
+from cms.exports.rows import COLUMNS, ID_ORDER, RowOrder, export_rows, header, neutralise, order_for
 from cms.exports.writers import (
     FORMATS,
     WRITERS,
     ExportError,
     Progress,
     disk_error,
+    export_to_bytes,
     export_to_file,
     write_csv,
     write_xlsx,
@@ -47,13 +48,15 @@ log = logging.getLogger("cms.exports")
 __all__ = [
     "COLUMNS",
     "FORMATS",
+    "ID_ORDER",
     "WRITERS",
     "Delivery",
     "ExportError",
+    "RowOrder",
     "deliver",
     "download_path",
-    "export_in_memory",
     "export_rows",
+    "export_to_bytes",
     "export_to_file",
     "exports_dir",
     "fail_stale_jobs",
@@ -61,6 +64,7 @@ __all__ = [
     "header",
     "job_path",
     "neutralise",
+    "order_for",
     "purge_expired",
     "recent_jobs",
     "record_job",
@@ -75,14 +79,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Delivery:
-    """How an export was delivered: a background `job` started, a `file` written at `path`, or the `rows`
-    (header first) in memory; `total` is the number of comments."""
+    """How an export was delivered: a background `job` started, a `file` written at `path`, or the file's
+    `data` in memory; `total` is the number of comments."""
 
     kind: Literal["job", "file", "memory"]
     total: int
     job: ExportJob | None = None
     path: Path | None = None
-    rows: list[list] | None = None
+    data: bytes | None = None
 
 
 def deliver(
@@ -96,6 +100,7 @@ def deliver(
     total: int | None = None,
     progress: Progress | None = None,
     parallel: bool = False,
+    order: RowOrder | None = None,
 ) -> Delivery:
     """Export the selection the way its size calls for, audited once whichever way, and only once delivered (a
     job, once started).
@@ -103,7 +108,8 @@ def deliver(
     Given a `path` (the CLI), the file is written there whatever the size. Otherwise a selection above
     EXPORT_ASYNC_ROWS becomes a background job; above EXPORT_INLINE_ROWS it is written to a temporary file in the
     exports folder, which the caller sends and removes; else its rows are returned. `total` is the selection's size
-    when the caller has counted it already; `progress` and `parallel` are as for `export_to_file`. A full or
+    when the caller has counted it already; `progress`, `parallel` and `order` (the comment list's) are as for
+    `export_to_file`; a job keeps the order and the locale for when it runs. A full or
     unwritable exports folder, or a job queue that does not answer, is an ExportError, with no file left."""
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
@@ -111,17 +117,17 @@ def deliver(
     total = count_selected(selection) if total is None else total
     if path is None and total > config["EXPORT_ASYNC_ROWS"]:
         _temporary_file(fmt).unlink()  # the job's file goes there: a folder that refuses is said now, not later
-        job = record_job(user, selection, fmt, locale, base_url, total)
+        job = record_job(user, selection, fmt, locale, base_url, total, order)
         _record(total, fmt, job)
         _start(job)
         return Delivery("job", total, job=job)
     if path is None and total <= config["EXPORT_INLINE_ROWS"]:
-        rows = export_in_memory(selection, locale, base_url)
+        data, written = export_to_bytes(selection, fmt, locale, base_url, order=order)
         _record(total, fmt)
-        return Delivery("memory", len(rows) - 1, rows=rows)
+        return Delivery("memory", written, data=data)
     target = path or _temporary_file(fmt)
     try:
-        written = export_to_file(selection, fmt, target, locale, base_url, progress, parallel=parallel)
+        written = export_to_file(selection, fmt, target, locale, base_url, progress, parallel=parallel, order=order)
     except BaseException:
         if path is None:
             target.unlink(missing_ok=True)

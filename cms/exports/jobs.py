@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from cms import audit, leases, outages
 from cms.comments import CommentSelection, count_selected
+from cms.exports.rows import RowOrder
 from cms.exports.writers import FORMATS, ExportError, disk_error, export_to_file
 from cms.extensions import db
 from cms.models import ExportJob, ExportStatus, User, utcnow
@@ -47,16 +48,24 @@ def job_path(job: ExportJob) -> Path:
 
 
 def record_job(
-    user: User | None, selection: CommentSelection, fmt: str, locale: str, base_url: str, total: int
+    user: User | None,
+    selection: CommentSelection,
+    fmt: str,
+    locale: str,
+    base_url: str,
+    total: int,
+    order: RowOrder | None = None,
 ) -> ExportJob:
-    """Add a queued job to the session (the caller audits and commits, then starts it); expired files go first."""
+    """Add a queued job to the session (the caller audits and commits, then starts it); expired files go first.
+    The job keeps what it is written in: the moderator's locale, and the list's order beside the selection."""
     purge_expired()
+    kept = {"base_url": base_url, "order": order.to_json() if order else None}
     job = ExportJob(
         id=uuid.uuid4().hex,
         user_id=user.id if user else None,
         format=fmt,
         status=ExportStatus.QUEUED,
-        selection=json.dumps({**selection.to_json(), "base_url": base_url}),
+        selection=json.dumps({**selection.to_json(), **kept}),
         locale=locale,
         total=total,
     )
@@ -108,9 +117,12 @@ def run_export_job(job_id: str, *, parallel: bool = False) -> None:
         with leases.Heartbeat(EXPORTS, job_id, token, leases.beat_interval(current_app.config["JOB_STALE_AFTER"])):
             data = json.loads(job.selection)
             base_url = data.pop("base_url", "")
+            order = RowOrder.from_json(data.pop("order", None))
             selection = CommentSelection.from_json(data)
             path = _file_for(job)
-            written = export_to_file(selection, job.format, path, job.locale, base_url, progress, parallel=parallel)
+            written = export_to_file(
+                selection, job.format, path, job.locale, base_url, progress, parallel=parallel, order=order
+            )
     except leases.LeaseLost:
         db.session.rollback()
         _remove(path)
@@ -189,11 +201,12 @@ def run_again(user: User, job: ExportJob) -> tuple[ExportJob, bool]:
     data = json.loads(job.selection)
     base_url = data.pop("base_url", "")
     try:
+        order = RowOrder.from_json(data.pop("order", None))
         selection = CommentSelection.from_json(data)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise ExportError(_l("This export's selection can no longer be read; export from the comment list.")) from None
     total = count_selected(selection)
-    rerun = record_job(user, selection, job.format, job.locale, base_url, total)
+    rerun = record_job(user, selection, job.format, job.locale, base_url, total, order)
     db.session.flush()
     claimed = db.session.execute(
         sa.update(ExportJob).where(ExportJob.id == job.id, ExportJob.retried_as.is_(None)).values(retried_as=rerun.id)

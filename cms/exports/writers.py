@@ -1,5 +1,6 @@
-"""Writing export rows to a file: xlsxwriter in constant-memory mode or the csv module, so memory stays flat
-whatever the size; a large csv is written by two processes, each taking half of the ids."""
+"""Writing export rows to a file: xlsxwriter in constant-memory mode (a formatted "Comments" sheet after an
+"About" one) or the csv module, so memory stays flat whatever the size; a large csv in id order is written by two
+processes, each taking half of the ids."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import sqlalchemy as sa
 import xlsxwriter
@@ -27,9 +30,10 @@ from xlsxwriter.exceptions import FileCreateError
 from cms import outages
 from cms.comments import CommentSelection, count_selected, selection_clauses
 from cms.domain import DomainError
-from cms.exports.rows import export_rows, header
+from cms.exports.about import about_export
+from cms.exports.rows import ID_ORDER, RowOrder, RowStyle, export_rows, header, order_for, status_labels
 from cms.extensions import db, replica_engine
-from cms.models import Comment
+from cms.models import Comment, utcnow
 
 log = logging.getLogger("cms.exports")
 
@@ -40,17 +44,33 @@ class ExportError(DomainError):
     """An export request refused; the message is shown to the moderator."""
 
 
-def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
-    """xlsxwriter in constant-memory mode: each row goes to disk as it is written. Its working files go into a
-    folder of their own in the system's temporary folder, removed however the export ends (xlsxwriter leaves
-    them behind when writing fails)."""
+# Column widths in characters, in COLUMNS' order: enough for an id, a title, a URL, a name, an address, a status
+# and a date to show whole, and a long line of a comment.
+WIDTHS = (10, 40, 45, 20, 30, 14, 20, 80)
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+About = Callable[[int], list[tuple[str, object]]]  # the About sheet's lines, given the number of rows written
+
+
+def write_xlsx(
+    path: Path | BinaryIO, head: list[str], chunks, progress: Progress | None = None, about: About | None = None
+) -> int:
+    """xlsxwriter in constant-memory mode: each row goes to disk as it is written. The rows' dates are serial
+    numbers (`RowStyle.serial_dates`), shown with a date format. The "Comments" sheet has its widths, a bold
+    header frozen above an autofilter, and opens first; `about` fills an "About" sheet before it. Its working
+    files go into a folder of their own in the system's temporary folder, removed however the export ends
+    (xlsxwriter leaves them behind when writing fails)."""
     with tempfile.TemporaryDirectory(prefix="cms-xlsx-", ignore_cleanup_errors=True) as workdir:
         workbook = xlsxwriter.Workbook(
-            str(path),
+            str(path) if isinstance(path, Path) else path,
             {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "tmpdir": workdir},
         )
-        sheet = workbook.add_worksheet("Comments")
         bold = workbook.add_format({"bold": True})
+        dated = workbook.add_format({"num_format": DATE_FORMAT})
+        about_sheet = workbook.add_worksheet("About") if about else None
+        sheet = workbook.add_worksheet("Comments")
+        sheet.activate()
+        for column, width in enumerate(WIDTHS):
+            sheet.set_column(column, column, width)
         sheet.write_row(0, 0, head, bold)
         sheet.freeze_panes(1, 0)
         number, string = sheet.write_number, sheet.write_string
@@ -59,16 +79,35 @@ def write_xlsx(path: Path, head: list[str], chunks, progress: Progress | None = 
             for row in rows:
                 row_number += 1
                 number(row_number, 0, row[0])
-                for column in range(1, 8):
+                for column in range(1, 6):
                     string(row_number, column, row[column])
+                number(row_number, 6, row[6], dated)
+                string(row_number, 7, row[7])
             if progress:
                 progress(len(rows))
+        sheet.autofilter(0, 0, row_number, len(head) - 1)
+        if about_sheet is not None and about is not None:
+            _write_about(about_sheet, about(row_number), bold, dated)
         try:
             workbook.close()
         except FileCreateError as error:
             _close_abandoned_zip(error)
             raise
     return row_number
+
+
+def _write_about(sheet, lines: list[tuple[str, object]], bold, dated) -> None:
+    """A label and its value a line; numbers and dates typed as on the Comments sheet, text as text."""
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(1, 1, 60)
+    for line, (label, value) in enumerate(lines):
+        sheet.write_string(line, 0, label, bold)
+        if isinstance(value, datetime):
+            sheet.write_datetime(line, 1, value, dated)
+        elif isinstance(value, int | float):
+            sheet.write_number(line, 1, value)
+        else:
+            sheet.write_string(line, 1, str(value))
 
 
 def _close_abandoned_zip(error: FileCreateError) -> None:
@@ -98,12 +137,24 @@ def _csv_chunks(fh, chunks, progress: Progress | None = None) -> int:
     return count
 
 
-def write_csv(path: Path, head: list[str], chunks, progress: Progress | None = None) -> int:
+def write_csv(path: Path | BinaryIO, head: list[str], chunks, progress: Progress | None = None) -> int:
     """UTF-8 with a byte-order mark, so Excel shows 中文 correctly."""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write("\ufeff")
-        csv.writer(fh).writerow(head)
-        return _csv_chunks(fh, chunks, progress)
+    if isinstance(path, Path):
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            return _write_csv(fh, head, chunks, progress)
+    text = io.TextIOWrapper(path, encoding="utf-8", newline="")
+    try:
+        return _write_csv(text, head, chunks, progress)
+    finally:
+        text.detach()  # the caller's buffer stays open
+
+
+def _write_csv(fh, head: list[str], chunks, progress: Progress | None) -> int:
+    fh.write("\ufeff")
+    csv.writer(fh).writerow(head)
+    count = _csv_chunks(fh, chunks, progress)
+    fh.flush()
+    return count
 
 
 WRITERS = {"xlsx": write_xlsx, "csv": write_csv}
@@ -119,22 +170,20 @@ def export_to_file(
     progress: Progress | None = None,
     *,
     parallel: bool = False,
+    order: RowOrder | None = None,
+    exported_at: datetime | None = None,
 ) -> int:
     """Write the selection to `path`; the number of rows written.
 
-    `parallel` lets a csv of PARALLEL_MIN_ROWS or more be written by two processes. Only a single-threaded
-    process may ask for it (the CLI, the RQ worker): a fork from a threaded web worker could inherit a lock
-    held by another thread."""
+    The rows follow `order` (the comment list's) where an index walks it, else id order (`rows.order_for`), which
+    an xlsx's About sheet says, with the filters and `exported_at` (default now). Headers and statuses are in
+    `locale`. `parallel` lets a csv of PARALLEL_MIN_ROWS or more in id order be written by two processes, and an
+    xlsx's rows be read in a second one. Only a single-threaded process may ask for it (the CLI, the RQ
+    worker): a fork from a threaded web worker could inherit a lock held by another thread."""
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
     try:
-        if parallel and fmt == "csv":
-            split = _split_point(selection)
-            if split is not None:
-                return _parallel_csv(selection, split, path, header(locale), base_url, progress)
-        if parallel and fmt == "xlsx" and _worth_two_processes(selection):
-            return write_xlsx(path, header(locale), _rows_from_child(selection, base_url), progress)
-        return WRITERS[fmt](path, header(locale), export_rows(selection, base_url), progress)
+        return _write(selection, fmt, path, locale, base_url, progress, parallel, order, exported_at)
     except (OSError, FileCreateError) as exc:
         problem = outages.disk_problem(exc)
         if problem is None:
@@ -142,6 +191,44 @@ def export_to_file(
         log.exception("writing the export %s failed", path)
         _remove(path)
         raise disk_error(problem) from exc
+
+
+def export_to_bytes(
+    selection: CommentSelection,
+    fmt: str,
+    locale: str,
+    base_url: str,
+    *,
+    order: RowOrder | None = None,
+    exported_at: datetime | None = None,
+) -> tuple[bytes, int]:
+    """The file `export_to_file` would write, in memory (small selections only), and its number of rows."""
+    if fmt not in FORMATS:
+        raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
+    buffer = io.BytesIO()
+    written = _write(selection, fmt, buffer, locale, base_url, None, False, order, exported_at)
+    return buffer.getvalue(), written
+
+
+def _write(selection, fmt, target, locale, base_url, progress, parallel, order, exported_at) -> int:
+    used = order_for(selection, order)
+    style = RowStyle(order=used, statuses=status_labels(locale), serial_dates=fmt == "xlsx")
+    head = header(locale)
+    if fmt == "csv":
+        split = _split_point(selection) if parallel and used == ID_ORDER else None
+        if split is not None:
+            return _parallel_csv(selection, split, target, head, base_url, progress, style)
+        return write_csv(target, head, export_rows(selection, base_url, style=style), progress)
+    when = exported_at or utcnow()
+
+    def about(rows: int) -> list[tuple[str, object]]:
+        return about_export(selection, order, used, locale, when, rows)
+
+    if parallel and _worth_two_processes(selection):
+        chunks = _rows_from_child(selection, base_url, style)
+    else:
+        chunks = export_rows(selection, base_url, style=style)
+    return write_xlsx(target, head, chunks, progress, about)
 
 
 def disk_error(problem: str) -> ExportError:
@@ -183,7 +270,7 @@ def _split_point(selection: CommentSelection) -> int | None:
     )
 
 
-def _export_part(selection: CommentSelection, part: Path, base_url: str, url, done) -> None:
+def _export_part(selection: CommentSelection, part: Path, base_url: str, url, done, style: RowStyle) -> None:
     """The child process: its own engine and connection (never the parent's), its half into `part`."""
     status = 1
     try:
@@ -194,7 +281,7 @@ def _export_part(selection: CommentSelection, part: Path, base_url: str, url, do
                 with done.get_lock():
                     done.value += rows
 
-            _csv_chunks(fh, export_rows(selection, base_url, session=session), count)
+            _csv_chunks(fh, export_rows(selection, base_url, session=session, style=style), count)
         status = 0
     except BaseException:
         log.exception("export part %s failed", part)
@@ -202,7 +289,7 @@ def _export_part(selection: CommentSelection, part: Path, base_url: str, url, do
         os._exit(status)
 
 
-def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, base_url, progress) -> int:
+def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, base_url, progress, style) -> int:
     context = multiprocessing.get_context("fork")
     done = context.Value("q", 0)
     part = path.with_name(path.name + ".part")
@@ -211,7 +298,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
     db.session.commit()  # no open transaction is carried into the child
     log.info("csv export on two processes: ids above %d in the second", split)
     source = (replica_engine() or db.engine).url  # the second half reads where the first does
-    child = context.Process(target=_export_part, args=(upper, part, base_url, source, done), daemon=True)
+    child = context.Process(target=_export_part, args=(upper, part, base_url, source, done, style), daemon=True)
     child.start()
     reported = [0]
 
@@ -223,7 +310,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
             reported[0] = theirs
 
     try:
-        count = write_csv(path, head, export_rows(lower, base_url), report)
+        count = write_csv(path, head, export_rows(lower, base_url, style=style), report)
         child.join()
         if child.exitcode != 0:
             raise ExportError(_l("The second export process failed; see the log."))
@@ -242,14 +329,14 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
 # driver's decoding, the look-ups) runs beside it in a forked process, which hands each chunk over a pipe. The
 # pipe's buffer holds the reader back when it gets ahead: memory stays at a chunk or two. (Pickle carries
 # only what our own forked child wrote.)
-def _produce_rows(selection: CommentSelection, base_url: str, url, pipe) -> None:
+def _produce_rows(selection: CommentSelection, base_url: str, url, pipe, style: RowStyle) -> None:
     """The child process: its own engine and connection (never the parent's); each chunk pickled into `pipe`,
     then an empty message for the end."""
     status = 1
     try:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with Session(engine) as session:
-            for rows in export_rows(selection, base_url, session=session):
+            for rows in export_rows(selection, base_url, session=session, style=style):
                 pipe.send_bytes(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
         pipe.send_bytes(b"")
         status = 0
@@ -260,14 +347,14 @@ def _produce_rows(selection: CommentSelection, base_url: str, url, pipe) -> None
         os._exit(status)
 
 
-def _rows_from_child(selection: CommentSelection, base_url: str):
+def _rows_from_child(selection: CommentSelection, base_url: str, style: RowStyle):
     """The export's chunks of rows, read and built by a forked process."""
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
     db.session.commit()  # no open transaction is carried into the child
     source = (replica_engine() or db.engine).url
     log.info("xlsx export: the rows are read in a second process")
-    child = context.Process(target=_produce_rows, args=(selection, base_url, source, sending), daemon=True)
+    child = context.Process(target=_produce_rows, args=(selection, base_url, source, sending, style), daemon=True)
     child.start()
     sending.close()  # the child holds the only writing end: its exit ends the pipe
     try:

@@ -19,7 +19,7 @@ from cms.extensions import db
 from cms.models import AuditLog, Comment, ExportJob, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
-from tests.support.exports import ENGLISH_HEADER, expected_rows, read_csv, read_xlsx
+from tests.support.exports import ENGLISH_HEADER, expected_rows, in_xlsx, newest_first, read_csv, read_xlsx
 
 DANGEROUS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\tTabbed", "\rReturn", '=HYPERLINK("http://evil.example")']
 
@@ -49,14 +49,15 @@ def test_xlsx_export_of_the_filtered_selection_round_trips(login_as, comments, e
     assert "attachment" in response.headers["Content-Disposition"]
     rows = read_xlsx(response.get_data())
     assert rows[0] == ENGLISH_HEADER
-    assert rows[1:] == expected_rows("pending")
+    assert rows[1:] == in_xlsx(newest_first(expected_rows("pending", labelled=True)))  # the list's default order
 
 
 def test_csv_export_of_the_filtered_selection_round_trips(login_as, comments, export_path):
     response = login_as("moderator").get("/admin/comment/export/csv/?flt0_status_equals=approved&search=approved")
     rows = read_csv(response.get_data())
     assert rows[0] == ENGLISH_HEADER
-    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("approved")]
+    # A search: the rows are in id order (see cms.exports.rows.order_for).
+    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("approved", labelled=True)]
 
 
 def test_export_covers_every_matching_row_not_just_the_page(login_as, users, comments, app):
@@ -88,7 +89,9 @@ def test_formula_injection_is_neutralised(login_as, users, fmt, export_path):
     assert {row[1] for row in rows} == {"'=cmd|' /C calc'!A0"}
     if fmt == "xlsx":
         sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
-        assert all(cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row[1:])
+        text_cells = [cell for row in sheet.iter_rows(min_row=2) for cell in (*row[1:6], row[7])]
+        assert all(cell.data_type == "s" for cell in text_cells)
+        assert all(row[6].is_date for row in sheet.iter_rows(min_row=2))
 
 
 def test_header_is_in_the_moderators_language(login_as, users, comments):
@@ -142,7 +145,7 @@ def test_large_export_runs_in_the_background_and_reaches_100_percent(login_as, u
     job = wait_for(browser, response.location.rstrip("/") + ".json")
     assert (job["status"], job["percent"], job["done"], job["total"]) == ("done", 100, 5, 5)
     rows = read_csv(browser.get(job["download_url"]).get_data())
-    assert rows[1:] == [[str(c) for c in row] for row in expected_rows("pending")]
+    assert rows[1:] == [[str(c) for c in row] for row in newest_first(expected_rows("pending", labelled=True))]
 
 
 def test_background_file_is_for_its_requester_and_admins_only(login_as, users, comments, background):
@@ -206,7 +209,8 @@ def test_background_export_on_rq_with_redis(app, login_as, comments, background)
     SimpleWorker([queue], connection=connection).work(burst=True)
     job = browser.get(status_url).get_json()
     assert (job["status"], job["percent"], job["done"]) == ("done", 100, 5)
-    assert read_xlsx(browser.get(job["download_url"]).get_data())[1:] == expected_rows("pending")
+    expected = in_xlsx(newest_first(expected_rows("pending", labelled=True)))
+    assert read_xlsx(browser.get(job["download_url"]).get_data())[1:] == expected
     queue.delete(delete_jobs=True)
 
 
@@ -221,13 +225,16 @@ def test_xlsx_opens_in_libreoffice(login_as, comments, tmp_path, export_path):
     workbook.write_bytes(login_as("moderator").get("/admin/comment/export/xlsx/?flt0_status_equals=pending").get_data())
     profile = tmp_path / "lo-profile"
     subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76",
+        [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
+         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,2",  # the second sheet
          "--outdir", str(tmp_path), str(workbook)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
-    rows = list(csv.reader((tmp_path / "comments.csv").open(encoding="utf-8", newline="")))
+    rows = list(csv.reader((tmp_path / "comments-Comments.csv").open(encoding="utf-8", newline="")))
     assert rows[0] == ENGLISH_HEADER
-    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("pending")]
+    expected = newest_first(expected_rows("pending", labelled=True))
+    # Dates read as dates, shown in the file's date format.
+    assert rows[1:] == [[str(c) if i != 6 else c.replace("T", " ")[:-1] for i, c in enumerate(row)] for row in expected]
 
 
 # -- failed jobs run again; the jobs list -------------------------------------------------------------------

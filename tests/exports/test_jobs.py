@@ -48,7 +48,7 @@ def test_worker_entry_point_runs_the_job_in_the_current_app(app, job):
     assert (done.status, done.done, done.total, done.percent) == ("done", 4, 4, 100)
     rows = read_csv(jobs.download_path(done).read_bytes())
     assert rows[0] == ENGLISH_HEADER
-    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("approved")]
+    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("approved", labelled=True)]
 
 
 def test_worker_entry_point_builds_the_app_when_there_is_none(app, job, monkeypatch):

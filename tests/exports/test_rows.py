@@ -1,12 +1,29 @@
 """The rows of an export: every comment of the selection with its own post and author, however small the
-look-up caches, and text that would start a formula made inert."""
+look-up caches, in the list's order where an index walks it, statuses in the reader's language, and text that
+would start a formula made inert."""
+
+from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from cms.comments import CommentSelection
-from cms.exports.rows import CHUNK, LOOKUP_LIMIT, export_in_memory, export_rows, neutralise
+from cms.exports.rows import (
+    CHUNK,
+    ID_ORDER,
+    LOOKUP_LIMIT,
+    RowOrder,
+    RowStyle,
+    export_rows,
+    neutralise,
+    order_for,
+    status_labels,
+)
+from cms.extensions import db
+from cms.models import Comment
 from tests.factories import make_comment, make_post
-from tests.support.exports import ENGLISH_HEADER, expected_rows
+from tests.support.database import fresh
+from tests.support.exports import expected_rows
 
 
 @pytest.fixture
@@ -50,10 +67,80 @@ def test_a_title_holding_the_cache_separator_comes_out_whole(app, users, title):
     assert [list(row)] == expected_rows()
 
 
-def test_in_memory_export_is_the_header_and_the_rows(app, spread):
-    rows = export_in_memory(CommentSelection(status="approved"), "en", "http://localhost")
-    assert rows[0] == ENGLISH_HEADER
-    assert rows[1:] == expected_rows("approved")
+@pytest.fixture
+def dated(users):
+    """14 comments whose dates go back and forth against their ids, four of them at one same instant and two
+    more within one second (the rows show seconds only), in all three statuses."""
+    post = make_post(users["author"], "published", title="Dated")
+    start = datetime(2026, 3, 1, 12, 0, 0)
+    offsets = [5, 1, 9, 3, 3, 3, 3, 7, 0.25, 0.5, 11, 2, 8, 6]
+    for n, offset in enumerate(offsets):
+        comment = make_comment(
+            users["reader"], post, body=f"dated {n}", status=("pending", "approved", "hidden")[n % 3]
+        )
+        comment.created_at = start + timedelta(seconds=offset)
+    db.session.commit()
+
+
+def ids_in(order: str, descending: bool, status: str | None = None) -> list[int]:
+    """The comments' ids as the list orders them (its column, then the id the same way), read with ORDER BY."""
+    column = getattr(Comment, order)
+    keys = (column.desc(), Comment.id.desc()) if descending else (column.asc(), Comment.id.asc())
+    query = sa.select(Comment.id).order_by(*keys)
+    return list(fresh(query.where(Comment.status == status) if status else query).scalars())
+
+
+@pytest.mark.parametrize("status", [None, "pending"], ids=["every-comment", "one-status"])
+@pytest.mark.parametrize(
+    ("column", "descending"),
+    [("created_at", True), ("created_at", False), ("status", False), ("status", True)],
+    ids=["newest-first", "oldest-first", "status", "status-reversed"],
+)
+@pytest.mark.parametrize("chunk", [3, 4, 100], ids=["chunk-3", "chunk-4", "one-chunk"])
+def test_rows_come_in_the_lists_order_across_chunks_and_ties(app, dated, column, descending, status, chunk):
+    order = RowOrder(column, descending)
+    selection = CommentSelection(status=status)
+    assert order_for(selection, order) == order
+    parts = list(export_rows(selection, "http://localhost/", chunk=chunk, style=RowStyle(order=order)))
+    ids = [row[0] for part in parts for row in part]
+    assert ids == ids_in(column, descending, status)
+    assert all(0 < len(part) <= chunk for part in parts)
+    by_id = {row[0]: row for row in expected_rows(status)}
+    assert [list(row) for part in parts for row in part] == [by_id[i] for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("selection", "asked"),
+    [
+        (CommentSelection(search="dated"), RowOrder("created_at", True)),
+        (CommentSelection(), RowOrder("body", True)),
+        (CommentSelection(id_after=3), RowOrder("created_at", True)),
+        (CommentSelection(), None),
+    ],
+    ids=["a-search", "a-column-no-index-walks", "a-slice-of-ids", "no-order-asked"],
+)
+def test_rows_fall_back_to_id_order_where_no_index_walks_the_lists(app, dated, selection, asked):
+    assert order_for(selection, asked) == ID_ORDER
+
+
+def test_statuses_read_as_the_queue_names_them_in_the_readers_language(app, dated):
+    style = RowStyle(statuses=status_labels("es"))
+    statuses = {
+        row[0]: row[5] for part in export_rows(CommentSelection(), "http://localhost/", style=style) for row in part
+    }
+    codes = {row[0]: row[5] for row in expected_rows()}
+    assert {(codes[i], statuses[i]) for i in codes} == {
+        ("pending", "Pendiente"),
+        ("approved", "Aprobado"),
+        ("hidden", "Oculto"),
+    }
+
+
+def test_dates_as_serial_numbers_are_days_since_1899_12_30_to_the_second(app, dated):
+    style = RowStyle(serial_dates=True)
+    serials = [row[6] for part in export_rows(CommentSelection(), "http://localhost/", style=style) for row in part]
+    dates = [datetime.fromisoformat(row[6].removesuffix("Z")) for row in expected_rows()]
+    assert serials == [(date - datetime(1899, 12, 30)) / timedelta(days=1) for date in dates]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from cms.extensions import db
 from cms.models import Comment
 from tests.factories import make_post
 from tests.support import workers
-from tests.support.exports import expected_rows, read_csv
+from tests.support.exports import expected_rows, newest_first, read_csv
 from tests.support.web import page_errors
 
 STALE_AFTER = 3  # seconds; a beat every 0.75 s
@@ -106,7 +106,8 @@ def downloads_every_comment(browser, page_url: str, base_url: str = "http://loca
     job = poll(browser, page_url.rstrip("/") + ".json", lambda job: job["status"] in ("done", "failed"))
     assert (job["status"], job["percent"], job["done"]) == ("done", 100, ROWS), job
     rows = read_csv(browser.get(job["download_url"]).get_data())
-    assert rows[1:] == [[str(cell) for cell in row] for row in expected_rows("pending", base_url)]
+    expected = newest_first(expected_rows("pending", base_url, labelled=True))  # the list's default order
+    assert rows[1:] == [[str(cell) for cell in row] for row in expected]
 
 
 def test_an_rq_worker_killed_mid_export_fails_the_job_and_run_again_exports_it(app, login_as, pending, rq_settings,

@@ -2,6 +2,10 @@
 
 import csv
 import io
+import shutil
+import subprocess  # nosec B404
+from datetime import datetime
+from pathlib import Path
 
 import openpyxl
 import sqlalchemy as sa
@@ -11,10 +15,12 @@ from tests.support.database import fresh
 
 ENGLISH_HEADER = ["ID", "Post title", "Post URL", "Author username", "Author email", "Status", "Created at (UTC)",
                   "Comment"]  # fmt: skip
+ENGLISH_STATUSES = {"pending": "Pending", "approved": "Approved", "hidden": "Hidden"}
 
 
-def expected_rows(status: str | None = None, base_url: str = "http://localhost") -> list[list]:
-    """The selected comments as an export shows them, read with a plain join (no look-up caches)."""
+def expected_rows(status: str | None = None, base_url: str = "http://localhost", labelled: bool = False) -> list[list]:
+    """The selected comments as an export's rows hold them, read with a plain join (no look-up caches), in id
+    order; `labelled`: statuses as an English file shows them (the rows alone carry their codes)."""
     query = (
         sa.select(
             Comment.id,
@@ -39,7 +45,7 @@ def expected_rows(status: str | None = None, base_url: str = "http://localhost")
             f"{base_url}/{locale}/posts/{slug}",
             username,
             email,
-            st,
+            ENGLISH_STATUSES[st] if labelled else st,
             created.isoformat(timespec="seconds") + "Z",
             body,
         ]  # fmt: skip
@@ -47,7 +53,18 @@ def expected_rows(status: str | None = None, base_url: str = "http://localhost")
     ]
 
 
+def newest_first(rows: list[list]) -> list[list]:
+    """expected_rows in the comment list's default order (comments made one after another: later ids are newer)."""
+    return sorted(rows, key=lambda row: (row[6], row[0]), reverse=True)
+
+
+def in_xlsx(rows: list[list]) -> list[list]:
+    """expected_rows as an xlsx holds them: the date a datetime (naive UTC), to the second."""
+    return [[*row[:6], datetime.fromisoformat(row[6].removesuffix("Z")), *row[7:]] for row in rows]
+
+
 def read_xlsx(data: bytes) -> list[list]:
+    """The rows of the sheet a spreadsheet opens on (the Comments sheet)."""
     sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
@@ -55,3 +72,17 @@ def read_xlsx(data: bytes) -> list[list]:
 def read_csv(data: bytes) -> list[list]:
     assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def libreoffice(source: Path, convert_to: str, outdir: Path, profile: Path) -> list[Path]:
+    """`soffice --headless --convert-to` as a person's LibreOffice would open and save the file (its own profile
+    folder, so other LibreOffice processes on the machine are no bother); the files it wrote. A conversion keeps
+    no view settings (the frozen header, the sheet shown): LibreOffice applies those to a window, and has none."""
+    command = [shutil.which("soffice") or "soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
+               "--convert-to", convert_to, "--outdir", str(outdir), str(source)]  # fmt: skip
+    outdir.mkdir(parents=True, exist_ok=True)
+    before = set(outdir.iterdir())
+    subprocess.run(command, check=True, capture_output=True, timeout=180)
+    written = sorted(set(outdir.iterdir()) - before)
+    assert written, f"LibreOffice wrote nothing for {convert_to}"
+    return written
