@@ -25,6 +25,7 @@ from cms.sessions import ServerSession
 from tests.factories import make_comment, make_post
 from tests.support.database import backend_of, drop_everything, fresh, make_app
 from tests.support.instances import instances
+from tests.support.mail import sent_mail
 from tests.support.web import PASSWORD, Browserish, csrf_token
 
 # The migration before the one that moved sessions to the server (and renewed every fs_uniquifier).
@@ -250,7 +251,7 @@ def test_a_password_reset_ends_every_session(site, users):
     signed_in = browser(site, users["editor"])
     anonymous = browser(site)
     assert anonymous.submit("/reset", {"email": users["editor"].email}).status_code in (200, 302)
-    link = re.search(r"http://localhost(/\S+)", site.extensions["cms.outbox"][-1]["body"]).group(1)
+    link = re.search(r"http://localhost(/\S+)", sent_mail(site)[-1]["body"]).group(1)
 
     reset = anonymous.submit(link, {"password": "a-brand-new-password", "password_confirm": "a-brand-new-password"})
 
