@@ -1,4 +1,5 @@
-"""Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
+"""Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out. A new account
+gets an invitation (its owner chooses the password and is confirmed); administrators type only their own."""
 
 from flask import flash
 from flask_admin.actions import action
@@ -10,6 +11,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
 from cms.accounts import check_delete_account, prepare_account, unlock_account
+from cms.invitations import invite_again
 from cms.locale import supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
@@ -48,7 +50,6 @@ class UserView(StaffModelView):
         "about_me",
         "locale",
         "active",
-        "confirmed_at",
         "roles",
         "new_password",
     )
@@ -57,7 +58,7 @@ class UserView(StaffModelView):
         "new_password": PasswordField(
             _l("New password"),
             validators=[Optional()],  # the password rule runs in prepare_account
-            description=_l("Leave empty to keep the current password."),
+            description=_l("Your own password. Leave empty to keep it."),
         )
     }
     form_args = {
@@ -70,10 +71,27 @@ class UserView(StaffModelView):
 
     def adjust_form(self, form, obj=None):
         form.locale.choices = [("", _l("(browser language)"))] + [(code, code) for code in supported_locales()]
+        if obj is None or obj.id != current_user.id:  # someone else's account: they choose their own password
+            del form.new_password
         return form
 
     def on_model_change(self, form, model, is_created):
-        self.enforce(prepare_account, current_user, model, form.new_password.data, is_created)
+        new_password = form.new_password.data if "new_password" in form else None
+        self.enforce(prepare_account, current_user, model, new_password, is_created)
+
+    def after_model_change(self, form, model, is_created):
+        if is_created:
+            flash(_l("An invitation to choose a password is on its way to %(email)s.", email=model.email), "success")
+
+    @action(
+        "invite",
+        _l("Send the invitation again"),
+        _l("Send a new invitation to the selected accounts that have not chosen a password yet?"),
+    )
+    def action_invite(self, ids):
+        invited = invite_again(self.selected_query(ids).all())
+        flash(ngettext("%(num)d invitation is on its way.", "%(num)d invitations are on their way.", invited),
+              "success")  # fmt: skip
 
     def on_model_delete(self, model):
         self.enforce(check_delete_account, current_user, model)

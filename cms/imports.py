@@ -8,13 +8,13 @@ from pathlib import Path
 
 from flask import current_app
 from flask_security import hash_password
-from flask_security.confirmable import send_confirmation_instructions
 from sqlalchemy import func, select
 
 from cms import audit, previews
 from cms.accounts import password_problems
 from cms.domain import DomainError
 from cms.extensions import db, security
+from cms.invitations import send_invitation
 from cms.locale import supported_locales
 from cms.models import Role, User
 from cms.permissions import DEFAULT_ROLES
@@ -133,7 +133,8 @@ def _duplicates(rows: list[ImportRow], key: str, column) -> None:
 
 
 def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
-    """Create every account in one transaction, or none; then send each a confirmation email."""
+    """Create every account, each with its invitation in the outbox, in one transaction, or none: a worker sends
+    the invitations afterwards (the request sends nothing), and the invitee chooses a password and is confirmed."""
     validate(rows)
     bad = [row for row in rows if row.errors]
     if bad:
@@ -154,13 +155,14 @@ def apply(rows: list[ImportRow], acting_user: User) -> list[User]:
                 roles=[roles[name] for name in row.roles],
             )
             created.append(user)
+        db.session.flush()  # every account gets its uniquifier, which its invitation link names
+        for user in created:
+            send_invitation(user)
         audit.record("import", "User", summary=f"{len(created)} accounts imported")
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    for user in created:
-        send_confirmation_instructions(user)
     return created
 
 
