@@ -75,6 +75,18 @@ def queue_mail(kind: str, recipient: str, subject: str, body: str, html: str | N
     return mail
 
 
+def queue_many(mails: list[dict]) -> None:
+    """Add many mails (each the arguments of `queue_mail`) to the current transaction in one INSERT, to be
+    committed by the caller with the change that causes them; the commit wakes a worker."""
+    if not mails:
+        return
+    now, sender = utcnow(), current_app.config["MAIL_SENDER"]
+    rows = [{"sender": sender, "html": None, **mail, "status": MailStatus.QUEUED, "attempts": 0, "created_at": now,
+             "next_attempt_at": now} for mail in mails]  # fmt: skip
+    db.session.execute(sa.insert(OutgoingMail), rows)
+    db.session.info["cms_outbox_new"] = True
+
+
 def _commit_queued_mail(response):
     if response.status_code < 400 and any(isinstance(row, OutgoingMail) for row in db.session.new):
         db.session.commit()

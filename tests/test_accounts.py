@@ -8,7 +8,6 @@ import zxcvbn
 
 from cms.accounts import AccountError, create_user
 from cms.extensions import db
-from cms.imports import read_rows, validate
 from cms.models import User
 from cms.seed import DEMO_PASSWORD, DEMO_TOTP_KEY, demo_accounts
 from tests.support.accounts import GOOD_PASSWORD
@@ -192,7 +191,9 @@ def _console(app):
 
 
 def by_invitation(app, users, password):
-    _console(app).submit("/admin/user/new/", {"email": "new.person@example.com", "username": "newperson", "active": "y"})
+    _console(app).submit(
+        "/admin/user/new/", {"email": "new.person@example.com", "username": "newperson", "active": "y"}
+    )
     [invitation] = [mail for mail in sent_mail(app) if mail["to"] == "new.person@example.com"]
     response = Browserish(app.test_client()).submit(
         link_in(invitation), {"password": password, "password_confirm": password}
@@ -206,11 +207,6 @@ def by_console_edit(app, users, password):
     return response.status_code == 302, response.get_data(as_text=True)
 
 
-def by_import(app, users, password):
-    [row] = validate(read_rows([{"email": "new.person@example.com", "username": "newperson", "password": password}]))
-    return not row.errors, " ".join(row.errors)
-
-
 def by_command(app, users, password):
     result = app.test_cli_runner().invoke(args=["cms", "create-user", "new.person@example.com", "--password", password])
     return result.exit_code == 0, result.output
@@ -222,7 +218,6 @@ PLACES = {
     "reset": by_resetting,
     "invitation": by_invitation,
     "console-edit": by_console_edit,
-    "import": by_import,
     "command": by_command,
 }
 
