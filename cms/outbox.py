@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,10 +97,14 @@ class PermanentFailure(Exception):
     """The server refused the mail for good (a 5xx answer): trying again would be refused again."""
 
 
+class TemporaryFailure(Exception):
+    """The server refused the mail for now (a 4xx answer): it is tried again later."""
+
+
 def deliver(mail: OutgoingMail, connection: Callable[[], smtplib.SMTP | None]) -> None:
     """Hand one mail to the SMTP server (`connection()`, None when no server is configured: the log, and in
-    testing the list the tests read). Raises PermanentFailure for a refusal for good, anything else for a failure
-    worth another attempt."""
+    testing the list the tests read). Raises PermanentFailure for a refusal for good, TemporaryFailure (or an
+    SMTP or network error) for a failure worth another attempt."""
     config = current_app.config
     if config.get("TESTING"):
         current_app.extensions.setdefault("cms.outbox", []).append(
@@ -114,21 +117,23 @@ def deliver(mail: OutgoingMail, connection: Callable[[], smtplib.SMTP | None]) -
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = mail.subject, mail.sender, mail.recipient
     # The same id at every attempt: a message sent twice (see the module's docstring) is one message to clients.
-    message["Message-ID"] = make_msgid(f"outbox.{mail.id}.{mail.created_at:%Y%m%d%H%M%S}", _domain(mail.sender))
+    message["Message-ID"] = f"<outbox.{mail.id}.{mail.created_at:%Y%m%d%H%M%S%f}@{_domain(mail.sender)}>"
     message.set_content(mail.body)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")
     try:
         smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        if all(code >= 500 for code in codes):
-            raise PermanentFailure(f"refused: {exc.recipients}") from None
-        raise
+        answers = exc.recipients.values()
+        text = "; ".join(f"{address}: {code} {_text(answer)}" for address, (code, answer) in exc.recipients.items())
+        raise (PermanentFailure if all(code >= 500 for code, _ in answers) else TemporaryFailure)(text) from None
     except smtplib.SMTPResponseException as exc:
-        if exc.smtp_code >= 500:
-            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from None
-        raise
+        text = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        raise (PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure)(text) from None
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
 
 
 def _domain(address: str) -> str:
@@ -256,8 +261,9 @@ def send_claimed(token: str) -> int:
                     break
                 try:
                     deliver(mail, connection)
-                except PermanentFailure as exc:
-                    _failed_attempt(mail, token, str(exc), permanent=True)
+                except (PermanentFailure, TemporaryFailure) as exc:
+                    connection.drop()  # what the server makes of the transaction after a refusal is its own
+                    _failed_attempt(mail, token, str(exc), permanent=isinstance(exc, PermanentFailure))
                     continue
                 except (smtplib.SMTPException, OSError) as exc:
                     connection.drop()
@@ -324,47 +330,51 @@ def runner(app: Flask) -> str:
     return choice
 
 
-def wake(app: Flask, delay: float = 0) -> None:
-    """Ask this app's worker to send what is due (after `delay` seconds)."""
+def wake(app: Flask) -> None:
+    """Ask this app's worker to send what is due now."""
     kind = runner(app)
     if kind == "rq":
-        _enqueue(app, delay)
+        _mail_queue(app).enqueue("worker.send_mail", result_ttl=0, failure_ttl=86400)
     elif kind == "thread":
         _thread_of(app).wake()
 
 
-def _enqueue(app: Flask, delay: float) -> None:
+def _mail_queue(app: Flask):
     from redis import Redis
     from rq import Queue
 
-    queue = Queue(app.config["MAIL_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"]))
-    if delay <= 0:
-        queue.enqueue("worker.send_mail", result_ttl=0, failure_ttl=86400)
-        return
-    # One wake-up at a time, at the earliest time asked for (needs `flask cms worker`'s scheduler).
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-    from rq.registry import ScheduledJobRegistry
-
-    at = datetime.now().astimezone() + timedelta(seconds=delay)
-    registry = ScheduledJobRegistry(queue=queue)
-    try:
-        scheduled = registry.get_scheduled_time(Job.fetch(WAKE_JOB, connection=queue.connection))
-    except NoSuchJobError:
-        scheduled = None
-    if scheduled is None or scheduled > at:
-        queue.enqueue_at(at, "worker.send_mail", job_id=WAKE_JOB, result_ttl=0, failure_ttl=86400)
-
-
-WAKE_JOB = "cms-mail-wake"
+    return Queue(app.config["MAIL_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"]))
 
 
 def run_rq_job() -> None:
-    """The RQ job: send what is due, then ask for a wake-up when the next retry or stale claim falls due."""
+    """The RQ job: send what is due (a retry or a stale claim falling due later is `watch`'s)."""
     send_due_mail()
-    delay = next_wake()
-    if delay is not None:
-        _enqueue(current_app._get_current_object(), max(delay, 1.0))  # type: ignore[attr-defined]
+
+
+def watch(app: Flask, stop: threading.Event) -> threading.Thread:
+    """For `flask cms worker`: a thread that queues a mail job whenever mail falls due (a retry's time comes, a
+    dead worker's claim goes stale) and the mail queue is empty, looking at least every JOB_STALE_AFTER / 4
+    seconds; it sends nothing itself. (RQ's own scheduler would do, but a worker killed holds its lock for a
+    minute, which would hold the mail a restarted worker should pick up.)"""
+
+    def run() -> None:
+        interval = leases.beat_interval(app.config["JOB_STALE_AFTER"])
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    delay = next_wake()
+                    if delay is not None and delay <= 0 and _mail_queue(app).count == 0:
+                        wake(app)
+                except Exception:  # the database or Redis is away: look again later
+                    log.warning("the mail watch could not look at the outbox", exc_info=True)
+                    db.session.rollback()
+                    delay = None
+                stop.wait(interval if delay is None or delay <= 0 else min(delay, interval))
+            db.session.remove()
+
+    thread = threading.Thread(target=run, daemon=True, name="cms-mail-watch")
+    thread.start()
+    return thread
 
 
 @dataclass
