@@ -5,8 +5,9 @@ from datetime import timedelta
 from flask_admin import AdminIndexView, expose
 
 from admin_views.base import deny_access, staff_may
+from cms import outbox
 from cms.dashboard import attention, comments_per_day
-from cms.models import CommentStatus, PostStatus
+from cms.models import CommentStatus, MailStatus, PostStatus
 from cms.permissions import STAFF
 
 
@@ -54,4 +55,8 @@ class DashboardView(AdminIndexView):
                 for d, _ in days
             ],
         }
-        return self.render("admin/index.html", figures=figures, links=links, chart=chart)
+        mail = self._view("outbox")
+        failed_mail = outbox.failed_count() if mail.is_accessible() else 0
+        failed_mail_url = mail.filter_url(status_equals=MailStatus.FAILED) if failed_mail else None
+        return self.render("admin/index.html", figures=figures, links=links, chart=chart, failed_mail=failed_mail,
+                           failed_mail_url=failed_mail_url)  # fmt: skip

@@ -52,3 +52,11 @@ def test_the_outbox_is_for_administrators_only(login_as, users):
     failed_mail()
     for role, status in (("editor", 403), ("moderator", 403), ("administrator", 200)):
         assert login_as(role).get("/admin/outbox/").status_code == status
+
+
+def test_the_dashboard_tells_administrators_how_much_mail_failed(login_as, users):
+    assert 'id="failed-mail"' not in login_as("administrator").get("/admin/").get_data(as_text=True)
+    failed_mail()
+    page = login_as("administrator").get("/admin/").get_data(as_text=True)
+    assert "1 mail could not be sent." in page and "/admin/outbox/?flt0_status_equals=failed" in page
+    assert "could not be sent" not in login_as("editor").get("/admin/").get_data(as_text=True)
