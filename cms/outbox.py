@@ -171,11 +171,19 @@ def retry_delay(attempts: int) -> timedelta:
 def requeue_stale() -> int:
     """Put back in the queue the mail claimed by a worker whose heartbeat is JOB_STALE_AFTER seconds old (it
     died: a restart, a deploy, out of memory); how many. One conditional UPDATE: a beat landing first keeps them."""
-    now = utcnow()
-    stale = now - timedelta(seconds=current_app.config["JOB_STALE_AFTER"])
+    now, config = utcnow(), current_app.config
+    stale = [OutgoingMail.status == MailStatus.SENDING,
+             OutgoingMail.heartbeat_at < now - timedelta(seconds=config["JOB_STALE_AFTER"])]  # fmt: skip
+    # A mail whose every attempt ended with its worker dead may be what kills it: it stops at the last attempt.
+    db.session.execute(
+        sa.update(OutgoingMail)
+        .where(*stale, OutgoingMail.attempts >= config["MAIL_MAX_ATTEMPTS"])
+        .values(status=MailStatus.FAILED, lease_token=None, last_error=STOPPED)
+        .execution_options(synchronize_session=False)
+    )
     result = db.session.execute(
         sa.update(OutgoingMail)
-        .where(OutgoingMail.status == MailStatus.SENDING, OutgoingMail.heartbeat_at < stale)
+        .where(*stale)
         .values(status=MailStatus.QUEUED, lease_token=None, last_error=STOPPED, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -251,6 +259,8 @@ def send_claimed(token: str) -> int:
     config = current_app.config
     mails = list(db.session.scalars(select(OutgoingMail).where(OutgoingMail.lease_token == token)
                                     .order_by(OutgoingMail.id)))  # fmt: skip
+    for mail in mails:
+        db.session.expunge(mail)  # read once: the commits below write the outcome by statement
     db.session.commit()
     connection, sent = _Connection(), 0
     try:
@@ -460,8 +470,12 @@ def init_app(app: Flask) -> None:
         if started["done"]:
             return
         started["done"] = True
-        if runner(app) == "thread" and next_wake() is not None:
-            wake(app)
+        try:
+            if runner(app) == "thread" and next_wake() is not None:
+                wake(app)
+        except sa.exc.SQLAlchemyError:  # the database is away: the request says so; look again next time
+            db.session.rollback()
+            started["done"] = False
 
 
 def wait_for_worker(app: Flask, seconds: float) -> bool:

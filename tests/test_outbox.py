@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from cms import outbox
+from cms import leases, outbox
 from cms.extensions import db
 from cms.models import MailStatus, OutgoingMail, utcnow
 from tests.support.mail import outbox_rows, sent_mail
@@ -193,3 +193,16 @@ def test_the_thread_worker_sends_after_the_commit_without_being_asked(app, sink,
     assert outbox.wait_for_worker(app, 30)
     assert sink.recipients() == ["ann@example.com"]
     assert [row.status for row in outbox_rows()] == ["sent"]
+
+
+def test_a_mail_whose_last_attempt_died_with_its_worker_stays_failed(app, monkeypatch):
+    """A mail that kills every worker sending it (or is simply unlucky) stops at MAIL_MAX_ATTEMPTS like any other."""
+    monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 2)
+    with time_machine.travel(START.replace(tzinfo=UTC), tick=False) as clock:
+        mail_id = queue()
+        for attempt in (1, 2):
+            assert outbox.claim_due(10)  # and the worker dies
+            clock.shift(timedelta(seconds=61))
+            outbox.requeue_stale()
+            assert state(mail_id) == (("queued", 1) if attempt == 1 else ("failed", 2))
+    assert outbox_rows()[0].last_error == leases.STOPPED
