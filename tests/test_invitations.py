@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from cms import invitations
 from cms.extensions import db
 from cms.invitations import accept_invitation, invite_again
 from cms.models import AuditLog, User
@@ -104,3 +105,11 @@ def test_accepting_ends_any_session_of_the_account_and_is_audited(app, users, lo
     assert account.fs_uniquifier != before
     actions = fresh(sa.select(AuditLog.action).where(AuditLog.object_id == str(account.id))).scalars().all()
     assert "accept_invitation" in actions
+
+
+def test_an_invitation_link_carries_a_cheap_sha512_digest(app, users, login_as):
+    """Like confirmation and reset links (SECURITY_HASHING_SCHEMES): an import makes thousands at once."""
+    link = invite(app, login_as)
+    with app.test_request_context():
+        _, digest = invitations._serializer().loads(link.rsplit("/", 1)[1])
+    assert not digest.startswith("$5$") and len(digest) == 128 and int(digest, 16)
