@@ -3,8 +3,8 @@ gets an invitation (its owner chooses the password and is confirmed); administra
 
 from flask import flash
 from flask_admin.actions import action
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_security import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, Length, Optional
@@ -81,7 +81,8 @@ class UserView(StaffModelView):
 
     def after_model_change(self, form, model, is_created):
         if is_created:
-            flash(_l("An invitation to choose a password is on its way to %(email)s.", email=model.email), "success")
+            message = gettext("An invitation to choose a password is on its way to %(email)s.", email=model.email)
+            flash(message, "success")
 
     @action(
         "invite",
