@@ -105,15 +105,18 @@ def deliver(mail: OutgoingMail, connection: Callable[[], smtplib.SMTP | None]) -
     """Hand one mail to the SMTP server (`connection()`, None when no server is configured: the log, and in
     testing the list the tests read). Raises PermanentFailure for a refusal for good, TemporaryFailure (or an
     SMTP or network error) for a failure worth another attempt."""
-    config = current_app.config
-    if config.get("TESTING"):
-        current_app.extensions.setdefault("cms.outbox", []).append(
-            {"to": mail.recipient, "subject": mail.subject, "body": mail.body, "html": mail.html}
-        )
     smtp = connection()
     if smtp is None:
         log.info("Mail to %s: %s\n%s", mail.recipient, mail.subject, mail.body)
-        return
+    else:
+        _send(smtp, mail)
+    if current_app.config.get("TESTING"):
+        current_app.extensions.setdefault("cms.outbox", []).append(
+            {"to": mail.recipient, "subject": mail.subject, "body": mail.body, "html": mail.html}
+        )
+
+
+def _send(smtp: smtplib.SMTP, mail: OutgoingMail) -> None:
     message = EmailMessage()
     message["Subject"], message["From"], message["To"] = mail.subject, mail.sender, mail.recipient
     # The same id at every attempt: a message sent twice (see the module's docstring) is one message to clients.
