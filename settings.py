@@ -30,6 +30,20 @@ class Config:
     MAIL_SERVER: str | None = None  # None: outgoing mail is written to the log
     MAIL_PORT = 25
     MAIL_SENDER = "no-reply@cms.localhost"
+    # Every mail goes through the outbox table (cms.outbox): written with the change that causes it, sent by a
+    # worker. "auto": RQ (queue MAIL_QUEUE, served by `flask cms worker`) when REDIS_URL is set, else a thread of
+    # the process that wrote it; "rq" or "thread" to choose; "none": only `flask cms send-mail` sends (cron).
+    MAIL_WORKER = "auto"
+    MAIL_QUEUE = "cms-mail"
+    # A failed attempt is tried again MAIL_RETRY_BASE_SECONDS later, then twice that, four times… (a refusal
+    # the server calls permanent, 5xx, is not retried); after MAIL_MAX_ATTEMPTS attempts the mail stays failed,
+    # listed for administrators at /admin/outbox/.
+    MAIL_MAX_ATTEMPTS = 5
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_BATCH = 50  # mails one worker claims at a time
+    MAIL_TIMEOUT = 30  # seconds the SMTP server may take to answer
+    # How long an invitation link (an account an administrator created) can be used to set a password.
+    INVITATION_LIFETIME = 7 * 24 * 3600
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     COMMENTS_PREMODERATED = True
     COMMENT_MAX_LINKS = 2  # more links than this sends a comment to the queue
@@ -207,6 +221,8 @@ class Testing(Config):
     ACCOUNT_MAIL_LIMIT_PER_ADDRESS = "1000 per minute"
     ACCOUNT_MAIL_LIMIT_PER_ACCOUNT = "1000 per minute"
     SESSION_CLEANUP_N_REQUESTS = None  # no purge at random moments: statement counts stay exact
+    # Tests send the outbox themselves (tests.support.mail) or start the worker they test.
+    MAIL_WORKER = "none"
     TWO_FACTOR_ENCRYPT_COST = 1
 
 

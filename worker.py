@@ -2,7 +2,7 @@
 
 from flask import has_app_context
 
-from cms import create_app
+from cms import create_app, outbox
 from cms.exports import jobs
 
 
@@ -15,3 +15,12 @@ def run_export_job(job_id: str) -> None:
         return
     with create_app().app_context():
         jobs.run_export_job(job_id, parallel=True)
+
+
+def send_mail() -> None:
+    """The outbox's job (`cms.outbox.run_rq_job`): send what is due, then ask for a wake-up at the next retry."""
+    if has_app_context():
+        outbox.run_rq_job()
+        return
+    with create_app().app_context():
+        outbox.run_rq_job()

@@ -17,13 +17,14 @@ from admin_views.comments import CommentView
 from admin_views.dashboard import DashboardView
 from admin_views.follows import FollowView
 from admin_views.media import MediaView
+from admin_views.outbox import OutboxView
 from admin_views.posts import PostView
 from admin_views.roles import RoleView
 from admin_views.translations import TranslationsView
 from admin_views.user_import import UserImportView
 from admin_views.users import UserView
 from cms.headers import csp_nonce
-from cms.models import AuditLog, BlockedWord, Comment, Follow, Media, Post, Role, User
+from cms.models import AuditLog, BlockedWord, Comment, Follow, Media, OutgoingMail, Post, Role, User
 
 
 def init_admin(app: Flask) -> Admin:
@@ -54,6 +55,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(RoleView(Role, name=_l("Roles"), endpoint="role", category=_l("Accounts")))
     admin.add_view(FollowView(Follow, name=_l("Follows"), endpoint="follow", category=_l("Accounts")))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="audit", category=_l("Accounts")))
+    admin.add_view(OutboxView(OutgoingMail, name=_l("Outgoing mail"), endpoint="outbox", category=_l("Accounts")))
     admin.add_view(TranslationsView(name=_l("Translations"), endpoint="translations", url="translations"))
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
     expose_original_templates(app, admin)

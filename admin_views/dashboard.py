@@ -9,8 +9,8 @@ from flask_admin import AdminIndexView, expose
 from flask_security import current_user
 
 from admin_views.base import deny_access, staff_may
-from cms import catalogs, dashboard
-from cms.models import CommentStatus, PostStatus, utcnow
+from cms import catalogs, dashboard, outbox
+from cms.models import CommentStatus, MailStatus, PostStatus, utcnow
 from cms.permissions import STAFF, Perm, can
 from cms.post_translations import working_languages
 
@@ -57,6 +57,9 @@ class DashboardView(AdminIndexView):
         if can(Perm.ADMIN):
             page["figures"] = figures = dashboard.attention()
             links["new_users_week"] = users.filter_url(member_since_greater_than=figures["week_ago"].strftime(STAMP))
+            page["failed_mail"] = outbox.failed_count()
+            if page["failed_mail"]:
+                links["failed_mail"] = self._view("outbox").filter_url(status_equals=MailStatus.FAILED)
         return self.render("admin/index.html", **page)
 
     def _chart(self, comments) -> dict:

@@ -53,11 +53,11 @@ class UserImportView(BaseView):
             return redirect(self.get_url(".index"))
         flash(
             ngettext(
-                "%(num)d account was created; a confirmation email is on its way.",
-                "%(num)d accounts were created; each will receive a confirmation email.",
-                len(created),
+                "%(num)d account was created; an invitation to choose a password is on its way.",
+                "%(num)d accounts were created; each will receive an invitation to choose a password.",
+                created,
             )
-            % {"num": len(created)},
+            % {"num": created},
             "success",
         )
         return redirect(self.get_url("user.index_view"))

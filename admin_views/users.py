@@ -1,15 +1,17 @@
-"""Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out."""
+"""Accounts in the staff console (ADMIN): never shows the password hash, never locks the admin out. A new account
+gets an invitation (its owner chooses the password and is confirmed); administrators type only their own."""
 
 from flask import flash
 from flask_admin.actions import action
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_security import current_user
 from wtforms import PasswordField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from admin_views.base import StaffModelView
 from cms.accounts import check_delete_account, prepare_account, unlock_account
+from cms.invitations import invite_again
 from cms.locale import language_name, supported_locales
 from cms.permissions import Perm
 from cms.search import user_clause
@@ -60,7 +62,6 @@ class UserView(StaffModelView):
         "locale",
         "languages",
         "active",
-        "confirmed_at",
         "roles",
         "new_password",
     )
@@ -69,7 +70,7 @@ class UserView(StaffModelView):
         "new_password": PasswordField(
             _l("New password"),
             validators=[Optional()],  # the password rule runs in prepare_account
-            description=_l("Leave empty to keep the current password."),
+            description=_l("Your own password. Leave empty to keep it."),
         )
     }
     form_args = {
@@ -88,10 +89,28 @@ class UserView(StaffModelView):
         languages = [(code, language_name(code)) for code in supported_locales()]
         form.locale.choices = [("", _l("(browser language)")), *languages]
         form.languages.choices = languages
+        if obj is None or obj.id != current_user.id:  # someone else's account: they choose their own password
+            del form.new_password
         return form
 
     def on_model_change(self, form, model, is_created):
-        self.enforce(prepare_account, current_user, model, form.new_password.data, is_created)
+        new_password = form.new_password.data if "new_password" in form else None
+        self.enforce(prepare_account, current_user, model, new_password, is_created)
+
+    def after_model_change(self, form, model, is_created):
+        if is_created:
+            message = gettext("An invitation to choose a password is on its way to %(email)s.", email=model.email)
+            flash(message, "success")
+
+    @action(
+        "invite",
+        _l("Send the invitation again"),
+        _l("Send a new invitation to the selected accounts that have not chosen a password yet?"),
+    )
+    def action_invite(self, ids):
+        invited = invite_again(self.selected_query(ids).all())
+        flash(ngettext("%(num)d invitation is on its way.", "%(num)d invitations are on their way.", invited),
+              "success")  # fmt: skip
 
     def on_model_delete(self, model):
         self.enforce(check_delete_account, current_user, model)

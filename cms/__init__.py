@@ -22,6 +22,7 @@ from cms import (
     headers,
     i18n,
     outages,
+    outbox,
     page_cache,
     permissions,
     sessions,
@@ -142,6 +143,7 @@ def register_extensions(app: Flask) -> None:
     two_factor.init_app(app)
     configure_uploads(app, (images,))
     accounts.connect_signals()
+    outbox.init_app(app)
     audit.listen()
     page_cache.listen()
     comment_counts.listen()

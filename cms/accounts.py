@@ -3,7 +3,7 @@ and the temporary lock after repeated failed sign-ins."""
 
 import math
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -110,21 +110,25 @@ def checked_password(password: str, account: User | None = None, **known: str) -
 
 
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
-    """An administrator's edit of an account, before it is saved: the password (checked by the password rule,
-    hashed, required for a new account), a fresh uniquifier for a new one, which counts as confirmed unless a date
-    is given (an administrator typed the address, as with `flask cms create-user`), no empty language, and no
-    lock-out of the acting admin."""
+    """An administrator's edit of an account, before it is saved: their own new password (checked by the password
+    rule, hashed), no empty language, and no lock-out of the acting admin. A new account gets a fresh uniquifier,
+    no password and no confirmation: its invitation (in the outbox, committed with it) lets the invitee choose a
+    password and confirms them. Nobody sets a password for someone else."""
+    from cms.invitations import send_invitation  # it builds on this module's password rule
+
     if is_blank(account.username):
         raise AccountError(BLANK_USERNAME)
     if not account.locale:
         account.locale = None
     if new_password:
+        if is_created or account.id != acting_user.id:
+            raise AccountError(_l("Only the account's owner sets its password; an invitation lets them choose it."))
         account.password = hash_password(checked_password(new_password, account))
-    elif is_created:
-        raise AccountError(_l("A new account needs a password."))
     if is_created:
         account.fs_uniquifier = uuid.uuid4().hex
-        account.confirmed_at = account.confirmed_at or utcnow()
+        account.password = None
+        account.confirmed_at = None
+        send_invitation(account)
     check_keeps_admin(acting_user, account)
 
 
@@ -191,9 +195,8 @@ def record_failed_sign_in(user: User) -> bool:
     )
     if locked.rowcount:  # type: ignore[attr-defined]
         audit.record("lock", "User", user.id, summary=user.email)
+        send_lock_notice(user, now + span)  # in the outbox, committed with the lock
     db.session.commit()
-    if locked.rowcount:  # type: ignore[attr-defined]
-        send_lock_notice(user)
     return bool(locked.rowcount)  # type: ignore[attr-defined]
 
 
@@ -225,10 +228,11 @@ def unlock_account(user: User) -> bool:
     return was_locked
 
 
-def send_lock_notice(user: User) -> None:
-    """Tell the owner, in their language, that sign-in is locked, until when, and how to end it now."""
+def send_lock_notice(user: User, locked_until: datetime) -> None:
+    """Tell the owner, in their language, that sign-in is locked, until when, and how to end it now (the mail
+    goes to the outbox, to be committed with the lock)."""
     with force_locale(user.locale or current_app.config["DEFAULT_LOCALE"]):
-        until = user.locked_until.strftime("%Y-%m-%d %H:%M") if user.locked_until else ""
+        until = locked_until.strftime("%Y-%m-%d %H:%M")
         paragraphs = [
             _("Hello %(name)s,", name=user.display_name),
             _(
@@ -245,7 +249,8 @@ def send_lock_notice(user: User) -> None:
                 "nowhere else."
             ),
         ]
-        send_message(_("Sign-in to your account is locked for now"), user.email, "\n\n".join(paragraphs) + "\n")
+        subject = _("Sign-in to your account is locked for now")
+        send_message(subject, user.email, "\n\n".join(paragraphs) + "\n", kind="lockout")
 
 
 def unlock_after_reset(sender, user: User, **extra) -> None:

@@ -1,6 +1,7 @@
 """The `flask cms …` commands: init, create-user, seed, the background worker and its jobs, exports, i18n,
 backup and restore."""
 
+import threading
 from pathlib import Path
 
 import click
@@ -9,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages
+from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages, outbox
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
@@ -196,25 +197,52 @@ def i18n_import_po(path, locale):
 @cms_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop.")
 def worker_command(burst):
-    """Run background jobs (comment exports) from Redis; needs CMS_REDIS_URL. Jobs a dead worker left running are
-    failed first (their moderators can run them again)."""
-    if not current_app.config.get("REDIS_URL"):
-        raise click.ClickException("Set CMS_REDIS_URL: without Redis, exports run on a thread in the web process.")
+    """Run background jobs (comment exports, outgoing mail) from Redis; needs CMS_REDIS_URL. Exports a dead worker
+    left running are failed first (their moderators can run them again); mail it left half sent goes back to the
+    queue once its lease is stale, and whatever mail is due is sent."""
+    redis_url = current_app.config.get("REDIS_URL")
+    if not redis_url:
+        raise click.ClickException(
+            "Set CMS_REDIS_URL: without Redis, exports and mail run on a thread in the web process."
+        )
     from rq import Queue, SimpleWorker
 
     _echo_failed(exports.fail_stale_jobs())
     exports.sweep_temporary_files()
     connection = outages.redis_client(current_app.config)
-    queue = Queue(current_app.config["EXPORT_QUEUE"], connection=connection)
+    queues = [Queue(current_app.config[name], connection=connection) for name in ("EXPORT_QUEUE", "MAIL_QUEUE")]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    if outbox.runner(app) == "rq":
+        outbox.wake(app)  # mail left in the outbox (by a worker that stopped, or while Redis was away)
+        if not burst:
+            outbox.watch(app, stop)  # retries and stale claims, when they fall due
     # SimpleWorker runs each job in this process, inside this app context (no fork, no shared connections).
-    SimpleWorker([queue], connection=connection).work(burst=burst)
+    try:
+        SimpleWorker(queues, connection=connection).work(burst=burst)
+    finally:
+        stop.set()
+
+
+@cms_cli.command("send-mail")
+def send_mail_command():
+    """Send the mail that is due now (put back in the queue first what a stopped worker held), once; for
+    MAIL_WORKER=none, from cron."""
+    sent = outbox.send_due_mail()
+    click.echo(f"Sent {sent} mail(s); {outbox.failed_count()} failed for good (see /admin/outbox/).")
 
 
 @cms_cli.command("jobs")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many to list.")
 def jobs_command(limit):
-    """Fail the background exports whose worker stopped, then list the newest ones with their state."""
+    """Fail the background exports whose worker stopped, then list the newest ones with their state; put back in
+    the queue the mail a stopped worker held, and say how much mail failed for good."""
     _echo_failed(exports.fail_stale_jobs())
+    requeued, failed = outbox.requeue_stale(), outbox.failed_count()
+    if requeued:
+        click.echo(f"Put {requeued} mail(s) a stopped worker held back in the outbox's queue.")
+    if failed:
+        click.echo(f"{failed} mail(s) failed for good: see /admin/outbox/ (Send again).")
     for job in exports.recent_jobs(limit):
         line = f"{job.id}  {job.created_at:%Y-%m-%d %H:%M:%S}  {job.format:<4}  {job.status:<7}"
         line += f"  {job.done:,}/{job.total:,}"

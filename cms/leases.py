@@ -52,9 +52,11 @@ class LeasedWork:
     fail_values: Callable[[datetime], dict] = field(default=lambda now: {})
 
     def held(self, row_id: Any, token: str) -> list:
-        """WHERE clauses matching the row only while this claim holds it."""
+        """WHERE clauses matching the row only while this claim holds it (`row_id` None: every row of a claim
+        that took several, as the outbox's workers do)."""
         model = self.model
-        return [model.id == row_id, model.lease_token == token, model.status == self.running]
+        row = [] if row_id is None else [model.id == row_id]
+        return [*row, model.lease_token == token, model.status == self.running]
 
     def failing(self, reason: str, now: datetime) -> dict:
         return {"status": self.failed, "error": reason, "finished_at": now, **self.fail_values(now)}
@@ -206,7 +208,7 @@ class Heartbeat:
         statement = sa.update(self.work.model).where(*self.work.held(self.row_id, self.token)).values(**values)
         try:
             with _FORK_GUARD, self.engine.begin() as connection:
-                return _matched(connection.execute(statement)) == 1
+                return _matched(connection.execute(statement)) >= 1
         except sa.exc.SQLAlchemyError:
             log.warning("lease of %s: the database failed; trying again", self.row_id, exc_info=True)
             return None

@@ -478,3 +478,45 @@ class CatalogRevision(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+
+
+class MailStatus(StrEnum):
+    """An outgoing mail's state in the outbox, stored as its lowercase name."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutgoingMail(Model):
+    """One outgoing message, written in the transaction of the change that causes it and sent by a worker
+    (`cms.outbox`). A worker claims due rows under a lease (`lease_token`, `heartbeat_at`): a claim whose worker
+    died goes back to the queue; a failure waits `next_attempt_at` and, past the last attempt, stays failed with
+    `last_error` for administrators to see and send again."""
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (sa.Index("ix_outgoing_mail_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(64))  # the template: confirmation, reset, invitation, lockout…
+    recipient: Mapped[str] = mapped_column(sa.String(255), index=True)
+    sender: Mapped[str] = mapped_column(sa.String(255))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(LongText, default="")
+    html: Mapped[str | None] = mapped_column(LongText)
+    status: Mapped[str] = mapped_column(sa.String(16), default=MailStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(PreciseDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.recipient}"
+
+    def __repr__(self) -> str:
+        return f"<OutgoingMail {self.id} {self.kind} {self.status} {self.recipient}>"

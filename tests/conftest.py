@@ -13,6 +13,7 @@ from cms.throttle import limiter_of
 from cms.two_factor import enrol_authenticator, must_set_up
 from tests.support.browser import browser_engine, live_server, page  # noqa: F401  (one Chromium per test process)
 from tests.support.database import BACKENDS, drop_everything, empty_tables, make_app
+from tests.support.mail import SentMail
 from tests.support.web import PASSWORD, TOTP_KEY, Browserish
 
 ROLE_NAMES = ["Reader", "Author", "Editor", "Moderator", "Translator", "Administrator"]
@@ -61,7 +62,8 @@ def catalog_dir(tmp_path):
 
 @pytest.fixture
 def outbox(app):
-    return app.extensions["cms.outbox"]
+    """The messages the app delivered (the outbox is sent at every look, as a worker would)."""
+    return SentMail(app)
 
 
 @pytest.fixture

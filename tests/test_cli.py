@@ -156,3 +156,18 @@ def test_the_worker_fails_the_exports_a_dead_worker_left_before_it_starts(app, u
     result = app.test_cli_runner().invoke(args=["cms", "worker", "--burst"])
     assert result.exit_code == 0, result.output
     assert f"Failed 1 background export(s) that could no longer finish: {dead}." in result.output
+
+
+def test_send_mail_sends_the_due_outbox_once_and_jobs_counts_the_failed(app):
+    from cms import outbox
+    from cms.models import MailStatus, OutgoingMail
+
+    outbox.queue_mail("notice", "ann@example.com", "Hello", "Hello\n")
+    db.session.add(OutgoingMail(kind="notice", recipient="bob@example.com", sender="no-reply@cms.localhost",
+                                subject="Hi", body="", status=MailStatus.FAILED, attempts=5))  # fmt: skip
+    db.session.commit()
+    runner = app.test_cli_runner()
+    sent = runner.invoke(args=["cms", "send-mail"])
+    assert sent.exit_code == 0 and "Sent 1 mail(s); 1 failed for good (see /admin/outbox/)." in sent.output
+    assert "Sent 0 mail(s)" in runner.invoke(args=["cms", "send-mail"]).output
+    assert "1 mail(s) failed for good: see /admin/outbox/ (Send again)." in runner.invoke(args=["cms", "jobs"]).output

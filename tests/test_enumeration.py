@@ -12,6 +12,7 @@ from cms.extensions import db
 from cms.models import User
 from tests.support.accounts import GOOD_PASSWORD, STORAGES, limited_apps, page_text, send_form, visitor
 from tests.support.database import fresh
+from tests.support.mail import sent_mail
 from tests.support.web import Browserish
 
 KNOWN, UNKNOWN = "reader@example.com", "nobody@example.com"
@@ -102,7 +103,7 @@ def test_the_lock_reads_the_same_for_a_known_and_an_unknown_account(app, tmp_pat
         assert [r.status_code for r in answers[KNOWN]] == [200, 200, 200, 429]
         for known, unknown in zip(answers[KNOWN], answers[UNKNOWN], strict=True):
             assert_same(known, unknown, (KNOWN,), (UNKNOWN,))
-        assert [mail["to"] for mail in limited.extensions["cms.outbox"]] == [KNOWN]
+        assert [mail["to"] for mail in sent_mail(limited)] == [KNOWN]
 
 
 @pytest.mark.parametrize("waited", [599, 600])

@@ -14,6 +14,7 @@ from cms.models import AuditLog, User
 from cms.throttle import form_wait, sign_in_wait
 from tests.support.accounts import GOOD_PASSWORD, STORAGES, limited_apps, send_form, visitor
 from tests.support.database import fresh
+from tests.support.mail import sent_mail
 from tests.support.web import PASSWORD, Browserish, totp_code
 
 SIGN_IN_WAIT = "Too many sign-in attempts. Try again in 1 minute."
@@ -167,7 +168,7 @@ def test_lockout_failures_lock_the_account_and_then_even_the_right_password_is_r
 
         editor = fresh(sa.select(User).where(User.email == "editor@example.com")).scalar_one()
         assert editor.locked_until is not None and editor.failed_logins == 0
-        [notice] = [mail for mail in limited.extensions["cms.outbox"] if mail["to"] == "editor@example.com"]
+        [notice] = [mail for mail in sent_mail(limited) if mail["to"] == "editor@example.com"]
         assert notice["subject"] == "Sign-in to your account is locked for now"
         assert "3 failed attempts" in notice["body"] and "http://localhost/reset" in notice["body"]
         actions = fresh(sa.select(AuditLog.action).where(AuditLog.object_id == str(editor.id))).scalars().all()
@@ -178,7 +179,7 @@ def test_a_failure_after_the_lock_is_sent_no_second_notice(app, tmp_path, storag
     with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
         browser = visitor(limited)
         assert [wrong(browser).status_code for _ in range(5)] == [200, 200, 429, 429, 429]
-        assert len([m for m in limited.extensions["cms.outbox"] if m["to"] == "editor@example.com"]) == 1
+        assert len([m for m in sent_mail(limited) if m["to"] == "editor@example.com"]) == 1
 
 
 @pytest.mark.parametrize(("waited", "status"), [(LOCK_SECONDS - 1, 429), (LOCK_SECONDS, 302)], ids=["before", "at"])
@@ -215,7 +216,7 @@ def test_a_password_reset_ends_the_lock(app, tmp_path, storage, users):
         wrong(browser)
         assert right(browser).status_code == 429
         browser.submit("/reset", {"email": "editor@example.com"})
-        reset_mail = limited.extensions["cms.outbox"][-1]
+        reset_mail = sent_mail(limited)[-1]
         link = re.search(r"http://localhost(/reset/\S+)", reset_mail["body"]).group(1)
         assert browser.submit(link, {"password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD}).status_code == 302
         unlocked = right(browser, password=GOOD_PASSWORD)

@@ -112,6 +112,7 @@ TABLE: dict[str, dict] = {
     "security.mf_recovery": {None: to("/login"), **dict.fromkeys(SIGNED_IN, to("/"))},
     "security.mf_recovery_codes": signed_in(),
     "security.logout": everyone(to("/")),
+    "site.accept_invitation": everyone(),  # the token in the link is the authority
     # The staff console.
     "admin.index": only(STAFF),
     "admin.static": everyone(),
@@ -134,6 +135,7 @@ TABLE: dict[str, dict] = {
     **model_view("role", ADMINS),
     **model_view("follow", ADMINS, details_view=HIDDEN, **NOT_OFFERED),
     **model_view("audit", ADMINS, **NOT_OFFERED),
+    **model_view("outbox", ADMINS, export=HIDDEN, **NOT_OFFERED),
     "userimport.index": only(ADMINS),
     "userimport.template": only(ADMINS),
     "userimport.apply_view": only(ADMINS, to("/admin/user-import/")),  # no previewed file: back to the form

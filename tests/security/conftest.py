@@ -10,8 +10,9 @@ from werkzeug.datastructures import FileStorage
 
 from cms.accounts import create_user
 from cms.extensions import db
+from cms.invitations import invitation_token
 from cms.media import save_upload
-from cms.models import AuditLog, BlockedWord, ExportJob, ExportStatus, Media, Post, Role, User
+from cms.models import AuditLog, BlockedWord, ExportJob, ExportStatus, MailStatus, Media, OutgoingMail, Post, Role, User
 from cms.posts import add_revision
 from tests.factories import make_comment, make_follow, make_post
 from tests.images import png
@@ -38,6 +39,8 @@ class Rows:
     revisions: tuple[int, int]
     reset_token: str
     confirm_token: str
+    invitation_token: str  # the spare account's
+    mail_id: int  # a mail that failed
 
 
 @pytest.fixture
@@ -54,7 +57,9 @@ def rows(app, users) -> Rows:
                     status=ExportStatus.QUEUED, total=1)  # fmt: skip
     admin_job = ExportJob(id="b" * 32, user_id=users["administrator"].id, format="csv", selection="{}", locale="en",
                           status=ExportStatus.QUEUED, total=1)  # fmt: skip
-    db.session.add_all([role, word, job, admin_job,
+    mail = OutgoingMail(kind="reset", recipient="reader@example.com", sender="no-reply@cms.localhost", subject="Reset",
+                        body="", status=MailStatus.FAILED, attempts=5, last_error="550 no such mailbox")  # fmt: skip
+    db.session.add_all([role, word, job, admin_job, mail,
                         AuditLog(action="update", object_type="Post", object_id=str(draft.id))])  # fmt: skip
     db.session.commit()
     media = save_upload(FileStorage(io.BytesIO(png()), filename="picture.png"), users["author"])
@@ -73,6 +78,8 @@ def rows(app, users) -> Rows:
         revisions=(first.id, second.id),
         reset_token=generate_reset_password_token(users["reader"]),
         confirm_token=generate_confirmation_token(spare),
+        invitation_token=invitation_token(spare),
+        mail_id=mail.id,
     )
 
 

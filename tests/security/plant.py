@@ -14,6 +14,7 @@ from cms.models import BlockedWord, Comment, Media, Post, Role, User
 from tests.images import png
 from tests.support.catalogs import entry_form
 from tests.support.database import fresh
+from tests.support.mail import link_in, sent_mail
 from tests.support.web import PASSWORD, Browserish, page_errors
 
 
@@ -43,14 +44,21 @@ def posts(editor: Browserish, author: User, titles: list[str], bodies: list[str]
 
 
 def users(admin: Browserish, usernames: list[str], names: list[str], role: str = "Author") -> list[User]:
-    """Accounts through the console's user form, confirmed and able to sign in."""
+    """Accounts through the console's user form, each invitation accepted with PASSWORD: confirmed and able to
+    sign in."""
     role_id = fresh(sa.select(Role.id).where(Role.name == role)).scalar_one()
     token = admin.token_for("/admin/user/new/")
     for number, (username, name) in enumerate(zip(usernames, names, strict=True)):
         data = {"email": f"hostile{number}@example.com", "username": username, "name": name, "active": "y",
-                "confirmed_at": "2026-01-01 00:00:00", "roles": [role_id], "new_password": PASSWORD,
-                "csrf_token": token}  # fmt: skip
+                "roles": [role_id], "csrf_token": token}  # fmt: skip
         _created(admin.post("/admin/user/new/", data=data), f"user {username!r}")
+    app = admin.client.application
+    invitations = {mail["to"]: mail for mail in sent_mail(app)}
+    for number in range(len(usernames)):
+        invitee = Browserish(app.test_client())
+        accepted = invitee.submit(link_in(invitations[f"hostile{number}@example.com"]),
+                                  {"password": PASSWORD, "password_confirm": PASSWORD})  # fmt: skip
+        _created(accepted, f"the invitation of user {usernames[number]!r}")
     return newest(User, len(usernames))
 
 

@@ -18,6 +18,7 @@ VIEW_ROWS = {
     "follow": lambda rows: rows.follow,
     "media": lambda rows: rows.media.id,
     "audit": lambda rows: rows.audit_id,
+    "outbox": lambda rows: rows.mail_id,
     "blockedword": lambda rows: rows.blocked_word_id,
 }
 
@@ -45,7 +46,9 @@ def path_values(endpoint: str, rows) -> dict:
         "export_type": "csv",
         "job_id": rows.job.id,
         "kind": "csv",
-        "token": rows.confirm_token if endpoint == "security.confirm_email" else rows.reset_token,
+        "token": {"security.confirm_email": rows.confirm_token, "site.accept_invitation": rows.invitation_token}.get(
+            endpoint, rows.reset_token
+        ),
         "filename": {
             "static": "site.css",
             "admin.static": "admin/js/helpers.js",

@@ -52,7 +52,7 @@ def upload_preview(browser, rows) -> dict:
 
 
 def import_preview(browser, rows) -> dict:
-    accounts = b"email,username,name,roles,locale,password\nforged@example.com,forged,,Reader,en,\n"
+    accounts = b"email,username,name,roles,locale\nforged@example.com,forged,,Reader,en\n"
     page = browser.post(
         "/admin/user-import/",
         data={"csrf_token": browser.csrf(), "file": (io.BytesIO(accounts), "people.csv")},
@@ -106,7 +106,7 @@ FORGED: dict[str, Forgery] = {
         "action": "delete", "rowid": rows.blocked_word_id}),
     "blockedword.delete_view": Forgery("moderator", lambda browser, rows: {"id": rows.blocked_word_id}),
     "user.create_view": Forgery("administrator", lambda browser, rows: {
-        "email": "forged@example.com", "username": "forged", "active": "y", "new_password": PASSWORD}),
+        "email": "forged@example.com", "username": "forged", "active": "y"}),
     "user.edit_view": Forgery("administrator", lambda browser, rows: {
         **browser.open_form(f"/admin/user/edit/?id={rows.spare.id}"), "name": "Forged"},
         query=lambda rows: {"id": rows.spare.id}),
@@ -124,15 +124,20 @@ FORGED: dict[str, Forgery] = {
     "translations.post_workspace": Forgery("translator", opened(
         "/admin/translations/content/{rows.published.id}/zh/", title="Forged", body="x", action="current")),
     "userimport.apply_view": Forgery("administrator", import_preview),
+    "outbox.action_view": Forgery("administrator", lambda browser, rows: {"action": "send_again",
+                                                                          "rowid": rows.mail_id}),
+    "site.accept_invitation": Forgery(None, lambda browser, rows: {
+        "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}),
 }  # fmt: skip
 
 # Routes that change nothing even with a valid token, and why; they are still refused without one.
 NO_EFFECT = {
     **{f"{view}.ajax_update": "no column of the list is editable: 404 with a token too"
-       for view in ("post", "media", "comment", "blockedword", "user", "role", "follow", "audit")},
+       for view in ("post", "media", "comment", "blockedword", "user", "role", "follow", "audit", "outbox")},
     **{f"{view}.{name}": "the view does not offer it (404)" for view, name in [
         ("media", "edit_view"), ("comment", "create_view"), ("follow", "create_view"), ("follow", "edit_view"),
-        ("follow", "delete_view"), ("audit", "create_view"), ("audit", "edit_view"), ("audit", "delete_view")]},
+        ("follow", "delete_view"), ("audit", "create_view"), ("audit", "edit_view"), ("audit", "delete_view"),
+        ("outbox", "create_view"), ("outbox", "edit_view"), ("outbox", "delete_view")]},
     "follow.action_view": "follows are read-only in the console: the delete action is refused (403)",
     "audit.action_view": "the audit log is read-only: the delete action is refused (403)",
     "post.preview_view": "renders the body it is sent; stores nothing",

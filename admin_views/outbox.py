@@ -1,0 +1,45 @@
+"""The outbox (ADMIN): every outgoing mail with its state, attempts and last error; failed mail is sent again from
+here. Mail bodies are not shown: they hold invitation and reset links to other people's accounts."""
+
+from flask import flash
+from flask_admin.actions import action
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
+from admin_views.base import StaffModelView
+from cms import leases, outbox
+from cms.permissions import Perm
+
+
+def _error(view, context, model, name):
+    return leases.reason_text(model.last_error) or ""
+
+
+class OutboxView(StaffModelView):
+    required = Perm.ADMIN
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_export = False
+    column_list = ("created_at", "kind", "recipient", "subject", "status", "attempts", "next_attempt_at",
+                   "last_error", "sent_at")  # fmt: skip
+    column_details_list = column_list
+    column_labels = {
+        "kind": _l("Kind"),
+        "recipient": _l("To"),
+        "attempts": _l("Attempts"),
+        "next_attempt_at": _l("Next attempt (UTC)"),
+        "last_error": _l("Last error"),
+        "sent_at": _l("Sent (UTC)"),
+    }
+    column_formatters = {"last_error": _error}
+    column_formatters_detail = {"last_error": _error}
+    column_searchable_list = ("recipient",)
+    column_filters = ("status", "kind", "recipient", "created_at", "sent_at")
+    column_sortable_list = ("created_at", "status", "attempts", "next_attempt_at", "sent_at")
+    column_default_sort = ("created_at", True)
+
+    @action("send_again", _l("Send again"), _l("Send the selected failed mails again?"))
+    def action_send_again(self, ids):
+        queued = outbox.send_again([int(mail_id) for mail_id in ids])
+        flash(ngettext("%(num)d mail will be sent again.", "%(num)d mails will be sent again.", queued), "success")
