@@ -8,6 +8,7 @@ changes both, so a link works once, and for INVITATION_LIFETIME seconds."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -40,8 +41,11 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(keys, salt=SALT)
 
 
-def invitation_token(user: User) -> str:
-    return _serializer().dumps([user.fs_uniquifier, hash_data(user.password or "")])
+def invitation_token(user: User, serializer: URLSafeTimedSerializer | None = None) -> str:
+    """The account, what its password is now (the link works once: choosing a password changes that), and a nonce,
+    so that an invitation sent again within the same second is still a link of its own."""
+    payload = [user.fs_uniquifier, hash_data(user.password or ""), secrets.token_hex(4)]
+    return (serializer or _serializer()).dumps(payload)
 
 
 def send_invitation(user: User) -> None:
@@ -66,7 +70,7 @@ def invite_accounts(users: list[User]) -> None:
         if locale not in texts:
             texts[locale] = _invitation_text(locale, slots["name"], slots["username"], link + slots["token"], until)
         subject, body = texts[locale]
-        token = serializer.dumps([user.fs_uniquifier, hash_data(user.password or "")])
+        token = invitation_token(user, serializer)
         for key, value in (("name", user.display_name), ("username", user.username), ("token", token)):
             body = body.replace(slots[key], value)
         mails.append({"kind": "invitation", "recipient": user.email, "subject": subject, "body": body})
@@ -93,7 +97,7 @@ def _invitation_text(locale: str, name: str, username: str, link: str, until: st
 def invited_account(token: str) -> User:
     """The account an invitation link names, while the link can be used; InvitationError otherwise."""
     try:
-        uniquifier, digest = _serializer().loads(token, max_age=current_app.config["INVITATION_LIFETIME"])
+        uniquifier, digest, _nonce = _serializer().loads(token, max_age=current_app.config["INVITATION_LIFETIME"])
     except SignatureExpired:
         raise InvitationError(_l("This invitation has expired. Ask an administrator to send you a new one.")) from None
     except (BadData, ValueError, TypeError):
