@@ -130,6 +130,7 @@ def test_a_moderator_filters_selects_all_and_approves_with_the_keyboard_alone(pa
     tab_to(page, "input.action-rowtoggle", backwards=True)  # select all: the whole page …
     page.keyboard.press("Space")
     assert page.locator("input.action-checkbox:checked").count() == page_size
+    page.wait_for_selector("#select-all-matching", state="visible")  # the banner shows once every box is checked
     tab_to(page, "#select-all-matching", backwards=True)  # … then every matching comment (above the list)
     page.keyboard.press("Enter")
     assert page.is_visible("#select-all-chosen")

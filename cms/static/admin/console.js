@@ -6,7 +6,8 @@
 // - links to "javascript:void(0)" (Flask-Admin's tabs, menus and pagination) do not navigate;
 // - an element with data-percent is drawn that wide (progress bars);
 // - controls that Flask-Admin's scripts add unnamed get a name, for assistive technology: Select2's mouse-only
-//   links (its chosen value, each choice's "x") and the inputs of each list filter.
+//   links (its chosen value, each choice's "x") and the inputs of each list filter;
+// - a page that opens filtered starts the Tab order at the top (the skip link), not in the filters.
 (function () {
   document.addEventListener('submit', function (event) {
     var message = event.target.getAttribute('data-confirm');
@@ -57,4 +58,17 @@
   function nameControls() { nameSelect2Links(document); nameFilterInputs(document); }
   new MutationObserver(nameControls).observe(document.body, {childList: true, subtree: true});
   nameControls();
+  // Flask-Admin's filter script focuses each active filter's input as it draws it, so on a filtered list (the
+  // comment queue opens filtered on Pending) a keyboard user's first Tab would land past the skip link and the
+  // navigation (Select2 then hides the input, so the focus is lost but the Tab order still starts there). Once the
+  // page has loaded, unless something else has the focus, the Tab order starts at the top of the page again.
+  window.addEventListener('load', function () {
+    var focused = document.activeElement;
+    if (!document.getElementById('filter_form')) return;
+    if (focused && focused !== document.body && !(focused.closest && focused.closest('#filter_form'))) return;
+    var body = document.body;
+    body.setAttribute('tabindex', '-1');
+    body.focus({preventScroll: true});
+    body.removeAttribute('tabindex');
+  });
 })();
