@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -32,7 +33,7 @@ def served(app, users, tmp_path):
         media = save_upload(FileStorage(io.BytesIO(png((40, 30))), filename="pier.png"), editor)
         post = make_post(editor, "published", title="Through the proxy", slug="through", featured_image_id=media.id)
         file_name, slug = media.file_name, post.slug
-    more = {"CMS_REDIS_URL": REDIS_URL, "CMS_CACHE_KEY_PREFIX": f"deploy-{os.getpid()}-"} if REDIS_URL else {}
+    more = {"CMS_REDIS_URL": REDIS_URL, "CMS_CACHE_KEY_PREFIX": f"deploy-{uuid.uuid4().hex}-"} if REDIS_URL else {}
     gunicorn = GunicornFromConfig(tmp_path / "site", production_env(tmp_path / "site", app.config["SQLALCHEMY_DATABASE_URI"], **more))  # fmt: skip
     try:
         nginx = Nginx(tmp_path / "nginx", gunicorn.port, uploads)
