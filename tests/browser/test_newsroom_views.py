@@ -28,7 +28,11 @@ def test_a_translator_translates_beside_the_original_and_sees_what_changed(page,
     page.goto("/admin/translations/content/")
     page.click(f"tr[data-post='{post.id}'] td[data-locale='es'] a")
     page.wait_for_selector("#translation-form")
-    original, translation = page.locator("#original").bounding_box(), page.locator("#translation").bounding_box()
+    # Both boxes read in one go: read one after the other, a scroll between the two reads shifts one of them.
+    original, translation = page.evaluate(
+        "['#original', '#translation'].map(s => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width}; })"
+    )
     assert original["x"] + original["width"] <= translation["x"] + 1, "side by side"
     assert abs(original["y"] - translation["y"]) < 5
     assert page.inner_text("#original-body") == "Winds of 90 km/h.\n\nStay inside."
