@@ -264,8 +264,12 @@ class StaffModelView(ModelView):
         index alone), stopping at `cap` (None: exact); or None to count the rows."""
         return None
 
+    def count_cap(self) -> int | None:
+        """Where the list's count stops (LIST_COUNT_CAP), or None when the exact count was asked for."""
+        return None if request.args.get("exact_count") == "1" else current_app.config["LIST_COUNT_CAP"]
+
     def count_matches(self, query, filters, search) -> ListCount:
-        cap = None if request.args.get("exact_count") == "1" else current_app.config["LIST_COUNT_CAP"]
+        cap = self.count_cap()
         known = self.known_count(filters, search, cap)
         if known is not None:
             return known

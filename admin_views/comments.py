@@ -185,7 +185,7 @@ class CommentView(CommentExportViews, StaffModelView):
 
     def page_search_clause(self, search):
         if "page_search_clause" not in g:
-            g.page_search_clause = comment_page_clause(search)
+            g.page_search_clause = comment_page_clause(search, self.count_cap())
         return g.page_search_clause
 
     def _get_list_filter_args(self):

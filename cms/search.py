@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
-from cms.counting import count_up_to
+from cms.counting import count_within_limit
 from cms.extensions import db
 from cms.models import Comment, Post, User
 
@@ -26,6 +28,7 @@ TRIGRAM = 3
 FTS5, MROONGA, LIKE = "fts5", "mroonga", "like"
 
 _engines: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -106,18 +109,21 @@ def user_clause(text: str | None):
     return _all_terms(ACCOUNTS, search_terms(text))
 
 
-def comment_page_clause(text: str | None):
-    """The comment search for one page of the queue in its order, when the body terms are common (the index
-    matches more than SEARCH_COMMON_MATCHES comments): each row of the order's index is tested
-    instead, which reads about page size ÷ frequency rows rather than every match. None when the terms are
-    rare (comment_clause's match set is then the cheaper plan) or no index is in use."""
+def comment_page_clause(text: str | None, cap: int | None = None):
+    """The comment search for one page of the queue in its order, when the body terms are common (more than
+    SEARCH_COMMON_MATCHES comments hold them): each row of the order's index is tested instead, which reads
+    about page size ÷ frequency rows rather than every match. None when the terms are rare (comment_clause's
+    match set is then the cheaper plan) or no index is in use.
+
+    How common the terms are is their count in the search table, up to `cap` (the list's count cap; at least
+    the common threshold): the count the list shows, so a request asks the full-text index once, not twice."""
     terms = search_terms(text)
     if not terms or engine_in_use() != MROONGA:
         return None
     authors = author_ids(terms)
     body_terms = [term for term in terms if term.lower() not in authors]
     limit = current_app.config["SEARCH_COMMON_MATCHES"]
-    if not body_terms or matches_at_least(COMMENT_BODIES, body_terms, limit + 1) <= limit:
+    if not body_terms or body_count(body_terms, None if cap is None else max(cap, limit)) <= limit:
         return None
     return comment_clause(text, use_index=False)
 
@@ -128,20 +134,31 @@ def comment_search_count(text: str | None, cap: int | None) -> int | None:
     terms = search_terms(text)
     if not terms or engine_in_use() != MROONGA or author_ids(terms):
         return None
-    matches = _indexed_ids(COMMENT_BODIES, terms)
-    assert matches is not None
-    body = search_table(COMMENT_BODIES).c.body
-    matches = matches.where(*(_contains(body, term) for term in terms))
-    found, exact = count_up_to(matches, cap)
-    return found if exact else found + 1
+    return body_count(terms, cap)
 
 
-def matches_at_least(searched: Searched, terms: list[str], limit: int) -> int:
-    """How many rows the index matches for all of `terms`, counting no further than `limit`."""
-    indexed = _indexed_ids(searched, terms)
-    if indexed is None:
-        return 0
-    return db.session.scalar(select(sa.func.count()).select_from(indexed.limit(limit).subquery())) or 0
+def body_count(terms: list[str], cap: int | None) -> int:
+    """How many comment bodies contain every term, up to cap + 1 (cap None: all), read from the search table:
+    once per request and terms (Mroonga's look-up of a common term costs tens of ms)."""
+
+    def count() -> int:
+        matches = _indexed_ids(COMMENT_BODIES, terms)
+        assert matches is not None
+        body = search_table(COMMENT_BODIES).c.body
+        found, exact = count_within_limit(matches.where(*(_contains(body, term) for term in terms)), cap)
+        return found if exact else found + 1
+
+    return _once_per_request(("body_count", tuple(term.lower() for term in terms), cap), count)
+
+
+def _once_per_request(key: tuple, compute: Callable[[], T]) -> T:
+    """`compute()`, remembered for the rest of the request (outside a request: computed every time)."""
+    if not has_request_context():
+        return compute()
+    remembered = request.__dict__.setdefault("_cms_search", {})
+    if key not in remembered:
+        remembered[key] = compute()
+    return remembered[key]
 
 
 def comment_clause(text: str | None, use_index: bool = True):
@@ -170,16 +187,20 @@ def comment_clause(text: str | None, use_index: bool = True):
 
 def author_ids(terms: list[str]) -> dict[str, list[int]]:
     """The accounts each term names exactly (username or email, stored lower case), keyed by the lowered term."""
-    wanted = {term.lower() for term in terms}
-    rows = db.session.execute(
-        select(User.id, User.username, User.email).where(sa.or_(User.username.in_(wanted), User.email.in_(wanted)))
-    )
-    found: dict[str, list[int]] = {}
-    for user_id, username, email in rows:
-        # MariaDB's _ci collation also equates accents (josé = jose): keep only the exact names.
-        for name in {username, email} & wanted:
-            found.setdefault(name, []).append(user_id)
-    return found
+    wanted = frozenset(term.lower() for term in terms)
+
+    def look_up() -> dict[str, list[int]]:
+        rows = db.session.execute(
+            select(User.id, User.username, User.email).where(sa.or_(User.username.in_(wanted), User.email.in_(wanted)))
+        )
+        found: dict[str, list[int]] = {}
+        for user_id, username, email in rows:
+            # MariaDB's _ci collation also equates accents (josé = jose): keep only the exact names.
+            for name in {username, email} & wanted:
+                found.setdefault(name, []).append(user_id)
+        return found
+
+    return _once_per_request(("author_ids", wanted), look_up)
 
 
 def _all_terms(searched: Searched, terms: list[str], use_index: bool = True):

@@ -15,7 +15,7 @@ from cms.cli import MIGRATIONS_DIR
 from cms.extensions import db
 from cms.models import Comment, Post, User
 from tests.factories import make_comment, make_post
-from tests.support.database import backend_of, drop_everything, make_app
+from tests.support.database import StatementCounter, backend_of, drop_everything, make_app
 from tests.support.web import PASSWORD
 
 BODIES = [
@@ -283,3 +283,29 @@ def test_a_common_term_with_another_filter_counts_within_a_budget(app, login_as,
     monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 4)
     assert "More than 4 rows match." in browser.get(url).get_data(as_text=True)
     assert "6 rows match." in browser.get(url + "&exact_count=1").get_data(as_text=True)
+
+
+def test_a_search_counts_to_the_cap_and_says_more_than_beyond_it(app, login_as, corpus, monkeypatch):
+    """ "ok" is in 3 bodies: a cap of 3 shows the count, a cap of 2 "more than 2", with the exact count a click away."""
+    browser = login_as("moderator")
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 3)
+    assert "3 rows match." in browser.get("/admin/comment/?search=ok").get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 2)
+    html = browser.get("/admin/comment/?search=ok").get_data(as_text=True)
+    assert "More than 2 rows match." in html and "3 rows match." not in html
+    assert "3 rows match." in browser.get("/admin/comment/?search=ok&exact_count=1").get_data(as_text=True)
+
+
+def test_a_search_page_asks_the_full_text_index_once(app, login_as, corpus, monkeypatch):
+    """Whether the terms are common and how many comments hold them is one count in the search table, not one
+    look-up for each (Mroonga runs every MATCH's look-up in full, tens of ms for a common word)."""
+    browser = login_as("moderator")
+    for common in (1, 10_000):  # both plans: along the list's order, and through the match set
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+        with StatementCounter(db.engine) as counter:
+            html = browser.get("/admin/comment/?search=ok").get_data(as_text=True)
+        assert "3 rows match." in html
+        looked_up = [s for s in counter.statements if "MATCH" in s or "comment_search" in s]
+        if search.engine_in_use() == search.MROONGA:
+            assert len(looked_up) == (1 if common == 1 else 2), looked_up  # the count; the match set for rare
+        assert len([s for s in counter.statements if "user.username IN" in s]) <= 1  # authors looked up once
