@@ -1,7 +1,9 @@
 """Console lists at size (admin_views/base.py): capped counts with the exact figure one click away, deep
 offsets refused with a message, stable pages on ties, and a statement count that does not grow with the page."""
 
+import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 
@@ -155,3 +157,16 @@ def test_list_rows_offer_view_and_edit_and_delete_stays_a_bulk_action(login_as, 
     assert 'title="View Record"' in html and 'title="Edit Record"' in html
     assert 'action="/admin/post/delete/"' not in html  # no per-row form with its own token on every row
     assert 'data-action="delete"' in html  # the bulk action (run by admin/console.js)
+
+
+def test_each_rows_view_and_edit_links_name_that_row_and_come_back_to_the_list(login_as, crowd):
+    """The links are built once per page with a stand-in id (admin_views.base.RowLink): every row gets its own."""
+    browser = login_as("administrator")
+    html = browser.get("/admin/comment/?status=all&page_size=20").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)]
+    assert len(shown) == 20
+    for view in ("details", "edit"):
+        links = re.findall(rf'href="/admin/comment/{view}/\?id=(\d+)&amp;url=([^"]+)"', html)
+        assert [int(comment_id) for comment_id, _ in links] == shown, view
+        assert {unquote(back) for _, back in links} == {"/admin/comment/?status=all&page_size=20"}
+    assert browser.get(f"/admin/comment/edit/?id={shown[-1]}").status_code == 200
