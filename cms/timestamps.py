@@ -1,23 +1,37 @@
 """How a moment is shown: to the minute, in the viewer's language; the browser moves it into the viewer's time zone
 (static/local_time.js), and the UTC time stays on hover and for pages read without scripts."""
 
+import functools
 from datetime import UTC, datetime
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import DateTimePattern, get_date_format, get_time_format, parse_pattern
 from flask_babel import get_locale
 from markupsafe import Markup
 
 DEFAULT_LOCALE = "en"
+# Languages whose patterns are kept parsed (a list page formats every row's moments with the same few).
+PATTERNS_CACHED = 32
+
+
+@functools.lru_cache(maxsize=PATTERNS_CACHED)
+def _patterns(locale: str) -> tuple[Locale, DateTimePattern, DateTimePattern, str]:
+    """The language's medium date, short time and how the two join, parsed once (what babel's format_date and
+    format_time look up and parse on every call)."""
+    parsed = Locale.parse(locale)
+    date = parse_pattern(get_date_format("medium", locale=parsed))
+    time = parse_pattern(get_time_format("short", locale=parsed))
+    return parsed, date, time, str(parsed.datetime_formats["medium"])
 
 
 def minutes(value: datetime, locale: str | None = None) -> str:
     """`value` (naive UTC, as stored) to the minute in UTC, in the language's medium date and short time
     ("Nov 27, 2026, 3:38 PM", "2026年11月27日 15:38")."""
-    locale = locale or str(get_locale() or DEFAULT_LOCALE)
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    date, time = format_date(moment, "medium", locale=locale), format_time(moment, "short", tzinfo=UTC, locale=locale)
-    return str(Locale.parse(locale).datetime_formats["medium"]).replace("{1}", date).replace("{0}", time)
+    parsed, date_pattern, time_pattern, joined = _patterns(locale or str(get_locale() or DEFAULT_LOCALE))
+    moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    date = date_pattern.apply(moment.date(), parsed)
+    time = time_pattern.apply(moment, parsed, reference_date=moment.date())
+    return joined.replace("{1}", date).replace("{0}", time)
 
 
 def timestamp(value: datetime | None) -> Markup:
