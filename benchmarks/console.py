@@ -498,6 +498,9 @@ def main() -> None:
     parser.add_argument("--parts", default="urls,export", help="urls, export, or both (comma-separated)")
     parser.add_argument("--export-formats", default="csv,xlsx", help="formats of the background export")
     parser.add_argument("--label", default="", help="a note for the results section, e.g. 'before the console work'")
+    parser.add_argument(
+        "--only", default="", help="measure only the URLs whose name contains this text (printed, not written)"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     url = args.database_url
@@ -531,7 +534,11 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
         f"{facts['post_comments']} comments (the median); deep pages {facts['product_deep_page']} (product, "
         f"{product_page_size} a page) and {facts['stock_deep_page']} (stock, {stock_page_size} a page)"
     )
-    timings = [Timing(name, product.format(**facts), stock_url.format(**facts)) for name, product, stock_url in URLS]
+    timings = [
+        Timing(name, product.format(**facts), stock_url.format(**facts))
+        for name, product, stock_url in URLS
+        if args.only in name
+    ]
 
     # Statements first, in-process (the servers are not running yet, so they do not compete).
     client = signed_in_client(app)
@@ -580,6 +587,8 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
     loads, sizes = (load_before, load_after), (product_page_size, stock_page_size)
     body = report(args, url, counts, facts, timings, per_url, loads, sizes)
     print(body, flush=True)
+    if args.only:
+        return  # a part of the table: not one for the results
     write_section("Staff console against stock Flask-Admin (MariaDB)", body)
     progress("written to benchmarks/results.md")
 
