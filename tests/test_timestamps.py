@@ -49,3 +49,22 @@ def test_console_lists_and_details_show_no_microseconds(login_as, users):
         html = login_as(role).get(url).get_data(as_text=True)
         assert "<time datetime=" in html, url
         assert not MICROSECONDS.search(html), (url, MICROSECONDS.search(html))
+
+
+def test_parsed_patterns_are_remembered_for_patterns_cached_languages_and_one_more_evicts():
+    from babel import localedata
+
+    from cms.timestamps import PATTERNS_CACHED, _patterns
+
+    languages = sorted(code for code in localedata.locale_identifiers() if "_" not in code)[: PATTERNS_CACHED + 1]
+    _patterns.cache_clear()
+    shown = [minutes(MOMENT, code) for code in languages[:PATTERNS_CACHED]]
+    assert _patterns.cache_info().currsize == PATTERNS_CACHED
+    assert [minutes(MOMENT, code) for code in languages[:PATTERNS_CACHED]] == shown  # all hits, same text
+    assert _patterns.cache_info().misses == PATTERNS_CACHED
+    minutes(MOMENT, languages[-1])
+    info = _patterns.cache_info()
+    assert info.currsize == PATTERNS_CACHED and info.misses == PATTERNS_CACHED + 1
+    minutes(MOMENT, languages[0])  # the least recently used went out
+    assert _patterns.cache_info().misses == PATTERNS_CACHED + 2
+    _patterns.cache_clear()
