@@ -71,6 +71,8 @@ class Config:
     # A searched list page walks its order's index instead of reading every match once the search index
     # matches more comments than this (see cms.search.comment_page_clause).
     SEARCH_COMMON_MATCHES = 5_000
+    # Console main menus each worker keeps rendered: one per role set, language and view (admin_views/menu.py).
+    CONSOLE_MENUS_CACHED = 256
     PAGE_CACHE = True
     # How long a worker trusts the content version it last read (seconds): other workers show a change
     # within this time; the worker that made it shows it at once.

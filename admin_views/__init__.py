@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
+from admin_views import menu
 from admin_views.audit import AuditLogView
 from admin_views.blocked_words import BlockedWordView
 from admin_views.calendar import CalendarView
@@ -59,6 +60,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TranslationsView(name=_l("Translations"), endpoint="translations", url="translations"))
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
     expose_original_templates(app, admin)
+    menu.init_app(app)
     return admin
 
 

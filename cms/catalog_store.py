@@ -370,8 +370,10 @@ def refresh(app: Flask, force: bool = False) -> Build:
 
 
 def _forget_translations(app: Flask) -> None:
-    """Flask-Babel caches catalogs per process, and never re-reads a changed .mo by itself (its issue #180)."""
+    """Flask-Babel caches catalogs per process, and never re-reads a changed .mo by itself (its issue #180); the
+    console's menus are kept rendered in their labels' old wording."""
     app.extensions["babel"].instance.domain_instance.cache.clear()
+    app.extensions.pop("cms_console_menus", None)  # admin_views.menu (cms does not import the console)
     security = app.extensions.get("security")
     if security is not None and getattr(security, "i18n_domain", None) is not None:
         security.i18n_domain.cache.clear()

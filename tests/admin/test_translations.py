@@ -259,3 +259,20 @@ def test_quotes_in_a_translation_are_text_even_inside_an_attribute(workspace):
 def test_the_translations_page_is_headed_once_by_its_name(login_as, users):
     html = login_as("translator").get("/admin/translations/").get_data(as_text=True)
     assert re.findall(r"<h[1-6][^>]*>\s*Translations\s*</h[1-6]>", html) == ['<h1 class="h4 mb-4">Translations</h1>']
+
+
+def test_a_saved_menu_label_shows_in_the_console_menu_of_every_instance(workspace):
+    """The console keeps its menus rendered (admin_views/menu.py); a catalog change renders them again."""
+    _, (one, two) = workspace
+    staff = [browser(worker, "administrator") for worker in (one, two)]
+    for client in staff:
+        assert "Comentarios Nuevos" not in client.get("/admin/post/?lang=es").get_data(as_text=True)
+    translator = browser(one, "translator")
+    page = translator.get("/admin/translations/es/?q=Comments&exact=1").get_data(as_text=True)
+    form = entry_form(page, "Comments")
+    response = translator.post("/admin/translations/es/save", data={**form, "form_0": "Comentarios Nuevos"})
+    assert response.status_code == 302
+    for client in staff:
+        html = client.get("/admin/post/?lang=es").get_data(as_text=True)
+        menu = html[html.index('<ul class="nav navbar-nav mr-auto">') : html.index("navbar-right")]
+        assert "Comentarios Nuevos</a>" in menu
