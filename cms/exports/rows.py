@@ -273,14 +273,18 @@ def export_rows(
 ) -> Iterator[list[tuple]]:
     """Chunks of export rows in the style's order (see `order_for`: the caller decides), text cells already
     neutralised. Posts and authors come from small caches (of `cache_limit` entries each) rather than a join: a
-    million random look-ups cost more than the comments. Read through `session`, else the read replica when one
-    is configured (a session of its own, closed when the rows end), else `db.session`."""
-    replica = replica_engine() if session is None else None
-    if replica is not None:
-        with Session(replica) as own:
+    million random look-ups cost more than the comments.
+
+    Read through `session`, else through a session of its own (closed when the rows end) on the read replica when
+    one is configured, else on the primary: never `db.session`, which the caller commits as it reports progress.
+    A commit hands that session's connection back to the pool while these rows' cursor still reads from it, and
+    another thread of the process (a job's heartbeat, a worker's mail watch) could take it: two threads on one
+    socket ("Packet sequence number wrong"). One connection also reads every chunk in one transaction, so a
+    large export is one snapshot of the comments."""
+    if session is None:
+        with Session(replica_engine() or db.engine) as own:
             yield from export_rows(selection, base_url, chunk, own, cache_limit, style)
         return
-    session = session or db.session
     base_url = base_url.rstrip("/")
     posts, authors = _Lookup(cache_limit), _Lookup(cache_limit)
     statuses = _Labels({status: status for status in COMMENT_STATUSES}, **(style.statuses or {}))

@@ -2,6 +2,7 @@
 look-up caches, in the list's order where an index walks it, statuses in the reader's language, and text that
 would start a formula made inert."""
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -160,3 +161,36 @@ def test_dates_as_serial_numbers_are_days_since_1899_12_30_to_the_second(app, da
 )
 def test_neutralise_makes_formulas_inert(text, cell):
     assert neutralise(text) == cell
+
+
+def test_rows_read_on_while_the_caller_commits_and_another_thread_uses_the_pool(app, spread):
+    """A job commits its progress between chunks while other threads of the worker (a heartbeat, the mail watch)
+    run statements: the rows' cursor keeps a connection of its own, never one another thread can take (which
+    read "Packet sequence number wrong" on MariaDB, or another thread's rows)."""
+    stop, problems, statements = threading.Event(), [], [0]
+
+    def another_thread() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    db.session.execute(sa.select(sa.func.count()).select_from(Comment)).scalar()
+                    db.session.commit()
+                    statements[0] += 1
+                except Exception as exc:  # noqa: BLE001 (any failure is the finding)
+                    problems.append(exc)
+                    db.session.rollback()
+            db.session.remove()
+
+    thread = threading.Thread(target=another_thread, daemon=True)
+    thread.start()
+    read = []
+    try:
+        for rows in export_rows(CommentSelection(), "http://localhost", chunk=2):
+            read.extend(row[0] for row in rows)
+            db.session.execute(sa.select(sa.func.count()).select_from(Comment)).scalar()  # the job's progress
+            db.session.commit()
+    finally:
+        stop.set()
+        thread.join()
+    assert not problems and statements[0] > 0
+    assert read == sorted(fresh(sa.select(Comment.id)).scalars())
