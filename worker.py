@@ -8,8 +8,9 @@ from cms.exports import jobs
 
 def run_export_job(job_id: str) -> None:
     """`flask cms worker` (SimpleWorker) runs jobs inside its own app context; a plain `rq worker` has none, so
-    the job builds the app from the environment, as `wsgi.py` does. Either way the job may fork (`parallel`): its
-    only other thread is its heartbeat, whose beats a fork waits for (`cms.leases`)."""
+    the job builds the app from the environment, as `wsgi.py` does. Either way the job may fork (`parallel`): the
+    process's other threads (the job's heartbeat, the worker's mail watch) hold `cms.leases.FORK_GUARD` while
+    they use the database, and a fork waits for it."""
     if has_app_context():
         jobs.run_export_job(job_id, parallel=True)
         return

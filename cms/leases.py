@@ -169,10 +169,12 @@ def expire(work: LeasedWork, *, stale_after: float, start_within: float, run_lim
     return failed
 
 
-# A fork (an export's second process) waits for a beat in progress to end, so the child never inherits a
-# connection or lock that the heartbeat thread was using.
-_FORK_GUARD = threading.Lock()
-os.register_at_fork(before=_FORK_GUARD.acquire, after_in_parent=_FORK_GUARD.release, after_in_child=_FORK_GUARD.release)
+# A fork (an export's second process) waits for database work of another thread (a heartbeat's beat, the mail
+# watch of `flask cms worker`) to end, so the child never inherits a connection that thread was using: in the
+# child, that thread's frames are freed, its connection goes back to the pool with a ROLLBACK on the socket the
+# parent is still reading ("Packet sequence number wrong" in the parent). Hold it around such work.
+FORK_GUARD = threading.Lock()
+os.register_at_fork(before=FORK_GUARD.acquire, after_in_parent=FORK_GUARD.release, after_in_child=FORK_GUARD.release)
 _beating: set[Heartbeat] = set()
 
 
@@ -207,7 +209,7 @@ class Heartbeat:
         """One conditional UPDATE of the claimed row; whether the claim held, or None when the database failed."""
         statement = sa.update(self.work.model).where(*self.work.held(self.row_id, self.token)).values(**values)
         try:
-            with _FORK_GUARD, self.engine.begin() as connection:
+            with FORK_GUARD, self.engine.begin() as connection:
                 return _matched(connection.execute(statement)) >= 1
         except sa.exc.SQLAlchemyError:
             log.warning("lease of %s: the database failed; trying again", self.row_id, exc_info=True)

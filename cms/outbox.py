@@ -374,12 +374,14 @@ def watch(app: Flask, stop: threading.Event) -> threading.Thread:
         with app.app_context():
             while not stop.is_set():
                 try:
-                    delay = next_wake()
+                    with leases.FORK_GUARD:  # an export the worker runs may fork meanwhile (cms.leases)
+                        delay = next_wake()
                     if delay is not None and delay <= 0 and _mail_queue(app).count == 0:
                         wake(app)
                 except Exception:  # the database or Redis is away: look again later
                     log.warning("the mail watch could not look at the outbox", exc_info=True)
-                    db.session.rollback()
+                    with leases.FORK_GUARD:
+                        db.session.rollback()
                     delay = None
                 stop.wait(interval if delay is None or delay <= 0 else min(delay, interval))
             db.session.remove()
