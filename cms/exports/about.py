@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import force_locale, format_datetime, gettext
+from flask_babel import lazy_gettext as _l
 
 from cms.comments import STATUS_LABELS, CommentSelection
 from cms.exports.rows import ID_ORDER, RowOrder, catalogs_up_to_date, neutralise
@@ -35,23 +36,27 @@ def about_export(
     return [(neutralise(label), neutralise(value) if isinstance(value, str) else value) for label, value in lines]
 
 
+# The selection's fields the About sheet names, in the list's order, each with its label (the status has its own
+# line first: its value is a label too).
+FILTER_LINES = (
+    ("post_id", _l("Post ID")),
+    ("post_title", _l("Post title contains")),
+    ("author", _l("Author")),
+    ("created_from", _l("Created on or after (UTC)")),
+    ("created_before", _l("Created before (UTC)")),
+    ("search", _l("Search")),
+)
+
+
 def describe_filters(selection: CommentSelection) -> list[Line]:
     """The list's filters and search that are set, one line each, in the current locale."""
     lines: list[Line] = []
     if selection.status:
         lines.append((gettext("Status"), str(STATUS_LABELS.get(selection.status, selection.status))))
-    if selection.post_id:
-        lines.append((gettext("Post ID"), selection.post_id))
-    if selection.post_title:
-        lines.append((gettext("Post title contains"), selection.post_title))
-    if selection.author:
-        lines.append((gettext("Author"), selection.author))
-    if selection.created_from:
-        lines.append((gettext("Created on or after (UTC)"), selection.created_from))
-    if selection.created_before:
-        lines.append((gettext("Created before (UTC)"), selection.created_before))
-    if selection.search:
-        lines.append((gettext("Search"), selection.search))
+    for field, label in FILTER_LINES:
+        value = getattr(selection, field)
+        if value:
+            lines.append((str(label), value))
     return lines
 
 

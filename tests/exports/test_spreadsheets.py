@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 from babel.dates import format_datetime
+from flask_babel import force_locale, gettext
 
 from cms import exports
 from cms.comments import CommentSelection
@@ -183,13 +184,16 @@ def test_the_about_sheet_names_the_filters_the_time_and_the_count(app, newsroom,
 
 
 def test_the_about_sheet_is_in_the_moderators_language(app, newsroom, tmp_path):
-    selection = CommentSelection(status="hidden")
+    selection = CommentSelection(status="hidden", search="story")
     lines = list(workbook(export(tmp_path, locale="es", selection=selection).read_bytes())["About"].values)
     # By place, not by label: the labels are translated as the catalogs are.
     assert lines[0][1] == EXPORTED_AT
     assert lines[1][1] == in_words(EXPORTED_AT, "es")  # the time as Spanish writes it
     assert "noviembre" in lines[1][1]
     assert lines[4][1] == "Oculto"  # the status filter, named as the Spanish queue names it
+    with force_locale("es"):
+        search_label = gettext("Search")
+    assert lines[5] == (search_label, "story") and search_label != "Search"  # a filter's label in Spanish too
 
 
 # -- through LibreOffice ---------------------------------------------------------------------------------
