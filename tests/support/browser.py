@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import shutil
 import threading
 from urllib.parse import urlsplit
@@ -56,17 +57,43 @@ def page(browser_engine, live_server):
     context.close()
 
 
-def sign_in(page, email: str, password: str = PASSWORD, totp_key: str = TOTP_KEY) -> None:
-    """Sign in through the form, typing the authenticator's code when the second step asks for it."""
+def submit_password(page, email: str, password: str = PASSWORD) -> None:
+    """The sign-in form's first step: email and password, sent; waits until the page has left /login."""
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#submit")
     page.wait_for_url(lambda url: urlsplit(url).path != "/login")
+
+
+def sign_in(page, email: str, password: str = PASSWORD, totp_key: str = TOTP_KEY) -> None:
+    """Sign in through the form, typing the authenticator's code when the second step asks for it."""
+    submit_password(page, email, password)
     if urlsplit(page.url).path == "/tf-validate":
         page.fill("#code", totp_code(totp_key))
         page.click("form[name=two_factor_verify_code_form] [type=submit]")
         page.wait_for_url(lambda url: urlsplit(url).path not in ("/tf-validate", "/login"))
+
+
+def enrol_authenticator(page, email: str, password: str, at=lambda state: None) -> str:
+    """A staff account's first sign-in: the password, then the required two-factor setup with an authenticator
+    (its QR code and key), the first code, and new recovery codes; the key. `at(state)` is called at each step's
+    page ("/tf-setup, required", "/tf-setup, QR code shown", "/mf-recovery-codes, codes shown")."""
+    submit_password(page, email, password)
+    page.wait_for_url("**/tf-setup")
+    at("/tf-setup, required")
+    page.check("input[value=authenticator]")
+    page.click("form[name=two_factor_setup_form] [type=submit]")
+    page.wait_for_selector("#qrcode")
+    at("/tf-setup, QR code shown")
+    key = re.search(r"[A-Z2-7]{4}(?:-[A-Z2-7]{1,4})+", page.inner_text(".fs-center")).group(0).replace("-", "")
+    page.fill("#code", totp_code(key))
+    page.click("form[name=two_factor_verify_code_form] [type=submit]")
+    page.wait_for_url("**/mf-recovery-codes")
+    page.click("#generate_new_codes")
+    page.wait_for_selector(".recovery-codes code")
+    at("/mf-recovery-codes, codes shown")
+    return key
 
 
 def watch_for_problems(page) -> list[str]:
