@@ -183,7 +183,7 @@ def seconds(result: dict) -> str:
 
 
 def rss(result: dict) -> str:
-    child = f" + {result['child_peak_rss_mb']:.0f} MB second process" if result.get("child_peak_rss_mb") else ""
+    child = f" + {result['child_peak_rss_mb']:.0f} MB forked" if result.get("child_peak_rss_mb") else ""
     return f"{result['peak_rss_mb']:.0f} MB{child}"
 
 
@@ -248,9 +248,10 @@ def main() -> None:
     body = f"""
 {label}All {total:,} comments of the benchmark data set (`cms_bench`: 50,000 users, 100,000 posts, 500,000 follows;
 {url.split("@")[-1].split("?")[0]}), every column the moderators get, formula neutralisation included, exported
-as `flask cms export-comments` does (`parallel=True`: a csv of this size is written by two processes, a forked one
-taking the upper half of the ids). Production settings; each measurement in a fresh process, {args.repeat} round(s),
-the measurements of a round one after another; the best run is shown with the median of the runs beside it.
+as `flask cms export-comments` does (`parallel=True`: a csv of this size is written by two forked processes, one
+for each half of the ids, whose parts the parent joins; an xlsx's rows are read in one forked process).
+Production settings; each measurement in a fresh process, {args.repeat} round(s), the measurements of a round one
+after another; the best run is shown with the median of the runs beside it.
 
 - **library alone**: the writer library (csv module; xlsxwriter in constant-memory mode) writing the same rows
   from a list already in memory (about 520 MB; only the writing is timed).
@@ -259,11 +260,11 @@ the measurements of a round one after another; the best run is shown with the me
   peak {fetch_one["peak_rss_mb"]:.0f} MB), {fetch_split["seconds"]:.1f} s on two (median
   {fetch_split["median"]:.1f} s). The floor a driver decoding every row in Python sets; the two-process figure is
   the floor of the two-process csv. The post and author look-ups are not in it.
-- **CPU**: the median over the runs of the Python processes' CPU time (user + system, both processes for the
-  two-process csv; the library's only while writing); the server's is not in it. Less disturbed by other work
+- **CPU**: the median over the runs of the Python processes' CPU time (user + system, the forked processes
+  included; the library's only while writing); the server's is not in it. Less disturbed by other work
   on the machine than the wall-clock seconds.
-- **peak RSS**: the export process's peak resident set size, interpreter and application included (and the
-  second process's, most of it pages shared with the parent).
+- **peak RSS**: the export process's peak resident set size, interpreter and application included, and "+ N MB
+  forked": the largest of the processes it forked (most of it pages shared with the parent).
 - **load**: the 1-minute load average before and after the export runs (2 cores; lowest at a start
   {first[0]:.2f}).
 

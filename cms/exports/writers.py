@@ -249,9 +249,12 @@ def _remove(path: Path) -> None:
 
 
 # -- csv on two processes ----------------------------------------------------------------------------
-# Reading a million rows through the driver costs about as much as the csv module's writing them; a
-# second process exports the upper half of the primary keys at the same time, and its part is appended.
+# Reading a million rows through the driver costs about as much as the csv module's writing them; two forked
+# processes each export half of the primary keys at the same time, and the parent joins their parts behind the
+# header. The parent exports nothing itself: a process holding the application (about 120 MB) and a half's post and
+# author caches stays under 150 MB when it starts from the fork, while the parent, doing the same, went to 156 MB.
 PARALLEL_MIN_ROWS = 200_000
+PROGRESS_EVERY = 0.5  # seconds between the parent's progress reports while the two processes write
 
 
 def _worth_two_processes(selection: CommentSelection) -> bool:
@@ -271,7 +274,7 @@ def _split_point(selection: CommentSelection) -> int | None:
 
 
 def _export_part(selection: CommentSelection, part: Path, base_url: str, url, done, style: RowStyle) -> None:
-    """The child process: its own engine and connection (never the parent's), its half into `part`."""
+    """A child process: its own engine and connection (never the parent's), its half into `part`."""
     status = 1
     try:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -292,36 +295,47 @@ def _export_part(selection: CommentSelection, part: Path, base_url: str, url, do
 def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, base_url, progress, style) -> int:
     context = multiprocessing.get_context("fork")
     done = context.Value("q", 0)
-    part = path.with_name(path.name + ".part")
-    upper = replace(selection, id_after=split)
-    lower = replace(selection, id_through=split)
-    db.session.commit()  # no open transaction is carried into the child
-    log.info("csv export on two processes: ids above %d in the second", split)
-    source = (replica_engine() or db.engine).url  # the second half reads where the first does
-    child = context.Process(target=_export_part, args=(upper, part, base_url, source, done, style), daemon=True)
-    child.start()
-    reported = [0]
-
-    def report(rows: int) -> None:
-        if progress:
-            with done.get_lock():
-                theirs = done.value
-            progress(rows + theirs - reported[0])
-            reported[0] = theirs
-
+    halves = {"lower": replace(selection, id_through=split), "upper": replace(selection, id_after=split)}
+    parts = {name: path.with_name(f"{path.name}.{name}.part") for name in halves}
+    db.session.commit()  # no open transaction is carried into the children
+    log.info("csv export on two processes: ids up to %d in one, above it in the other", split)
+    source = (replica_engine() or db.engine).url  # both halves read where the export would
+    children = [
+        context.Process(target=_export_part, args=(half, parts[name], base_url, source, done, style), daemon=True)
+        for name, half in halves.items()
+    ]
+    for child in children:
+        child.start()
+    reported = 0
     try:
-        count = write_csv(path, head, export_rows(lower, base_url, style=style), report)
-        child.join()
-        if child.exitcode != 0:
+        while any(child.is_alive() for child in children):
+            next(child for child in children if child.is_alive()).join(PROGRESS_EVERY)
+            reported = _report(done, reported, progress)
+        if any(child.exitcode != 0 for child in children):
             raise ExportError(_l("The second export process failed; see the log."))
-        with path.open("ab") as out, part.open("rb") as theirs:
-            shutil.copyfileobj(theirs, out, 1024 * 1024)
-        report(0)
-        return count + done.value
+        with path.open("w", encoding="utf-8", newline="") as out:
+            _write_csv(out, head, [], None)
+        with path.open("ab") as out:
+            for part in parts.values():
+                with part.open("rb") as written:
+                    shutil.copyfileobj(written, out, 1024 * 1024)
+        _report(done, reported, progress)
+        return done.value
     finally:
-        if child.is_alive():
-            child.terminate()
-        part.unlink(missing_ok=True)
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+
+
+def _report(done, reported: int, progress: Progress | None) -> int:
+    """Tell `progress` the rows written since `reported`; the new total."""
+    with done.get_lock():
+        total = done.value
+    if progress and total > reported:
+        progress(total - reported)
+    return total
 
 
 # -- xlsx: rows read in a second process -------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_csv_on_two_processes_is_the_same_file_as_on_one(app, bulk, tmp_path, mo
     assert "csv export on two processes" in caplog.text
     assert written == BULK and sum(seen) == BULK
     assert two.read_bytes() == one.read_bytes()
-    assert not list(tmp_path.glob("*.part"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.csv", "two.csv"]  # no part left
 
 
 @two_cores
@@ -94,6 +94,22 @@ def test_an_xlsx_whose_reading_process_dies_fails_with_a_message(app, bulk, tmp_
     monkeypatch.setattr(writers, "export_rows", dies_after_one_chunk)
     with pytest.raises(ExportError, match="reading process failed"):
         export_to_file(CommentSelection(), "xlsx", tmp_path / "c.xlsx", "en", "http://localhost/", parallel=True)
+
+
+@two_cores
+def test_a_csv_whose_half_dies_fails_with_a_message_and_leaves_no_part_or_file(app, bulk, tmp_path, monkeypatch):
+    real_rows = writers.export_rows
+
+    def upper_half_dies(selection, *args, **kwargs):
+        if selection.id_after is not None:
+            os._exit(3)  # as a killed process would
+        yield from real_rows(selection, *args, **kwargs)
+
+    monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
+    monkeypatch.setattr(writers, "export_rows", upper_half_dies)
+    with pytest.raises(ExportError, match="export process failed"):
+        export_to_file(CommentSelection(), "csv", tmp_path / "c.csv", "en", "http://localhost/", parallel=True)
+    assert not list(tmp_path.iterdir())
 
 
 MESSAGES = {"csv": "csv export on two processes", "xlsx": "rows are read in a second process"}
