@@ -192,3 +192,14 @@ def page_errors(response) -> list[str]:
     found = re.findall(r'class="form-text text-danger[^"]*">(.*?)</ul>', html, re.S)
     found += re.findall(r'class="alert alert-(?:danger|error|warning)[^"]*"[^>]*>(.*?)</div>', html, re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", chunk)).strip() for chunk in found] or [html[:300]]
+
+
+def assert_counted_to_the_cap(app, monkeypatch, browser, url: str, found: int) -> None:
+    """`url` lists `found` rows: with LIST_COUNT_CAP at `found` the list says so, one below it says "More than",
+    and the exact count is one click away (`&exact_count=1`)."""
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", found)
+    assert f"{found} rows match." in browser.get(url).get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", found - 1)
+    html = browser.get(url).get_data(as_text=True)
+    assert f"More than {found - 1} rows match." in html and f"{found} rows match." not in html
+    assert f"{found} rows match." in browser.get(f"{url}&exact_count=1").get_data(as_text=True)
