@@ -313,8 +313,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
             reported = _report(done, reported, progress)
         if any(child.exitcode != 0 for child in children):
             raise ExportError(_l("The second export process failed; see the log."))
-        with path.open("w", encoding="utf-8", newline="") as out:
-            _write_csv(out, head, [], None)
+        write_csv(path, head, [])  # the byte-order mark and the header, then both halves' rows
         with path.open("ab") as out:
             for part in parts.values():
                 with part.open("rb") as written:
