@@ -28,6 +28,7 @@ def test_a_translator_translates_beside_the_original_and_sees_what_changed(page,
     page.goto("/admin/translations/content/")
     page.click(f"tr[data-post='{post.id}'] td[data-locale='es'] a")
     page.wait_for_selector("#translation-form")
+    page.wait_for_load_state("load")  # the stylesheets too: before them the body's line breaks read as one space
     # Both boxes read in one go: read one after the other, a scroll between the two reads shifts one of them.
     original, translation = page.evaluate(
         "['#original', '#translation'].map(s => { const r = document.querySelector(s).getBoundingClientRect();"
