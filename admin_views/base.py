@@ -13,9 +13,12 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_admin.model import typefmt
 from flask_admin.model.template import DeleteRowAction, EditRowAction, TemplateLinkRowAction, ViewRowAction
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import get_translations, gettext, lazy_gettext, ngettext
 from flask_security import current_user
 from flask_wtf import FlaskForm
+from jinja2 import pass_context
+from jinja2.filters import do_truncate
+from markupsafe import escape
 from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
@@ -27,6 +30,7 @@ from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import Perm, can
 from cms.timestamps import timestamp
+from cms.translated_markup import render as render_translation
 
 # Query-string names that Flask-Admin's get_url/url_for would take as their own arguments.
 URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method"}
@@ -71,6 +75,11 @@ def _timestamp_formatter(view, value, name):
     return timestamp(value)
 
 
+def N_(message: str) -> str:  # noqa: N802 (babel's marker for a message translated later)
+    return message
+
+
+SELECT_ROW = N_("Select “%(row)s”")  # a list row's check box, by the row's name
 ROW_ID = "0row0id0"  # stands for the row's id while a row link is built: letters and digits, the same quoted
 
 
@@ -86,6 +95,15 @@ class RowLink(TemplateLinkRowAction):
         if self not in patterns:
             patterns[self] = super().render(context, ROW_ID, row)  # a macro of an autoescaped template: Markup
         return patterns[self].replace(ROW_ID, quote(str(row_id), safe=""), 1)  # Markup.replace escapes it
+
+
+@dataclass
+class ShownRow:
+    """What a list row shows: its key, the name its check box is read out by, and its cells in column order."""
+
+    pk: object
+    name: str
+    cells: list[tuple[str, object]]
 
 
 class StaffModelView(ModelView):
@@ -273,6 +291,34 @@ class StaffModelView(ModelView):
         options = options or [joinedload(join) for join in self._auto_joins]
         rows = {getattr(row, pk.key): row for row in self.get_query().options(*options).filter(pk.in_(ids))}
         return g.list_count.value, [rows[i] for i in ids if i in rows]
+
+    @pass_context
+    def shown_row(self, context, row) -> ShownRow:
+        """A row's key, check-box name and formatted cells in one call from the list template, where Flask-Admin's
+        template calls get_value once per cell and get_pk_value three times: each call from a template costs more
+        than most cells' formatting (about 3 of a 20-comment page's 12 ms)."""
+        columns = context["list_columns"]
+        cells = [
+            (c, self._get_list_value(context, row, c, self.column_formatters, self.column_type_formatters))
+            for c, _ in columns
+        ]
+        named_by = self.row_name_column or (columns[0][0] if columns else None)
+        pk = self.get_pk_value(row)
+        if named_by is None:
+            name = str(pk)
+        else:
+            value = next((value for c, value in cells if c == named_by), None)
+            if value is None:
+                value = self.get_list_value(context, row, named_by)
+            name = do_truncate(context.environment, escape(value).striptags(), 60)  # plain text stays as it is
+        return ShownRow(pk, self._select_label(name), cells)
+
+    @staticmethod
+    def _select_label(name: str) -> str:
+        """The check box's label, "Select “…”", with the message translated once per request."""
+        if "select_row_msgstr" not in g:
+            g.select_row_msgstr = get_translations().ugettext(SELECT_ROW)
+        return render_translation(SELECT_ROW, g.select_row_msgstr, {"row": name}, autoescape=False)
 
     def _key_columns(self) -> list:
         return [getattr(self.model, column.key) for column in sa.inspect(self.model).primary_key]

@@ -167,3 +167,21 @@ def test_each_rows_view_and_edit_links_name_that_row_and_come_back_to_the_list(l
         assert [int(comment_id) for comment_id, _ in links] == shown, view
         assert {unquote(back) for _, back in links} == {"/admin/comment/?status=all&page_size=20"}
     assert browser.get(f"/admin/comment/edit/?id={shown[-1]}").status_code == 200
+
+
+def test_each_rows_check_box_is_read_out_by_the_rows_own_text(login_as, users):
+    """The name is the row's shown text without its markup, cut at 60 characters, in the viewer's language; the
+    cells are the columns' own formatting (admin_views.base.StaffModelView.shown_row)."""
+    post = make_post(users["author"], PostStatus.PUBLISHED, title="Story <one>")
+    long_body = "**Bold** start " + "word " * 20
+    make_comment(users["reader"], post, body=long_body)
+    make_comment(users["reader"], post, body='He said "stop" & 5 < 6')
+    html = login_as("moderator").get("/admin/comment/").get_data(as_text=True)
+    labels = re.findall(r'class="action-checkbox" value="\d+" aria-label="([^"]*)"', html)
+    assert labels == [
+        "Select “He said &#34;stop&#34; &amp; 5 &lt; 6”",
+        "Select “Bold start word word word word word word word word word...”",
+    ]
+    assert html.count("Story &lt;one&gt;</a>") == 2 and "<strong>Bold</strong> start" in html
+    spanish = login_as("moderator").get("/admin/comment/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert spanish.count('aria-label="Seleccionar «') == 2
