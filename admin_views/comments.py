@@ -231,7 +231,7 @@ class CommentView(CommentExportViews, StaffModelView):
             joinedload(Comment.post).load_only(
                 Post.id, Post.title, Post.slug, Post.locale, Post.status, Post.published_at, Post.version
             ),
-            joinedload(Comment.author).load_only(User.id, User.username, User.member_since).noload(User.roles),
+            joinedload(Comment.author).load_only(User.id, User.username, User.member_since).raiseload(User.roles),
         ]  # fmt: skip
 
     def get_list(self, *args, **kwargs):

@@ -219,7 +219,7 @@ class PostView(PostRevisionViews, StaffModelView):
             joinedload(Post.translations).load_only(
                 PostTranslation.locale, PostTranslation.source_changed_at, PostTranslation.post_id
             ),
-            joinedload(Post.author).load_only(User.id, User.username).noload(User.roles),
+            joinedload(Post.author).load_only(User.id, User.username).raiseload(User.roles),
         ]  # fmt: skip
 
     def adjust_form(self, form, obj=None):
