@@ -97,6 +97,23 @@ class RowLink(TemplateLinkRowAction):
         return patterns[self].replace(ROW_ID, quote(str(row_id), safe=""), 1)  # Markup.replace escapes it
 
 
+SEGMENT_SAFE = "!$&'()*+,/:;=@"  # what Werkzeug's string converter leaves unquoted in a path segment
+
+
+def row_url(endpoint: str, fixed: dict | None = None, **varying) -> str:
+    """url_for(endpoint, **fixed, **varying) for one row among many, with one varying value: the URL is built once per
+    request for each `fixed` with a stand-in that each row replaces. A string value must be a path segment of the
+    route (`slug` in /<locale>/posts/<slug>), quoted here as Werkzeug's string converter quotes it; an integer may
+    also be a query argument (?id=)."""
+    ((name, value),) = varying.items()
+    key = (endpoint, name, tuple(sorted((fixed or {}).items())))
+    patterns = g.setdefault("row_urls", {})
+    if key not in patterns:
+        patterns[key] = url_for(endpoint, **(fixed or {}), **{name: ROW_ID})
+    text = str(value) if isinstance(value, int) else quote(str(value), safe=SEGMENT_SAFE)
+    return patterns[key].replace(ROW_ID, text, 1)
+
+
 @dataclass
 class ShownRow:
     """What a list row shows: its key, the name its check box is read out by, and its cells in column order."""

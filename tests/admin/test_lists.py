@@ -6,7 +6,9 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
+from flask import url_for
 
+from admin_views.base import row_url
 from cms.extensions import db
 from cms.models import CommentStatus, Post, PostStatus, User, utcnow
 from tests.factories import make_comment, make_post
@@ -185,3 +187,13 @@ def test_each_rows_check_box_is_read_out_by_the_rows_own_text(login_as, users):
     assert html.count("Story &lt;one&gt;</a>") == 2 and "<strong>Bold</strong> start" in html
     spanish = login_as("moderator").get("/admin/comment/", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert spanish.count('aria-label="Seleccionar «') == 2
+
+
+@pytest.mark.parametrize("slug", ["plain-slug", "新闻-报道", "a b?c#d&e=f/g%h", "ünïcode+'()"])
+def test_a_row_url_is_what_url_for_builds(app, slug):
+    """admin_views.base.row_url builds each route once per request and fills in each row's value: the same URLs."""
+    with app.test_request_context("/admin/comment/"):
+        assert row_url("public.post", {"locale": "zh"}, slug=slug) == url_for("public.post", locale="zh", slug=slug)
+        assert row_url("public.post", {"locale": "en"}, slug=slug) == url_for("public.post", locale="en", slug=slug)
+        for post_id in (1, 42, 10**9):
+            assert row_url("post.edit_view", id=post_id) == url_for("post.edit_view", id=post_id)
