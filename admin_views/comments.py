@@ -10,18 +10,18 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload, load_only, with_expression
 
 from admin_views.base import ListCount, StaffModelView, row_url
 from admin_views.comment_exports import CommentExportViews
 from cms import policies
 from cms.comments import (
+    AUTHORS_HIDDEN,
     STATUS_LABELS,
     CommentSelection,
     count_within,
     deactivate_authors,
     delete_comments,
-    hidden_counts,
     id_batches,
     moderate,
     moderate_one,
@@ -133,7 +133,7 @@ def _post_link(view, context, model, name):
 def _author(view, context, model, name):
     author = model.author
     days = (_once("list_now", None, utcnow) - author.member_since).days
-    hidden = g.get("hidden_counts", {}).get(author.id, 0)
+    hidden = model.authors_hidden or 0
     member = _once("member_for", days, lambda: _member_for(days))
     hidden_text = _once("hidden_comments", hidden, lambda: _hidden_comments(hidden))
     return Markup(  # noqa: S704  # nosec B704 (every part is escaped)
@@ -250,13 +250,8 @@ class CommentView(CommentExportViews, StaffModelView):
                 Post.id, Post.title, Post.slug, Post.locale, Post.status, Post.published_at, Post.version
             ),
             joinedload(Comment.author).load_only(User.id, User.username, User.member_since).raiseload(User.roles),
+            with_expression(Comment.authors_hidden, AUTHORS_HIDDEN),
         ]  # fmt: skip
-
-    def get_list(self, *args, **kwargs):
-        count, rows = super().get_list(*args, **kwargs)
-        if kwargs.get("execute", True) and rows:
-            g.hidden_counts = hidden_counts([row.author_id for row in rows])
-        return count, rows
 
     def _status_counts(self) -> dict[str, int]:
         if "comment_status_counts" not in g:

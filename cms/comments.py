@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy.orm import aliased
 
 from cms import audit, comment_counts, page_cache
 from cms.domain import DomainError, is_blank
@@ -278,13 +279,16 @@ def deactivate_authors(batches, acting_user: User) -> int:
     return changed
 
 
-def hidden_counts(author_ids: list[int]) -> dict[int, int]:
-    """How many hidden comments each author has, in one query."""
-    if not author_ids:
-        return {}
-    rows = db.session.execute(
-        select(Comment.author_id, func.count())
-        .where(Comment.author_id.in_(set(author_ids)), Comment.status == CommentStatus.HIDDEN)
-        .group_by(Comment.author_id)
+def _authors_hidden():
+    """For a comment query's with_expression(Comment.authors_hidden, …): how many hidden comments the comment's author
+    has, counted beside each row through the (author_id, status) index, in the statement that reads the rows."""
+    other = aliased(Comment)
+    return (
+        select(func.count())
+        .where(other.author_id == Comment.author_id, other.status == CommentStatus.HIDDEN)
+        .correlate(Comment)
+        .scalar_subquery()
     )
-    return dict(rows.tuples().all())
+
+
+AUTHORS_HIDDEN = _authors_hidden()
