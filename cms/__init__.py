@@ -5,10 +5,12 @@ import logging
 from pathlib import Path
 
 import flask_excel as excel
+import sqlalchemy as sa
 from flask import Flask
 from flask_babel import get_locale
 from flask_security import SQLAlchemyUserDatastore, current_user
 from flask_uploads import configure_uploads
+from pymysql.constants import SERVER_STATUS
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -90,10 +92,17 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = url
     if url.startswith(("mysql", "mariadb")):
         # Reconnect quietly after MariaDB's wait_timeout (default 8 h) closes idle connections. READ COMMITTED:
-        # a request, a job or a worker always reads what others committed, never an older snapshot.
+        # a request, a job or a worker always reads what others committed, never an older snapshot. A connection
+        # going back to the pool is rolled back only when the server says a transaction is open on it
+        # (`end_open_transaction`), not a second time after the session's own rollback.
         config.setdefault(
             "SQLALCHEMY_ENGINE_OPTIONS",
-            {"pool_pre_ping": True, "pool_recycle": 280, "isolation_level": "READ COMMITTED"},
+            {
+                "pool_pre_ping": True,
+                "pool_recycle": 280,
+                "isolation_level": "READ COMMITTED",
+                **({"pool_reset_on_return": None} if sa.engine.make_url(url).get_driver_name() == "pymysql" else {}),
+            },
         )
 
     if config.get("DATABASE_REPLICA_URL"):  # an extra engine, used only by cms.extensions.RoutingSession
@@ -124,8 +133,22 @@ def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
         cursor.close()
 
 
+def end_open_transaction(dbapi_connection, connection_record, reset_state) -> None:
+    """The reset of a MariaDB connection returning to the pool (SQLAlchemy's "reset" event, with
+    pool_reset_on_return=None): ROLLBACK when PyMySQL's last reply from the server says a transaction is open.
+    A request's session has already rolled back or committed when it closes, and SQLAlchemy's own reset sent a
+    second ROLLBACK on every return: one round trip of the seven a console page made."""
+    if dbapi_connection.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+        dbapi_connection.rollback()
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    if app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_reset_on_return", "rollback") is None:
+        with app.app_context():
+            for engine in db.engines.values():
+                if engine.dialect.driver == "pymysql" and not event.contains(engine, "reset", end_open_transaction):
+                    event.listen(engine, "reset", end_open_transaction)
     excel.init_excel(app)
     migrate.init_app(
         app,
