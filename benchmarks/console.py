@@ -504,7 +504,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default=os.environ.get("CMS_BENCH_CONSOLE_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--small", action="store_true", help="a small data set, for trying the script")
     parser.add_argument("--parts", default="urls,export", help="urls, export, or both (comma-separated)")
