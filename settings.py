@@ -125,7 +125,7 @@ class Config:
     SESSION_PERMANENT = False
     SESSION_KEY_PREFIX = "cms:session:"  # Redis keys
     SESSION_ID_LENGTH = 32  # random bytes in a session id
-    SESSION_REFRESH_INTERVAL = 60  # database store: an unchanged session's expiry is rewritten at most this often
+    SESSION_REFRESH_INTERVAL = 60  # an unchanged session is written back (its expiry or TTL renewed) at most this often
     SESSION_CLEANUP_N_REQUESTS: int | None = (
         1000  # database store: expired rows are deleted on average every N requests
     )

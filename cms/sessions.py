@@ -2,6 +2,7 @@
 ended at sign-out, and ended for every device when the account's password or active flag changes."""
 
 import logging
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -90,11 +91,37 @@ class Revocable:
 
 
 class RedisSessions(Revocable, RedisSessionInterface):
-    """Flask-Session's Redis store: Redis expires each session by its TTL, set again on every request."""
+    """Flask-Session's Redis store: Redis expires each session by its TTL. A session is read with the time its TTL
+    has left, in one round trip; unchanged, it is written back (its TTL set again) at most once per
+    SESSION_REFRESH_INTERVAL seconds, not on every request."""
 
     def __init__(self, app: Flask, client, **options) -> None:
         super().__init__(app, client=client, **options)
         self.serializer = TaggedJSON()
+        self._read = threading.local()  # the TTL left of the session this thread read last
+
+    def _retrieve_session_data(self, store_id: str) -> dict | None:
+        with self.client.pipeline(transaction=False) as pipe:
+            data, left = pipe.get(store_id).pttl(store_id).execute()
+        self._read.left = left if data else None
+        return self.serializer.decode(data) if data else None
+
+    def open_session(self, app: Flask, request) -> ServerSideSession:
+        self._read.left = None
+        session = super().open_session(app, request)
+        session.ms_left = self._read.left if self.was_stored(session) else None  # type: ignore[attr-defined]
+        return session
+
+    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
+        if session.modified:
+            return True
+        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
+            return False
+        left = getattr(session, "ms_left", None)
+        if left is None or left < 0:  # new, or kept without a TTL
+            return True
+        written_ago = _lifetime(app, session).total_seconds() - left / 1000
+        return written_ago >= app.config["SESSION_REFRESH_INTERVAL"]
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         self.client.set(

@@ -429,3 +429,31 @@ def test_instances_share_sessions_and_a_sign_out_on_one_ends_it_on_the_other(app
     finally:
         if REDIS_URL:
             _forget_redis_keys(prefix)
+
+
+@NEEDS_REDIS
+def test_redis_renews_an_unchanged_sessions_ttl_once_per_refresh_interval(app, users, tmp_path):
+    """Read with its TTL in one round trip; written back only when it was last written SESSION_REFRESH_INTERVAL or
+    more seconds ago (its age set here through the TTL left, since Redis keeps its own clock)."""
+    from redis import Redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
+    try:
+        with instances(
+            app, tmp_path, count=1, SESSION_KEY_PREFIX=prefix, PERMANENT_SESSION_LIFETIME=600,
+            SESSION_REFRESH_INTERVAL=60,
+        ) as (made,):  # fmt: skip
+            client = Redis.from_url(REDIS_URL)
+            editor = browser(made, users["editor"])
+            editor.get("/admin/")  # the console page's CSRF token changes the session once
+            key = prefix + cookie_of(editor)
+            client.pexpire(key, (600 - 59) * 1000)  # written 59 s ago
+            assert sees_console(editor)
+            assert client.pttl(key) <= (600 - 59) * 1000, "59 s: not written back"
+            client.pexpire(key, (600 - 60) * 1000)  # written 60 s ago
+            assert sees_console(editor)
+            assert client.pttl(key) > (600 - 2) * 1000, "60 s: written back with the whole lifetime"
+            data = client.get(key)
+            assert sees_console(editor) and client.get(key) == data  # and the data is what it was
+    finally:
+        _forget_redis_keys(prefix)
