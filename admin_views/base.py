@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
@@ -109,7 +110,8 @@ def row_url(endpoint: str, fixed: dict | None = None, **varying) -> str:
     key = (endpoint, name, tuple(sorted((fixed or {}).items())))
     patterns = g.setdefault("row_urls", {})
     if key not in patterns:
-        patterns[key] = url_for(endpoint, **(fixed or {}), **{name: ROW_ID})
+        values: dict[str, Any] = {**(fixed or {}), name: ROW_ID}
+        patterns[key] = url_for(endpoint, **values)
     text = str(value) if isinstance(value, int) else quote(str(value), safe=SEGMENT_SAFE)
     return patterns[key].replace(ROW_ID, text, 1)
 
