@@ -198,3 +198,10 @@ def test_a_row_url_is_what_url_for_builds(app, slug):
         assert row_url("public.post", {"locale": "en"}, slug=slug) == url_for("public.post", locale="en", slug=slug)
         for post_id in (1, 42, 10**9):
             assert row_url("post.edit_view", id=post_id) == url_for("post.edit_view", id=post_id)
+
+
+def test_each_posts_comments_link_filters_the_queue_to_that_post(login_as, crowd):
+    html = login_as("administrator").get("/admin/post/?page_size=20").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)]
+    links = [int(n) for n in re.findall(r'href="/admin/comment/\?flt0_post_id_equals=(\d+)"', html)]
+    assert len(shown) == 20 and links == shown
