@@ -301,15 +301,23 @@ class StaffModelView(ModelView):
         keys = self._key_columns()
         if len(keys) != 1:
             return g.list_count.value, query.all()
-        pk = keys[0]
-        ids = [row[0] for row in query.with_entities(pk)]
+        ids = [row[0] for row in query.with_entities(keys[0])]
         if not ids:
             return g.list_count.value, []
-        # The list page loads what it shows; other readers (the csv export) get Flask-Admin's related rows.
-        options = self._row_options() if request.endpoint == f"{self.endpoint}.index_view" else []
-        options = options or [joinedload(join) for join in self._auto_joins]
-        rows = {getattr(row, pk.key): row for row in self.get_query().options(*options).filter(pk.in_(ids))}
+        rows = self.rows_by_id(ids)
         return g.list_count.value, [rows[i] for i in ids if i in rows]
+
+    def rows_by_id(self, ids: list) -> dict:
+        """The rows of `ids` by id, from `get_query` (so within `scope`). The list page loads what it shows
+        (`list_row_options`); other readers (the csv export) get Flask-Admin's related rows."""
+        pk = self._key_columns()[0]
+        options = self._row_options() if self.listing() else []
+        options = options or [joinedload(join) for join in self._auto_joins]
+        return {getattr(row, pk.key): row for row in self.get_query().options(*options).filter(pk.in_(ids))}
+
+    def listing(self) -> bool:
+        """Whether this request shows the list page (not an export or an action reading the same rows)."""
+        return request.endpoint == f"{self.endpoint}.index_view"
 
     @pass_context
     def shown_row(self, context, row) -> ShownRow:

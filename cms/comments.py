@@ -280,8 +280,8 @@ def deactivate_authors(batches, acting_user: User) -> int:
 
 
 def _authors_hidden():
-    """For a comment query's with_expression(Comment.authors_hidden, …): how many hidden comments the comment's author
-    has, counted beside each row through the (author_id, status) index, in the statement that reads the rows."""
+    """A column of a comment query: how many hidden comments the comment's author has, counted beside each row
+    through the (author_id, status) index, in the statement that reads the rows (the queue's author cells)."""
     other = aliased(Comment)
     return (
         select(func.count())

@@ -10,7 +10,7 @@ from flask_security import RoleMixin, UserMixin
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.ext.mutable import MutableList
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from cms.extensions import Model, db
 from cms.permissions import granted_names, second_factor_required
@@ -343,8 +343,6 @@ class Comment(Model):
     author: Mapped[User] = relationship(back_populates="comments", foreign_keys=[author_id])
     post: Mapped[Post] = relationship(back_populates="comments")
     moderated_by: Mapped[User | None] = relationship(foreign_keys=[moderated_by_id])
-    # How many hidden comments the author has, where a query asks for it (cms.comments.AUTHORS_HIDDEN); else None.
-    authors_hidden: Mapped[int | None] = query_expression()
 
     def __str__(self) -> str:
         return f"#{self.id} on {self.post_id}"

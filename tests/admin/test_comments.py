@@ -1,12 +1,14 @@
 """The comment queue: tabs and counts, filters, rows, bulk moderation per role, holds, audit."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from cms import comment_counts
 from cms.comments import add_comment
 from cms.extensions import db
-from cms.models import AuditLog, BlockedWord, Comment, User
+from cms.models import AuditLog, BlockedWord, Comment, User, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, fresh
 
@@ -42,6 +44,20 @@ def test_rows_show_post_link_author_age_and_hidden_count(login_as, queue):
     html = login_as("moderator").get("/admin/comment/?flt0_status_equals=pending").get_data(as_text=True)
     assert f'href="/en/posts/{post.slug}">The story</a>' in html
     assert "reader" in html and "member for 0 days" in html and "1 hidden comment" in html
+
+
+def test_rows_link_live_posts_to_the_site_and_the_others_to_their_editor(login_as, users):
+    live = make_post(users["author"], "published", title="Live <one>", slug="新闻-live", locale="zh")
+    later = make_post(users["author"], "published", title="Later", published_at=utcnow() + timedelta(days=1))
+    draft = make_post(users["author"], "draft", title="Draft")
+    for post in (live, later, draft):
+        make_comment(users["reader"], post, body=f"On {post.title}")
+    make_comment(users["reader"], live, body="Hidden", status="hidden")
+    html = login_as("moderator").get("/admin/comment/?status=all").get_data(as_text=True)
+    assert '<a href="/zh/posts/%E6%96%B0%E9%97%BB-live">Live &lt;one&gt;</a>' in html
+    assert f'<a href="/admin/post/edit/?id={later.id}">Later</a>' in html
+    assert f'<a href="/admin/post/edit/?id={draft.id}">Draft</a>' in html
+    assert html.count("1 hidden comment") == 4 and "Hidden (" not in html  # a hidden one without a reason
 
 
 @pytest.mark.parametrize(
