@@ -89,6 +89,19 @@ class Revocable:
         """Read from the store under the id it still has (not new, not renewed this request)."""
         return session.sid == getattr(session, "stored_sid", None)
 
+    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
+        """Changed, or unchanged but last written SESSION_REFRESH_INTERVAL seconds ago or more (or never)."""
+        if session.modified:
+            return True
+        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
+            return False
+        ago = self.written_ago(app, session)
+        return ago is None or ago >= app.config["SESSION_REFRESH_INTERVAL"]
+
+    def written_ago(self, app: Flask, session: ServerSideSession) -> float | None:
+        """Seconds since the store last wrote this session, as read with it; None when it was not read."""
+        raise NotImplementedError
+
 
 class RedisSessions(Revocable, RedisSessionInterface):
     """Flask-Session's Redis store: Redis expires each session by its TTL. A session is read with the time its TTL
@@ -112,16 +125,11 @@ class RedisSessions(Revocable, RedisSessionInterface):
         session.ms_left = self._read.left if self.was_stored(session) else None  # type: ignore[attr-defined]
         return session
 
-    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
-        if session.modified:
-            return True
-        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
-            return False
+    def written_ago(self, app: Flask, session: ServerSideSession) -> float | None:
         left = getattr(session, "ms_left", None)
         if left is None or left < 0:  # new, or kept without a TTL
-            return True
-        written_ago = _lifetime(app, session).total_seconds() - left / 1000
-        return written_ago >= app.config["SESSION_REFRESH_INTERVAL"]
+            return None
+        return _lifetime(app, session).total_seconds() - left / 1000
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         self.client.set(
@@ -176,16 +184,11 @@ class DatabaseSessions(Revocable, ServerSideSessionInterface):
                 self._delete_session(sid)
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
 
-    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
-        if session.modified:
-            return True
-        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
-            return False
+    def written_ago(self, app: Flask, session: ServerSideSession) -> float | None:
         stored = getattr(session, "expiry", None)
         if stored is None:
-            return True
-        age = utcnow() + _lifetime(app, session) - stored  # how long ago it was last written
-        return age >= timedelta(seconds=app.config["SESSION_REFRESH_INTERVAL"])
+            return None
+        return (utcnow() + _lifetime(app, session) - stored).total_seconds()
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:  # unused: open_session reads the row itself
         raise NotImplementedError
