@@ -5,6 +5,7 @@ database store and (when CMS_TEST_REDIS_URL is set) the Redis store."""
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import flask
@@ -44,6 +45,19 @@ def _forget_redis_keys(prefix: str) -> None:
         client.delete(key)
 
 
+@contextmanager
+def instances_keeping_sessions_apart(app, tmp_path, count: int = 1, **config):
+    """(instances, prefix): `count` instances of `app` on its database, keeping their sessions under a key prefix of
+    their own (in Redis when CMS_TEST_REDIS_URL is set); the prefix's keys are deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
+    try:
+        with instances(app, tmp_path, count=count, SESSION_KEY_PREFIX=prefix, **config) as made:
+            yield made, prefix
+    finally:
+        if REDIS_URL:
+            _forget_redis_keys(prefix)
+
+
 @pytest.fixture(params=["database", pytest.param("redis", marks=NEEDS_REDIS)])
 def site(request, app, tmp_path):
     """The app under test: `app` itself (sessions in the database), or an instance on the same database keeping its
@@ -51,12 +65,8 @@ def site(request, app, tmp_path):
     if request.param == "database":
         yield app
         return
-    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
-    try:
-        with instances(app, tmp_path, count=1, SESSION_KEY_PREFIX=prefix) as (made,):
-            yield made
-    finally:
-        _forget_redis_keys(prefix)
+    with instances_keeping_sessions_apart(app, tmp_path) as ((made,), _):
+        yield made
 
 
 def browser(site, user: User | None = None, **login) -> Browserish:
@@ -392,43 +402,32 @@ def test_session_cleanup_deletes_sessions_expired_by_now_and_keeps_the_rest(app)
 def test_redis_keeps_each_session_for_its_lifetime_by_ttl(app, users, tmp_path):
     from redis import Redis
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
-    try:
-        with instances(
-            app, tmp_path, count=1, SESSION_KEY_PREFIX=prefix, PERMANENT_SESSION_LIFETIME=600,
-            SESSION_ANONYMOUS_LIFETIME=120,
-        ) as (made,):  # fmt: skip
-            client = Redis.from_url(REDIS_URL)
-            visitor = browser(made)
-            visitor.get("/login")
-            anonymous = cookie_of(visitor)
-            assert 118 <= client.ttl(prefix + anonymous) <= 120
-            visitor.login(users["editor"].email)
-            assert 598 <= client.ttl(prefix + cookie_of(visitor)) <= 600
-            assert not client.exists(prefix + anonymous), "the id from before the sign-in is deleted"
-            visitor.logout()
-            assert list(client.scan_iter(f"{prefix}*")) == []
-    finally:
-        _forget_redis_keys(prefix)
+    lifetimes = {"PERMANENT_SESSION_LIFETIME": 600, "SESSION_ANONYMOUS_LIFETIME": 120}
+    with instances_keeping_sessions_apart(app, tmp_path, **lifetimes) as ((made,), prefix):
+        client = Redis.from_url(REDIS_URL)
+        visitor = browser(made)
+        visitor.get("/login")
+        anonymous = cookie_of(visitor)
+        assert 118 <= client.ttl(prefix + anonymous) <= 120
+        visitor.login(users["editor"].email)
+        assert 598 <= client.ttl(prefix + cookie_of(visitor)) <= 600
+        assert not client.exists(prefix + anonymous), "the id from before the sign-in is deleted"
+        visitor.logout()
+        assert list(client.scan_iter(f"{prefix}*")) == []
 
 
 # Several instances
 
 
 def test_instances_share_sessions_and_a_sign_out_on_one_ends_it_on_the_other(app, users, tmp_path):
-    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
-    try:
-        with instances(app, tmp_path, SESSION_KEY_PREFIX=prefix) as (a, b):
-            on_a = browser(a, users["editor"])
-            on_b = copy_of(on_a, b)
-            assert sees_console(on_b), "B reads the session A stored"
+    with instances_keeping_sessions_apart(app, tmp_path, count=2) as ((a, b), _):
+        on_a = browser(a, users["editor"])
+        on_b = copy_of(on_a, b)
+        assert sees_console(on_b), "B reads the session A stored"
 
-            on_a.logout()
+        on_a.logout()
 
-            assert not sees_console(on_b)
-    finally:
-        if REDIS_URL:
-            _forget_redis_keys(prefix)
+        assert not sees_console(on_b)
 
 
 @NEEDS_REDIS
@@ -437,23 +436,17 @@ def test_redis_renews_an_unchanged_sessions_ttl_once_per_refresh_interval(app, u
     more seconds ago (its age set here through the TTL left, since Redis keeps its own clock)."""
     from redis import Redis
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}-session:"
-    try:
-        with instances(
-            app, tmp_path, count=1, SESSION_KEY_PREFIX=prefix, PERMANENT_SESSION_LIFETIME=600,
-            SESSION_REFRESH_INTERVAL=60,
-        ) as (made,):  # fmt: skip
-            client = Redis.from_url(REDIS_URL)
-            editor = browser(made, users["editor"])
-            editor.get("/admin/")  # the console page's CSRF token changes the session once
-            key = prefix + cookie_of(editor)
-            client.pexpire(key, (600 - 59) * 1000)  # written 59 s ago
-            assert sees_console(editor)
-            assert client.pttl(key) <= (600 - 59) * 1000, "59 s: not written back"
-            client.pexpire(key, (600 - 60) * 1000)  # written 60 s ago
-            assert sees_console(editor)
-            assert client.pttl(key) > (600 - 2) * 1000, "60 s: written back with the whole lifetime"
-            data = client.get(key)
-            assert sees_console(editor) and client.get(key) == data  # and the data is what it was
-    finally:
-        _forget_redis_keys(prefix)
+    settings = {"PERMANENT_SESSION_LIFETIME": 600, "SESSION_REFRESH_INTERVAL": 60}
+    with instances_keeping_sessions_apart(app, tmp_path, **settings) as ((made,), prefix):
+        client = Redis.from_url(REDIS_URL)
+        editor = browser(made, users["editor"])
+        editor.get("/admin/")  # the console page's CSRF token changes the session once
+        key = prefix + cookie_of(editor)
+        client.pexpire(key, (600 - 59) * 1000)  # written 59 s ago
+        assert sees_console(editor)
+        assert client.pttl(key) <= (600 - 59) * 1000, "59 s: not written back"
+        client.pexpire(key, (600 - 60) * 1000)  # written 60 s ago
+        assert sees_console(editor)
+        assert client.pttl(key) > (600 - 2) * 1000, "60 s: written back with the whole lifetime"
+        data = client.get(key)
+        assert sees_console(editor) and client.get(key) == data  # and the data is what it was
