@@ -84,6 +84,21 @@ SELECT_ROW = N_("Select “%(row)s”")  # a list row's check box, by the row's 
 ROW_ID = "0row0id0"  # stands for the row's id while a row link is built: letters and digits, the same quoted
 
 
+def once_per_request(memo: str, key, make):
+    """make() for `key`, kept in `g` under `memo` for the rest of the request: a list page shows the same few labels,
+    language names, counts and link patterns on many rows, and each translation or URL built costs more than the
+    rest of its cell."""
+    known = g.setdefault(memo, {})
+    if key not in known:
+        known[key] = make()
+    return known[key]
+
+
+def labels_once(name: str, labels: dict) -> dict:
+    """`labels` (lazy strings by code) translated once per request; `name` tells the sets apart."""
+    return once_per_request("translated_labels", name, lambda: {code: str(label) for code, label in labels.items()})
+
+
 class RowLink(TemplateLinkRowAction):
     """Flask-Admin's view or edit icon, its macro (templates/admin/model/row_actions.html) rendered once per page
     with a stand-in id that each row replaces: the macro and its url_for cost more than the rest of a row."""
@@ -92,10 +107,9 @@ class RowLink(TemplateLinkRowAction):
         super().__init__(action.template_name, action.title)
 
     def render(self, context, row_id, row):
-        patterns = g.setdefault("row_links", {})
-        if self not in patterns:
-            patterns[self] = super().render(context, ROW_ID, row)  # a macro of an autoescaped template: Markup
-        return patterns[self].replace(ROW_ID, quote(str(row_id), safe=""), 1)  # Markup.replace escapes it
+        # A macro of an autoescaped template: Markup, whose replace() escapes the id.
+        pattern = once_per_request("row_links", self, lambda: super(RowLink, self).render(context, ROW_ID, row))
+        return pattern.replace(ROW_ID, quote(str(row_id), safe=""), 1)
 
 
 SEGMENT_SAFE = "!$&'()*+,/:;=@"  # what Werkzeug's string converter leaves unquoted in a path segment
@@ -107,13 +121,10 @@ def row_url(endpoint: str, fixed: dict | None = None, **varying) -> str:
     route (`slug` in /<locale>/posts/<slug>), quoted here as Werkzeug's string converter quotes it; an integer may
     also be a query argument (?id=)."""
     ((name, value),) = varying.items()
-    key = (endpoint, name, tuple(sorted((fixed or {}).items())))
-    patterns = g.setdefault("row_urls", {})
-    if key not in patterns:
-        values: dict[str, Any] = {**(fixed or {}), name: ROW_ID}
-        patterns[key] = url_for(endpoint, **values)
+    values: dict[str, Any] = {**(fixed or {}), name: ROW_ID}
+    pattern = once_per_request("row_urls", (endpoint, *sorted(values.items())), lambda: url_for(endpoint, **values))
     text = str(value) if isinstance(value, int) else quote(str(value), safe=SEGMENT_SAFE)
-    return patterns[key].replace(ROW_ID, text, 1)
+    return pattern.replace(ROW_ID, text, 1)
 
 
 @dataclass
@@ -343,9 +354,8 @@ class StaffModelView(ModelView):
     @staticmethod
     def _select_label(name: str) -> str:
         """The check box's label, "Select “…”", with the message translated once per request."""
-        if "select_row_msgstr" not in g:
-            g.select_row_msgstr = get_translations().ugettext(SELECT_ROW)
-        return render_translation(SELECT_ROW, g.select_row_msgstr, {"row": name}, autoescape=False)
+        msgstr = once_per_request("msgstrs", SELECT_ROW, lambda: get_translations().ugettext(SELECT_ROW))
+        return render_translation(SELECT_ROW, msgstr, {"row": name}, autoescape=False)
 
     def _key_columns(self) -> list:
         return [getattr(self.model, column.key) for column in sa.inspect(self.model).primary_key]

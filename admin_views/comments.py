@@ -13,7 +13,7 @@ from flask_security import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from admin_views.base import ListCount, StaffModelView, row_url
+from admin_views.base import ListCount, StaffModelView, labels_once, once_per_request, row_url
 from admin_views.comment_exports import CommentExportViews
 from cms import policies
 from cms.comments import (
@@ -114,15 +114,6 @@ class CreatedBeforeFilter(CreatedFromFilter):
     field, label = "created_before", _l("before")
 
 
-def _once(memo: str, key, make):
-    """make() for `key`, kept for the rest of the request: a list page shows the same few labels and counts on
-    many rows, and each translation or URL built costs more than the rest of the cell."""
-    known = g.setdefault(memo, {})
-    if key not in known:
-        known[key] = make()
-    return known[key]
-
-
 def _post_link(view, context, model, name):
     post = model.post
     if post.is_live:
@@ -134,10 +125,10 @@ def _post_link(view, context, model, name):
 
 def _author(view, context, model, name):
     author = model.author
-    days = (_once("list_now", None, utcnow) - author.member_since).days
+    days = (utcnow() - author.member_since).days
     hidden = model.authors_hidden or 0
-    member = _once("member_for", days, lambda: _member_for(days))
-    hidden_text = _once("hidden_comments", hidden, lambda: _hidden_comments(hidden))
+    member = once_per_request("member_for", days, lambda: _member_for(days))
+    hidden_text = once_per_request("hidden_comments", hidden, lambda: _hidden_comments(hidden))
     return Markup(  # noqa: S704  # nosec B704 (every part is escaped)
         f'{escape(author.username)} <small class="text-muted">{escape(member)} · {escape(hidden_text)}</small>'
     )
@@ -152,10 +143,10 @@ def _hidden_comments(hidden: int) -> str:
 
 
 def _status(view, context, model, name):
-    label = _once("status_labels", model.status, lambda: str(STATUS_LABELS.get(model.status, model.status)))
+    label = labels_once("comment_status", STATUS_LABELS).get(model.status, model.status)
     if model.status == CommentStatus.HIDDEN and model.hidden_reason:
         reason = model.hidden_reason
-        label += f" ({_once('reason_labels', reason, lambda: str(REASON_LABELS.get(reason, reason)))})"
+        label += f" ({labels_once('hide_reasons', REASON_LABELS).get(reason, reason)})"
     if model.status == CommentStatus.PENDING and model.held_reason:
         return Markup('{}<br><small class="text-warning">{}</small>').format(
             label, gettext("held: %(reason)s", reason=model.held_reason)

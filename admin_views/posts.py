@@ -1,7 +1,7 @@
 """Posts in the staff console: writers see their own posts, publishers see and publish all; translations
 inline, live preview, revisions with diff and restore, and no silently lost edits."""
 
-from flask import flash, g, request, url_for
+from flask import flash, g, request
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext, ngettext
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
 
-from admin_views.base import StaffModelView, body_html_formatter, row_url
+from admin_views.base import StaffModelView, body_html_formatter, labels_once, once_per_request, row_url
 from admin_views.post_revisions import PostRevisionViews
 from cms import policies
 from cms.locale import language_name, supported_locales
@@ -76,19 +76,11 @@ class MissingTranslationFilter(BaseSQLAFilter):
 def _format_status(view, context, model, name):
     if model.is_scheduled:
         return _l("Scheduled")
-    return _translated("status", STATUS_LABELS).get(model.status, model.status)
-
-
-def _translated(name: str, labels: dict) -> dict:
-    """`labels` with each lazy string translated once per request (a list page shows them on every row)."""
-    key = f"labels_{name}"
-    if key not in g:
-        setattr(g, key, {code: str(label) for code, label in labels.items()})
-    return getattr(g, key)
+    return labels_once("post_status", STATUS_LABELS).get(model.status, model.status)
 
 
 def _format_translations(view, context, model, name):
-    labels = _translated("badges", BADGE_LABELS)
+    labels = labels_once("badges", BADGE_LABELS)
     badges = []
     for locale, state in translation_state(model, supported_locales()).items():
         css, code, title = TRANSLATION_BADGES[state][0], escape(locale), escape(labels[state])
@@ -101,10 +93,7 @@ def _format_translations(view, context, model, name):
 
 def _language(code: str) -> str:
     """The language's name in the reader's language, looked up once per request (the list shows it on every row)."""
-    names = g.setdefault("language_names", {})
-    if code not in names:
-        names[code] = language_name(code)
-    return names[code]
+    return once_per_request("language_names", code, lambda: language_name(code))
 
 
 def _format_locale(view, context, model, name):
@@ -116,14 +105,13 @@ def _format_comments(view, context, model, name):
         g.may_moderate = policies.comments.may_moderate(current_user)
     if not g.may_moderate:
         return ""
-    label = _translated("comments", COMMENTS_LABEL)["comments"]
-    href = row_url("comment.index_view", flt0_post_id_equals=model.id)  # comments_url, built once per page
-    return Markup(f'<a href="{escape(href)}">{escape(label)}</a>')  # noqa: S704  # nosec B704 (both escaped)
+    label = labels_once("comments", COMMENTS_LABEL)["comments"]
+    return Markup(f'<a href="{escape(comments_url(model.id))}">{escape(label)}</a>')  # noqa: S704  # nosec B704
 
 
 def comments_url(post_id: int) -> str:
-    """The moderation queue filtered to one post's comments."""
-    return url_for("comment.index_view", flt0_post_id_equals=post_id)
+    """The moderation queue filtered to one post's comments (its URL built once per request, `row_url`)."""
+    return row_url("comment.index_view", flt0_post_id_equals=post_id)
 
 
 class PostView(PostRevisionViews, StaffModelView):
