@@ -135,10 +135,12 @@ def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
 
 def end_open_transaction(dbapi_connection, connection_record, reset_state) -> None:
     """The reset of a MariaDB connection returning to the pool (SQLAlchemy's "reset" event, with
-    pool_reset_on_return=None): ROLLBACK when PyMySQL's last reply from the server says a transaction is open.
+    pool_reset_on_return=None): ROLLBACK when PyMySQL's last reply from the server says a transaction is open (on
+    a connection of another driver, always).
     A request's session has already rolled back or committed when it closes, and SQLAlchemy's own reset sent a
     second ROLLBACK on every return: one round trip of the seven a console page made."""
-    if dbapi_connection.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+    status = getattr(dbapi_connection, "server_status", None)
+    if status is None or status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
         dbapi_connection.rollback()
 
 
@@ -146,9 +148,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     if app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_reset_on_return", "rollback") is None:
         with app.app_context():
-            for engine in db.engines.values():
-                if engine.dialect.driver == "pymysql" and not event.contains(engine, "reset", end_open_transaction):
-                    event.listen(engine, "reset", end_open_transaction)
+            for engine in db.engines.values():  # the options are every bind's, the replica's too
+                event.listen(engine, "reset", end_open_transaction)
     excel.init_excel(app)
     migrate.init_app(
         app,
