@@ -31,7 +31,7 @@ from cms import outages
 from cms.comments import CommentSelection, count_selected, selection_clauses
 from cms.domain import DomainError
 from cms.exports.about import about_export
-from cms.exports.rows import ID_ORDER, RowOrder, RowStyle, export_rows, header, order_for, status_labels
+from cms.exports.rows import ID_ORDER, RowOrder, RowStyle, csv_text, export_rows, header, order_for, status_labels
 from cms.extensions import db, replica_engine
 from cms.models import Comment, utcnow
 
@@ -125,20 +125,19 @@ def _close_abandoned_zip(error: FileCreateError) -> None:
 
 
 def _csv_chunks(fh, chunks, progress: Progress | None = None) -> int:
-    """Each chunk is formatted by the csv module into a buffer, then written in one call."""
+    """Each chunk, csv text and its number of rows (`rows.csv_text`), written in one call."""
     count = 0
-    for rows in chunks:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        fh.write(buffer.getvalue())
-        count += len(rows)
+    for text, rows in chunks:
+        fh.write(text)
+        count += rows
         if progress:
-            progress(len(rows))
+            progress(rows)
     return count
 
 
 def write_csv(path: Path | BinaryIO, head: list[str], chunks, progress: Progress | None = None) -> int:
-    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly."""
+    """UTF-8 with a byte-order mark, so Excel shows 中文 correctly. `chunks` are csv text with their number of
+    rows, as `rows.csv_text` gives them."""
     if isinstance(path, Path):
         with path.open("w", encoding="utf-8", newline="") as fh:
             return _write_csv(fh, head, chunks, progress)
@@ -218,7 +217,7 @@ def _write(selection, fmt, target, locale, base_url, progress, parallel, order, 
         split = _split_point(selection) if parallel and used == ID_ORDER else None
         if split is not None:
             return _parallel_csv(selection, split, target, head, base_url, progress, style)
-        return write_csv(target, head, export_rows(selection, base_url, style=style), progress)
+        return write_csv(target, head, csv_text(selection, base_url, style=style), progress)
     when = exported_at or utcnow()
 
     def about(rows: int) -> list[tuple[str, object]]:
@@ -284,7 +283,7 @@ def _export_part(selection: CommentSelection, part: Path, base_url: str, url, do
                 with done.get_lock():
                     done.value += rows
 
-            _csv_chunks(fh, export_rows(selection, base_url, session=session, style=style), count)
+            _csv_chunks(fh, csv_text(selection, base_url, session=session, style=style), count)
         status = 0
     except BaseException:
         log.exception("export part %s failed", part)

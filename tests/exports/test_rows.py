@@ -2,11 +2,15 @@
 look-up caches, in the list's order where an index walks it, statuses in the reader's language, and text that
 would start a formula made inert."""
 
+import csv
+import io
 import threading
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cms.comments import CommentSelection
 from cms.exports.rows import (
@@ -15,6 +19,7 @@ from cms.exports.rows import (
     LOOKUP_LIMIT,
     RowOrder,
     RowStyle,
+    csv_text,
     export_rows,
     neutralise,
     order_for,
@@ -194,3 +199,73 @@ def test_rows_read_on_while_the_caller_commits_and_another_thread_uses_the_pool(
         thread.join()
     assert not problems and statements[0] > 0
     assert read == sorted(fresh(sa.select(Comment.id)).scalars())
+
+
+# -- csv text written by the database -------------------------------------------------------------------------
+# Cells the csv module quotes (comma, double quote, line breaks), formula starts, their full-width look-alikes (which
+# the comment's collation compares equal to the ASCII ones, but which the csv module leaves alone), Chinese and emoji.
+TRICKY = ",\"\r\n=+-@\t' ，＂＝＋－＠中文é🎉x"
+BODIES = st.text(alphabet=TRICKY, max_size=12)
+
+
+def module_csv(chunks) -> str:
+    """What the csv module writes for `export_rows`' chunks: the oracle."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for rows in chunks:
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def database_csv(*args, **kwargs) -> tuple[str, list[int]]:
+    parts = list(csv_text(*args, **kwargs))
+    return "".join(text for text, _ in parts), [rows for _, rows in parts]
+
+
+def test_the_database_writes_the_csv_the_csv_module_writes(app, users):
+    post = make_post(users["author"], "published", title='A "quoted", title\r\n=1', slug="the-post")
+    users["reader"].username = "=reader,x"
+    db.session.commit()
+    labels = {"pending": "=Pend,ing", "approved": 'Ap"proved', "hidden": "Hid\r\nden"}
+    style = RowStyle(statuses={code: neutralise(label) for code, label in labels.items()})
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(bodies=st.lists(BODIES, min_size=1, max_size=5))
+    def check(bodies):
+        db.session.execute(sa.delete(Comment))
+        db.session.commit()
+        for n, body in enumerate(bodies):
+            make_comment(users["reader"], post, body=body, status=("pending", "approved", "hidden")[n % 3])
+        expected = module_csv(export_rows(CommentSelection(), "http://localhost/", style=style))
+        assert database_csv(CommentSelection(), "http://localhost/", style=style) == (expected, [len(bodies)])
+
+    check()
+
+
+def test_every_tricky_character_comes_out_as_the_csv_module_writes_it(app, users):
+    """Each character alone and at the start, middle and end of a body, in one export: no example left to chance."""
+    post = make_post(users["author"], "published", title="Story")
+    bodies = [body for c in TRICKY for body in (c, c + "a", "a" + c + "b", "a" + c)] + ["", "\r\n", "a\r\n"]
+    for body in bodies:
+        make_comment(users["reader"], post, body=body, status="approved")
+    text, sizes = database_csv(CommentSelection(), "http://localhost/", chunk=7)
+    assert text == module_csv(export_rows(CommentSelection(), "http://localhost/"))
+    assert sum(sizes) == len(bodies) and max(sizes) == 7
+    read_back = [row[7] for row in csv.reader(io.StringIO(text, newline=""))]
+    assert read_back == [neutralise(body) for body in bodies]
+
+
+@pytest.mark.parametrize("order", [RowOrder("created_at", True), RowOrder("status")], ids=["newest-first", "status"])
+def test_the_database_csv_follows_the_list_order(app, dated, order):
+    style = RowStyle(order=order)
+    expected = module_csv(export_rows(CommentSelection(), "http://localhost/", chunk=4, style=style))
+    assert database_csv(CommentSelection(), "http://localhost/", chunk=4, style=style)[0] == expected
+
+
+@pytest.mark.parametrize("cache_limit", [1, 3], ids=["limit-one", "limit-below-posts"])
+def test_database_csv_rows_name_their_own_post_and_author_whatever_the_cache_limit(app, spread, cache_limit):
+    text, _ = database_csv(CommentSelection(), "http://localhost/", chunk=4, cache_limit=cache_limit)
+    assert [row[:5] for row in csv.reader(io.StringIO(text, newline=""))] == [
+        [str(row[0]), *row[1:5]] for row in expected_rows()
+    ]
+

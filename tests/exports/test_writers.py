@@ -98,7 +98,7 @@ def test_an_xlsx_whose_reading_process_dies_fails_with_a_message(app, bulk, tmp_
 
 @two_cores
 def test_a_csv_whose_half_dies_fails_with_a_message_and_leaves_no_part_or_file(app, bulk, tmp_path, monkeypatch):
-    real_rows = writers.export_rows
+    real_rows = writers.csv_text
 
     def upper_half_dies(selection, *args, **kwargs):
         if selection.id_after is not None:
@@ -106,7 +106,7 @@ def test_a_csv_whose_half_dies_fails_with_a_message_and_leaves_no_part_or_file(a
         yield from real_rows(selection, *args, **kwargs)
 
     monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
-    monkeypatch.setattr(writers, "export_rows", upper_half_dies)
+    monkeypatch.setattr(writers, "csv_text", upper_half_dies)
     with pytest.raises(ExportError, match="export process failed"):
         export_to_file(CommentSelection(), "csv", tmp_path / "c.csv", "en", "http://localhost/", parallel=True)
     assert not list(tmp_path.iterdir())
