@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pymysql
 import sqlalchemy as sa
 from flask import current_app, has_request_context
 from flask_babel import force_locale
@@ -27,9 +28,11 @@ from cms.models import COMMENT_STATUSES, Comment, Post, User
 # buffer under ~3 MB; measured on 1,000,000 comments it costs no more CPU than 5,000 (benchmarks/results.md).
 CHUNK = 2000
 # Posts, and authors, kept in memory during one export: about 250 and 160 bytes each, so a newsroom's 100,000
-# posts and 50,000 authors are all held (~32 MB). Beyond it the caches are emptied and refilled, and with
-# comments spread over the posts at random every chunk then reads most of its posts again.
-LOOKUP_LIMIT = 100_000
+# posts (with a tenth more to grow) and 50,000 authors are all held (~35 MB). Beyond it the caches are emptied and
+# refilled, and with comments spread over the posts at random every chunk then reads most of its posts again.
+LOOKUP_LIMIT = 110_000
+# Entries a look-up reads a chunk at a time before it reads its whole table, if that fits (see _Lookup).
+WHOLE_TABLE_AFTER = 10_000
 COLUMNS = (
     _l("ID"),
     _l("Post title"),
@@ -239,37 +242,66 @@ def _statuses(session) -> list[str]:
 
 
 class _Lookup(dict):
-    """A bounded cache of post or user columns, filled a chunk at a time with one IN query.
-
-    An entry is its two cells joined by NUL, split again per row (`rsplit`): a tuple of two strings costs
-    ~120 bytes more per entry. The second cell (a URL built from the slug, an email) holds no NUL, so a NUL in
-    the first one (a title, a username) stays in it.
+    """A bounded cache of post or user columns, filled a chunk at a time with one IN query, or at once.
 
     When a chunk's new ids would take it past `limit` it is emptied first; it may then hold one chunk's
-    ids even if those are more than `limit`, since every row of the chunk needs its entry."""
+    ids even if those are more than `limit`, since every row of the chunk needs its entry.
 
-    def __init__(self, limit: int) -> None:
+    Once it has read `whole_after` entries a chunk at a time, it reads the whole table in one statement if the
+    table fits in `limit`: an export that has met that many posts meets most of them, and ids in no order read
+    the table's pages at random, which the server's buffer pool, filled by the comments, no longer holds."""
+
+    def __init__(self, connection, limit: int, build, *columns, whole_after: int | None = None) -> None:
         super().__init__()
-        self.limit = limit
+        self.limit, self.build = limit, build
+        self.whole_after = WHOLE_TABLE_AFTER if whole_after is None else whole_after
+        self.read = 0  # entries read a chunk at a time; the whole table is tried once, when this reaches whole_after
+        dialect = connection.dialect
+        everything = select(*columns)
+        self.by_ids = f"{everything.compile(dialect=dialect)} WHERE {columns[0].compile(dialect=dialect)} IN ({{}})"
+        self.whole = str(everything.compile(dialect=dialect))
+        size = select(sa.func.count()).select_from(select(columns[0]).limit(limit + 1).subquery())
+        self.size = str(size.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        self.driver_connection = connection.connection.driver_connection
+        self.pymysql = dialect.driver == "pymysql"
 
-    def fill(self, cursor, by_ids: str, ids: set, build) -> None:
+    def fill(self, cursor, ids: set) -> None:
+        """Have an entry for every id in `ids`. (The ids are integers read from the database, written into the
+        statement: no parameter per id, no SQLAlchemy compile per chunk.) Even after the whole table, ids are
+        checked: SQLite reads each statement afresh, so a post made during the export can come after it."""
         # Not `ids - self.keys()`: a set minus a keys view walks every key held (100,000 per chunk).
         missing = {i for i in ids if i not in self}
         if not missing:
             return
+        self.read += len(missing)
+        if self.read >= self.whole_after and self.read - len(missing) < self.whole_after and self._fill_whole(cursor):
+            return
         if len(self) + len(missing) > self.limit:
             self.clear()
             missing = ids  # what the chunk found here a moment ago is gone too
-        cursor.execute(by_ids.format(",".join(str(int(i)) for i in missing)))
-        for row in cursor.fetchall():
+        cursor.execute(self.by_ids.format(",".join(str(int(i)) for i in missing)))
+        self._add(cursor.fetchall())
+
+    def _fill_whole(self, cursor) -> bool:
+        """Read the whole table when it holds at most `limit` rows; whether it did. On PyMySQL it streams (an
+        unbuffered cursor): a buffered read of 100,000 posts would hold them all twice for a moment, ~30 MB more."""
+        cursor.execute(self.size)
+        if cursor.fetchone()[0] > self.limit:
+            return False
+        whole = self.driver_connection.cursor(pymysql.cursors.SSCursor) if self.pymysql else cursor
+        try:
+            whole.execute(self.whole)
+            while rows := whole.fetchmany(CHUNK):
+                self._add(rows)
+        finally:
+            if whole is not cursor:
+                whole.close()
+        return True
+
+    def _add(self, rows) -> None:
+        build = self.build
+        for row in rows:
             self[row[0]] = build(*row)
-
-
-def _by_ids(connection, *columns) -> str:
-    """`SELECT columns … WHERE <first column> IN ({})` for the driver's cursor. The ids are integers read from
-    the database, written into the statement: no parameter per id, no SQLAlchemy compile per chunk."""
-    dialect = connection.dialect
-    return f"{select(*columns).compile(dialect=dialect)} WHERE {columns[0].compile(dialect=dialect)} IN ({{}})"
 
 
 def export_rows(
@@ -291,6 +323,9 @@ def export_rows(
     socket ("Packet sequence number wrong"). One connection also reads every chunk in one transaction, so a
     large export is one snapshot of the comments."""
     statuses = _Labels({status: status for status in COMMENT_STATUSES}, **(style.statuses or {}))
+    # A look-up's entry is its two cells joined by NUL, split again per row (`rsplit`): a tuple of two strings costs
+    # ~120 bytes more per entry. The second cell (a URL built from the slug, an email) holds no NUL, so a NUL in
+    # the first one (a title, a username) stays in it.
     chunks = _with_posts_and_authors(
         selection,
         chunk,
@@ -360,17 +395,18 @@ def _with_posts_and_authors(
             )
         return
     base_url = base_url.rstrip("/")
-    posts, authors = _Lookup(cache_limit), _Lookup(cache_limit)
     connection = session.connection()
-    post_sql = _by_ids(connection, Post.id, Post.title, Post.locale, Post.slug)
-    author_sql = _by_ids(connection, User.id, User.username, User.email)
+
+    def post(_, title, locale, slug):
+        return post_entry(title, f"{base_url}/{locale}/posts/{slug}")
+
+    posts = _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug)
+    authors = _Lookup(connection, cache_limit, lambda _, u, e: author_entry(u, e), User.id, User.username, User.email)
     cursor = connection.connection.driver_connection.cursor()
     try:
         for rows in _comment_chunks(selection, chunk, session, style, cells(style, connection.dialect.name)):
-            posts.fill(
-                cursor, post_sql, {r[1] for r in rows}, lambda _, t, lc, s: post_entry(t, f"{base_url}/{lc}/posts/{s}")
-            )
-            authors.fill(cursor, author_sql, {r[2] for r in rows}, lambda _, u, e: author_entry(u, e))
+            posts.fill(cursor, {r[1] for r in rows})
+            authors.fill(cursor, {r[2] for r in rows})
             yield rows, posts, authors
     finally:
         cursor.close()

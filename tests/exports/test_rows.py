@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
 from cms.comments import CommentSelection
 from cms.exports.rows import (
@@ -19,6 +20,7 @@ from cms.exports.rows import (
     LOOKUP_LIMIT,
     RowOrder,
     RowStyle,
+    _Lookup,
     csv_text,
     export_rows,
     neutralise,
@@ -26,7 +28,7 @@ from cms.exports.rows import (
     status_labels,
 )
 from cms.extensions import db
-from cms.models import Comment
+from cms.models import Comment, Post
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.exports import expected_rows
@@ -269,3 +271,45 @@ def test_database_csv_rows_name_their_own_post_and_author_whatever_the_cache_lim
         [str(row[0]), *row[1:5]] for row in expected_rows()
     ]
 
+
+# -- look-ups: a chunk at a time, then the whole table ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("asked", "limit", "whole"),
+    [(3, 7, False), (4, 7, True), (4, 6, False)],
+    ids=["one-below-threshold", "at-threshold", "table-one-past-limit"],
+)
+def test_a_lookup_reads_its_whole_table_from_the_threshold_when_the_table_fits(app, users, asked, limit, whole):
+    """WHOLE_TABLE_AFTER at 4, seven posts: four read a chunk at a time bring in all seven, if seven fit."""
+    posts = [make_post(users["author"], "published", title=f"Story {n}") for n in range(7)]
+    everything = {post.id: post.title for post in posts}
+    with Session(db.engine) as session:
+        connection = session.connection()
+        lookup = _Lookup(connection, limit, lambda _, title: title, Post.id, Post.title, whole_after=4)
+        lookup.fill(connection.connection.driver_connection.cursor(), {post.id for post in posts[:asked]})
+        assert dict(lookup) == (everything if whole else {post.id: post.title for post in posts[:asked]})
+
+
+def test_a_post_made_after_the_whole_table_was_read_is_still_found(app, users):
+    """SQLite reads each statement afresh: a comment on a post made after the whole read still names its post."""
+    first = make_post(users["author"], "published", title="First")
+    with Session(db.engine) as session:
+        connection = session.connection()
+        lookup = _Lookup(connection, 10, lambda _, title: title, Post.id, Post.title, whole_after=1)
+        cursor = connection.connection.driver_connection.cursor()
+        lookup.fill(cursor, {first.id})
+        later_id = make_post(users["author"], "published", title="Later").id  # through the app's own session
+        connection.connection.driver_connection.commit()  # MariaDB: see it, as SQLite's next statement does
+        lookup.fill(cursor, {first.id, later_id})
+        assert lookup == {first.id: "First", later_id: "Later"}
+
+
+@pytest.mark.parametrize("whole_after", [1, 3, 10**6], ids=["at-once", "after-three", "never"])
+def test_exports_name_every_post_and_author_whenever_the_whole_tables_are_read(app, spread, monkeypatch, whole_after):
+    monkeypatch.setattr("cms.exports.rows.WHOLE_TABLE_AFTER", whole_after)
+    assert [list(row) for part in export_rows(CommentSelection(), "http://localhost/", chunk=4) for row in part] == (
+        expected_rows()
+    )
+    text, _ = database_csv(CommentSelection(), "http://localhost/", chunk=4)
+    assert [row[:5] for row in csv.reader(io.StringIO(text, newline=""))] == [
+        [str(row[0]), *row[1:5]] for row in expected_rows()
+    ]
