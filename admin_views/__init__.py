@@ -10,7 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from admin_views import menu
+from admin_views import menu, static_urls
 from admin_views.audit import AuditLogView
 from admin_views.blocked_words import BlockedWordView
 from admin_views.calendar import CalendarView
@@ -61,6 +61,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_link(MenuLink(name=_l("Public site"), url="/"))
     expose_original_templates(app, admin)
     menu.init_app(app)
+    static_urls.init_app(app)
     return admin
 
 
