@@ -68,3 +68,44 @@ def test_parsed_patterns_are_remembered_for_patterns_cached_languages_and_one_mo
     minutes(MOMENT, languages[0])  # the least recently used went out
     assert _patterns.cache_info().misses == PATTERNS_CACHED + 2
     _patterns.cache_clear()
+
+
+def babel_minutes(moment: datetime, locale: str) -> str:
+    """What babel's own format_date and format_time write, joined as the language joins them: the oracle."""
+    from babel import Locale
+    from babel.dates import format_date, format_time
+
+    joined = str(Locale.parse(locale).datetime_formats["medium"])
+    time = format_time(moment.replace(tzinfo=UTC), "short", tzinfo=UTC, locale=locale)
+    return joined.replace("{1}", format_date(moment.date(), "medium", locale=locale)).replace("{0}", time)
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "zh", "ar", "ko", "fa"])
+def test_every_minute_of_a_day_and_every_day_of_a_year_read_as_babel_writes_them(locale):
+    day = datetime(2026, 3, 29)  # a day on which some places change their clocks: UTC does not
+    for moment in [day + timedelta(minutes=n) for n in range(24 * 60)] + [day + timedelta(days=n) for n in range(366)]:
+        assert minutes(moment, locale) == babel_minutes(moment, locale), moment
+
+
+@pytest.mark.parametrize(
+    ("cache", "limit", "keys"),
+    [
+        ("_date", "DATES_CACHED", lambda n: ("en", datetime(2000, 1, 1).date() + timedelta(days=n))),
+        ("_time", "TIMES_CACHED", lambda n: (("en", "zh", "es")[n // 1440], n % 1440 // 60, n % 60)),
+    ],
+    ids=["days", "minutes"],
+)
+def test_written_days_and_minutes_are_remembered_up_to_their_limit_and_one_more_evicts(cache, limit, keys):
+    from cms import timestamps
+
+    cached, size = getattr(timestamps, cache), getattr(timestamps, limit)
+    cached.cache_clear()
+    written = [cached(*keys(n)) for n in range(size)]
+    assert cached.cache_info().currsize == size
+    assert [cached(*keys(n)) for n in range(size)] == written  # all hits, the same text
+    assert cached.cache_info().misses == size
+    cached(*keys(size))
+    assert cached.cache_info().currsize == size and cached.cache_info().misses == size + 1
+    cached(*keys(0))  # the least recently used went out
+    assert cached.cache_info().misses == size + 2
+    cached.cache_clear()
