@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,8 @@ from cms import catalog_store
 from cms.comments import STATUS_LABELS, CommentSelection, selection_clauses
 from cms.extensions import db, replica_engine
 from cms.models import COMMENT_STATUSES, Comment, Post, User
+
+log = logging.getLogger("cms.exports")
 
 # Comments read per statement. 2,000 rather than more keeps a chunk's rows, their export rows and the csv
 # buffer under ~3 MB; measured on 1,000,000 comments it costs no more CPU than 5,000 (benchmarks/results.md).
@@ -265,22 +268,26 @@ class _Lookup(dict):
         self.driver_connection = connection.connection.driver_connection
         self.pymysql = dialect.driver == "pymysql"
 
-    def fill(self, cursor, ids: set) -> None:
-        """Have an entry for every id in `ids`. (The ids are integers read from the database, written into the
-        statement: no parameter per id, no SQLAlchemy compile per chunk.) Even after the whole table, ids are
-        checked: SQLite reads each statement afresh, so a post made during the export can come after it."""
+    def fill(self, cursor, ids: set) -> set:
+        """Have an entry for every id in `ids`; the ids the table no longer holds. (The ids are integers read from
+        the database, written into the statement: no parameter per id, no SQLAlchemy compile per chunk.)
+
+        Even after the whole table, ids are checked: each statement reads what is committed when it starts (SQLite;
+        MariaDB at READ COMMITTED), so a post made during the export can come after it, and one deleted since its
+        comments were read is gone."""
         # Not `ids - self.keys()`: a set minus a keys view walks every key held (100,000 per chunk).
         missing = {i for i in ids if i not in self}
         if not missing:
-            return
+            return missing
         self.read += len(missing)
         if self.read >= self.whole_after and self.read - len(missing) < self.whole_after and self._fill_whole(cursor):
-            return
+            return {i for i in missing if i not in self}
         if len(self) + len(missing) > self.limit:
             self.clear()
             missing = ids  # what the chunk found here a moment ago is gone too
         cursor.execute(self.by_ids.format(",".join(str(int(i)) for i in missing)))
         self._add(cursor.fetchall())
+        return {i for i in missing if i not in self}
 
     def _fill_whole(self, cursor) -> bool:
         """Read the whole table when it holds at most `limit` rows; whether it did. On PyMySQL it streams (an
@@ -320,8 +327,9 @@ def export_rows(
     one is configured, else on the primary: never `db.session`, which the caller commits as it reports progress.
     A commit hands that session's connection back to the pool while these rows' cursor still reads from it, and
     another thread of the process (a job's heartbeat, a worker's mail watch) could take it: two threads on one
-    socket ("Packet sequence number wrong"). One connection also reads every chunk in one transaction, so a
-    large export is one snapshot of the comments."""
+    socket ("Packet sequence number wrong"). Each statement reads what is committed when it starts (SQLite; MariaDB
+    at READ COMMITTED): the keyset reads every comment that lasts the export once, and a comment whose post or
+    author is deleted meanwhile is left out (`_with_posts_and_authors`)."""
     statuses = _Labels({status: status for status in COMMENT_STATUSES}, **(style.statuses or {}))
     # A look-up's entry is its two cells joined by NUL, split again per row (`rsplit`): a tuple of two strings costs
     # ~120 bytes more per entry. The second cell (a URL built from the slug, an email) holds no NUL, so a NUL in
@@ -405,8 +413,19 @@ def _with_posts_and_authors(
     cursor = connection.connection.driver_connection.cursor()
     try:
         for rows in _comment_chunks(selection, chunk, session, style, cells(style, connection.dialect.name)):
-            posts.fill(cursor, {r[1] for r in rows})
-            authors.fill(cursor, {r[2] for r in rows})
+            gone_posts, gone_authors = (
+                posts.fill(cursor, {r[1] for r in rows}),
+                authors.fill(cursor, {r[2] for r in rows}),
+            )
+            if gone_posts or gone_authors:
+                # Deleted since the chunk was read, and their comments with them: the later chunks no longer hold
+                # them either.
+                rows = [r for r in rows if r[1] not in gone_posts and r[2] not in gone_authors]
+                log.info(
+                    "export: comments of %d post(s) and %d author(s) deleted meanwhile left out",
+                    len(gone_posts),
+                    len(gone_authors),
+                )
             yield rows, posts, authors
     finally:
         cursor.close()

@@ -313,3 +313,27 @@ def test_exports_name_every_post_and_author_whenever_the_whole_tables_are_read(a
     assert [row[:5] for row in csv.reader(io.StringIO(text, newline=""))] == [
         [str(row[0]), *row[1:5]] for row in expected_rows()
     ]
+
+
+def test_an_export_during_which_a_post_is_deleted_finishes_without_its_comments(app, spread, monkeypatch):
+    """A post deleted between reading a chunk of comments and looking up their posts: each statement reads what is
+    committed when it starts (SQLite; MariaDB at READ COMMITTED), so the look-up no longer finds it. The chunk's
+    comments on it are left out, as the later chunks no longer hold them, and the export finishes."""
+    from cms.exports import rows as module
+
+    real_chunks, before = module._comment_chunks, expected_rows()
+
+    def a_post_goes_after_the_first_chunk(*args, **kwargs):
+        for number, chunk in enumerate(real_chunks(*args, **kwargs)):
+            if number == 1:
+                post_id = chunk[0][1]
+                db.session.execute(sa.delete(Comment).where(Comment.post_id == post_id))
+                db.session.execute(sa.delete(Post).where(Post.id == post_id))
+                db.session.commit()
+            yield chunk
+
+    monkeypatch.setattr(module, "_comment_chunks", a_post_goes_after_the_first_chunk)
+    exported = [list(row) for part in export_rows(CommentSelection(), "http://localhost/", chunk=4) for row in part]
+    after = expected_rows()
+    assert len(after) == len(before) - 6  # the post's six comments went with it
+    assert exported == before[:4] + [row for row in after if row[0] > before[3][0]]
