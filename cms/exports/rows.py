@@ -432,8 +432,6 @@ def _with_posts_and_authors(
 
 
 # -- csv text written by the database --------------------------------------------------------------------
-_CSV_BUFFER = io.StringIO()
-_CSV_WRITER = csv.writer(_CSV_BUFFER)
 _CSV_SPECIAL = re.compile('[,"\r\n]')  # what makes the csv module quote a cell
 
 
@@ -441,10 +439,9 @@ def csv_cells(*values: str) -> str:
     """`values` as one line of the csv module's writing, without its line end."""
     if not any(_CSV_SPECIAL.search(value) for value in values):
         return ",".join(values)  # what the csv module writes for cells it does not quote, three times sooner
-    _CSV_BUFFER.seek(0)
-    _CSV_BUFFER.truncate()
-    _CSV_WRITER.writerow(values)
-    return _CSV_BUFFER.getvalue()[:-2]
+    buffer = io.StringIO()  # one per call: exports run in worker threads and in requests at once
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()[:-2]
 
 
 def comment_csv_cells(style: RowStyle, dialect: str) -> list[Any]:

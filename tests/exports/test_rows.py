@@ -4,6 +4,7 @@ would start a formula made inert."""
 
 import csv
 import io
+import sys
 import threading
 from datetime import datetime, timedelta
 
@@ -337,3 +338,21 @@ def test_an_export_during_which_a_post_is_deleted_finishes_without_its_comments(
     after = expected_rows()
     assert len(after) == len(before) - 6  # the post's six comments went with it
     assert exported == before[:4] + [row for row in after if row[0] > before[3][0]]
+
+
+def test_cells_written_in_many_threads_at_once_are_each_their_own():
+    """csv_cells quotes in exports running beside each other (a worker's job thread, requests): no thread's cells
+    come out in another's line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cms.exports.rows import csv_cells
+
+    values = [(f'Title "{n}", part', f"https://x/en/posts/{n}") for n in range(3000)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            written = list(pool.map(lambda pair: csv_cells(*pair), values))
+    finally:
+        sys.setswitchinterval(interval)
+    assert written == [f'"Title ""{n}"", part",https://x/en/posts/{n}' for n in range(3000)]
