@@ -8,9 +8,9 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pymysql
 import sqlalchemy as sa
@@ -331,21 +331,9 @@ def export_rows(
     at READ COMMITTED): the keyset reads every comment that lasts the export once, and a comment whose post or
     author is deleted meanwhile is left out (`_with_posts_and_authors`)."""
     statuses = _Labels({status: status for status in COMMENT_STATUSES}, **(style.statuses or {}))
-    # A look-up's entry is its two cells joined by NUL, split again per row (`rsplit`): a tuple of two strings costs
-    # ~120 bytes more per entry. The second cell (a URL built from the slug, an email) holds no NUL, so a NUL in
-    # the first one (a title, a username) stays in it.
-    chunks = _with_posts_and_authors(
-        selection,
-        chunk,
-        session,
-        cache_limit,
-        style,
-        row_cells,
-        lambda title, url: f"{neutralise(title)}\0{url}",
-        lambda username, email: f"{neutralise(username)}\0{neutralise(email)}",
-        base_url,
-    )
-    for rows, posts, authors in chunks:
+    for rows, posts, authors in _with_posts_and_authors(
+        selection, base_url, chunk, session, cache_limit, style, TUPLES
+    ):
         # The hot loop of a million-row export: no function calls for the common case.
         yield [
             (
@@ -372,47 +360,42 @@ def csv_text(
     at a time with its number of rows. The database writes each comment's own cells, status, date and body, as
     one column of csv text (`comment_csv_cells`), and each post and author is written once into its cache entry:
     the driver decodes four columns a row instead of six, and Python joins four strings. Read as `export_rows`."""
-    chunks = _with_posts_and_authors(
-        selection,
-        chunk,
-        session,
-        cache_limit,
-        style,
-        comment_csv_cells,
-        lambda title, url: csv_cells(neutralise(title), url),
-        lambda username, email: csv_cells(neutralise(username), neutralise(email)),
-        base_url,
-    )
-    for rows, posts, authors in chunks:
+    for rows, posts, authors in _with_posts_and_authors(selection, base_url, chunk, session, cache_limit, style, CSV):
         text = "".join(
             [f"{i},{posts[post_id]},{authors[author_id]},{cells}\r\n" for i, post_id, author_id, cells in rows]
         )
         yield text, len(rows)
 
 
+class Shape(NamedTuple):
+    """How an export's chunks read: `cells(style, dialect)`, a comment's columns after its id (the first two its
+    post's and author's ids), and what `post(title, url)` and `author(username, email)` keep for each."""
+
+    cells: Callable[[RowStyle, str], list[Any]]
+    post: Callable[[str, str], str]
+    author: Callable[[str, str], str]
+
+
 def _with_posts_and_authors(
-    selection, chunk, session, cache_limit, style, cells, post_entry, author_entry, base_url
+    selection, base_url, chunk, session, cache_limit, style, shape: Shape
 ) -> Iterator[tuple[list[tuple], _Lookup, _Lookup]]:
-    """Each chunk of comments (the id, then `cells(style, dialect)`, the first two being the post's and the
-    author's ids) with the look-ups holding every post and author it names: `post_entry(title, url)` and
-    `author_entry(username, email)` make their entries."""
+    """Each chunk of comments (the id, then `shape.cells`) with the look-ups holding every post and author it
+    names, their entries made by `shape`."""
     if session is None:
         with Session(replica_engine() or db.engine) as own:
-            yield from _with_posts_and_authors(
-                selection, chunk, own, cache_limit, style, cells, post_entry, author_entry, base_url
-            )
+            yield from _with_posts_and_authors(selection, base_url, chunk, own, cache_limit, style, shape)
         return
     base_url = base_url.rstrip("/")
     connection = session.connection()
 
     def post(_, title, locale, slug):
-        return post_entry(title, f"{base_url}/{locale}/posts/{slug}")
+        return shape.post(title, f"{base_url}/{locale}/posts/{slug}")
 
     posts = _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug)
-    authors = _Lookup(connection, cache_limit, lambda _, u, e: author_entry(u, e), User.id, User.username, User.email)
+    authors = _Lookup(connection, cache_limit, lambda _, u, e: shape.author(u, e), User.id, User.username, User.email)
     cursor = connection.connection.driver_connection.cursor()
     try:
-        for rows in _comment_chunks(selection, chunk, session, style, cells(style, connection.dialect.name)):
+        for rows in _comment_chunks(selection, chunk, session, style, shape.cells(style, connection.dialect.name)):
             gone_posts, gone_authors = (
                 posts.fill(cursor, {r[1] for r in rows}),
                 authors.fill(cursor, {r[2] for r in rows}),
@@ -492,3 +475,18 @@ def _csv_cell(column: Any, dialect: str) -> Any:
         + sa.literal('"', sa.Text)
     )
     return sa.case((needs_quotes, quoted), else_=inert + value)
+
+
+# What export_rows and csv_text read. A row tuple's look-up entry is its two cells joined by NUL, split again per row
+# (`rsplit`): a tuple of two strings costs ~120 bytes more per entry. The second cell (a URL built from the slug, an
+# email) holds no NUL, so a NUL in the first one (a title, a username) stays in it. A csv entry is its cells as csv.
+TUPLES = Shape(
+    row_cells,
+    lambda title, url: f"{neutralise(title)}\0{url}",
+    lambda username, email: f"{neutralise(username)}\0{neutralise(email)}",
+)
+CSV = Shape(
+    comment_csv_cells,
+    lambda title, url: csv_cells(neutralise(title), url),
+    lambda username, email: csv_cells(neutralise(username), neutralise(email)),
+)
