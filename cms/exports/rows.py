@@ -212,19 +212,7 @@ def _comment_chunks(
     first, following, marked = chunk_statements(selection, chunk, style, dialect.name, cells)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
-    def prepare(statement):
-        compiled = statement.compile(dialect=dialect)
-
-        def run(**values) -> list[tuple]:
-            named = compiled.construct_params(values)
-            # SQLite's qmark style wants a list; pymysql's pyformat takes the named dict as it is.
-            params = [named[name] for name in compiled.positiontup or ()] if compiled.positional else named
-            cursor.execute(compiled.string, params)
-            return cursor.fetchall()
-
-        return run
-
-    run_first, run_next = prepare(first), prepare(following)
+    run_first, run_next = _prepared(cursor, first, dialect), _prepared(cursor, following, dialect)
     try:
         rows = run_first()
         while rows:
@@ -237,6 +225,123 @@ def _comment_chunks(
                 rows = run_next(last=last[0])
     finally:
         cursor.close()
+
+
+# -- many comments to a result row (PyMySQL) ---------------------------------------------------------------
+# PyMySQL decodes each row of a result in Python, ~7 µs a row whatever its width: half of a million-row csv export's
+# time. A csv export in id order of every comment (or of one status, a slice of ids) therefore reads each span of ids
+# as ONE row: its count and its rows' text joined by NUL (GROUP_CONCAT), split again here (`_grouped_chunks`).
+GROUP_BYTES = 8 * 1024 * 1024  # the most text one grouped read returns (group_concat_max_len); a longer span is halved
+SPAN_GROWTH = 64  # a span of ids grows to at most this many chunks when the selection is sparse in them
+
+
+def grouped_reads(selection: CommentSelection, style: RowStyle, connection) -> bool:
+    """Whether a csv export reads its comments grouped: on PyMySQL, in id order, selected by status and id slice
+    alone. Narrower filters (a post, an author, dates, a search) select few comments spread over the ids, which the
+    index of their filter finds faster than spans of ids would."""
+    narrowed = (selection.post_id, selection.post_title, selection.author, selection.created_from)
+    return (
+        connection.dialect.driver == "pymysql"
+        and style.order == ID_ORDER
+        and not any(narrowed)
+        and not (selection.created_before or selection.search)
+    )
+
+
+class _GroupedRead:
+    """The rows of `text` (one text column; its rows' first field the id, then a comma) for the ids of a span,
+    `lo < id <= hi`, of a table read as one row: their count and their texts joined by NUL (`read`). Used as a
+    context manager, it sets the session's group_concat_max_len for its reads and puts it back after.
+
+    The texts are split on NUL and kept only when there are as many as counted and the whole was not cut at the
+    group limit; else (a NUL in a body, a span of long comments) the span is read in halves, and a span of at most
+    `rows_at_once` ids row by row, in id order. Otherwise they come in the order the server read them."""
+
+    def __init__(self, connection, text: Any, id_column: Any, where: list, rows_at_once: int) -> None:
+        dialect = connection.dialect
+        lo, hi = sa.bindparam("lo", type_=sa.Integer), sa.bindparam("hi", type_=sa.Integer)
+        span = (*where, id_column > lo, id_column <= hi)
+        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self.grouped = _prepared(
+            self.cursor, select(sa.func.count(), sa.func.aggregate_strings(text, "\0")).where(*span), dialect
+        )
+        self.one_by_one = _prepared(self.cursor, select(text).where(*span).order_by(id_column), dialect)
+        self.rows_at_once = rows_at_once
+
+    def __enter__(self) -> _GroupedRead:
+        self.cursor.execute("SELECT @@SESSION.group_concat_max_len, @@max_allowed_packet")
+        self.before, packet = self.cursor.fetchone()
+        self.limit = min(GROUP_BYTES, packet // 2)
+        self.cursor.execute("SET SESSION group_concat_max_len = %s", (self.limit,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.cursor.execute("SET SESSION group_concat_max_len = %s", (self.before,))
+        finally:
+            self.cursor.close()
+
+    def read(self, lo: int, hi: int) -> list[str]:
+        ((count, joined),) = self.grouped(lo=lo, hi=hi)
+        if not count:
+            return []
+        parts = joined.split("\0")
+        # Cut at the limit, the text is within 4 bytes of it (the server cuts between characters).
+        if len(parts) == count and (len(joined) * 4 < self.limit - 4 or len(joined.encode()) < self.limit - 4):
+            return parts
+        if hi - lo > self.rows_at_once:
+            middle = (lo + hi) // 2
+            return self.read(lo, middle) + self.read(middle, hi)
+        return [row[0] for row in self.one_by_one(lo=lo, hi=hi)]
+
+    def spans(self, lo: int, top: int, rows: int) -> Iterator[list[str]]:
+        """`read` over every span from `lo` to `top`, each about `rows` rows: a span is scaled by how many the last
+        one held, at most doubled, and grows to at most SPAN_GROWTH times `rows` ids."""
+        span = rows
+        while lo < top:
+            hi = min(lo + span, top)
+            parts = self.read(lo, hi)
+            if parts:
+                yield parts
+            held = len(parts)
+            span = max(1, min(span * 2, rows * SPAN_GROWTH, span * rows // held if held else span * 2))
+            lo = hi
+
+
+def _grouped_chunks(selection: CommentSelection, chunk: int, session, cells: list[Any]) -> Iterator[list[tuple]]:
+    """`_comment_chunks` in id order for `grouped_reads`, `cells` being the post's id, the author's and one text,
+    read by `_GroupedRead` as "id,post,author,text", about `chunk` comments a read, and sorted by id where the server
+    read them in another order. Comments made after the export started (ids above the highest one then) are not
+    read."""
+    where = selection_clauses(selection)
+    comma = sa.literal(",", sa.Text)
+    text = sa.func.concat(Comment.id, comma, cells[0], comma, cells[1], comma, cells[2], type_=sa.Text)
+    first, top = session.execute(select(sa.func.min(Comment.id), sa.func.max(Comment.id)).where(*where)).one()
+    if first is None:
+        return
+    with _GroupedRead(session.connection(), text, Comment.id, where, chunk) as reader:
+        for parts in reader.spans(first - 1, top, chunk):
+            rows = []
+            for part in parts:
+                i, post_id, author_id, cell = part.split(",", 3)
+                rows.append((int(i), int(post_id), int(author_id), cell))
+            if any(rows[k][0] > rows[k + 1][0] for k in range(len(rows) - 1)):
+                rows.sort()
+            yield rows
+
+
+def _prepared(cursor, statement, dialect) -> Callable[..., list[tuple]]:
+    """`statement` compiled once: a function of its parameters' values giving its rows."""
+    compiled = statement.compile(dialect=dialect)
+
+    def run(**values) -> list[tuple]:
+        named = compiled.construct_params(values)
+        # SQLite's qmark style wants a list; pymysql's pyformat takes the named dict as it is.
+        params = [named[name] for name in compiled.positiontup or ()] if compiled.positional else named
+        cursor.execute(compiled.string, params)
+        return cursor.fetchall()
+
+    return run
 
 
 def _statuses(session) -> list[str]:
@@ -252,17 +357,27 @@ class _Lookup(dict):
 
     Once it has read `whole_after` entries a chunk at a time, it reads the whole table in one statement if the
     table fits in `limit`: an export that has met that many posts meets most of them, and ids in no order read
-    the table's pages at random, which the server's buffer pool, filled by the comments, no longer holds."""
+    the table's pages at random, which the server's buffer pool, filled by the comments, no longer holds.
 
-    def __init__(self, connection, limit: int, build, *columns, whole_after: int | None = None) -> None:
+    `grouped` (PyMySQL): the columns are the id and the entry's text, written by the database, and the whole table is
+    read many entries to a result row (`_GroupedRead`)."""
+
+    def __init__(
+        self, connection, limit: int, build, *columns, whole_after: int | None = None, grouped: bool = False
+    ) -> None:
         super().__init__()
-        self.limit, self.build = limit, build
+        self.limit, self.build, self.connection = limit, build, connection
+        self.grouped, self.columns = grouped, columns
         self.whole_after = WHOLE_TABLE_AFTER if whole_after is None else whole_after
         self.read = 0  # entries read a chunk at a time; the whole table is tried once, when this reaches whole_after
         dialect = connection.dialect
-        everything = select(*columns)
-        self.by_ids = f"{everything.compile(dialect=dialect)} WHERE {columns[0].compile(dialect=dialect)} IN ({{}})"
-        self.whole = str(everything.compile(dialect=dialect))
+        # An entry written by the database holds literals; pyformat drivers read the statement's %% back as % only when
+        # executed with parameters (an empty tuple).
+        literal = {"literal_binds": True}
+        everything = select(*columns).compile(dialect=dialect, compile_kwargs=literal)
+        self.by_ids = f"{everything} WHERE {columns[0].compile(dialect=dialect)} IN "  # then the ids, not .format():
+        # the literals may hold braces (a base URL)
+        self.whole = str(everything)
         size = select(sa.func.count()).select_from(select(columns[0]).limit(limit + 1).subquery())
         self.size = str(size.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
         self.driver_connection = connection.connection.driver_connection
@@ -285,7 +400,7 @@ class _Lookup(dict):
         if len(self) + len(missing) > self.limit:
             self.clear()
             missing = ids  # what the chunk found here a moment ago is gone too
-        cursor.execute(self.by_ids.format(",".join(str(int(i)) for i in missing)))
+        cursor.execute(f"{self.by_ids}({','.join(str(int(i)) for i in missing)})", ())
         self._add(cursor.fetchall())
         return {i for i in missing if i not in self}
 
@@ -295,9 +410,19 @@ class _Lookup(dict):
         cursor.execute(self.size)
         if cursor.fetchone()[0] > self.limit:
             return False
+        if self.grouped:
+            key, entry = self.columns
+            first, top = self.connection.execute(select(sa.func.min(key), sa.func.max(key))).one()
+            text = sa.func.concat(key, sa.literal(",", sa.Text), entry, type_=sa.Text)
+            with _GroupedRead(self.connection, text, key, [], CHUNK) as reader:
+                for parts in reader.spans((first or 1) - 1, top or 0, CHUNK):
+                    for part in parts:
+                        i, value = part.split(",", 1)
+                        self[int(i)] = value
+            return True
         whole = self.driver_connection.cursor(pymysql.cursors.SSCursor) if self.pymysql else cursor
         try:
-            whole.execute(self.whole)
+            whole.execute(self.whole, ())
             while rows := whole.fetchmany(CHUNK):
                 self._add(rows)
         finally:
@@ -359,7 +484,9 @@ def csv_text(
     """The rows of `export_rows` as the csv module writes them (its excel dialect: minimal quoting, CRLF), a chunk
     at a time with its number of rows. The database writes each comment's own cells, status, date and body, as
     one column of csv text (`comment_csv_cells`), and each post and author is written once into its cache entry:
-    the driver decodes four columns a row instead of six, and Python joins four strings. Read as `export_rows`."""
+    the driver decodes four columns a row instead of six, and Python joins four strings. Read as `export_rows`;
+    on PyMySQL every comment, a status or a slice of ids in id order many comments to a result row, with look-up
+    entries written by the database too (`grouped_reads`)."""
     for rows, posts, authors in _with_posts_and_authors(selection, base_url, chunk, session, cache_limit, style, CSV):
         text = "".join(
             [f"{i},{posts[post_id]},{authors[author_id]},{cells}\r\n" for i, post_id, author_id, cells in rows]
@@ -391,11 +518,19 @@ def _with_posts_and_authors(
     def post(_, title, locale, slug):
         return shape.post(title, f"{base_url}/{locale}/posts/{slug}")
 
-    posts = _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug)
-    authors = _Lookup(connection, cache_limit, lambda _, u, e: shape.author(u, e), User.id, User.username, User.email)
+    cells = shape.cells(style, connection.dialect.name)
+    if shape is CSV and grouped_reads(selection, style, connection):
+        posts, authors = _csv_lookups(connection, cache_limit, base_url)
+        chunks = _grouped_chunks(selection, chunk, session, cells)
+    else:
+        posts = _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug)
+        authors = _Lookup(
+            connection, cache_limit, lambda _, u, e: shape.author(u, e), User.id, User.username, User.email
+        )
+        chunks = _comment_chunks(selection, chunk, session, style, cells)
     cursor = connection.connection.driver_connection.cursor()
     try:
-        for rows in _comment_chunks(selection, chunk, session, style, shape.cells(style, connection.dialect.name)):
+        for rows in chunks:
             gone_posts, gone_authors = (
                 posts.fill(cursor, {r[1] for r in rows}),
                 authors.fill(cursor, {r[2] for r in rows}),
@@ -412,6 +547,19 @@ def _with_posts_and_authors(
             yield rows, posts, authors
     finally:
         cursor.close()
+
+
+def _csv_lookups(connection, cache_limit: int, base_url: str) -> tuple[_Lookup, _Lookup]:
+    """The posts' and authors' look-ups of a grouped csv export, each entry the cells `CSV` makes, written by the
+    database (`_csv_cell`) and read many to a result row."""
+    dialect, comma = connection.dialect.name, sa.literal(",", sa.Text)
+    url = sa.func.concat(f"{base_url}/", Post.locale, "/posts/", Post.slug, type_=sa.Text)
+    post = _csv_cell(Post.title, dialect) + comma + _csv_cell(url, dialect, inert=False)
+    author = _csv_cell(User.username, dialect) + comma + _csv_cell(User.email, dialect)
+    return (
+        _Lookup(connection, cache_limit, lambda _, entry: entry, Post.id, post, grouped=True),
+        _Lookup(connection, cache_limit, lambda _, entry: entry, User.id, author, grouped=True),
+    )
 
 
 # -- csv text written by the database --------------------------------------------------------------------
@@ -448,7 +596,7 @@ def _text(name: str, *args) -> Any:
     return getattr(sa.func, name)(*args, type_=sa.Text)
 
 
-def _csv_cell(column: Any, dialect: str) -> Any:
+def _csv_cell(column: Any, dialect: str, inert: bool = True) -> Any:
     """`neutralise(column)` as the csv module's minimal quoting writes it, in SQL: an apostrophe before a formula's
     first character; a cell holding a comma, a double quote or a line break in double quotes, its own doubled and
     its CR LF and CR as LF.
@@ -463,18 +611,21 @@ def _csv_cell(column: Any, dialect: str) -> Any:
     else:
         first = sa.func.unicode(value)
         needs_quotes = sa.or_(*(sa.func.instr(value, sa.literal(c)) > 0 for c in (",", '"', "\n", "\r")))
+    if not inert:  # the cell as it is (a URL the export builds)
+        quoted_as_is = sa.literal('"', sa.Text) + _text("replace", value, sa.literal('"'), sa.literal('""'))
+        return sa.case((needs_quotes, quoted_as_is + sa.literal('"', sa.Text)), else_=value)
     codes: list[Any] = [sa.literal_column(str(ord(c))) for c in FORMULA_STARTS]
-    inert = sa.case((first.in_(codes), sa.literal("'", sa.Text)), else_=sa.literal("", sa.Text))
+    prefix = sa.case((first.in_(codes), sa.literal("'", sa.Text)), else_=sa.literal("", sa.Text))
     lines = _text(
         "replace", _text("replace", value, sa.literal("\r\n"), sa.literal("\n")), sa.literal("\r"), sa.literal("\n")
     )
     quoted = (
         sa.literal('"', sa.Text)
-        + inert
+        + prefix
         + _text("replace", lines, sa.literal('"'), sa.literal('""'))
         + sa.literal('"', sa.Text)
     )
-    return sa.case((needs_quotes, quoted), else_=inert + value)
+    return sa.case((needs_quotes, quoted), else_=prefix + value)
 
 
 # What export_rows and csv_text read. A row tuple's look-up entry is its two cells joined by NUL, split again per row
