@@ -551,14 +551,16 @@ def _with_posts_and_authors(
 
 def _csv_lookups(connection, cache_limit: int, base_url: str) -> tuple[_Lookup, _Lookup]:
     """The posts' and authors' look-ups of a grouped csv export, each entry the cells `CSV` makes, written by the
-    database (`_csv_cell`) and read many to a result row."""
+    database (`_csv_cell`) and read many to a result row. Each reads its whole table at the first chunk, when the
+    table fits in `cache_limit`: such an export reads every comment, a status's or a process's share of them, which
+    name most posts and authors, and 10,000 of them read by ids first cost as much as the whole table."""
     dialect, comma = connection.dialect.name, sa.literal(",", sa.Text)
     url = sa.func.concat(f"{base_url}/", Post.locale, "/posts/", Post.slug, type_=sa.Text)
     post = _csv_cell(Post.title, dialect) + comma + _csv_cell(url, dialect, inert=False)
     author = _csv_cell(User.username, dialect) + comma + _csv_cell(User.email, dialect)
     return (
-        _Lookup(connection, cache_limit, lambda _, entry: entry, Post.id, post, grouped=True),
-        _Lookup(connection, cache_limit, lambda _, entry: entry, User.id, author, grouped=True),
+        _Lookup(connection, cache_limit, lambda _, entry: entry, Post.id, post, whole_after=1, grouped=True),
+        _Lookup(connection, cache_limit, lambda _, entry: entry, User.id, author, whole_after=1, grouped=True),
     )
 
 

@@ -86,7 +86,8 @@ def test_grouped_reads_serve_every_comment_a_status_or_a_slice_in_id_order_on_py
 
 
 def test_the_file_is_the_csv_modules_and_each_read_holds_about_a_chunk(mariadb, comments, reads):
-    text, sizes = database_csv(CommentSelection(), chunk=5)
+    # cache_limit 2: the look-ups read by ids (three posts, more authors), so every grouped read is the comments'.
+    text, sizes = database_csv(CommentSelection(), chunk=5, cache_limit=2)
     assert text == module_csv(CommentSelection())
     assert sizes == [5, 5, 5, 5, 4]
     assert [hi - lo for lo, hi in reads] == [5, 5, 5, 5, 4]
@@ -156,7 +157,7 @@ def test_a_sparse_selection_grows_its_spans_to_span_growth_chunks(mariadb, users
     for n in range(60):
         make_comment(users["reader"], post, body=f"comment {n}", status="hidden" if n % 12 == 0 else "approved")
     hidden = CommentSelection(status="hidden")
-    text, sizes = database_csv(hidden, chunk=2)
+    text, sizes = database_csv(hidden, chunk=2, cache_limit=0)  # look-ups by ids: every grouped read is a span here
     assert text == module_csv(hidden)
     assert sum(sizes) == 5
     spans = [hi - lo for lo, hi in reads]
@@ -174,7 +175,9 @@ def test_a_slice_of_the_ids_is_read_grouped_and_whole(mariadb, comments, reads):
     first = db.session.scalar(sa.select(sa.func.min(Comment.id)))
     lower = CommentSelection(id_through=first + 9)
     upper = replace(lower, id_through=None, id_after=first + 9)
-    assert database_csv(lower)[0] + database_csv(upper)[0] == module_csv(CommentSelection())
+    assert database_csv(lower, cache_limit=2)[0] + database_csv(upper, cache_limit=2)[0] == module_csv(
+        CommentSelection()
+    )
     assert reads and all(first - 1 <= lo < hi for lo, hi in reads)
 
 
@@ -211,3 +214,29 @@ def test_a_base_url_the_csv_module_quotes_comes_out_as_it_writes_it(mariadb, com
     text = "".join(part for part, _ in csv_text(CommentSelection(), base, chunk=5))
     assert text == buffer.getvalue()
     assert '"http://news.example/a,""b""/{c}/%d/en/posts/' in text
+
+
+@pytest.mark.parametrize(("cache_limit", "whole"), [(3, True), (2, False)], ids=["table-fits", "one-past-limit"])
+def test_a_grouped_exports_look_ups_read_their_whole_table_at_the_first_chunk(
+    mariadb, comments, monkeypatch, cache_limit, whole
+):
+    """Three posts: with room for three, the posts' look-up reads its whole table before any post by id; with
+    room for two it reads by ids, emptied as it fills. The file is the csv module's either way."""
+    held_before_whole: list[int] = []
+    real = module._Lookup._fill_whole
+
+    def fill_whole(self, cursor):
+        held_before_whole.append(len(self))
+        return real(self, cursor)
+
+    monkeypatch.setattr(module._Lookup, "_fill_whole", fill_whole)
+    text, _ = database_csv(CommentSelection(), chunk=2, cache_limit=cache_limit)
+    assert text == module_csv(CommentSelection())
+    assert held_before_whole == [0, 0]  # posts, then authors: tried once, at the first chunk, before any read by id
+    with Session(db.engine) as session:
+        connection = session.connection()
+        posts, _authors = module._csv_lookups(connection, cache_limit, "http://localhost")
+        posts.fill(
+            connection.connection.driver_connection.cursor(), {db.session.scalar(sa.select(sa.func.min(Post.id)))}
+        )
+        assert len(posts) == (3 if whole else 1)
