@@ -249,16 +249,20 @@ def grouped_reads(selection: CommentSelection, style: RowStyle, connection) -> b
 
 
 class _GroupedRead:
-    """The rows of `text` (one text column; its rows' first field the id, then a comma) for the ids of a span,
-    `lo < id <= hi`, of a table read as one row: their count and their texts joined by NUL (`read`). Used as a
-    context manager, it sets the session's group_concat_max_len for its reads and puts it back after.
+    """The rows of a table selected by `where`, each as the text "id,cell,cell…" (`id_column`, then `cells`), for the
+    ids of a span, `lo < id <= hi`, read as one row: their count and their texts joined by NUL (`read`); all of them,
+    span after span (`every`). Used as a context manager, it sets the session's group_concat_max_len for its reads
+    and puts it back after.
 
     The texts are split on NUL and kept only when there are as many as counted and the whole was not cut at the
     group limit; else (a NUL in a body, a span of long comments) the span is read in halves, and a span of at most
     `rows_at_once` ids row by row, in id order. Otherwise they come in the order the server read them."""
 
-    def __init__(self, connection, text: Any, id_column: Any, where: list, rows_at_once: int) -> None:
+    def __init__(self, connection, id_column: Any, cells: list[Any], where: list, rows_at_once: int) -> None:
         dialect = connection.dialect
+        comma = sa.literal(",", sa.Text)
+        text = sa.func.concat(id_column, *(part for cell in cells for part in (comma, cell)), type_=sa.Text)
+        self.connection, self.id_column, self.where = connection, id_column, where
         lo, hi = sa.bindparam("lo", type_=sa.Integer), sa.bindparam("hi", type_=sa.Integer)
         span = (*where, id_column > lo, id_column <= hi)
         self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -294,6 +298,14 @@ class _GroupedRead:
             return self.read(lo, middle) + self.read(middle, hi)
         return [row[0] for row in self.one_by_one(lo=lo, hi=hi)]
 
+    def every(self, rows: int) -> Iterator[list[str]]:
+        """`spans` from the lowest selected id to the highest one now: rows made later are not read."""
+        first, top = self.connection.execute(
+            select(sa.func.min(self.id_column), sa.func.max(self.id_column)).where(*self.where)
+        ).one()
+        if first is not None:
+            yield from self.spans(first - 1, top, rows)
+
     def spans(self, lo: int, top: int, rows: int) -> Iterator[list[str]]:
         """`read` over every span from `lo` to `top`, each about `rows` rows: a span is scaled by how many the last
         one held, at most doubled, and grows to at most SPAN_GROWTH times `rows` ids."""
@@ -313,14 +325,8 @@ def _grouped_chunks(selection: CommentSelection, chunk: int, session, cells: lis
     read by `_GroupedRead` as "id,post,author,text", about `chunk` comments a read, and sorted by id where the server
     read them in another order. Comments made after the export started (ids above the highest one then) are not
     read."""
-    where = selection_clauses(selection)
-    comma = sa.literal(",", sa.Text)
-    text = sa.func.concat(Comment.id, comma, cells[0], comma, cells[1], comma, cells[2], type_=sa.Text)
-    first, top = session.execute(select(sa.func.min(Comment.id), sa.func.max(Comment.id)).where(*where)).one()
-    if first is None:
-        return
-    with _GroupedRead(session.connection(), text, Comment.id, where, chunk) as reader:
-        for parts in reader.spans(first - 1, top, chunk):
+    with _GroupedRead(session.connection(), Comment.id, cells, selection_clauses(selection), chunk) as reader:
+        for parts in reader.every(chunk):
             rows = []
             for part in parts:
                 i, post_id, author_id, cell = part.split(",", 3)
@@ -412,10 +418,8 @@ class _Lookup(dict):
             return False
         if self.grouped:
             key, entry = self.columns
-            first, top = self.connection.execute(select(sa.func.min(key), sa.func.max(key))).one()
-            text = sa.func.concat(key, sa.literal(",", sa.Text), entry, type_=sa.Text)
-            with _GroupedRead(self.connection, text, key, [], CHUNK) as reader:
-                for parts in reader.spans((first or 1) - 1, top or 0, CHUNK):
+            with _GroupedRead(self.connection, key, [entry], [], CHUNK) as reader:
+                for parts in reader.every(CHUNK):
                     for part in parts:
                         i, value = part.split(",", 1)
                         self[int(i)] = value

@@ -13,27 +13,19 @@ from sqlalchemy.orm import Session
 
 from cms.comments import CommentSelection
 from cms.exports import rows as module
-from cms.exports.rows import ID_ORDER, RowOrder, RowStyle, _GroupedRead, csv_text, export_rows, grouped_reads
+from cms.exports.rows import ID_ORDER, RowOrder, RowStyle, _GroupedRead, export_rows, grouped_reads
 from cms.extensions import db
 from cms.models import Comment, Post
 from tests.factories import make_comment, make_post
 from tests.support.database import backend_of
+from tests.support.exports import database_csv, module_csv
 
 BASE = "http://localhost/"
 
 
-def module_csv(selection: CommentSelection) -> str:
-    """What the csv module writes for `export_rows`' rows (read one by one): the oracle."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for rows in export_rows(selection, BASE):
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def database_csv(selection: CommentSelection, **kwargs) -> tuple[str, list[int]]:
-    parts = list(csv_text(selection, BASE, **kwargs))
-    return "".join(text for text, _ in parts), [rows for _, rows in parts]
+def oracle(selection: CommentSelection, base: str = BASE) -> str:
+    """What the csv module writes for `export_rows`' rows (read one by one)."""
+    return module_csv(export_rows(selection, base))
 
 
 @pytest.fixture
@@ -87,8 +79,8 @@ def test_grouped_reads_serve_every_comment_a_status_or_a_slice_in_id_order_on_py
 
 def test_the_file_is_the_csv_modules_and_each_read_holds_about_a_chunk(mariadb, comments, reads):
     # cache_limit 2: the look-ups read by ids (three posts, more authors), so every grouped read is the comments'.
-    text, sizes = database_csv(CommentSelection(), chunk=5, cache_limit=2)
-    assert text == module_csv(CommentSelection())
+    text, sizes = database_csv(CommentSelection(), BASE, chunk=5, cache_limit=2)
+    assert text == oracle(CommentSelection())
     assert sizes == [5, 5, 5, 5, 4]
     assert [hi - lo for lo, hi in reads] == [5, 5, 5, 5, 4]
 
@@ -99,7 +91,6 @@ def test_the_group_limit_keeps_a_text_more_than_4_bytes_below_it_and_halves_the_
     """GROUP_BYTES: a read's text is kept when it is more than 4 bytes below the limit (the server cuts between
     characters, within 4 bytes of it); otherwise the span is read in halves."""
     first, top = db.session.execute(sa.select(sa.func.min(Comment.id), sa.func.max(Comment.id))).one()
-    text = sa.func.concat(Comment.id, ",", Comment.body, type_=sa.Text)
     expected = [f"{first + n},comment number {n:03d}" for n in range(24)]
     length = len("\0".join(expected).encode())
     for limit, spans in (
@@ -108,7 +99,10 @@ def test_the_group_limit_keeps_a_text_more_than_4_bytes_below_it_and_halves_the_
     ):
         monkeypatch.setattr(module, "GROUP_BYTES", limit)
         reads.clear()
-        with Session(db.engine) as session, _GroupedRead(session.connection(), text, Comment.id, [], 4) as reader:
+        with (
+            Session(db.engine) as session,
+            _GroupedRead(session.connection(), Comment.id, [Comment.body], [], 4) as reader,
+        ):
             assert sorted(reader.read(first - 1, top), key=lambda part: int(part.split(",")[0])) == expected
         assert reads == spans, limit
 
@@ -116,9 +110,8 @@ def test_the_group_limit_keeps_a_text_more_than_4_bytes_below_it_and_halves_the_
 def test_a_span_of_rows_at_once_ids_is_read_row_by_row_and_one_more_is_halved(mariadb, comments, monkeypatch, reads):
     monkeypatch.setattr(module, "GROUP_BYTES", 64)  # no read of more than a comment or two fits
     first = db.session.scalar(sa.select(sa.func.min(Comment.id)))
-    text = sa.func.concat(Comment.id, ",", Comment.body, type_=sa.Text)
     expected = [f"{first + n},comment number {n:03d}" for n in range(5)]
-    with Session(db.engine) as session, _GroupedRead(session.connection(), text, Comment.id, [], 4) as reader:
+    with Session(db.engine) as session, _GroupedRead(session.connection(), Comment.id, [Comment.body], [], 4) as reader:
         assert reader.read(first - 1, first + 3) == expected[:4]
         assert reads == [(first - 1, first + 3)]
         reads.clear()
@@ -128,8 +121,8 @@ def test_a_span_of_rows_at_once_ids_is_read_row_by_row_and_one_more_is_halved(ma
 
 def test_long_comments_past_a_tiny_group_limit_come_out_whole(mariadb, comments, monkeypatch):
     monkeypatch.setattr(module, "GROUP_BYTES", 64)
-    text, sizes = database_csv(CommentSelection(), chunk=8)
-    assert text == module_csv(CommentSelection())
+    text, sizes = database_csv(CommentSelection(), BASE, chunk=8)
+    assert text == oracle(CommentSelection())
     assert sum(sizes) == 24
 
 
@@ -138,8 +131,8 @@ def test_a_nul_in_a_body_or_a_title_reads_its_span_row_by_row(mariadb, users):
     bodies = ["before", "a\0b", "\0", "after,\0\r\nend", "last"]
     for body in bodies:
         make_comment(users["reader"], post, body=body, status="approved")
-    text, sizes = database_csv(CommentSelection(), chunk=5)
-    assert text == module_csv(CommentSelection())
+    text, sizes = database_csv(CommentSelection(), BASE, chunk=5)
+    assert text == oracle(CommentSelection())
     assert [row[7] for row in csv.reader(io.StringIO(text, newline=""))] == [
         "before",
         "a\0b",
@@ -157,8 +150,10 @@ def test_a_sparse_selection_grows_its_spans_to_span_growth_chunks(mariadb, users
     for n in range(60):
         make_comment(users["reader"], post, body=f"comment {n}", status="hidden" if n % 12 == 0 else "approved")
     hidden = CommentSelection(status="hidden")
-    text, sizes = database_csv(hidden, chunk=2, cache_limit=0)  # look-ups by ids: every grouped read is a span here
-    assert text == module_csv(hidden)
+    text, sizes = database_csv(
+        hidden, BASE, chunk=2, cache_limit=0
+    )  # look-ups by ids: every grouped read is a span here
+    assert text == oracle(hidden)
     assert sum(sizes) == 5
     spans = [hi - lo for lo, hi in reads]
     assert spans[0] == 2 and max(spans) == 6
@@ -166,8 +161,8 @@ def test_a_sparse_selection_grows_its_spans_to_span_growth_chunks(mariadb, users
 
 def test_an_export_puts_back_the_sessions_group_concat_limit(mariadb, comments):
     db.session.execute(sa.text("SET SESSION group_concat_max_len = 12345"))  # whatever the pooled connection had
-    text, _ = database_csv(CommentSelection(), session=db.session)
-    assert text == module_csv(CommentSelection())
+    text, _ = database_csv(CommentSelection(), BASE, session=db.session)
+    assert text == oracle(CommentSelection())
     assert db.session.scalar(sa.text("SELECT @@SESSION.group_concat_max_len")) == 12345
 
 
@@ -175,7 +170,7 @@ def test_a_slice_of_the_ids_is_read_grouped_and_whole(mariadb, comments, reads):
     first = db.session.scalar(sa.select(sa.func.min(Comment.id)))
     lower = CommentSelection(id_through=first + 9)
     upper = replace(lower, id_through=None, id_after=first + 9)
-    assert database_csv(lower, cache_limit=2)[0] + database_csv(upper, cache_limit=2)[0] == module_csv(
+    assert database_csv(lower, BASE, cache_limit=2)[0] + database_csv(upper, BASE, cache_limit=2)[0] == oracle(
         CommentSelection()
     )
     assert reads and all(first - 1 <= lo < hi for lo, hi in reads)
@@ -183,7 +178,7 @@ def test_a_slice_of_the_ids_is_read_grouped_and_whole(mariadb, comments, reads):
 
 def test_the_whole_post_table_read_grouped_names_every_post(mariadb, comments, monkeypatch):
     monkeypatch.setattr(module, "WHOLE_TABLE_AFTER", 1)
-    assert database_csv(CommentSelection(), chunk=4)[0] == module_csv(CommentSelection())
+    assert database_csv(CommentSelection(), BASE, chunk=4)[0] == oracle(CommentSelection())
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Post)) == 3
 
 
@@ -197,8 +192,8 @@ def test_rows_the_server_hands_over_in_another_order_are_written_in_id_order(mar
             yield parts[::-1]
 
     monkeypatch.setattr(_GroupedRead, "spans", reversed_spans)
-    text, sizes = database_csv(CommentSelection(), chunk=5)
-    assert text == module_csv(CommentSelection())
+    text, sizes = database_csv(CommentSelection(), BASE, chunk=5)
+    assert text == oracle(CommentSelection())
     assert sizes == [5, 5, 5, 5, 4]
 
 
@@ -208,11 +203,8 @@ def test_a_base_url_the_csv_module_quotes_comes_out_as_it_writes_it(mariadb, com
     inert, and braces or a percent sign in it are text."""
     monkeypatch.setattr(module, "WHOLE_TABLE_AFTER", whole_after)
     base = 'http://news.example/a,"b"/{c}/%d'
-    buffer = io.StringIO()
-    for rows in export_rows(CommentSelection(), base):
-        csv.writer(buffer).writerows(rows)
-    text = "".join(part for part, _ in csv_text(CommentSelection(), base, chunk=5))
-    assert text == buffer.getvalue()
+    text, _ = database_csv(CommentSelection(), base, chunk=5)
+    assert text == oracle(CommentSelection(), base)
     assert '"http://news.example/a,""b""/{c}/%d/en/posts/' in text
 
 
@@ -230,8 +222,8 @@ def test_a_grouped_exports_look_ups_read_their_whole_table_at_the_first_chunk(
         return real(self, cursor)
 
     monkeypatch.setattr(module._Lookup, "_fill_whole", fill_whole)
-    text, _ = database_csv(CommentSelection(), chunk=2, cache_limit=cache_limit)
-    assert text == module_csv(CommentSelection())
+    text, _ = database_csv(CommentSelection(), BASE, chunk=2, cache_limit=cache_limit)
+    assert text == oracle(CommentSelection())
     assert held_before_whole == [0, 0]  # posts, then authors: tried once, at the first chunk, before any read by id
     with Session(db.engine) as session:
         connection = session.connection()

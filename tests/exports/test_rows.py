@@ -22,7 +22,6 @@ from cms.exports.rows import (
     RowOrder,
     RowStyle,
     _Lookup,
-    csv_text,
     export_rows,
     neutralise,
     order_for,
@@ -32,7 +31,7 @@ from cms.extensions import db
 from cms.models import Comment, Post
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
-from tests.support.exports import expected_rows
+from tests.support.exports import database_csv, expected_rows, module_csv
 
 
 @pytest.fixture
@@ -209,20 +208,6 @@ def test_rows_read_on_while_the_caller_commits_and_another_thread_uses_the_pool(
 # the comment's collation compares equal to the ASCII ones, but which the csv module leaves alone), Chinese and emoji.
 TRICKY = ",\"\r\n=+-@\t' ，＂＝＋－＠中文é🎉x"
 BODIES = st.text(alphabet=TRICKY, max_size=12)
-
-
-def module_csv(chunks) -> str:
-    """What the csv module writes for `export_rows`' chunks: the oracle."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for rows in chunks:
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def database_csv(*args, **kwargs) -> tuple[str, list[int]]:
-    parts = list(csv_text(*args, **kwargs))
-    return "".join(text for text, _ in parts), [rows for _, rows in parts]
 
 
 def test_the_database_writes_the_csv_the_csv_module_writes(app, users):

@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import sqlalchemy as sa
 
+from cms.exports.rows import csv_text
 from cms.models import Comment, Post, User
 from tests.support.database import fresh
 
@@ -86,3 +87,17 @@ def libreoffice(source: Path, convert_to: str, outdir: Path, profile: Path) -> l
     written = sorted(set(outdir.iterdir()) - before)
     assert written, f"LibreOffice wrote nothing for {convert_to}"
     return written
+
+
+def module_csv(chunks) -> str:
+    """What the csv module writes for `export_rows`' chunks: the oracle."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for rows in chunks:
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def database_csv(*args, **kwargs) -> tuple[str, list[int]]:
+    parts = list(csv_text(*args, **kwargs))
+    return "".join(text for text, _ in parts), [rows for _, rows in parts]
