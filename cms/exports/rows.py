@@ -150,8 +150,9 @@ def _created_at(dialect: str, serial: bool) -> Any:
             seconds: Any = sa.func.timestampdiff(sa.text("SECOND"), "1899-12-30", Comment.created_at)
             return seconds / sa.literal_column("86400e0")
         return sa.func.date_format(Comment.created_at, "%Y-%m-%dT%H:%i:%sZ")
-    if serial:
-        seconds = sa.cast(sa.func.strftime("%s", Comment.created_at), sa.Integer) + SERIAL_EPOCH_SECONDS
+    if serial:  # SQLite's %s rounds to the millisecond (…:36.9996 gives :37): count from the text's whole second
+        second = sa.func.strftime("%Y-%m-%d %H:%M:%S", Comment.created_at)
+        seconds = sa.cast(sa.func.strftime("%s", second), sa.Integer) + SERIAL_EPOCH_SECONDS
         return seconds / sa.literal_column("86400.0")
     return sa.func.strftime("%Y-%m-%dT%H:%M:%SZ", Comment.created_at)
 

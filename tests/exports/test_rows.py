@@ -151,6 +151,25 @@ def test_dates_as_serial_numbers_are_days_since_1899_12_30_to_the_second(app, da
     assert serials == [(date - datetime(1899, 12, 30)) / timedelta(days=1) for date in dates]
 
 
+@pytest.mark.parametrize("fraction", [0, 0.0004, 0.4999, 0.5, 0.9996, 0.9999], ids=str)
+def test_dates_are_cut_to_their_second_in_both_forms(app, users, fraction):
+    """A date shows the second it is in, as text (csv) and as a serial number (xlsx) alike, never the next one:
+    SQLite counts seconds from a time rounded to the millisecond, which showed …:36.9996 as :37 in an xlsx only."""
+    post = make_post(users["author"], "published", title="Fractions")
+    comment = make_comment(users["reader"], post, body="A comment.", status="approved")
+    comment.created_at = datetime(2026, 11, 27, 22, 0, 36) + timedelta(seconds=fraction)
+    db.session.commit()
+    (stored,) = [datetime.fromisoformat(row[6].removesuffix("Z")) for row in expected_rows()]
+    assert stored == datetime(2026, 11, 27, 22, 0, 36)
+    ((text,),) = [[row[6] for row in part] for part in export_rows(CommentSelection(), "http://localhost/")]
+    serial_style = RowStyle(serial_dates=True)
+    ((serial,),) = [
+        [row[6] for row in part] for part in export_rows(CommentSelection(), "http://localhost/", style=serial_style)
+    ]
+    assert text == "2026-11-27T22:00:36Z"
+    assert serial == (stored - datetime(1899, 12, 30)) / timedelta(days=1)
+
+
 @pytest.mark.parametrize(
     ("text", "cell"),
     [
