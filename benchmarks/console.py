@@ -31,7 +31,12 @@ TABLES = {"users": "user", "posts": "post", "comments": "comment", "follows": "f
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 PRODUCT_PORT, STOCK_PORT = 8111, 8112
 DEEP_OFFSET = 25_000  # rows skipped by the "deep page" URL, whatever each app's page size
-ROWS_EXAMINED_LIMIT = 10_000  # the issue's ceiling per statement of a list request
+# The issue's ceiling per statement of a list request: "about 10,000" rows. A capped count (LIST_COUNT_CAP) reads
+# the cap's entries and the one past it, which is what tells "more than 10,000" from 10,000, and a count over a
+# derived table of cap + 1 rows reads once more to find its end: two entries over the cap are what the capped
+# count costs, not a scan.
+ROWS_EXAMINED_LIMIT = 10_000
+ROWS_PAST_THE_CAP = 2
 # The product with production settings; the secrets and salt are fixed so the seeded passwords and the
 # administrator's second factor keep working.
 PRODUCT_ENV = {
@@ -343,7 +348,7 @@ def export_report(runs: list[ExportRun], loads, label: str) -> str:
         for r in runs
     )
     began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in loads)
-    note = f"**{label}.** " if label else ""
+    note = f"**{label.rstrip('.')}.** " if label else ""
     return f"""
 {note}Every comment exported from the console (`/admin/comment/export/<format>/` with no filter, signed in as the
 administrator): the product under gunicorn (production settings, 2 sync workers) with Redis, and one
@@ -668,7 +673,11 @@ def report(args, url, counts, facts, timings, per_url, loads, sizes) -> str:
         counts_ = found["counts"]
         same = "same" if len(set(counts_.values())) == 1 else "**differ**"
         widest = found["widest"]
-        over = " **over 10,000**" if widest.rows_examined > ROWS_EXAMINED_LIMIT else ""
+        over = ""
+        if widest.rows_examined > ROWS_EXAMINED_LIMIT + ROWS_PAST_THE_CAP:
+            over = f" **over {ROWS_EXAMINED_LIMIT:,}**"
+        elif widest.rows_examined > ROWS_EXAMINED_LIMIT:
+            over = " (the capped count)"
         statement_rows.append(
             f"| {name} | {len(found['statements'])} | "
             f"{counts_['20/0']} / {counts_['50/0']} / {counts_['later']} (page {found['later_page']}; {same}) | "
@@ -684,7 +693,7 @@ def report(args, url, counts, facts, timings, per_url, loads, sizes) -> str:
                 f"**{name}** — {ms(statement.seconds)} ms, {statement.rows_examined:,} rows examined ({reads})\n\n"
                 f"```sql\n{short_sql(statement.sql)}\n```\n\n{explain_table(statement.explain)}\n"
             )
-    label = f"**{args.label}.** " if args.label else ""
+    label = f"**{args.label.rstrip('.')}.** " if args.label else ""
     began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
     data = ", ".join(f"{counts[name]:,} {name}" for name in TABLES)
     post_note = (
@@ -716,7 +725,8 @@ Statements of one request; the count at page size 20 / 50 / a later page (page 5
 rows of a shorter list; it should not change; each the fewer of two requests, as the content version is read at
 most once a second per process, on whichever request comes); the time spent in
 them and in the slowest one (ms); the most rows one statement examined (sum of the session's `Handler_read_*`
-deltas when run again alone; target ≤ {ROWS_EXAMINED_LIMIT:,}).
+deltas when run again alone; target: about {ROWS_EXAMINED_LIMIT:,}, where a capped count reads the cap's entries and up
+to {ROWS_PAST_THE_CAP} past it to tell "more than {ROWS_EXAMINED_LIMIT:,}" from {ROWS_EXAMINED_LIMIT:,}).
 
 | URL | statements | at 20 / 50 / later page | in statements | slowest | most rows examined |
 | --- | ---: | --- | ---: | ---: | ---: |
