@@ -1,8 +1,10 @@
 """Requests per second for the front page and a post page under gunicorn on loopback, next to a trivial
 Flask route served the same way in the same run (issue: post page ≥ 50 % of the trivial route, warm).
 
-With --redis-url the page cache is Redis, as deployed, and the CMS is measured twice: without the workers'
-local page copies (PAGE_CACHE_LOCAL_ITEMS=0: every hit is a Redis round trip) and with the default settings."""
+First as the CMS runs with no server (SQLite, the page cache in process); then, with --redis-url (by default
+Redis's database 13, flushed first), on the console's data set (cms_bench on MariaDB) with the page cache in Redis,
+as deployed, measured twice: without the workers' local page copies (PAGE_CACHE_LOCAL_ITEMS=0: every hit is a
+Redis round trip) and with the default settings."""
 
 import argparse
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from common import OUT, PYTHON, ROOT, progress, run, wait_for_port, write_section
 
+REDIS_URL = "redis://127.0.0.1:6379/13"  # flushed before the measurement
 LARGE = {"users": 10_000, "posts": 20_000, "comments": 1_000_000, "follows": 50_000}
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 
@@ -79,13 +82,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--small", action="store_true", help="a small data set, for trying the script")
     parser.add_argument(
-        "--redis-url", default=os.environ.get("CMS_BENCH_REDIS_URL"), help="the page cache in Redis, as deployed"
+        "--redis-url",
+        default=os.environ.get("CMS_BENCH_REDIS_URL", REDIS_URL),
+        help="then the page cache in Redis, as deployed, on the console's data set ('' to skip)",
     )
+    parser.add_argument("--redis-only", action="store_true", help="only the measurement with Redis")
     args = parser.parse_args()
-    if args.redis_url:
-        return main_with_redis(args)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
+    if not args.redis_only:
+        main_embedded(args)
+    if args.redis_url:
+        main_with_redis(args)
+
+
+def main_embedded(args) -> None:
+    """The CMS as it runs with no server: the page cache in process, SQLite unless --database-url says otherwise."""
     OUT.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{OUT / 'bench.db'}"
     scale = {"users": 200, "posts": 400, "comments": 5_000, "follows": 500} if args.small else LARGE
