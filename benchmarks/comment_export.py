@@ -275,7 +275,7 @@ after another; the best run is shown with the median of the runs beside it.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 {chr(10).join(lines)}
 """
-    write_section(f"Comment export, {total:,} rows (MariaDB, benchmark data set)", body)
+    write_section("Comment export of every comment (MariaDB, benchmark data set)", body)
     progress("written to benchmarks/results.md" + ("" if all(verdicts) else " (a target was not met)"))
 
 
