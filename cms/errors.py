@@ -69,9 +69,11 @@ def render_error(error: HTTPException):
         if not _wants_json() and request.path.startswith("/admin/"):
             return back_to_the_console_form()
         description = gettext("The file is larger than the upload limit of %(limit)s.", limit=upload_limit())
+    # What the error carries besides its page: Allow on a 405, Retry-After on a 429 or 503, WWW-Authenticate.
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if _wants_json():
-        return jsonify(error={"code": code, "title": title, "description": str(description)}), code
-    return render_template("errors/error.html", code=code, title=title, description=description), code
+        return jsonify(error={"code": code, "title": title, "description": str(description)}), code, headers
+    return render_template("errors/error.html", code=code, title=title, description=description), code, headers
 
 
 def back_to_the_console_form():

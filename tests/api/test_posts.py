@@ -102,6 +102,12 @@ def test_unknown_api_url_is_a_json_404(client):
     assert response.status_code == 404 and response.get_json()["error"]["code"] == 404
 
 
+def test_a_wrong_method_is_a_json_405_naming_the_methods_allowed(client):
+    response = client.post("/api/v1/posts", json={"title": "A post"})
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
 @pytest.mark.parametrize(
     ("count", "pages"), [(DEFAULT_PER_PAGE, 1), (DEFAULT_PER_PAGE + 1, 2)], ids=["full", "one-more"]
 )

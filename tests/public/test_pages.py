@@ -230,6 +230,13 @@ def test_follow_needs_csrf_sign_in_and_post(login_as, client, users):
     assert client.post("/en/authors/author/follow", data={"csrf_token": client.csrf()}).status_code == 302
 
 
+def test_a_wrong_method_is_a_405_page_naming_the_methods_allowed(login_as, users):
+    response = login_as("reader").get("/en/authors/author/follow")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert response.mimetype == "text/html"
+
+
 def test_user_without_follow_permission_is_refused(app, users):
     create_user("mute@example.com", "a-long-password", ["Moderator"])
     moderator = fresh(sa.select(Role).where(Role.name == "Moderator")).scalar_one()
