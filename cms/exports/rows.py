@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -488,10 +487,10 @@ def csv_text(
 ) -> Iterator[tuple[str, int]]:
     """The rows of `export_rows` as the csv module writes them (its excel dialect: minimal quoting, CRLF), a chunk
     at a time with its number of rows. The database writes each comment's own cells, status, date and body, as
-    one column of csv text (`comment_csv_cells`), and each post and author is written once into its cache entry:
-    the driver decodes four columns a row instead of six, and Python joins four strings. Read as `export_rows`;
-    on PyMySQL every comment, a status or a slice of ids in id order many comments to a result row, with look-up
-    entries written by the database too (`grouped_reads`)."""
+    one column of csv text (`comment_csv_cells`), and each post's and author's cells once, into its look-up entry
+    (`_csv_lookups`): the driver decodes four columns a row instead of six, and Python joins four strings. Read as
+    `export_rows`; on PyMySQL every comment, a status or a slice of ids in id order many comments to a result row
+    (`grouped_reads`)."""
     for rows, posts, authors in _with_posts_and_authors(selection, base_url, chunk, session, cache_limit, style, CSV):
         text = "".join(
             [f"{i},{posts[post_id]},{authors[author_id]},{cells}\r\n" for i, post_id, author_id, cells in rows]
@@ -501,11 +500,11 @@ def csv_text(
 
 class Shape(NamedTuple):
     """How an export's chunks read: `cells(style, dialect)`, a comment's columns after its id (the first two its
-    post's and author's ids), and what `post(title, url)` and `author(username, email)` keep for each."""
+    post's and author's ids), and `lookups(connection, cache_limit, base_url, grouped)`, the posts' and authors'
+    caches with what each keeps for a post and an author."""
 
     cells: Callable[[RowStyle, str], list[Any]]
-    post: Callable[[str, str], str]
-    author: Callable[[str, str], str]
+    lookups: Callable[..., tuple[_Lookup, _Lookup]]
 
 
 def _with_posts_and_authors(
@@ -519,19 +518,12 @@ def _with_posts_and_authors(
         return
     base_url = base_url.rstrip("/")
     connection = session.connection()
-
-    def post(_, title, locale, slug):
-        return shape.post(title, f"{base_url}/{locale}/posts/{slug}")
-
     cells = shape.cells(style, connection.dialect.name)
-    if shape is CSV and grouped_reads(selection, style, connection):
-        posts, authors = _csv_lookups(connection, cache_limit, base_url)
+    grouped = shape is CSV and grouped_reads(selection, style, connection)
+    posts, authors = shape.lookups(connection, cache_limit, base_url, grouped)
+    if grouped:
         chunks = _grouped_chunks(selection, chunk, session, cells)
     else:
-        posts = _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug)
-        authors = _Lookup(
-            connection, cache_limit, lambda _, u, e: shape.author(u, e), User.id, User.username, User.email
-        )
         chunks = _comment_chunks(selection, chunk, session, style, cells)
     cursor = connection.connection.driver_connection.cursor()
     try:
@@ -554,29 +546,48 @@ def _with_posts_and_authors(
         cursor.close()
 
 
-def _csv_lookups(connection, cache_limit: int, base_url: str) -> tuple[_Lookup, _Lookup]:
-    """The posts' and authors' look-ups of a grouped csv export, each entry the cells `CSV` makes, written by the
-    database (`_csv_cell`) and read many to a result row. Each reads its whole table at the first chunk, when the
-    table fits in `cache_limit`: such an export reads every comment, a status's or a process's share of them, which
-    name most posts and authors, and 10,000 of them read by ids first cost as much as the whole table."""
-    dialect, comma = connection.dialect.name, sa.literal(",", sa.Text)
-    url = sa.func.concat(f"{base_url}/", Post.locale, "/posts/", Post.slug, type_=sa.Text)
-    post = _csv_cell(Post.title, dialect) + comma + _csv_cell(url, dialect, inert=False)
-    author = _csv_cell(User.username, dialect) + comma + _csv_cell(User.email, dialect)
+def _tuple_lookups(connection, cache_limit: int, base_url: str, grouped: bool) -> tuple[_Lookup, _Lookup]:
+    """The posts' and authors' look-ups of `export_rows`: an entry is its two cells joined by NUL, split again per
+    row (`rsplit`; a tuple of two strings costs ~120 bytes more per entry). The second cell (a URL built from the
+    slug, an email) holds no NUL, so a NUL in the first one (a title, a username) stays in it."""
+
+    def post(_, title, locale, slug):
+        return f"{neutralise(title)}\0{base_url}/{locale}/posts/{slug}"
+
+    def author(_, username, email):
+        return f"{neutralise(username)}\0{neutralise(email)}"
+
     return (
-        _Lookup(connection, cache_limit, lambda _, entry: entry, Post.id, post, whole_after=1, grouped=True),
-        _Lookup(connection, cache_limit, lambda _, entry: entry, User.id, author, whole_after=1, grouped=True),
+        _Lookup(connection, cache_limit, post, Post.id, Post.title, Post.locale, Post.slug),
+        _Lookup(connection, cache_limit, author, User.id, User.username, User.email),
     )
 
 
+def _csv_lookups(connection, cache_limit: int, base_url: str, grouped: bool) -> tuple[_Lookup, _Lookup]:
+    """The posts' and authors' look-ups of `csv_text`: each entry its cells as csv, written by the database
+    (`_csv_cell`). A grouped export reads them many to a result row, and each its whole table at the first chunk
+    when the table fits in `cache_limit`: such an export reads every comment, a status's or a process's share of
+    them, which name most posts and authors, and 10,000 of them read by ids first cost as much as the whole table."""
+    dialect, comma = connection.dialect.name, sa.literal(",", sa.Text)
+    url = sa.literal(f"{base_url}/", sa.Text) + Post.locale + sa.literal("/posts/", sa.Text) + Post.slug
+    post = _csv_cell(Post.title, dialect) + comma + _csv_cell(url, dialect, inert=False)
+    author = _csv_cell(User.username, dialect) + comma + _csv_cell(User.email, dialect)
+    whole_after = 1 if grouped else None
+    return (
+        _Lookup(connection, cache_limit, _entry, Post.id, post, whole_after=whole_after, grouped=grouped),
+        _Lookup(connection, cache_limit, _entry, User.id, author, whole_after=whole_after, grouped=grouped),
+    )
+
+
+def _entry(_, entry: str) -> str:
+    """A look-up entry the database wrote whole."""
+    return entry
+
+
 # -- csv text written by the database --------------------------------------------------------------------
-_CSV_SPECIAL = re.compile('[,"\r\n]')  # what makes the csv module quote a cell
-
-
 def csv_cells(*values: str) -> str:
-    """`values` as one line of the csv module's writing, without its line end."""
-    if not any(_CSV_SPECIAL.search(value) for value in values):
-        return ",".join(values)  # what the csv module writes for cells it does not quote, three times sooner
+    """`values` as one line of the csv module's writing, without its line end: the status labels, which the
+    database writes into every row as literals."""
     buffer = io.StringIO()  # one per call: exports run in worker threads and in requests at once
     csv.writer(buffer).writerow(values)
     return buffer.getvalue()[:-2]
@@ -635,16 +646,6 @@ def _csv_cell(column: Any, dialect: str, inert: bool = True) -> Any:
     return sa.case((needs_quotes, quoted), else_=prefix + value)
 
 
-# What export_rows and csv_text read. A row tuple's look-up entry is its two cells joined by NUL, split again per row
-# (`rsplit`): a tuple of two strings costs ~120 bytes more per entry. The second cell (a URL built from the slug, an
-# email) holds no NUL, so a NUL in the first one (a title, a username) stays in it. A csv entry is its cells as csv.
-TUPLES = Shape(
-    row_cells,
-    lambda title, url: f"{neutralise(title)}\0{url}",
-    lambda username, email: f"{neutralise(username)}\0{neutralise(email)}",
-)
-CSV = Shape(
-    comment_csv_cells,
-    lambda title, url: csv_cells(neutralise(title), url),
-    lambda username, email: csv_cells(neutralise(username), neutralise(email)),
-)
+# What export_rows and csv_text read.
+TUPLES = Shape(row_cells, _tuple_lookups)
+CSV = Shape(comment_csv_cells, _csv_lookups)

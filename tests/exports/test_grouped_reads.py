@@ -227,7 +227,7 @@ def test_a_grouped_exports_look_ups_read_their_whole_table_at_the_first_chunk(
     assert held_before_whole == [0, 0]  # posts, then authors: tried once, at the first chunk, before any read by id
     with Session(db.engine) as session:
         connection = session.connection()
-        posts, _authors = module._csv_lookups(connection, cache_limit, "http://localhost")
+        posts, _authors = module._csv_lookups(connection, cache_limit, "http://localhost", grouped=True)
         posts.fill(
             connection.connection.driver_connection.cursor(), {db.session.scalar(sa.select(sa.func.min(Post.id)))}
         )

@@ -277,6 +277,18 @@ def test_database_csv_rows_name_their_own_post_and_author_whatever_the_cache_lim
     ]
 
 
+@pytest.mark.parametrize("whole_after", [1, 10**6], ids=["whole-table", "by-ids"])
+def test_a_base_url_the_csv_module_quotes_comes_out_as_it_writes_it_row_by_row(app, spread, monkeypatch, whole_after):
+    """A csv's post entries are written by the database on either database, row by row too (one author's comments):
+    the URL quoted as the csv module quotes it, never made inert, and braces or a percent sign in it are text."""
+    monkeypatch.setattr("cms.exports.rows.WHOLE_TABLE_AFTER", whole_after)
+    base = 'http://news.example/a,"b"/{c}/%d'
+    selection = CommentSelection(author="reader")
+    text, _ = database_csv(selection, base, chunk=4)
+    assert text == module_csv(export_rows(selection, base))
+    assert text.count('"http://news.example/a,""b""/{c}/%d/en/posts/') == 7  # the reader's 7 of the 42
+
+
 # -- look-ups: a chunk at a time, then the whole table ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("asked", "limit", "whole"),
