@@ -396,10 +396,11 @@ class _Lookup(dict):
         Even after the whole table, ids are checked: each statement reads what is committed when it starts (SQLite;
         MariaDB at READ COMMITTED), so a post made during the export can come after it, and one deleted since its
         comments were read is gone."""
-        # Not `ids - self.keys()`: a set minus a keys view walks every key held (100,000 per chunk).
+        # Not `ids - self.keys()`: a set minus a keys view walks every key held (100,000 per chunk). A keys view's
+        # >= looks up each of `ids` in C, and once the whole table is held every id is almost always there.
+        if self.keys() >= ids:
+            return set()
         missing = {i for i in ids if i not in self}
-        if not missing:
-            return missing
         self.read += len(missing)
         if self.read >= self.whole_after and self.read - len(missing) < self.whole_after and self._fill_whole(cursor):
             return {i for i in missing if i not in self}
