@@ -21,11 +21,13 @@ from cms.comments import (
     STATUS_LABELS,
     CommentSelection,
     count_within,
+    counted_size,
     deactivate_authors,
     delete_comments,
     id_batches,
     moderate,
     moderate_one,
+    only_status,
     search_clause,
     selected_id_batches,
     selection_clauses,
@@ -298,11 +300,10 @@ class CommentView(CommentExportViews, StaffModelView):
         """With no filter but the status, the tabs' counters are the list's count; with only a search, the
         search index counts alone (no comment row is read)."""
         selection = self.current_selection()
-        narrowed = {key: value for key, value in selection.to_json().items() if value and key != "status"}
-        if not narrowed:
-            counts = self._status_counts()
-            return ListCount(counts.get(selection.status, 0) if selection.status else sum(counts.values()))
-        if set(narrowed) == {"search"} and not selection.status:
+        if only_status(selection):
+            return ListCount(counted_size(selection, self._status_counts()))
+        narrowed = {key for key, value in selection.to_json().items() if value and key != "status"}
+        if narrowed == {"search"} and not selection.status:
             found = comment_search_count(selection.search, cap)
             if found is not None:
                 return ListCount(found) if cap is None or found <= cap else ListCount(cap, exact=False)

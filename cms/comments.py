@@ -4,7 +4,7 @@ and bulk moderation in batched statements."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 
@@ -167,6 +167,22 @@ def selection_clauses(selection: CommentSelection) -> list:
 
 def count_selected(selection: CommentSelection) -> int:
     return db.session.scalar(select(func.count(Comment.id)).where(*selection_clauses(selection))) or 0
+
+
+def only_status(selection: CommentSelection) -> bool:
+    """Whether the selection has no filter but (at most) a status: the status counters know its size."""
+    return not any(value for key, value in selection.to_json().items() if key != "status")
+
+
+def counted_size(selection: CommentSelection, counts: Mapping[str, int]) -> int:
+    """The size of a selection with no filter but a status (`only_status`), from the status counters (`counts`, as
+    `status_counts` reads them)."""
+    return counts.get(selection.status, 0) if selection.status else sum(counts.values())
+
+
+def selection_size(selection: CommentSelection) -> int:
+    """How many comments the selection holds: from the counters when they know (no comment read), else counted."""
+    return counted_size(selection, status_counts()) if only_status(selection) else count_selected(selection)
 
 
 def count_within(selection: CommentSelection, budget: int) -> tuple[int, bool]:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 
 from cms import audit, outages
-from cms.comments import CommentSelection, count_selected
+from cms.comments import CommentSelection, selection_size
 from cms.exports.jobs import (
     download_path,
     exports_dir,
@@ -114,7 +114,7 @@ def deliver(
     if fmt not in FORMATS:
         raise ExportError(_l("Unknown export format '%(format)s'.", format=fmt))
     config = current_app.config
-    total = count_selected(selection) if total is None else total
+    total = selection_size(selection) if total is None else total
     if path is None and total > config["EXPORT_ASYNC_ROWS"]:
         _temporary_file(fmt).unlink()  # the job's file goes there: a folder that refuses is said now, not later
         job = record_job(user, selection, fmt, locale, base_url, total, order)

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from cms import audit, leases, outages
-from cms.comments import CommentSelection, count_selected
+from cms.comments import CommentSelection, selection_size
 from cms.exports.rows import RowOrder
 from cms.exports.writers import FORMATS, ExportError, disk_error, export_to_file
 from cms.extensions import db
@@ -205,7 +205,7 @@ def run_again(user: User, job: ExportJob) -> tuple[ExportJob, bool]:
         selection = CommentSelection.from_json(data)
     except (TypeError, ValueError, KeyError):
         raise ExportError(_l("This export's selection can no longer be read; export from the comment list.")) from None
-    total = count_selected(selection)
+    total = selection_size(selection)
     rerun = record_job(user, selection, job.format, job.locale, base_url, total, order)
     db.session.flush()
     claimed = db.session.execute(
