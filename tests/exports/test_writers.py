@@ -66,6 +66,8 @@ def test_csv_on_two_processes_is_the_same_file_as_on_one(app, bulk, tmp_path, mo
     with caplog.at_level(logging.INFO, logger="cms.exports"):
         written = export_to_file(CommentSelection(), "csv", two, "en", "http://localhost/", seen.append, parallel=True)
     assert "csv export on two processes" in caplog.text
+    lowest, highest = db.session.execute(sa.select(sa.func.min(Comment.id), sa.func.max(Comment.id))).one()
+    assert f"ids up to {(lowest + highest) // 2} in one" in caplog.text  # the middle of the ids, no OFFSET read
     assert written == BULK and sum(seen) == BULK
     assert two.read_bytes() == one.read_bytes()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["one.csv", "two.csv"]  # no part left
