@@ -47,8 +47,8 @@ def make_follow(follower: User, followed: User) -> Follow:
 def make_translation(post: Post, locale: str, title: str = "Traducción", body: str = "Texto.", current: bool = True):
     """A translation of `post`; `current`: marked current against the original's text as it is now."""
     translation = PostTranslation(post=post, locale=locale, title=title, body=body, body_html=render_markdown(body))
+    db.session.add(translation)  # before reading the post: its expired columns load with an autoflush
     if current:
         mark_current(translation, post)
-    db.session.add(translation)
     db.session.commit()
     return translation
