@@ -25,6 +25,9 @@ class Config:
     REDIS_RETRY_AFTER = 5.0
     EXPORTS_DIR: str | None = None  # background export files; default: instance/exports
     IMPORTS_DIR: str | None = None  # account imports between dry run and apply; default: instance/imports
+    # An account import's preview (its rows, people's details) can be applied for this many seconds after the dry
+    # run; then it is gone, removed when it is asked for or when the next dry run is kept.
+    IMPORT_PREVIEW_LIFETIME = 3600
     LOCALES = "en,zh,es"
     DEFAULT_LOCALE = "en"
     MAIL_SERVER: str | None = None  # None: outgoing mail is written to the log

@@ -178,12 +178,15 @@ IMPORTED_COLUMNS = ("email", "username", "name", "locale", "password", "active",
 
 # -- the dry run's rows, kept between the preview and "apply" -----------------------------------------
 def keep_pending(rows: list[ImportRow], user: User) -> str:
-    return previews.keep(Path(current_app.config["IMPORTS_DIR"]), "", user.id, [asdict(row) for row in rows])
+    config = current_app.config
+    payload = [asdict(row) for row in rows]
+    return previews.keep(Path(config["IMPORTS_DIR"]), "", user.id, payload, config["IMPORT_PREVIEW_LIFETIME"])
 
 
 def take_pending(token: str, user: User) -> list[ImportRow]:
     try:
-        rows = previews.take(Path(current_app.config["IMPORTS_DIR"]), "", token, user.id)
+        config = current_app.config
+        rows = previews.take(Path(config["IMPORTS_DIR"]), "", token, user.id, config["IMPORT_PREVIEW_LIFETIME"])
     except previews.PreviewGone:
         raise AccountImportError("This import is unknown or has expired; upload the file again.") from None
     except previews.PreviewForeign:

@@ -1,7 +1,9 @@
-"""What a dry run found, kept on disk between the preview a user reviews and the "apply" they confirm."""
+"""What a dry run found, kept on disk between the preview a user reviews and the "apply" they confirm, for at
+most its lifetime: a preview nobody applied holds people's details, and goes once it is that old."""
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -16,19 +18,27 @@ class PreviewForeign(PermissionError):
     """The preview belongs to another user."""
 
 
-def keep(directory: Path, prefix: str, user_id: int, payload) -> str:
+def keep(directory: Path, prefix: str, user_id: int, payload, lifetime: float) -> str:
+    """Keep `payload` for its owner; its token. The previews `lifetime` seconds old or more are removed first."""
     directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob(f"{prefix}*.json"):
+        if TOKEN.fullmatch(path.stem.removeprefix(prefix)) and _expired(path, lifetime):
+            path.unlink(missing_ok=True)
     token = uuid.uuid4().hex
     (directory / f"{prefix}{token}.json").write_text(json.dumps({"user_id": user_id, "payload": payload}))
     return token
 
 
-def take(directory: Path, prefix: str, token: str, user_id: int):
-    """The kept payload, removed so it is applied once; only its owner may take it."""
+def take(directory: Path, prefix: str, token: str, user_id: int, lifetime: float):
+    """The kept payload, removed so it is applied once; only its owner may take it, and only while it is younger
+    than `lifetime` seconds."""
     if not TOKEN.fullmatch(token or ""):
         raise PreviewGone(token)
     path = directory / f"{prefix}{token}.json"
     try:
+        if _expired(path, lifetime):
+            path.unlink(missing_ok=True)
+            raise PreviewGone(token)
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         raise PreviewGone(token) from None
@@ -36,3 +46,8 @@ def take(directory: Path, prefix: str, token: str, user_id: int):
         raise PreviewForeign(token)
     path.unlink(missing_ok=True)
     return data["payload"]
+
+
+def _expired(path: Path, lifetime: float) -> bool:
+    """Whether the preview at `path` was written `lifetime` seconds ago or more (OSError when it is not there)."""
+    return time.time() - path.stat().st_mtime >= lifetime

@@ -1,7 +1,10 @@
 """Bulk account import: template, dry run with every error, all or nothing, invitations through the outbox."""
 
 import io
+import os
 import re
+import time
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -180,6 +183,49 @@ def test_a_stale_or_foreign_token_is_refused(login_as, users):
         "/admin/user-import/apply/", data={"token": "../../etc/passwd", "csrf_token": browser.csrf()}
     )
     assert "unknown or has expired" in browser.get(response.location).get_data(as_text=True)
+
+
+def preview_files(app) -> set[Path]:
+    return set(Path(app.config["IMPORTS_DIR"]).glob("*.json"))
+
+
+def dry_run(app, browser, email: str) -> tuple[str, Path]:
+    """Upload a one-person file: the preview page, and the preview kept for it."""
+    before = preview_files(app)
+    html = upload(browser, csv_bytes([[email, email.split("@")[0], "Someone", "Reader", "en"]]), "people.csv")
+    (preview,) = preview_files(app) - before
+    return html.get_data(as_text=True), preview
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make the preview at `path` look written `seconds` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.mark.parametrize(("written_ago", "applied"), [(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
+def test_a_preview_can_be_applied_until_it_is_its_lifetime_old(app, login_as, users, written_ago, applied):
+    app.config["IMPORT_PREVIEW_LIFETIME"] = 60
+    browser = login_as("administrator")
+    html, preview = dry_run(app, browser, "ann@example.org")
+    age(preview, written_ago)
+    page = browser.get(apply(browser, html).location).get_data(as_text=True)
+    assert ("1 account was created" in page) == applied
+    assert ("unknown or has expired" in page) != applied
+    assert user_count() == len(users) + applied
+    assert not preview.exists()  # applied once, or gone with its age
+
+
+@pytest.mark.parametrize(("written_ago", "kept"), [(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
+def test_the_next_dry_run_removes_previews_of_the_lifetime_age(app, login_as, users, written_ago, kept):
+    """A preview nobody applied (it holds people's details) is gone once it is the lifetime old, whoever's it was."""
+    app.config["IMPORT_PREVIEW_LIFETIME"] = 60
+    browser = login_as("administrator")
+    _, earlier = dry_run(app, browser, "ann@example.org")
+    age(earlier, written_ago)
+    _, later = dry_run(app, browser, "bob@example.org")
+    assert earlier.exists() == kept
+    assert later.exists()
 
 
 @pytest.mark.parametrize(("role", "status"), [(None, 302), ("moderator", 403), ("editor", 403)])
