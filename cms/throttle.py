@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, session
 from flask_babel import ngettext
 from flask_limiter import Limiter
 from flask_security.forms import LoginForm
@@ -30,13 +30,15 @@ LIMITED_ENDPOINTS: dict[str, tuple[str, str | None]] = {
     "security.register": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
     "security.forgot_password": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
     "security.send_confirmation": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", "ACCOUNT_MAIL_LIMIT_PER_ACCOUNT"),
-    # Second steps of signing in, where Flask-Security offers them (re-authentication, two-factor codes): the
-    # account is the signed-in (or half signed-in) one, so they are limited per address.
+    # Second steps of signing in, where Flask-Security offers them (re-authentication, two-factor and recovery codes):
+    # limited per address; a code also per account, the one whose password the session gave (`half_signed_in`), so
+    # that someone holding a password cannot go on guessing its codes from many addresses.
     "security.verify": ("LOGIN_LIMIT_PER_ADDRESS", None),
-    "security.two_factor_token_validation": ("LOGIN_LIMIT_PER_ADDRESS", None),
+    "security.two_factor_token_validation": ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT"),
     "security.two_factor_rescue": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", None),
-    "security.mf_recovery": ("LOGIN_LIMIT_PER_ADDRESS", None),
+    "security.mf_recovery": ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT"),
 }
+CODE_STEPS = {"security.two_factor_token_validation", "security.mf_recovery"}  # counted by `half_signed_in`
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +54,8 @@ def init_app(app: Flask) -> None:
         if view is None:
             continue
         message = sign_in_wait if per_address == "LOGIN_LIMIT_PER_ADDRESS" else form_wait
-        limits = [(per_address, client_address)] + ([(per_account, submitted_account)] if per_account else [])
+        account = half_signed_in if endpoint in CODE_STEPS else submitted_account
+        limits = [(per_address, client_address)] + ([(per_account, account)] if per_account else [])
         for setting, key_func in limits:
             view = limiter.limit(_setting(setting), key_func=key_func, methods=["POST"], error_message=message)(view)
         app.view_functions[endpoint] = view
@@ -77,6 +80,12 @@ def submitted_account() -> str:
     data = request.form or request.get_json(silent=True) or {}
     name = (data.get("email") or data.get("username") or "") if isinstance(data, dict) else ""
     return f"account:{str(name).strip().lower()[:255]}"
+
+
+def half_signed_in() -> str:
+    """The account a code is sent for: the one whose password this session gave (Flask-Security keeps its
+    fs_uniquifier in the session until the code is right)."""
+    return f"code-for:{session.get('tf_user_id') or '-'}"
 
 
 def _minutes_to_wait() -> int:

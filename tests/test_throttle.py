@@ -62,6 +62,48 @@ def test_a_form_is_answered_up_to_its_limit_and_refused_with_429_one_past_it(
         assert other.status_code != 429
 
 
+# The second steps of signing in, where a code is typed: the path, how it says a code is wrong.
+CODE_STEPS = [("/tf-validate", "Invalid code"), ("/mf-recovery", "Recovery code invalid")]
+
+
+@pytest.mark.parametrize(("step", "invalid"), CODE_STEPS, ids=["authenticator-code", "recovery-code"])
+def test_codes_for_one_account_are_answered_up_to_its_limit_from_any_address_and_refused_one_past_it(
+    app, tmp_path, storage, users, login_as, step, invalid
+):
+    """Someone holding the editor's password guesses their codes from a new address each time: the account's limit
+    stops them (even for the right authenticator code), while another account's code step is still answered."""
+    if step == "/mf-recovery":  # offered to accounts that made recovery codes
+        for role in ("editor", "moderator"):
+            login_as(role).submit("/mf-recovery-codes", {"generate_new_codes": "Generate New Recovery Codes"})
+    with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ACCOUNT="3 per minute") as [limited]:
+
+        def reach_the_step(browser, email: str) -> None:
+            assert browser.submit("/login", {"email": email, "password": PASSWORD}).status_code == 302
+            if step == "/mf-recovery":
+                assert browser.submit("/tf-rescue", {"help_setup": "recovery_code"}).location == step
+
+        guesser = visitor(limited)
+        reach_the_step(guesser, users["editor"].email)
+
+        def code(n: int, right: bool = False):
+            guesser.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+            return guesser.submit(step, {"code": totp_code() if right else wrong_code()})
+
+        answered = [code(n) for n in range(3)]
+        assert [r.status_code for r in answered] == [200] * 3
+        assert all(invalid in r.get_data(as_text=True) for r in answered)
+        refused = code(3, right=step == "/tf-validate")
+        assert refused.status_code == 429 and SIGN_IN_WAIT in refused.get_data(as_text=True)
+        assert guesser.get("/admin/").status_code == 302, "not signed in"
+        other = visitor(limited, "198.51.100.1")  # an address the guesser used: the per-address limit is not the one
+        reach_the_step(other, users["moderator"].email)
+        assert other.submit(step, {"code": wrong_code()}).status_code == 200
+
+
+def wrong_code() -> str:
+    return f"{(int(totp_code()) + 500_000) % 1_000_000:06d}"
+
+
 def test_only_posts_are_counted(app, tmp_path, storage):
     with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ADDRESS="2 per minute") as [limited]:
         browser = visitor(limited)
