@@ -44,6 +44,7 @@ class Config:
     MAIL_MAX_ATTEMPTS = 5
     MAIL_RETRY_BASE_SECONDS = 60
     MAIL_BATCH = 50  # mails one worker claims at a time
+    MAIL_KEEP_SENT = 7 * 24 * 3600  # seconds a sent mail stays in the outbox; then it is deleted, with its link
     MAIL_TIMEOUT = 30  # seconds the SMTP server may take to answer
     # How long an invitation link (an account an administrator created) can be used to set a password.
     INVITATION_LIFETIME = 7 * 24 * 3600

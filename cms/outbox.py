@@ -197,6 +197,18 @@ def requeue_stale() -> int:
     return count
 
 
+def purge_sent() -> int:
+    """Delete the mail sent MAIL_KEEP_SENT seconds ago or more; how many. Its text may hold a link that still works
+    (an invitation, a reset) and people's details, which the outbox need not keep once the mail is delivered; a
+    failed or queued mail stays, whatever its age."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["MAIL_KEEP_SENT"])
+    gone = db.session.execute(
+        sa.delete(OutgoingMail).where(OutgoingMail.status == MailStatus.SENT, OutgoingMail.sent_at <= cutoff)
+    )
+    db.session.commit()
+    return gone.rowcount  # type: ignore[attr-defined]
+
+
 def claim_due(limit: int) -> str | None:
     """Claim up to `limit` due mails for this worker under a new lease token, each counted as an attempt;
     the token, or None when nothing is due."""
@@ -293,8 +305,10 @@ def send_claimed(token: str) -> int:
 
 def send_due_mail() -> int:
     """Send every mail that is due now, a claim of MAIL_BATCH at a time, after putting back in the queue what a
-    dead worker held; how many went out. What RQ's job, the thread and `flask cms send-mail` run."""
+    dead worker held and deleting what was sent MAIL_KEEP_SENT seconds ago; how many went out. What RQ's job, the
+    thread and `flask cms send-mail` run."""
     requeue_stale()
+    purge_sent()
     sent = 0
     while (token := claim_due(current_app.config["MAIL_BATCH"])) is not None:
         sent += send_claimed(token)

@@ -160,8 +160,8 @@ def test_a_claim_whose_heartbeat_is_stale_after_old_goes_back_to_the_queue_and_n
         clock.shift(timedelta(seconds=1))
         assert outbox.requeue_stale() == 1 and state(mail_id) == ("queued", 1)
         assert outbox.send_due_mail() == 1 and state(mail_id) == ("sent", 2)
+        assert outbox_rows()[0].lease_token is None  # read on the test's clock: months later it is deleted as sent
     assert [mail["to"] for mail in sent_mail(app)] == ["ann@example.com"]
-    assert outbox_rows()[0].lease_token is None
 
 
 def test_two_workers_never_claim_the_same_mail(app):
@@ -206,3 +206,18 @@ def test_a_mail_whose_last_attempt_died_with_its_worker_stays_failed(app, monkey
             outbox.requeue_stale()
             assert state(mail_id) == (("queued", 1) if attempt == 1 else ("failed", 2))
     assert outbox_rows()[0].last_error == leases.STOPPED
+
+
+@pytest.mark.parametrize(("sent_ago", "kept"), [(59, True), (60, False)], ids=["a-second-young", "kept-its-time"])
+def test_a_sent_mail_is_deleted_once_kept_its_time_and_a_failed_one_stays(app, sink, monkeypatch, sent_ago, kept):
+    """Sent mail (its text may hold a working link) goes once it is MAIL_KEEP_SENT old, when mail is next sent."""
+    monkeypatch.setitem(app.config, "MAIL_KEEP_SENT", 60)
+    with time_machine.travel(START.replace(tzinfo=UTC), tick=False) as clock:
+        sink.refuse_next(1, "550 5.1.1 No such mailbox")
+        failed, sent = queue("nobody@example.com"), queue("ann@example.com")
+        assert outbox.send_due_mail() == 1
+        clock.shift(timedelta(seconds=sent_ago))
+        later = queue("bob@example.com")
+        assert outbox.send_due_mail() == 1
+        held = {row.id: row.status for row in outbox_rows()}
+    assert held == {failed: "failed", later: "sent", **({sent: "sent"} if kept else {})}
