@@ -1,6 +1,7 @@
 """What a dry run found, kept on disk between the preview a user reviews and the "apply" they confirm, for at
 most its lifetime: a preview nobody applied holds people's details, and goes once it is that old."""
 
+import contextlib
 import json
 import re
 import time
@@ -22,8 +23,9 @@ def keep(directory: Path, prefix: str, user_id: int, payload, lifetime: float) -
     """Keep `payload` for its owner; its token. The previews `lifetime` seconds old or more are removed first."""
     directory.mkdir(parents=True, exist_ok=True)
     for path in directory.glob(f"{prefix}*.json"):
-        if TOKEN.fullmatch(path.stem.removeprefix(prefix)) and _expired(path, lifetime):
-            path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # applied or removed by another request meanwhile
+            if TOKEN.fullmatch(path.stem.removeprefix(prefix)) and _expired(path, lifetime):
+                path.unlink(missing_ok=True)
     token = uuid.uuid4().hex
     (directory / f"{prefix}{token}.json").write_text(json.dumps({"user_id": user_id, "payload": payload}))
     return token

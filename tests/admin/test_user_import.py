@@ -228,6 +228,21 @@ def test_the_next_dry_run_removes_previews_of_the_lifetime_age(app, login_as, us
     assert later.exists()
 
 
+def test_a_preview_gone_while_the_next_dry_run_sweeps_is_no_error(app, login_as, users, monkeypatch):
+    """Another request applied (or swept) a preview between the folder's listing and its age being read."""
+    from cms import previews
+
+    listed, imports = previews.Path.glob, Path(app.config["IMPORTS_DIR"])
+
+    def glob(folder, pattern):
+        found = list(listed(folder, pattern))
+        return iter([*found, folder / f"{'0' * 32}.json"] if folder == imports else found)
+
+    monkeypatch.setattr(previews.Path, "glob", glob)
+    html, preview = dry_run(app, login_as("administrator"), "ann@example.org")
+    assert 'name="token"' in html and preview.exists()
+
+
 @pytest.mark.parametrize(("role", "status"), [(None, 302), ("moderator", 403), ("editor", 403)])
 def test_import_is_for_administrators_only(login_as, role, status):
     browser = login_as(role)
