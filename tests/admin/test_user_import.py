@@ -203,12 +203,20 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (then, then))
 
 
-@pytest.mark.parametrize(("written_ago", "applied"), [(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
-def test_a_preview_can_be_applied_until_it_is_its_lifetime_old(app, login_as, users, written_ago, applied):
-    app.config["IMPORT_PREVIEW_LIFETIME"] = 60
+@pytest.fixture(params=[(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
+def aged_preview(request, app, login_as, monkeypatch):
+    """An administrator's dry run whose preview was written 59 s ago (young) or 60 s ago, the lifetime (60 here):
+    (browser, preview page, preview file, young)."""
+    monkeypatch.setitem(app.config, "IMPORT_PREVIEW_LIFETIME", 60)
+    written_ago, young = request.param
     browser = login_as("administrator")
     html, preview = dry_run(app, browser, "ann@example.org")
     age(preview, written_ago)
+    return browser, html, preview, young
+
+
+def test_a_preview_can_be_applied_until_it_is_its_lifetime_old(users, aged_preview):
+    browser, html, preview, applied = aged_preview
     page = browser.get(apply(browser, html).location).get_data(as_text=True)
     assert ("1 account was created" in page) == applied
     assert ("unknown or has expired" in page) != applied
@@ -216,13 +224,9 @@ def test_a_preview_can_be_applied_until_it_is_its_lifetime_old(app, login_as, us
     assert not preview.exists()  # applied once, or gone with its age
 
 
-@pytest.mark.parametrize(("written_ago", "kept"), [(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
-def test_the_next_dry_run_removes_previews_of_the_lifetime_age(app, login_as, users, written_ago, kept):
+def test_the_next_dry_run_removes_previews_of_the_lifetime_age(app, aged_preview):
     """A preview nobody applied (it holds people's details) is gone once it is the lifetime old, whoever's it was."""
-    app.config["IMPORT_PREVIEW_LIFETIME"] = 60
-    browser = login_as("administrator")
-    _, earlier = dry_run(app, browser, "ann@example.org")
-    age(earlier, written_ago)
+    browser, _, earlier, kept = aged_preview
     _, later = dry_run(app, browser, "bob@example.org")
     assert earlier.exists() == kept
     assert later.exists()
