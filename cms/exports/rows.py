@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cms import catalog_store
-from cms.comments import STATUS_LABELS, CommentSelection, selection_clauses
+from cms.comments import STATUS_LABELS, CommentSelection, only_status, selection_clauses
 from cms.extensions import db, replica_engine
 from cms.models import COMMENT_STATUSES, Comment, Post, User
 
@@ -239,13 +239,8 @@ def grouped_reads(selection: CommentSelection, style: RowStyle, connection) -> b
     """Whether a csv export reads its comments grouped: on PyMySQL, in id order, selected by status and id slice
     alone. Narrower filters (a post, an author, dates, a search) select few comments spread over the ids, which the
     index of their filter finds faster than spans of ids would."""
-    narrowed = (selection.post_id, selection.post_title, selection.author, selection.created_from)
-    return (
-        connection.dialect.driver == "pymysql"
-        and style.order == ID_ORDER
-        and not any(narrowed)
-        and not (selection.created_before or selection.search)
-    )
+    unsliced = replace(selection, id_after=None, id_through=None)
+    return connection.dialect.driver == "pymysql" and style.order == ID_ORDER and only_status(unsliced)
 
 
 class _GroupedRead:
