@@ -9,6 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from cms import audit, previews
@@ -58,12 +60,20 @@ def read_rows(records: list[dict], max_rows: int = MAX_ROWS) -> list[ImportRow]:
     """Turn spreadsheet records (header → value) into rows, checking the header first; a file of more than
     `max_rows` rows is refused whole."""
     if not records:
-        raise AccountImportError("The file has no rows under its header.")
+        raise AccountImportError(_l("The file has no rows under its header."))
     if len(records) > max_rows:
-        raise AccountImportError(f"The file has {len(records):,} rows; import at most {max_rows:,} at a time.")
+        raise AccountImportError(
+            _l(
+                "The file has %(rows)s rows; import at most %(most)s at a time.",
+                rows=format(len(records), ","),
+                most=format(max_rows, ","),
+            )
+        )
     normalised = [{str(k).strip().lower(): v for k, v in record.items()} for record in records]
     if "email" not in normalised[0]:
-        raise AccountImportError(f"The first row must be the header: {', '.join(COLUMNS)} (email is required).")
+        raise AccountImportError(
+            _l("The first row must be the header: %(columns)s (email is required).", columns=", ".join(COLUMNS))
+        )
     rows = []
     for number, record in enumerate(normalised, start=2):
         if not any(_cell(record, key) for key in (*COLUMNS, PASSWORD_COLUMN)):
@@ -94,23 +104,31 @@ def validate(rows: list[ImportRow]) -> list[ImportRow]:
         try:
             row.email = security._mail_util.validate(row.email).lower()
         except ValueError as exc:
-            row.errors.append(f"invalid email address {row.email!r} ({exc})" if row.email else "email is missing")
+            row.errors.append(
+                _("invalid email address %(email)s (%(reason)s)", email=repr(row.email), reason=exc)
+                if row.email
+                else _("email is missing")
+            )
         if not row.username and row.email and "@" in row.email:
             row.username = re.sub(r"[^a-z0-9_.-]", "", row.email.split("@", 1)[0].lower())[:64]
         if not USERNAME.match(row.username or ""):
-            row.errors.append(f"username {row.username!r} must be 3–64 letters, digits, '.', '_' or '-'")
+            row.errors.append(
+                _("username %(username)s must be 3–64 letters, digits, '.', '_' or '-'", username=repr(row.username))
+            )
         unknown = [r for r in row.roles if r.lower() not in role_names]
         if unknown:
-            row.errors.append(f"unknown role {', '.join(unknown)}")
+            row.errors.append(_("unknown role %(roles)s", roles=", ".join(unknown)))
         row.roles = [role_names[r.lower()] for r in row.roles if r.lower() in role_names]
         if row.locale and row.locale not in locales:
-            row.errors.append(f"unknown language {row.locale!r} (use {', '.join(locales)})")
+            row.errors.append(
+                _("unknown language %(locale)s (use %(locales)s)", locale=repr(row.locale), locales=", ".join(locales))
+            )
         if row.password:
             row.errors.append(
-                "passwords are not imported: leave the column empty, each account is invited to choose its own"
+                _("passwords are not imported: leave the column empty, each account is invited to choose its own")
             )
         if len(row.name) > 64:
-            row.errors.append("name longer than 64 characters")
+            row.errors.append(_("name longer than 64 characters"))
     _duplicates(rows, "email", User.email)
     _duplicates(rows, "username", User.username)
     return rows
@@ -123,7 +141,9 @@ def _duplicates(rows: list[ImportRow], key: str, column) -> None:
         if not value:
             continue
         if value in first_line:
-            row.errors.append(f"{key} {value} is also on row {first_line[value]}")
+            row.errors.append(
+                _("%(column)s %(value)s is also on row %(line)d", column=key, value=value, line=first_line[value])
+            )
         else:
             first_line[value] = row.line
     values = list(first_line)
@@ -133,7 +153,7 @@ def _duplicates(rows: list[ImportRow], key: str, column) -> None:
         taken.update(v.lower() for v in db.session.scalars(select(column).where(func.lower(column).in_(chunk))))
     for row in rows:
         if getattr(row, key) in taken:
-            row.errors.append(f"{key} {getattr(row, key)} already has an account")
+            row.errors.append(_("%(column)s %(value)s already has an account", column=key, value=getattr(row, key)))
 
 
 def apply(rows: list[ImportRow], acting_user: User) -> int:
@@ -145,7 +165,12 @@ def apply(rows: list[ImportRow], acting_user: User) -> int:
     if bad:
         first = bad[0]
         raise AccountImportError(
-            f"Nothing was imported: {len(bad)} row(s) have errors (row {first.line}: {first.errors[0]})."
+            _l(
+                "Nothing was imported: %(count)d row(s) have errors (row %(line)d: %(error)s).",
+                count=len(bad),
+                line=first.line,
+                error=first.errors[0],
+            )
         )
     roles = {role.name: role.id for role in db.session.scalars(select(Role))}
     now = utcnow()
@@ -188,7 +213,7 @@ def take_pending(token: str, user: User) -> list[ImportRow]:
         config = current_app.config
         rows = previews.take(Path(config["IMPORTS_DIR"]), "", token, user.id, config["IMPORT_PREVIEW_LIFETIME"])
     except previews.PreviewGone:
-        raise AccountImportError("This import is unknown or has expired; upload the file again.") from None
+        raise AccountImportError(_l("This import is unknown or has expired; upload the file again.")) from None
     except previews.PreviewForeign:
-        raise AccountImportError("This import was prepared by someone else.") from None
+        raise AccountImportError(_l("This import was prepared by someone else.")) from None
     return [ImportRow(**row) for row in rows]

@@ -312,7 +312,7 @@ def _parallel_csv(selection: CommentSelection, split: int, path: Path, head, bas
             next(child for child in children if child.is_alive()).join(PROGRESS_EVERY)
             reported = _report(done, reported, progress)
         if any(child.exitcode != 0 for child in children):
-            raise ExportError(_l("The second export process failed; see the log."))
+            raise ExportError(_l("One of the two export processes failed; see the log."))
         write_csv(path, head, [])  # the byte-order mark and the header, then both halves' rows
         with path.open("ab") as out:
             for part in parts.values():

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from cms.extensions import db
 from cms.imports import MAX_ROWS
 from cms.models import AuditLog, OutgoingMail, User
 from tests.support.accounts import GOOD_PASSWORD
@@ -270,3 +271,29 @@ def test_the_import_page_is_headed_once_and_its_file_field_labelled(login_as):
         '<h1 class="h4 mb-4">Import accounts</h1>'
     ]
     assert '<label for="accounts-file">' in html and 'id="accounts-file"' in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "file_error", "row_errors"),
+    [
+        ("es", "La primera fila debe ser el encabezado: email, username, name, roles, locale (email es obligatorio).",
+         ["rol desconocido: Wizard", "idioma desconocido &#39;fr&#39; (usa ",
+          "email twice@example.org también está en la fila 2"]),
+        ("zh", "第一行必须是表头：email, username, name, roles, locale（email 为必填）。",
+         ["未知角色：Wizard", "未知语言 &#39;fr&#39;（请使用 ", "email twice@example.org 也出现在第 2 行"]),
+    ],
+)  # fmt: skip
+def test_the_imports_errors_are_in_the_administrators_language(login_as, users, locale, file_error, row_errors):
+    users["administrator"].locale = locale
+    db.session.commit()
+    browser = login_as("administrator")
+    refused = upload(browser, b"name,roles\nAnn,Reader", "people.csv")
+    assert refused.status_code == 400
+    assert file_error in refused.get_data(as_text=True)
+    rows = [["twice@example.org", "twice1", "", "Wizard", "fr"], ["Twice@example.org", "twice2", "", "Reader", ""]]
+    html = upload(browser, xlsx(rows)).get_data(as_text=True)
+    for message in row_errors:
+        assert message in html, message
+    gone = browser.post("/admin/user-import/apply/", data={"token": "no-such-preview", "csrf_token": browser.csrf()})
+    expired = {"es": "Esta importación no existe o ha caducado", "zh": "此导入不存在或已过期"}[locale]
+    assert expired in browser.get(gone.location).get_data(as_text=True)

@@ -99,17 +99,18 @@ def test_an_xlsx_whose_reading_process_dies_fails_with_a_message(app, bulk, tmp_
 
 
 @two_cores
-def test_a_csv_whose_half_dies_fails_with_a_message_and_leaves_no_part_or_file(app, bulk, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dying", ["lower", "upper"])
+def test_a_csv_whose_half_dies_fails_with_a_message_and_leaves_no_part_or_file(app, bulk, tmp_path, monkeypatch, dying):
     real_rows = writers.csv_text
 
-    def upper_half_dies(selection, *args, **kwargs):
-        if selection.id_after is not None:
+    def one_half_dies(selection, *args, **kwargs):
+        if (selection.id_after is not None) == (dying == "upper"):
             os._exit(3)  # as a killed process would
         yield from real_rows(selection, *args, **kwargs)
 
     monkeypatch.setattr(writers, "PARALLEL_MIN_ROWS", 50)
-    monkeypatch.setattr(writers, "csv_text", upper_half_dies)
-    with pytest.raises(ExportError, match="export process failed"):
+    monkeypatch.setattr(writers, "csv_text", one_half_dies)
+    with pytest.raises(ExportError, match="^One of the two export processes failed; see the log.$"):
         export_to_file(CommentSelection(), "csv", tmp_path / "c.csv", "en", "http://localhost/", parallel=True)
     assert not list(tmp_path.iterdir())
 
