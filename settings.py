@@ -97,6 +97,10 @@ class Config:
     CATALOG_BUILD_DIR: str | None = None
     # How long (seconds) a previewed catalog upload can be applied; after that it must be uploaded again.
     CATALOG_PREVIEW_TTL = 3600
+    # Compiled templates, kept between processes (cms.template_cache); default instance/template-cache, "" for none.
+    TEMPLATE_CACHE_DIR: str | None = None
+    # Load every template when the app starts, not on the first page that uses each.
+    LOAD_TEMPLATES_AT_START = False
     WTF_CSRF_TIME_LIMIT = None
 
     SECURITY_PASSWORD_HASH = "argon2"
@@ -233,6 +237,8 @@ class Testing(Config):
 
 
 class Production(Config):
+    # gunicorn replaces each worker after max_requests: a new worker loads its templates before it takes a request.
+    LOAD_TEMPLATES_AT_START = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_MAX_AGE = 365 * 24 * 3600

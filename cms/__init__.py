@@ -28,6 +28,7 @@ from cms import (
     page_cache,
     permissions,
     sessions,
+    template_cache,
     throttle,
     translated_markup,
     two_factor,
@@ -50,6 +51,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     register_request_hooks(app)
+    template_cache.init_app(app)  # last: every loader and template extension is in place
     return app
 
 
@@ -112,6 +114,8 @@ def configure(app: Flask, config_name: str | None, overrides: dict) -> None:
     config["EXPORTS_DIR"] = config.get("EXPORTS_DIR") or str(Path(app.instance_path) / "exports")
     config["IMPORTS_DIR"] = config.get("IMPORTS_DIR") or str(Path(app.instance_path) / "imports")
     config["CATALOG_BUILD_DIR"] = config.get("CATALOG_BUILD_DIR") or str(Path(app.instance_path) / "translations")
+    if config.get("TEMPLATE_CACHE_DIR") is None:
+        config["TEMPLATE_CACHE_DIR"] = str(Path(app.instance_path) / "template-cache")
     # The build cms.catalog_store serves: a link switched to each new build once it is complete.
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.served_dir(Path(config["CATALOG_BUILD_DIR"])))
     config["UPLOADED_IMAGES_DEST"] = str(Path(config["UPLOADS_DIR"]) / "images")
