@@ -165,7 +165,13 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)  # before Flask-Security, which relies on it
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=throttle.LockingLoginForm)
+    security.init_app(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        login_form=throttle.LockingLoginForm,
+        two_factor_verify_code_form=throttle.LockingCodeForm,
+        mf_recovery_form=throttle.LockingRecoveryForm,
+    )
     throttle.init_app(app)  # limits the forms Security registered
     sessions.init_app(app)
     two_factor.init_app(app)

@@ -168,8 +168,9 @@ def seconds_locked(user: User) -> int:
 
 
 def record_failed_sign_in(user: User) -> bool:
-    """Count a wrong password. LOGIN_LOCKOUT_FAILURES of them within LOGIN_LOCKOUT_SECONDS of the first lock the
-    account for LOGIN_LOCKOUT_SECONDS, audited, and mail its owner; returns whether this one locked it.
+    """Count a wrong password or second-factor code. LOGIN_LOCKOUT_FAILURES of them within LOGIN_LOCKOUT_SECONDS of
+    the first lock the account for LOGIN_LOCKOUT_SECONDS, audited, and mail its owner; returns whether this one
+    locked it.
 
     Counted in SQL, not on the loaded row: concurrent requests (other workers, other instances) add up, and
     exactly one of them locks the account and sends the notice."""
@@ -200,8 +201,9 @@ def record_failed_sign_in(user: User) -> bool:
     return bool(locked.rowcount)  # type: ignore[attr-defined]
 
 
-def record_good_password(user: User) -> None:
-    """The right password forgets earlier failures."""
+def forget_failed_sign_ins(user: User) -> None:
+    """A sign-in completed (the right password, and the right code where the account has a second factor): earlier
+    failures are forgotten."""
     if user.failed_logins or user.failed_logins_since is not None:
         db.session.execute(
             sa.update(User)

@@ -109,6 +109,15 @@ class User(Model, UserMixin):
         """Whether /tf-setup may offer to turn two-factor sign-in off: not for a role that requires it."""
         return second_factor_required(self.roles)
 
+    def track_failed_authn(self, auth_type: str, tfa: bool = False) -> None:
+        """Flask-Security's hook for a credential that did not verify. A wrong second-factor code (an authenticator's,
+        or a recovery code: cms.throttle.LockingRecoveryForm) counts towards the account's lock as a wrong password
+        does; wrong passwords are counted by cms.throttle.LockingLoginForm, which also sees unknown accounts."""
+        if tfa:
+            from cms.accounts import record_failed_sign_in  # cms.accounts imports this module
+
+            record_failed_sign_in(self)
+
     def __str__(self) -> str:
         return self.username or self.email
 

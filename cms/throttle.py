@@ -13,7 +13,9 @@ from collections.abc import Callable
 from flask import Flask, current_app, request, session
 from flask_babel import ngettext
 from flask_limiter import Limiter
-from flask_security.forms import LoginForm
+from flask_security.forms import LoginForm, TwoFactorVerifyCodeForm
+from flask_security.recovery_codes import MfRecoveryForm
+from flask_security.twofactor import is_tf_setup
 from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -168,10 +170,13 @@ class LockingLoginForm(LoginForm):
             if wait:
                 raise TooManyRequests(locked_message(wait))
         if super().validate(**kwargs):
-            accounts.record_good_password(self.user)  # type: ignore[arg-type]
+            # With a second factor, the sign-in completes with the code, and only then are failures forgotten: the
+            # right password alone would let someone holding it guess codes forever, a few between each password.
+            if not is_tf_setup(self.user):  # type: ignore[arg-type]
+                accounts.forget_failed_sign_ins(self.user)  # type: ignore[arg-type]
             return True
         if self.user_authenticated:  # the right password for an account that may not sign in (unconfirmed…)
-            accounts.record_good_password(self.user)  # type: ignore[arg-type]
+            accounts.forget_failed_sign_ins(self.user)  # type: ignore[arg-type]
             # Say why: the view makes field errors generic, but whoever knows the password may know the account.
             self.form_errors.extend(self.ifield.errors)  # type: ignore[union-attr]
             self.ifield.errors = []  # type: ignore[union-attr]
@@ -192,3 +197,39 @@ class LockingLoginForm(LoginForm):
         if username:
             return f"username:{username}", db.session.scalar(select(User).where(User.username == username))
         return "", None
+
+
+def _refuse_while_locked(user: User) -> None:
+    wait = accounts.seconds_locked(user)
+    if wait:
+        raise TooManyRequests(locked_message(wait))
+
+
+class LockingCodeForm(TwoFactorVerifyCodeForm):
+    """Flask-Security's authenticator-code form. While signing in (not while setting up an authenticator): refused
+    (429) while the account is locked, even for the right code; a wrong code counts towards the lock
+    (`User.track_failed_authn`); the right one completes the sign-in and forgets the failures."""
+
+    def validate(self, **kwargs) -> bool:
+        signing_in = not self.is_setup
+        if signing_in:
+            _refuse_while_locked(self.user)  # type: ignore[arg-type]
+        if not super().validate(**kwargs):
+            return False
+        if signing_in:
+            accounts.forget_failed_sign_ins(self.user)  # type: ignore[arg-type]
+        return True
+
+
+class LockingRecoveryForm(MfRecoveryForm):
+    """Flask-Security's recovery-code form (a sign-in's second step without the authenticator), locked like the
+    code form; the library counts no failure here, so a wrong code is passed to `User.track_failed_authn`."""
+
+    def validate(self, **kwargs) -> bool:
+        _refuse_while_locked(self.user)  # type: ignore[arg-type]
+        if super().validate(**kwargs):
+            accounts.forget_failed_sign_ins(self.user)  # type: ignore[arg-type]
+            return True
+        if self.code.data:  # a code was given, and it is none of the account's
+            self.user.track_failed_authn("recovery_code", tfa=True)  # type: ignore[union-attr]
+        return False

@@ -198,9 +198,11 @@ def test_lockout_failures_lock_the_account_and_then_even_the_right_password_is_r
         limited
     ]:
         browser = visitor(limited)
-        # One failure fewer than the setting: the right password signs in, and the count starts again.
+        # One failure fewer than the setting: the right password and code sign in, and the count starts again.
         assert [wrong(browser).status_code for _ in range(2)] == [200, 200]
-        assert right(browser).status_code == 302
+        assert urlsplit(right(browser).location).path == "/tf-validate"
+        assert browser.submit("/tf-validate", {"code": totp_code()}).status_code == 302
+        assert signed_in(browser)
         browser.logout()
         assert [wrong(browser).status_code for _ in range(3)] == [200, 200, 200]
         refused = right(browser)
@@ -297,3 +299,74 @@ def test_behind_trusted_proxies_the_forwarded_client_address_is_counted(app, tmp
         assert send_form(balancer, "/login", "a@example.com", headers=first).status_code == 200
         second = {"X-Forwarded-For": "198.51.100.2"}
         assert send_form(balancer, "/login", "b@example.com", headers=second).status_code == status
+
+
+# -- second-factor codes count towards the lock -------------------------------------------------------------
+def reach_code_step(browser, step: str) -> None:
+    """The editor's right password, then the step where a code is typed (the recovery-code form from /tf-rescue)."""
+    assert urlsplit(right(browser).location).path == "/tf-validate"
+    if step == "/mf-recovery":
+        assert browser.submit("/tf-rescue", {"help_setup": "recovery_code"}).location == step
+
+
+@pytest.fixture
+def recovery_codes(login_as):
+    """The editor has made recovery codes, so /mf-recovery is offered to them."""
+    login_as("editor").submit("/mf-recovery-codes", {"generate_new_codes": "Generate New Recovery Codes"})
+
+
+@pytest.mark.parametrize(("step", "invalid"), CODE_STEPS, ids=["authenticator-code", "recovery-code"])
+def test_wrong_codes_lock_the_account_and_then_even_the_right_code_is_refused(
+    app, tmp_path, storage, users, recovery_codes, step, invalid
+):
+    """Someone holding the editor's password, guessing their codes: the lock stops them as it stops password
+    guesses (the per-account rate limit, tested above, only slows them down)."""
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        guesser = visitor(limited)
+        reach_code_step(guesser, step)
+        guesses = [guesser.submit(step, {"code": wrong_code()}) for _ in range(3)]
+        assert [r.status_code for r in guesses] == [200] * 3
+        assert all(invalid in r.get_data(as_text=True) for r in guesses)
+        refused = guesser.submit(step, {"code": totp_code() if step == "/tf-validate" else wrong_code()})
+        assert refused.status_code == 429
+        assert LOCKED in refused.get_data(as_text=True)
+        assert not signed_in(guesser)
+        assert right(visitor(limited, "198.51.100.9")).status_code == 429  # the password is refused too
+
+        editor = fresh(sa.select(User).where(User.email == "editor@example.com")).scalar_one()
+        assert editor.locked_until is not None
+        [notice] = [mail for mail in sent_mail(limited) if mail["to"] == "editor@example.com"]
+        assert "3 failed attempts" in notice["body"]
+        actions = fresh(sa.select(AuditLog.action).where(AuditLog.object_id == str(editor.id))).scalars().all()
+        assert actions.count("lock") == 1
+
+
+def test_the_right_password_between_wrong_codes_does_not_start_the_count_again(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        first = visitor(limited)
+        reach_code_step(first, "/tf-validate")
+        assert [first.submit("/tf-validate", {"code": wrong_code()}).status_code for _ in range(2)] == [200, 200]
+        second = visitor(limited)  # the password again, for a fresh code step
+        reach_code_step(second, "/tf-validate")
+        assert second.submit("/tf-validate", {"code": wrong_code()}).status_code == 200  # the third failure
+        assert second.submit("/tf-validate", {"code": totp_code()}).status_code == 429
+        assert right(visitor(limited)).status_code == 429
+
+
+def test_a_completed_sign_in_forgets_earlier_wrong_codes(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        browser = visitor(limited)
+        for _ in range(2):
+            reach_code_step(browser, "/tf-validate")
+            assert [browser.submit("/tf-validate", {"code": wrong_code()}).status_code for _ in range(2)] == [200] * 2
+            assert browser.submit("/tf-validate", {"code": totp_code()}).status_code == 302
+            assert signed_in(browser)
+            browser.logout()
+        editor = fresh(sa.select(User).where(User.email == "editor@example.com")).scalar_one()
+        assert editor.locked_until is None and editor.failed_logins == 0
