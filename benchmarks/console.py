@@ -72,6 +72,9 @@ URLS = [
 # Light pages requested over and over while an export runs in the background: the slowest of them is what a
 # newsroom notices.
 EXPORT_PROBES = ["/admin/comment/", "/admin/post/", "/en/"]
+# The product's floor: a console list with no rows (the seed adds no blocked words). What every signed-in page
+# pays whatever its list (session, second factor, permissions, the layout), measured like the URLs above.
+FLOOR_URL = "/admin/blockedword/"
 
 # The comment list's filter by post id, once the product offers it; until then the post-title filter.
 PRODUCT_POST_ID_ARG = "post_id_equals"
@@ -258,11 +261,11 @@ class Timing:
     stock: list[float] = field(default_factory=list)
 
 
-def measure(timing: Timing, cookie: str, warmup: int, rounds: int) -> None:
+def measure(timing: Timing, cookie: str, warmup: int, rounds: int, stock: bool = True) -> None:
     for round_ in range(warmup + rounds):
         for port, path, sink, auth in (
             (PRODUCT_PORT, timing.product_url, timing.product, cookie),
-            (STOCK_PORT, timing.stock_url, timing.stock, ""),
+            *([(STOCK_PORT, timing.stock_url, timing.stock, "")] if stock else []),
         ):
             status, seconds, _, _ = fetch(port, path, auth)
             if status != 200:
@@ -601,12 +604,15 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
             measure(timing, cookie, args.warmup, args.rounds)
             p95p, p95s = percentile(timing.product, 95), percentile(timing.stock, 95)
             progress(f"  product p95 {p95p * 1000:,.0f} ms, stock p95 {p95s * 1000:,.0f} ms, ratio {p95p / p95s:.2f}")
+        floor = Timing("the product's floor: a console list with no rows", FLOOR_URL, "")
+        progress(f"measuring {floor.name}: {FLOOR_URL}")
+        measure(floor, cookie, args.warmup, args.rounds, stock=False)
     finally:
         stop(product)
         stop(stock_server)
     load_after = os.getloadavg()
     loads, sizes = (load_before, load_after), (product_page_size, stock_page_size)
-    body = report(args, url, counts, facts, timings, per_url, loads, sizes)
+    body = report(args, url, counts, facts, timings, per_url, loads, sizes, floor)
     print(body, flush=True)
     if args.only:
         return  # a part of the table: not one for the results
@@ -657,7 +663,26 @@ def verdict(product: float, stock: float) -> str:
     return "met"
 
 
-def report(args, url, counts, facts, timings, per_url, loads, sizes) -> str:
+def floor_report(floor: Timing, timings: list[Timing]) -> str:
+    """The floor's times, and each URL whose 1/10 of stock lies below them: no list work can meet it there."""
+    p50, p95 = statistics.median(floor.product), percentile(floor.product, 95)
+    below = [
+        f"{t.name} (1/10 of stock p95: {percentile(t.stock, 95) * 100:,.1f} ms)"
+        for t in timings
+        if percentile(t.stock, 95) > 0.1 and percentile(t.stock, 95) / 10 < p95
+    ]
+    verdict_ = (
+        "Where 1/10 of stock lies below it, no list work can reach the target in this run: " + "; ".join(below) + "."
+        if below
+        else "Every 1/10 of stock in this run lies above it."
+    )
+    return (
+        f"The product's floor, a console list with no rows (`{floor.product_url}`, signed in as above): "
+        f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms. {verdict_}"
+    )
+
+
+def report(args, url, counts, facts, timings, per_url, loads, sizes, floor: Timing) -> str:
     (load_before, load_after), (product_size, stock_size) = loads, sizes
     ms = lambda seconds: f"{seconds * 1000:,.0f}"  # noqa: E731
     rows = []
@@ -718,6 +743,8 @@ Search word `{facts["word"]}` ({facts["word_share"]:.1%} of bodies); post {facts
 | URL | product URL | product p50 | product p95 | stock p50 | stock p95 | p95 ratio | {target} |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
 {chr(10).join(rows)}
+
+{floor_report(floor, timings)}
 
 ### Statements per request (product, in-process, signed in)
 
