@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from cms.extensions import db
@@ -83,6 +83,9 @@ def approved_comments(post_id: int) -> Select:
 
 
 def latest_change(query: Select) -> datetime | None:
-    """The newest update among the rows a post query selects (for Last-Modified)."""
-    subquery = query.order_by(None).limit(None).offset(None).with_only_columns(Post.updated_at).subquery()
-    return db.session.scalar(select(func.max(subquery.c.updated_at)))
+    """The newest update among the rows a post query selects (for Last-Modified): the first of them in the order of
+    updated_at, which the (status, updated_at) and (author_id, updated_at) indexes give from their end, skipping
+    only the scheduled posts there. MAX() over the rows read every live post: 0.26 s for 80,000 on each front page a
+    signed-in reader opened or the page cache missed, and 3 s while an export ran."""
+    newest = query.order_by(None).limit(None).offset(None).with_only_columns(Post.updated_at)
+    return db.session.scalar(newest.order_by(Post.updated_at.desc()).limit(1))
