@@ -33,6 +33,9 @@ def cache_dir(tmp_path):
 def test_an_app_that_loads_its_templates_at_start_compiles_none_for_its_first_pages(
     app, login_as, tmp_path, cache_dir, monkeypatch
 ):
+    # Signed in first: each app made replaces the authenticator codes' checker of the one Security object, and
+    # the moderator's key was stored with the one current when the users were made.
+    session = login_as("moderator").get_cookie("session").value
     started = make_app("sqlite", tmp_path, DATABASE_URL=app.config["DATABASE_URL"],
                        TEMPLATE_CACHE_DIR=str(cache_dir), LOAD_TEMPLATES_AT_START=True)  # fmt: skip
     compiled = count_compiles(started, monkeypatch)
@@ -40,7 +43,7 @@ def test_an_app_that_loads_its_templates_at_start_compiles_none_for_its_first_pa
     for path in ANONYMOUS_FIRST_PAGES:
         assert reader.get(path).status_code == 200, path
     moderator = started.test_client()
-    moderator.set_cookie("session", login_as("moderator").get_cookie("session").value)
+    moderator.set_cookie("session", session)
     queue = moderator.get("/admin/comment/")
     assert queue.status_code == 200
     assert "Comments" in queue.get_data(as_text=True)
