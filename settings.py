@@ -101,6 +101,8 @@ class Config:
     TEMPLATE_CACHE_DIR: str | None = None
     # Load every template when the app starts, not on the first page that uses each.
     LOAD_TEMPLATES_AT_START = False
+    # Keep what the app built at start out of the garbage collector's full passes (cms.gc_freeze).
+    FREEZE_OBJECTS_AT_START = False
     WTF_CSRF_TIME_LIMIT = None
 
     SECURITY_PASSWORD_HASH = "argon2"
@@ -239,6 +241,7 @@ class Testing(Config):
 class Production(Config):
     # gunicorn replaces each worker after max_requests: a new worker loads its templates before it takes a request.
     LOAD_TEMPLATES_AT_START = True
+    FREEZE_OBJECTS_AT_START = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_MAX_AGE = 365 * 24 * 3600

@@ -21,6 +21,7 @@ from cms import (
     catalog_store,
     comment_counts,
     errors,
+    gc_freeze,
     headers,
     i18n,
     outages,
@@ -51,7 +52,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     register_request_hooks(app)
-    template_cache.init_app(app)  # last: every loader and template extension is in place
+    template_cache.init_app(app)  # every loader and template extension is in place
+    gc_freeze.init_app(app)  # last: what the app built lives as long as the process
     return app
 
 
