@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from faker import Faker
 from flask_security import hash_password
 from markupsafe import escape
 from sqlalchemy import func, insert, select
@@ -32,6 +31,9 @@ from cms.models import (
 from cms.permissions import DEFAULT_ROLES, Perm
 from cms.posts import mark_current, unique_slug
 from cms.two_factor import enrol_authenticator, must_set_up
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 # In the order of the weights the seed draws them with.
 SEED_POST_STATUSES = [PostStatus.PUBLISHED, PostStatus.DRAFT, PostStatus.REVIEW, PostStatus.ARCHIVED]
@@ -212,6 +214,8 @@ def seed_bulk(
     The same `seed` and `now` give the same rows (ids, texts, statuses, dates) on an empty database. Comments go
     to live posts only and are dated between their post's publication and `now`. Returns the first new user id.
     """
+    from faker import Faker  # only here: its ~4 MB of modules would sit in every web and worker process
+
     fake = Faker()
     Faker.seed(seed)
     rng = random.Random(seed)
@@ -240,7 +244,7 @@ def seed_bulk(
     return first_new_user
 
 
-def _seed_users(total: int, fake: Faker, rng: random.Random, seed: int, now: datetime, progress: Progress) -> None:
+def _seed_users(total: int, fake: "Faker", rng: random.Random, seed: int, now: datetime, progress: Progress) -> None:
     if not total:
         return
     password = hash_password(DEMO_PASSWORD)
