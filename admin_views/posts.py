@@ -101,17 +101,19 @@ def _format_locale(view, context, model, name):
 
 
 def _format_comments(view, context, model, name):
-    if "may_moderate" not in g:
-        g.may_moderate = policies.comments.may_moderate(current_user)
-    if not g.may_moderate:
+    url = comments_url(model.id)
+    if url is None:
         return ""
     label = labels_once("comments", COMMENTS_LABEL)["comments"]
-    return Markup(f'<a href="{escape(comments_url(model.id))}">{escape(label)}</a>')  # noqa: S704  # nosec B704
+    return Markup(f'<a href="{escape(url)}">{escape(label)}</a>')  # noqa: S704  # nosec B704
 
 
-def comments_url(post_id: int) -> str:
-    """The moderation queue filtered to one post's comments (its URL built once per request, `row_url`)."""
-    return row_url("comment.index_view", flt0_post_id_equals=post_id)
+def comments_url(post_id: int) -> str | None:
+    """The moderation queue filtered to one post's comments, for those who moderate (the rule asked once per
+    request, the URL built once per request: `row_url`); else None. A post's row and its edit page link with it."""
+    if "may_moderate" not in g:
+        g.may_moderate = policies.comments.may_moderate(current_user)
+    return row_url("comment.index_view", flt0_post_id_equals=post_id) if g.may_moderate else None
 
 
 class PostView(PostRevisionViews, StaffModelView):
@@ -265,6 +267,7 @@ class PostView(PostRevisionViews, StaffModelView):
 
     def render(self, template, **kwargs):
         kwargs.setdefault("conflict", g.get("post_conflict"))
+        kwargs.setdefault("comments_url", comments_url)
         return super().render(template, **kwargs)
 
     # -- bulk actions -------------------------------------------------------------------------------

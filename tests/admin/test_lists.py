@@ -110,7 +110,11 @@ def test_a_posts_row_and_edit_page_link_to_its_comments(login_as, users):
     html = browser.get(link).get_data(as_text=True)
     assert "On the linked story" in html and "On the other story" not in html
     assert "1 row matches." in html
-    assert link not in login_as("editor").get("/admin/post/").get_data(as_text=True)  # editors do not moderate
+    editor = login_as("editor")  # editors do not moderate: neither the row nor the edit page links to the queue
+    assert link not in editor.get("/admin/post/").get_data(as_text=True)
+    edit_page = editor.get(f"/admin/post/edit/?id={post.id}")
+    assert edit_page.status_code == 200
+    assert link not in edit_page.get_data(as_text=True) and 'id="post-comments"' not in edit_page.get_data(as_text=True)
 
 
 def test_a_bad_post_id_filter_is_ignored_not_a_server_error(login_as, users):
