@@ -189,12 +189,23 @@ def apply(rows: list[ImportRow], acting_user: User) -> int:
         if links:
             db.session.execute(sa.insert(roles_users), links)
         invite_accounts(accounts)
+        # Each account's own history starts with its creation, as for one made in the console; then the import.
+        created = zip(ids, accounts, rows, strict=True)
+        audit.record_many("create", "User", [(i, str(user), _created(user, row)) for i, user, row in created])
         audit.record("import", "User", summary=f"{len(accounts)} accounts imported")
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return len(accounts)
+
+
+def _created(user: User, row: ImportRow) -> dict[str, list]:
+    """An imported account's audit changes, as the log writes a created row's: each value from nothing."""
+    values = {"email": user.email, "username": user.username, "name": user.name, "locale": user.locale}
+    changes: dict[str, list] = {key: [None, value] for key, value in values.items() if value is not None}
+    changes["roles"] = [[], sorted(row.roles)]
+    return changes
 
 
 IMPORTED_COLUMNS = ("email", "username", "name", "locale", "password", "active", "fs_uniquifier", "member_since",

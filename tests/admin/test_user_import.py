@@ -1,6 +1,7 @@
 """Bulk account import: template, dry run with every error, all or nothing, invitations through the outbox."""
 
 import io
+import json
 import os
 import re
 import time
@@ -115,6 +116,27 @@ def test_apply_creates_every_account_and_sends_invitations(app, login_as, users,
         ("ann@example.org", "invitation", "queued"), ("bob@example.org", "invitation", "queued")
     ]  # fmt: skip
     assert fresh(sa.select(AuditLog).where(AuditLog.action == "import")).scalar_one().summary == "2 accounts imported"
+    # Each account's history starts with its creation, by the administrator who imported it.
+    creations = {
+        entry.object_id: entry
+        for entry in fresh(sa.select(AuditLog).where(AuditLog.action == "create", AuditLog.object_type == "User"))
+        .scalars()
+        .all()
+        if entry.object_id in {str(user.id) for user in created.values()}
+    }
+    ann, bob = created["ann@example.org"], created["bob@example.org"]
+    assert sorted(creations) == sorted([str(ann.id), str(bob.id)])
+    assert {entry.user_id for entry in creations.values()} == {users["administrator"].id}
+    assert creations[str(ann.id)].summary == "ann" and creations[str(bob.id)].summary == "bob"
+    assert json.loads(creations[str(ann.id)].changes) == {
+        "email": [None, "ann@example.org"], "username": [None, "ann"], "name": [None, "Ann"], "locale": [None, "es"],
+        "roles": [[], ["Editor", "Moderator"]],
+    }  # fmt: skip
+    assert json.loads(creations[str(bob.id)].changes)["roles"] == [[], ["Reader"]]
+    history = browser.get(f"/admin/audit/?flt0_object_equals=User&flt1_id_equals={ann.id}")
+    assert history.status_code == 200
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", history.get_data(as_text=True)))
+    assert "1 row matches." in shown and f"administrator 127.0.0.1 create User {ann.id} ann" in shown
 
     invitations = {mail["to"]: mail for mail in outbox}
     assert sorted(invitations) == ["ann@example.org", "bob@example.org"]
