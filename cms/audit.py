@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from cms.extensions import db
-from cms.models import AuditLog, Comment, Media, Post, PostStatus, PostTranslation, Role, User, utcnow
+from cms.models import AuditLog, Comment, Media, Post, PostStatus, PostTranslation, Role, User
 
 AUDITED = (Post, PostTranslation, User, Role, Comment, Media)
 # Values never written to the log; a change shows only that it happened.
@@ -102,23 +102,9 @@ def record(action: str, object_type: str, object_id=None, summary: str = "", cha
 def record_many(action: str, object_type: str, items: Iterable[tuple[Any, str, dict | None]]) -> None:
     """One entry per (object id, summary, changes) of a change written with a multi-row INSERT, which the ORM's flush
     hooks never see (an account import), in the current transaction: the entries `record` would add one by one."""
-    user_id, ip = _actor()
-    now = utcnow()
-    values = [
-        {
-            "created_at": now,
-            "user_id": user_id,
-            "ip": ip,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "summary": summary[:255],
-            "changes": json.dumps(changes, ensure_ascii=False, default=str) if changes else None,
-        }
-        for object_id, summary, changes in items
-    ]
-    if values:
-        db.session.execute(sa.insert(AuditLog), values)
+    db.session.add_all(
+        entry(action, object_type, str(object_id), summary, changes) for object_id, summary, changes in items
+    )
 
 
 def _collect(session: Session, flush_context) -> None:
