@@ -6,6 +6,7 @@ from flask_admin.actions import action
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
+from sqlalchemy.orm import joinedload, load_only
 from wtforms import PasswordField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -13,6 +14,7 @@ from admin_views.base import StaffModelView
 from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.invitations import invite_again
 from cms.locale import language_name, supported_locales
+from cms.models import Role, User
 from cms.permissions import Perm
 from cms.search import user_clause
 from cms.two_factor import TwoFactorError, reset_second_factor
@@ -81,6 +83,16 @@ class UserView(StaffModelView):
             "description": _l("For translators. None chosen: every site language but the default."),
         },
     }
+
+    def list_row_options(self):
+        """What the list shows: no password hash, authenticator secret, recovery codes or "about me" text."""
+        return [
+            load_only(
+                User.id, User.email, User.username, User.name, User.active, User.tf_primary_method,
+                User.confirmed_at, User.member_since, User.last_seen, User.locked_until,
+            ),
+            joinedload(User.roles).load_only(Role.id, Role.name),
+        ]  # fmt: skip
 
     def search_clause(self, search):
         return user_clause(search)  # each term in the email, username or name

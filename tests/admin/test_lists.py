@@ -98,6 +98,17 @@ def test_post_rows_on_a_list_page_leave_the_bodies_unread(login_as, crowd):
     assert Post  # the model the list shows
 
 
+def test_user_rows_on_a_list_page_leave_the_secrets_and_the_about_text_unread(login_as, crowd):
+    browser = login_as("administrator")
+    with StatementCounter(db.engine) as counter:
+        page = browser.get("/admin/user/?search=crowd")
+    assert page.status_code == 200 and "crowd59" in page.get_data(as_text=True)
+    user_reads = [s for s in counter.statements if re.search(r"WHERE user\.id IN \((\?|%\()", s)]
+    assert len(user_reads) == 1, user_reads  # the page's rows by id, with their roles: one statement
+    for column in ("password", "tf_totp_secret", "mf_recovery_codes", "about_me", "tf_phone_number"):
+        assert f"user.{column}" not in user_reads[0]
+
+
 def test_a_posts_row_and_edit_page_link_to_its_comments(login_as, users):
     post = make_post(users["author"], PostStatus.PUBLISHED, title="Linked story")
     other = make_post(users["author"], PostStatus.PUBLISHED, title="Other story")
