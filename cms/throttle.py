@@ -166,9 +166,7 @@ class LockingLoginForm(LoginForm):
     def validate(self, **kwargs) -> bool:
         identity, account = self._named_account()
         if identity:
-            wait = accounts.seconds_locked(account) if account else _seconds_paused(identity)
-            if wait:
-                raise TooManyRequests(locked_message(wait))
+            _refuse_while_locked(account, identity)
         if super().validate(**kwargs):
             # With a second factor, the sign-in completes with the code, and only then are failures forgotten: the
             # right password alone would let someone holding it guess codes forever, a few between each password.
@@ -199,8 +197,9 @@ class LockingLoginForm(LoginForm):
         return "", None
 
 
-def _refuse_while_locked(user: User) -> None:
-    wait = accounts.seconds_locked(user)
+def _refuse_while_locked(user: User | None, identity: str = "") -> None:
+    """429 while `user`'s account is locked; with no account, while sign-ins naming `identity` are paused."""
+    wait = accounts.seconds_locked(user) if user is not None else _seconds_paused(identity)
     if wait:
         raise TooManyRequests(locked_message(wait))
 
