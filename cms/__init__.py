@@ -34,7 +34,7 @@ from cms import (
     translated_markup,
     two_factor,
 )
-from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, security
+from cms.extensions import REPLICA, babel, cache, csrf, db, migrate, new_security
 from cms.locale import language_name, locale_name, select_locale, supported_locales, switch_url, upload_limit
 from cms.markup import stored_html
 from cms.media import images
@@ -167,7 +167,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)  # before Flask-Security, which relies on it
     babel.init_app(app, locale_selector=select_locale)
     cache.init_app(app)
-    security.init_app(
+    new_security().init_app(
         app,
         SQLAlchemyUserDatastore(db, User, Role),
         login_form=throttle.LockingLoginForm,

@@ -1,8 +1,8 @@
 """Flask extensions, created unbound here and bound to the app in the factory."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_migrate import Migrate
@@ -12,6 +12,7 @@ from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.local import LocalProxy
 
 from cms.mail import CmsMailUtil
 from cms.passwords import CmsPasswordUtil
@@ -66,13 +67,25 @@ if TYPE_CHECKING:  # db.Model is built at run time; type checkers see its base c
 else:
     Model = db.Model
 migrate = Migrate()
-security = Security(
-    mail_util_cls=CmsMailUtil,
-    username_util_cls=CmsUsernameUtil,
-    password_util_cls=CmsPasswordUtil,
-    totp_cls=CmsTotp,
-    mf_recovery_codes_util_cls=CmsRecoveryCodesUtil,
-)
+
+
+def new_security() -> Security:
+    """A Security object for one app. Flask-Security keeps an app's state on this object (its datastore, its
+    authenticator checker built from that app's SECURITY_TOTP_SECRETS, its token serializers), so one object shared
+    by several apps (tests, the benchmarks) holds whichever app's was initialised last, and a second factor stored
+    through one app's checker could not be read by another process of the same app."""
+    return Security(
+        mail_util_cls=CmsMailUtil,
+        username_util_cls=CmsUsernameUtil,
+        password_util_cls=CmsPasswordUtil,
+        totp_cls=CmsTotp,
+        mf_recovery_codes_util_cls=CmsRecoveryCodesUtil,
+    )
+
+
+# The current app's Security object (what Flask-Security's own views use), for the code that needs its datastore,
+# its utilities or its authenticator checker.
+security = cast(Security, LocalProxy(lambda: current_app.extensions["security"]))
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()

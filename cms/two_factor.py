@@ -68,16 +68,17 @@ def reset_second_factor(acting_user: User, users: Iterable[User]) -> int:
 
 
 def init_app(app: Flask) -> None:
-    _totp().set_encrypt_cost(app.config["TWO_FACTOR_ENCRYPT_COST"])
+    state = app.extensions["security"]
+    cast(CmsTotp, state.totp_factory).set_encrypt_cost(app.config["TWO_FACTOR_ENCRYPT_COST"])
     app.before_request(_console_needs_second_factor)
-    security.mf_recovery_codes_context_processor(_recovery_codes_context)
+    state.mf_recovery_codes_context_processor(_recovery_codes_context)
     tf_code_confirmed.connect(_offer_recovery_codes)
     tf_profile_changed.connect(_offer_recovery_codes)
     tf_disabled.connect(_forget_recovery_codes)
 
 
 def _totp() -> CmsTotp:
-    return cast(CmsTotp, security.totp_factory)  # extensions.security is built with totp_cls=CmsTotp
+    return cast(CmsTotp, security.totp_factory)  # extensions.new_security builds it with totp_cls=CmsTotp
 
 
 def _console_needs_second_factor():

@@ -330,3 +330,25 @@ def test_a_reset_without_the_csrf_token_is_refused(login_as, users):
         fresh(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "reset_two_factor")).scalar()
         == 0
     )
+
+
+def test_an_authenticator_enrolled_after_another_app_was_made_is_read_with_its_own_apps_secrets(app, users, tmp_path):
+    """Each app keeps its own Security object: making a second app (other secrets) must not change the checker the
+    first one stores keys with, or another process of the first app (a gunicorn worker, the export worker) could not
+    read them, and the code its owner types would be refused."""
+    from cms import create_app
+    from cms.two_factor import enrol_authenticator
+    from cms.two_factor_secrets import CmsTotp
+
+    other = create_app("testing", DATABASE_URL=f"sqlite:///{tmp_path}/other.db", SECURITY_TOTP_SECRETS={"1": "other"})
+    assert other.extensions["security"] is not app.extensions["security"]
+    user = create_user("late.editor@example.com", PASSWORD, ["Editor"])
+    enrol_authenticator(user, TOTP_KEY)
+
+    stored = fresh(sa.select(User.tf_totp_secret).where(User.id == user.id)).scalar()
+    same_app_elsewhere = CmsTotp(app.config["SECURITY_TOTP_SECRETS"], app.config["SECURITY_TOTP_ISSUER"])
+    assert same_app_elsewhere.verify_totp(token=totp_code(), totp_secret=stored, user=user, window=1)
+    browser, step = start_sign_in(app, "late.editor@example.com")
+    assert step == "/tf-validate"
+    response = browser.submit("/tf-validate", {"code": totp_code()})
+    assert landing(browser, response) not in ("/tf-validate", "/login")
