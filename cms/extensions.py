@@ -1,4 +1,5 @@
-"""Flask extensions, created unbound here and bound to the app in the factory."""
+"""Flask extensions, created unbound here and bound to the app in the factory; Flask-Security's is made per app
+(`new_security`), since it keeps the app's state on itself."""
 
 from typing import TYPE_CHECKING, cast
 
