@@ -11,7 +11,7 @@ from typing import cast
 from flask import Flask, after_this_request, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_security import current_user
+from flask_security import Security, current_user
 from flask_security.signals import tf_code_confirmed, tf_disabled, tf_profile_changed
 from flask_security.twofactor import is_tf_setup
 from sqlalchemy import update
@@ -68,8 +68,8 @@ def reset_second_factor(acting_user: User, users: Iterable[User]) -> int:
 
 
 def init_app(app: Flask) -> None:
-    state = app.extensions["security"]
-    cast(CmsTotp, state.totp_factory).set_encrypt_cost(app.config["TWO_FACTOR_ENCRYPT_COST"])
+    state = app.extensions["security"]  # the app's own (cms.extensions.security needs an app context)
+    _totp(state).set_encrypt_cost(app.config["TWO_FACTOR_ENCRYPT_COST"])
     app.before_request(_console_needs_second_factor)
     state.mf_recovery_codes_context_processor(_recovery_codes_context)
     tf_code_confirmed.connect(_offer_recovery_codes)
@@ -77,8 +77,9 @@ def init_app(app: Flask) -> None:
     tf_disabled.connect(_forget_recovery_codes)
 
 
-def _totp() -> CmsTotp:
-    return cast(CmsTotp, security.totp_factory)  # extensions.new_security builds it with totp_cls=CmsTotp
+def _totp(state: Security = security) -> CmsTotp:
+    """The authenticator checker of `state` (default: the current app's Security object)."""
+    return cast(CmsTotp, state.totp_factory)  # extensions.new_security builds it with totp_cls=CmsTotp
 
 
 def _console_needs_second_factor():
