@@ -24,12 +24,13 @@ from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
 from cms import outages
-from cms.counting import count_up_to
+from cms.counting import count_up_to, count_within_limit
 from cms.domain import DomainError
 from cms.exports import neutralise
 from cms.extensions import db
 from cms.markup import stored_html
 from cms.permissions import Perm, can
+from cms.search import Searched, page_clause, search_count
 from cms.timestamps import timestamp
 from cms.translated_markup import render as render_translation
 
@@ -70,6 +71,11 @@ class ListCount:
 
     value: int
     exact: bool = True
+
+    @classmethod
+    def capped(cls, found: int, cap: int | None) -> "ListCount":
+        """A count taken up to cap + 1 (cms.search's counts): exact up to the cap, "more than the cap" past it."""
+        return cls(found) if cap is None or found <= cap else cls(cap, exact=False)
 
 
 def _timestamp_formatter(view, value, name):
@@ -150,6 +156,10 @@ class StaffModelView(ModelView):
     list_template = "admin/cms_list.html"
     # The column whose text names a row, for its check box ("Select “…”"); None: the first listed column.
     row_name_column: str | None = None
+    # The search table of the columns the search box reads (cms.search: POST_TITLES, ACCOUNTS), or None. With it,
+    # a search's count comes from the search table alone, and a page of a common term is read along the list's
+    # order (page_search_clause) instead of through every match.
+    searched: Searched | None = None
     named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
     # Flask-Admin's COUNT(*) of every match on every page view is replaced by count_matches() (capped).
     simple_list_pager = True
@@ -276,7 +286,12 @@ class StaffModelView(ModelView):
     def page_search_clause(self, search: str):
         """The search's clause for a page in the list's order where a different plan reads fewer rows than
         the set search_clause selects (an index walk for common terms), or None. Counts use search_clause."""
-        return None
+        if self.searched is None:
+            return None
+        cap = self.count_cap()
+        return once_per_request(
+            "page_search_clauses", (self.endpoint, search, cap), lambda: page_clause(self.searched, search, cap)
+        )
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         clause = None if g.get("counting_matches") else self.page_search_clause(search)
@@ -379,8 +394,35 @@ class StaffModelView(ModelView):
 
     def known_count(self, filters, search, cap: int | None) -> ListCount | None:
         """A count the view gets more cheaply than by counting the list's rows (a counter table, the search
-        index alone), stopping at `cap` (None: exact); or None to count the rows."""
+        index alone), stopping at `cap` (None: exact); or None to count the rows.
+
+        With a search table (`searched`): a search alone over every row is counted in the search table; a common
+        term with filters or a row rule is counted among the first `cap` rows those select (counting through its
+        matches would read them all)."""
+        if self.searched is None or not search:
+            return None
+        if not filters and self.sees_every_row():
+            found = search_count(self.searched, search, cap)
+            if found is not None:
+                return ListCount.capped(found, cap)
+        clause = self.page_search_clause(search)
+        if cap is not None and clause is not None:
+            return self.count_within_budget(filters, clause, cap)
         return None
+
+    def sees_every_row(self) -> bool:
+        """Whether `scope` lets the current user see every row (a count of the whole table is then theirs)."""
+        return type(self).scope is StaffModelView.scope
+
+    def count_within_budget(self, filters, clause, budget: int) -> ListCount:
+        """The rows matching `clause` among the first `budget` rows that the filters and `scope` select, the
+        clause tested on each row: exact when those hold fewer than `budget` rows, else a lower bound."""
+        _, query = super().get_list(None, None, False, None, filters, execute=False, page_size=0)
+        hit = sa.case((clause, 1), else_=0)
+        read = query.with_entities(hit.label("hit")).order_by(None).limit(budget).subquery()
+        totals = sa.select(sa.func.coalesce(sa.func.sum(read.c.hit), 0), sa.func.count()).select_from(read)
+        found, examined = db.session.execute(totals).one()
+        return ListCount(int(found), exact=examined < budget)
 
     def count_cap(self) -> int | None:
         """Where the list's count stops (LIST_COUNT_CAP), or None when the exact count was asked for."""
@@ -392,7 +434,10 @@ class StaffModelView(ModelView):
         if known is not None:
             return known
         matches = query.with_entities(*self._key_columns()).limit(None).offset(None).order_by(None)
-        found, exact = count_up_to(matches.statement, cap)
+        # A search's clause may hold a full-text MATCH: a COUNT over LIMIT cap + 1 asks the index once, where
+        # count_up_to's two branches would ask it twice.
+        counter = count_within_limit if search else count_up_to
+        found, exact = counter(matches.statement, cap)
         return ListCount(found, exact=exact)
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):

@@ -306,7 +306,7 @@ class CommentView(CommentExportViews, StaffModelView):
         if narrowed == {"search"} and not selection.status:
             found = comment_search_count(selection.search, cap)
             if found is not None:
-                return ListCount(found) if cap is None or found <= cap else ListCount(cap, exact=False)
+                return ListCount.capped(found, cap)
         if cap is not None and selection.search and self.page_search_clause(selection.search) is not None:
             # A common term with other filters: counting its matches would read them all; count what the
             # filters' first `cap` comments hold instead (a lower bound when there are more).

@@ -31,7 +31,7 @@ from cms.posts import (
     prepare_post,
     translation_state,
 )
-from cms.search import post_title_clause
+from cms.search import POST_TITLES, post_title_clause
 
 STATUS_LABELS = {
     PostStatus.DRAFT: _l("Draft"),
@@ -122,6 +122,7 @@ class PostView(PostRevisionViews, StaffModelView):
     edit_template = "admin/post_edit.html"
     column_list = ("title", "author", "status", "translations", "published_at", "updated_at", "comments")
     column_searchable_list = ("title", "slug")
+    searched = POST_TITLES
     column_filters = (
         "status",
         "author.username",
@@ -196,6 +197,9 @@ class PostView(PostRevisionViews, StaffModelView):
 
     def scope(self, query):
         return query.filter(policies.posts.visible_clause(current_user))
+
+    def sees_every_row(self) -> bool:
+        return policies.posts.may_publish(current_user)
 
     def may_look_up(self, name: str) -> bool:
         return name != "author" or policies.posts.may_change_author(current_user)

@@ -16,7 +16,7 @@ from cms.invitations import invite_again
 from cms.locale import language_name, supported_locales
 from cms.models import Role, User
 from cms.permissions import Perm
-from cms.search import user_clause
+from cms.search import ACCOUNTS, user_clause
 from cms.two_factor import TwoFactorError, reset_second_factor
 
 
@@ -53,6 +53,7 @@ class UserView(StaffModelView):
     column_formatters = {"tf_primary_method": two_factor_formatter}
     column_export_list = ("id", "email", "username", "name", "roles", "active", "confirmed_at", "member_since")
     column_searchable_list = ("email", "username", "name")
+    searched = ACCOUNTS
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
     column_sortable_list = ("email", "username", "name", "active", "confirmed_at", "member_since", "last_seen")
     column_default_sort = ("member_since", True)

@@ -122,8 +122,7 @@ def comment_page_clause(text: str | None, cap: int | None = None):
         return None
     authors = author_ids(terms)
     body_terms = [term for term in terms if term.lower() not in authors]
-    limit = current_app.config["SEARCH_COMMON_MATCHES"]
-    if not body_terms or body_count(body_terms, None if cap is None else max(cap, limit)) <= limit:
+    if not body_terms or not _common(COMMENT_BODIES, body_terms, cap):
         return None
     return comment_clause(text, use_index=False)
 
@@ -138,17 +137,50 @@ def comment_search_count(text: str | None, cap: int | None) -> int | None:
 
 
 def body_count(terms: list[str], cap: int | None) -> int:
-    """How many comment bodies contain every term, up to cap + 1 (cap None: all), read from the search table:
-    once per request and terms (Mroonga's look-up of a common term costs tens of ms)."""
+    """How many comment bodies contain every term, up to cap + 1 (cap None: all)."""
+    return match_count(COMMENT_BODIES, terms, cap)
+
+
+def page_clause(searched: Searched, text: str | None, cap: int | None = None):
+    """comment_page_clause for a list without author terms (posts by title or slug, accounts): the search tested
+    on each row along the list's order when its terms are common, else None."""
+    terms = search_terms(text)
+    if not terms or engine_in_use() != MROONGA or not _common(searched, terms, cap):
+        return None
+    return _all_terms(searched, terms, use_index=False)
+
+
+def search_count(searched: Searched, text: str | None, cap: int | None) -> int | None:
+    """How many rows the search alone selects, counted in the search table, up to cap + 1; None when no index
+    is in use."""
+    terms = search_terms(text)
+    if not terms or engine_in_use() != MROONGA:
+        return None
+    return match_count(searched, terms, cap)
+
+
+def _common(searched: Searched, terms: list[str], cap: int | None) -> bool:
+    """Whether more than SEARCH_COMMON_MATCHES rows hold the terms, asked with the list's cap (at least the
+    threshold) so that the list's count is the same statement."""
+    limit = current_app.config["SEARCH_COMMON_MATCHES"]
+    return match_count(searched, terms, None if cap is None else max(cap, limit)) > limit
+
+
+def match_count(searched: Searched, terms: list[str], cap: int | None) -> int:
+    """How many rows of `searched` hold every term, up to cap + 1 (cap None: all), read from the search table alone
+    (its copies of the columns serve the exact comparison): once per request and terms (Mroonga's look-up of a
+    common term costs tens of ms)."""
 
     def count() -> int:
-        matches = _indexed_ids(COMMENT_BODIES, terms)
+        matches = _indexed_ids(searched, terms)
         assert matches is not None
-        body = search_table(COMMENT_BODIES).c.body
-        found, exact = count_within_limit(matches.where(*(_contains(body, term) for term in terms)), cap)
+        table = search_table(searched)
+        holds = (sa.or_(*(_contains(table.c[name], term) for name in searched.columns)) for term in terms)
+        found, exact = count_within_limit(matches.where(*holds), cap)
         return found if exact else found + 1
 
-    return _once_per_request(("body_count", tuple(term.lower() for term in terms), cap), count)
+    key = ("match_count", searched.table, tuple(term.lower() for term in terms), cap)
+    return _once_per_request(key, count)
 
 
 def _once_per_request(key: tuple, compute: Callable[[], T]) -> T:

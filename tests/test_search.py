@@ -1,6 +1,7 @@
 """The console's searches (cms/search.py) find exactly what a plain substring search finds, through the index."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,104 @@ def test_a_search_page_asks_the_full_text_index_once(app, login_as, corpus, monk
         if search.engine_in_use() == search.MROONGA:
             assert len(looked_up) == (1 if common == 1 else 2), looked_up  # the count; the match set for rare
         assert len([s for s in counter.statements if "user.username IN" in s]) <= 1  # authors looked up once
+
+
+# -- the post and account lists: common terms along the list's order, counts from the search table ----------
+TITLES = ["Budget vote today", "Budget cuts", "A budget for schools", "Weather", "Sports roundup"]
+
+
+@pytest.fixture
+def titled_posts(users):
+    """Three of five posts by the author hold "budget", one by the editor too; slugs hold nothing searched."""
+    posts = {make_post(users["author"], title=title, slug=f"p-{n}").id: title for n, title in enumerate(TITLES)}
+    posts[make_post(users["editor"], title="The editor’s budget note", slug="p-editor").id] = "The editor’s budget note"
+    return posts
+
+
+def listed_titles(html: str, titles) -> set[str]:
+    return {title for title in titles if title in html}
+
+
+@pytest.mark.parametrize("common", [1, 10_000])  # 1: every term is common (on Mroonga); 10,000: none is
+def test_a_post_search_lists_and_counts_the_same_on_either_plan(app, login_as, titled_posts, monkeypatch, common):
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+    editor = login_as("editor")
+    html = editor.get("/admin/post/?search=BUDGET").get_data(as_text=True)
+    assert "4 rows match." in html
+    assert listed_titles(html, titled_posts.values()) == {t for t in titled_posts.values() if "budget" in t.lower()}
+    assert_counted_to_the_cap(app, monkeypatch, editor, "/admin/post/?search=budget", 4)
+
+
+@pytest.mark.parametrize("common", [1, 10_000])
+def test_an_authors_post_search_counts_only_the_posts_they_may_see(app, login_as, titled_posts, monkeypatch, common):
+    """The search table holds every post: an author, who sees their own, is counted within their row rule."""
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+    html = login_as("author").get("/admin/post/?search=budget").get_data(as_text=True)
+    assert "3 rows match." in html and "The editor’s budget note" not in html
+
+
+@pytest.mark.parametrize("common", [1, 10_000])
+def test_a_common_post_term_with_a_filter_counts_within_a_budget(app, login_as, users, monkeypatch, common):
+    """With a filter, a common term is counted among the first LIST_COUNT_CAP posts the filter selects ("more
+    than" past them), the exact count a click away; a rare one through its matches, to the cap."""
+    for n in range(6):
+        make_post(users["author"], "review", title=f"Common word {n}", slug=f"common-{n}")
+    make_post(users["author"], "draft", title="Common draft", slug="common-draft")
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+    assert_counted_to_the_cap(
+        app, monkeypatch, login_as("editor"), "/admin/post/?flt0_status_equals=review&search=common", 6
+    )
+
+
+@pytest.mark.parametrize("common", [1, 10_000])
+def test_an_account_search_lists_and_counts_the_same_on_either_plan(app, login_as, users, monkeypatch, common):
+    for n in range(4):
+        create_user(f"desk{n}@newsroom.example.com", PASSWORD, ["Reader"], username=f"deskhand{n}")
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+    admin = login_as("administrator")
+    html = admin.get("/admin/user/?search=NEWSROOM.example").get_data(as_text=True)
+    assert "4 rows match." in html
+    assert {f"desk{n}@newsroom.example.com" for n in range(4)} <= set(
+        re.findall(r"desk\d@newsroom\.example\.com", html)
+    )
+    assert "reader@example.com" not in html
+    assert_counted_to_the_cap(app, monkeypatch, admin, "/admin/user/?search=deskhand", 4)
+    # With a filter, a common term is counted among the first LIST_COUNT_CAP accounts the filter selects (10).
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 10)
+    assert "4 rows match." in admin.get("/admin/user/?search=deskhand&flt0_active_equals=1").get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 2)
+    url = "/admin/user/?search=deskhand&flt0_active_equals=1&exact_count=1"
+    assert "4 rows match." in admin.get(url).get_data(as_text=True)
+
+
+def test_a_post_term_is_common_above_search_common_matches(app, titled_posts, monkeypatch):
+    """ "budget" is in 4 titles: with a threshold of 3 it is common (a page walks the list's order), with 4 not."""
+    if search.engine_in_use() != search.MROONGA:
+        assert search.page_clause(search.POST_TITLES, "budget") is None  # SQLite, or no index: one plan only
+        return
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 3)
+        walked = search.page_clause(search.POST_TITLES, "budget")
+        assert walked is not None
+        assert (
+            ids(Post, walked)
+            == ids(Post, search.post_title_clause("budget"))
+            == {key for key, title in titled_posts.items() if "budget" in title.lower()}
+        )
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 4)
+        assert search.page_clause(search.POST_TITLES, "budget") is None
+
+
+def test_an_account_search_page_asks_the_full_text_index_once(app, login_as, users, monkeypatch):
+    """The list's count is the search table's, the same statement that tells whether the term is common: no
+    second count of the accounts through the index."""
+    admin = login_as("administrator")
+    for common in (1, 10_000):
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", common)
+        with StatementCounter(db.engine) as counter:
+            html = admin.get("/admin/user/?search=example.com").get_data(as_text=True)
+        assert f"{len(users)} rows match." in html
+        looked_up = [s for s in counter.statements if "MATCH" in s or "user_search" in s]
+        if search.engine_in_use() == search.MROONGA:
+            assert len(looked_up) == (1 if common == 1 else 2), looked_up  # the count; the match set for rare
