@@ -68,6 +68,10 @@ URLS = [
     ("posts (default)", "/admin/post/", "/admin/post/"),
     ("posts, status = draft", "/admin/post/?flt0_status_equals=draft", "/admin/post/?{stock_post_status}=draft"),
     ("users, search by a fragment", "/admin/user/?search={fragment}", "/admin/user/?search={fragment}"),
+    # Terms most rows hold: the search index's match set is large, so the product reads a page along the list's
+    # order instead (SEARCH_COMMON_MATCHES) and counts in the search table.
+    ("posts, search the commonest title word", "/admin/post/?search={title_word}", "/admin/post/?search={title_word}"),
+    ("users, search the commonest email domain", "/admin/user/?search={domain}", "/admin/user/?search={domain}"),
 ]
 # Light pages requested over and over while an export runs in the background: the slowest of them is what a
 # newsroom notices.
@@ -145,7 +149,7 @@ with create_app().app_context():
 
 def find_facts(url: str, product_page_size: int, stock_page_size: int, product_filters: set[str]) -> dict:
     """What the URLs need from the data: a word in ~2 % of comment bodies, a post with a typical number of
-    comments, the deep pages, a username fragment."""
+    comments, the deep pages, a username fragment, the commonest word of post titles and email domain."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         sample = conn.execute(sa.text("SELECT body FROM comment ORDER BY id LIMIT 20000")).scalars().all()
@@ -158,6 +162,20 @@ def find_facts(url: str, product_page_size: int, stock_page_size: int, product_f
         ).all()
         post_id, post_comments = per_post[len(per_post) // 2]
         post_title = conn.execute(sa.text("SELECT title FROM post WHERE id = :id"), {"id": post_id}).scalar()
+        titles = conn.execute(sa.text("SELECT title, COUNT(*) FROM post GROUP BY title")).all()  # the seed repeats
+        posts = sum(n for _, n in titles)
+        title_share: Counter[str] = Counter()
+        for title, n in titles:
+            for w in set(re.findall(r"[a-z]{4,}", title.lower())):
+                title_share[w] += n
+        title_word = max(title_share, key=lambda w: (title_share[w], w))
+        title_matches = conn.execute(
+            sa.text("SELECT COUNT(*) FROM post WHERE title LIKE :p"), {"p": f"%{title_word}%"}
+        ).scalar()
+        domain, domain_users = conn.execute(
+            sa.text("SELECT SUBSTRING_INDEX(email, '@', -1) AS d, COUNT(*) AS n FROM user GROUP BY d ORDER BY n DESC")
+        ).first()
+        users = conn.execute(sa.text("SELECT COUNT(*) FROM user")).scalar()
     engine.dispose()
     if PRODUCT_POST_ID_ARG in product_filters:
         product_post_filter = f"flt0_{PRODUCT_POST_ID_ARG}={post_id}"
@@ -173,6 +191,10 @@ def find_facts(url: str, product_page_size: int, stock_page_size: int, product_f
         "product_deep_page": DEEP_OFFSET // product_page_size,
         "stock_deep_page": DEEP_OFFSET // stock_page_size,
         "fragment": "4242",
+        "title_word": title_word,
+        "title_word_share": title_matches / max(posts, 1),
+        "domain": domain,
+        "domain_share": domain_users / max(users, 1),
     }
 
 
@@ -552,7 +574,8 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
     progress(
         f"search word {facts['word']!r} in {facts['word_share']:.1%} of bodies; post {facts['post_id']} with "
         f"{facts['post_comments']} comments (the median); deep pages {facts['product_deep_page']} (product, "
-        f"{product_page_size} a page) and {facts['stock_deep_page']} (stock, {stock_page_size} a page)"
+        f"{product_page_size} a page) and {facts['stock_deep_page']} (stock, {stock_page_size} a page); title word "
+        f"{facts['title_word']!r} in {facts['title_word_share']:.1%} of titles"
     )
     timings = [
         Timing(name, product.format(**facts), stock_url.format(**facts))
@@ -738,7 +761,9 @@ as the administrator, at its own page size ({product_size}); `benchmarks/stock_a
 same models, no auth, page size {stock_size}. Per URL {args.warmup} warm-up rounds then {args.rounds} measured, the
 two apps alternating, a new connection per request; times are whole responses, in ms.
 Search word `{facts["word"]}` ({facts["word_share"]:.1%} of bodies); post {facts["post_id"]} has
-{facts["post_comments"]} comments (the median){post_note}; deep pages skip {DEEP_OFFSET:,} rows.
+{facts["post_comments"]} comments (the median){post_note}; deep pages skip {DEEP_OFFSET:,} rows. Title word
+`{facts["title_word"]}` ({facts["title_word_share"]:.1%} of titles); email domain `{facts["domain"]}`
+({facts["domain_share"]:.1%} of accounts).
 
 | URL | product URL | product p50 | product p95 | stock p50 | stock p95 | p95 ratio | {target} |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
