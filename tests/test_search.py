@@ -405,3 +405,27 @@ def test_an_account_search_page_asks_the_full_text_index_once(app, login_as, use
         looked_up = [s for s in counter.statements if "MATCH" in s or "user_search" in s]
         if search.engine_in_use() == search.MROONGA:
             assert len(looked_up) == (1 if common == 1 else 2), looked_up  # the count; the match set for rare
+
+
+def test_a_term_every_newest_row_holds_is_counted_without_the_index(app, login_as, users, monkeypatch):
+    """SEARCH_PROBE_ROWS at its boundary: when each of the newest accounts holds the term (every email here ends in
+    example.com), the count reads the newest LIST_COUNT_CAP + 1 accounts and asks no index; a probe longer than
+    the table, or a term a newest row lacks ("tor": not in reader@ or author@), leaves the count to the index."""
+    admin = login_as("administrator")
+    accounts = len(users)
+    mroonga = search.engine_in_use() == search.MROONGA  # elsewhere the index (FTS5) counts every search
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 1)  # pages along the list's order: no MATCH there
+
+    def count(text: str, probe: int, cap: int) -> tuple[str, bool]:
+        monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
+        monkeypatch.setitem(app.config, "LIST_COUNT_CAP", cap)
+        with StatementCounter(db.engine) as counter:
+            html = admin.get(f"/admin/user/?search={text}").get_data(as_text=True)
+        shown = re.search(r'id="list-count">\s*(.*?)\s*(<a|</p>)', html, re.S).group(1)
+        return shown, any("MATCH" in s for s in counter.statements)
+
+    assert count("example.com", accounts, accounts - 1) == (f"More than {accounts - 1} rows match.", not mroonga)
+    assert count("example.com", accounts, accounts) == (f"{accounts} rows match.", not mroonga)  # the table ends
+    assert count("example.com", accounts + 1, accounts) == (f"{accounts} rows match.", True)
+    assert count("tor", accounts, accounts) == ("4 rows match.", True)  # editor, moderator, translator, administrator
+    assert count("example.com", 0, accounts) == (f"{accounts} rows match.", True)  # 0: no probe
