@@ -198,17 +198,18 @@ def _count_in_newest_rows(searched: Searched, terms: list[str], cap: int) -> int
     if probe <= 0:
         return None
     holds = _all_terms(searched, terms, use_index=False)
-
-    def newest(limit: int) -> tuple[int, int]:
-        hit = sa.case((holds, 1), else_=0).label("hit")
-        read = select(hit).order_by(searched.column("id").desc()).limit(limit).subquery()
-        hits, rows = db.session.execute(select(sa.func.coalesce(sa.func.sum(read.c.hit), 0), sa.func.count())).one()
-        return int(hits), int(rows)
-
-    if newest(probe) != (probe, probe):
+    key = searched.column("id")
+    newest = select(sa.case((holds, 1), else_=0).label("hit")).order_by(key.desc()).limit(probe).subquery()
+    hits, rows = db.session.execute(select(sa.func.coalesce(sa.func.sum(newest.c.hit), 0), sa.func.count())).one()
+    if (hits, rows) != (probe, probe):
         return None
-    hits, rows = newest(cap + 1)
-    return hits if hits == cap + 1 or rows <= cap else None
+    # The oldest id of the newest cap + 1 rows, then how many rows from it on hold the terms: two reads of at most
+    # cap + 1 rows, where one statement over a derived table of them would read them twice.
+    oldest = db.session.scalar(select(key).order_by(key.desc()).limit(1).offset(cap))
+    if oldest is None:  # at most cap rows: counted whole
+        return db.session.scalar(select(sa.func.count()).select_from(searched.model).where(holds))
+    found = db.session.scalar(select(sa.func.count()).select_from(searched.model).where(key >= oldest, holds))
+    return found if found == cap + 1 else None
 
 
 def _once_per_request(key: tuple, compute: Callable[[], T]) -> T:
