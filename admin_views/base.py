@@ -24,7 +24,7 @@ from sqlalchemy.orm import joinedload
 from wtforms.validators import ValidationError
 
 from cms import outages
-from cms.counting import count_up_to, count_within_limit
+from cms.counting import count_up_to, count_within_limit, hits_in_first
 from cms.domain import DomainError
 from cms.exports import neutralise
 from cms.extensions import db
@@ -418,11 +418,8 @@ class StaffModelView(ModelView):
         """The rows matching `clause` among the first `budget` rows that the filters and `scope` select, the
         clause tested on each row: exact when those hold fewer than `budget` rows, else a lower bound."""
         _, query = super().get_list(None, None, False, None, filters, execute=False, page_size=0)
-        hit = sa.case((clause, 1), else_=0)
-        read = query.with_entities(hit.label("hit")).order_by(None).limit(budget).subquery()
-        totals = sa.select(sa.func.coalesce(sa.func.sum(read.c.hit), 0), sa.func.count()).select_from(read)
-        found, examined = db.session.execute(totals).one()
-        return ListCount(int(found), exact=examined < budget)
+        found, examined = hits_in_first(query.order_by(None).statement, clause, budget)
+        return ListCount(found, exact=examined < budget)
 
     def count_cap(self) -> int | None:
         """Where the list's count stops (LIST_COUNT_CAP), or None when the exact count was asked for."""

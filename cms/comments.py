@@ -11,10 +11,11 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 
 from cms import audit, comment_counts, page_cache
+from cms.counting import hits_in_first
 from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.markup import render_comment
@@ -191,10 +192,9 @@ def count_within(selection: CommentSelection, budget: int) -> tuple[int, bool]:
     the matches among those read are a lower bound and `exact` is False."""
     search = selection.search
     filters = selection_clauses(replace(selection, search=None))
-    hit = case((comment_clause(search, use_index=False), 1), else_=0) if search else literal(1)
-    read = select(hit.label("hit")).where(*filters).limit(budget).subquery()
-    found, examined = db.session.execute(select(func.coalesce(func.sum(read.c.hit), 0), func.count())).one()
-    return int(found), examined < budget
+    holds = comment_clause(search, use_index=False) if search else None
+    found, examined = hits_in_first(select(Comment.id).where(*filters), holds, budget)
+    return found, examined < budget
 
 
 def selected_id_batches(selection: CommentSelection, size: int = BATCH) -> Iterator[list[int]]:

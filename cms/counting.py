@@ -1,6 +1,6 @@
 """Counting a list's matches without reading more than a cap of them (the console's "more than N")."""
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 
 from cms.extensions import db
 
@@ -19,6 +19,15 @@ def count_up_to(matches: Select, cap: int | None) -> tuple[int, bool]:
     beyond = matches.with_only_columns(literal(1), maintain_column_froms=True).limit(1).offset(cap).scalar_subquery()
     found = db.session.scalar(select(case((beyond.is_(None), counted), else_=-1)))
     return (cap, False) if found == -1 else (found or 0, True)
+
+
+def hits_in_first(rows: Select, holds: ColumnElement[bool] | None, limit: int) -> tuple[int, int]:
+    """Of the first `limit` rows that `rows` selects (in its order, if it has one), how many satisfy `holds` (None:
+    every row), and how many were read: one read that stops at `limit` rows, the clause tested on each."""
+    hit = case((holds, 1), else_=0) if holds is not None else literal(1)
+    read = rows.with_only_columns(hit.label("hit"), maintain_column_froms=True).limit(limit).subquery()
+    found, read_rows = db.session.execute(select(func.coalesce(func.sum(read.c.hit), 0), func.count())).one()
+    return int(found), int(read_rows)
 
 
 def count_within_limit(matches: Select, cap: int | None) -> tuple[int, bool]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
-from cms.counting import count_within_limit
+from cms.counting import count_within_limit, hits_in_first
 from cms.extensions import db
 from cms.models import Comment, Post, User
 
@@ -133,11 +133,6 @@ def comment_search_count(text: str | None, cap: int | None) -> int | None:
     terms = search_terms(text)
     if not terms or engine_in_use() != MROONGA or author_ids(terms):
         return None
-    return body_count(terms, cap)
-
-
-def body_count(terms: list[str], cap: int | None) -> int:
-    """How many comment bodies contain every term, up to cap + 1 (cap None: all)."""
     return match_count(COMMENT_BODIES, terms, cap)
 
 
@@ -199,9 +194,7 @@ def _count_in_newest_rows(searched: Searched, terms: list[str], cap: int) -> int
         return None
     holds = _all_terms(searched, terms, use_index=False)
     key = searched.column("id")
-    newest = select(sa.case((holds, 1), else_=0).label("hit")).order_by(key.desc()).limit(probe).subquery()
-    hits, rows = db.session.execute(select(sa.func.coalesce(sa.func.sum(newest.c.hit), 0), sa.func.count())).one()
-    if (hits, rows) != (probe, probe):
+    if hits_in_first(select(key).order_by(key.desc()), holds, probe) != (probe, probe):
         return None
     # The oldest id of the newest cap + 1 rows, then how many rows from it on hold the terms: two reads of at most
     # cap + 1 rows, where one statement over a derived table of them would read them twice.
