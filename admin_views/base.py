@@ -285,13 +285,16 @@ class StaffModelView(ModelView):
 
     def page_search_clause(self, search: str):
         """The search's clause for a page in the list's order where a different plan reads fewer rows than
-        the set search_clause selects (an index walk for common terms), or None. Counts use search_clause."""
-        if self.searched is None:
-            return None
+        the set search_clause selects (an index walk for common terms), or None. Counts use search_clause.
+        Decided once per request (`common_terms_clause`)."""
         cap = self.count_cap()
         return once_per_request(
-            "page_search_clauses", (self.endpoint, search, cap), lambda: page_clause(self.searched, search, cap)
+            "page_search_clauses", (self.endpoint, search, cap), lambda: self.common_terms_clause(search, cap)
         )
+
+    def common_terms_clause(self, search: str, cap: int | None):
+        """page_search_clause's answer, worked out: with a search table, cms.search.page_clause."""
+        return None if self.searched is None else page_clause(self.searched, search, cap)
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         clause = None if g.get("counting_matches") else self.page_search_clause(search)

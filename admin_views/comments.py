@@ -235,10 +235,8 @@ class CommentView(CommentExportViews, StaffModelView):
     def search_clause(self, search):
         return search_clause(search)  # body terms and exact authors, as the actions and exports read it
 
-    def page_search_clause(self, search):
-        if "page_search_clause" not in g:
-            g.page_search_clause = comment_page_clause(search, self.count_cap())
-        return g.page_search_clause
+    def common_terms_clause(self, search, cap):
+        return comment_page_clause(search, cap)  # body terms decide; an author term is an exact name either way
 
     def _get_list_filter_args(self):
         """The list opens on the moderation queue: a bare /admin/comment/ shows the pending comments (the "All"
