@@ -4,7 +4,6 @@
 from typing import TYPE_CHECKING, cast
 
 from flask import current_app, g, has_app_context
-from flask_babel import Babel
 from flask_caching import Cache
 from flask_migrate import Migrate
 from flask_security import Security
@@ -15,6 +14,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.local import LocalProxy
 
+from cms.locale import RequestBabel
 from cms.mail import CmsMailUtil
 from cms.passwords import CmsPasswordUtil
 from cms.two_factor_secrets import CmsRecoveryCodesUtil, CmsTotp
@@ -87,6 +87,6 @@ def new_security() -> Security:
 # The current app's Security object (what Flask-Security's own views use), for the code that needs its datastore,
 # its utilities or its authenticator checker.
 security = cast(Security, LocalProxy(lambda: current_app.extensions["security"]))
-babel = Babel()
+babel = RequestBabel()
 csrf = CSRFProtect()
 cache = Cache()

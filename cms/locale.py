@@ -1,11 +1,12 @@
 """Which language a request is served in."""
 
+from functools import cached_property
 from urllib.parse import quote, urlencode
 
 from babel import Locale, UnknownLocaleError
 from babel.units import format_unit
 from flask import current_app, g, has_request_context, request, url_for
-from flask_babel import get_locale
+from flask_babel import Babel, Domain, _get_current_context, get_locale
 from flask_security import current_user
 
 
@@ -94,3 +95,36 @@ def switch_url(code: str) -> str:
         path = quote(request.script_root + request.path)
         query.append(("lang", code))
     return f"{path}?{urlencode(query, safe='/')}" if query else path
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, with the request's catalog kept for the rest of the request.
+
+    Flask-Babel finds the catalog anew for every string: three look-ups of `g` and the locale's identifier built
+    (about 0.7 ms of a 20-comment console page's 15, for its ~90 strings of this domain). The catalog is kept
+    with the locale it was found for (`force_locale` and `refresh()` change that object) and checked against the
+    process's cache, which a catalog reload (`cms.catalog_store`) empties."""
+
+    def get_translations(self):
+        ctx = _get_current_context()
+        if ctx is None:
+            return super().get_translations()
+        kept = getattr(ctx, "cms_translations", None)
+        if kept is not None:
+            domain, locale, translations = kept
+            if domain is self and locale is getattr(ctx, "babel_locale", None) and self._still_cached(translations):
+                return translations
+        translations = super().get_translations()
+        ctx.cms_translations = (self, get_locale(), translations)
+        return translations
+
+    def _still_cached(self, translations) -> bool:
+        return any(cached is translations for cached in self.cache.values())
+
+
+class RequestBabel(Babel):
+    """Flask-Babel whose default domain is a RequestDomain."""
+
+    @cached_property
+    def domain_instance(self):
+        return RequestDomain(domain=self.domain)
