@@ -29,7 +29,7 @@ SMALL = {"users": 500, "posts": 1_000, "comments": 20_000, "follows": 2_000}
 CHARSET = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 TABLES = {"users": "user", "posts": "post", "comments": "comment", "follows": "follow"}
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
-PRODUCT_PORT, STOCK_PORT = 8111, 8112
+PRODUCT_PORT, STOCK_PORT, TRIVIAL_PORT = 8111, 8112, 8113
 DEEP_OFFSET = 25_000  # rows skipped by the "deep page" URL, whatever each app's page size
 # The issue's ceiling per statement of a list request: "about 10,000" rows. A capped count (LIST_COUNT_CAP) reads
 # the cap's entries and the one past it, which is what tells "more than 10,000" from 10,000, and a count over a
@@ -79,6 +79,9 @@ EXPORT_PROBES = ["/admin/comment/", "/admin/post/", "/en/"]
 # The product's floor: a console list with no rows (the seed adds no blocked words). What every signed-in page
 # pays whatever its list (session, second factor, permissions, the layout), measured like the URLs above.
 FLOOR_URL = "/admin/blockedword/"
+# The floors alternate with this stock URL (the first of URLS, all comments): a worker then sleeps as long between
+# its requests as the product's do there, and what waking costs on this machine is part of every time above.
+FLOOR_BETWEEN = 0
 
 # The comment list's filter by post id, once the product offers it; until then the post-title filter.
 PRODUCT_POST_ID_ARG = "post_id_equals"
@@ -283,10 +286,15 @@ class Timing:
     stock: list[float] = field(default_factory=list)
 
 
-def measure(timing: Timing, cookie: str, warmup: int, rounds: int, stock: bool = True) -> None:
+def measure(
+    timing: Timing, cookie: str, warmup: int, rounds: int, stock: bool = True, port: int = PRODUCT_PORT
+) -> None:
+    """`timing`'s URL on `port` (the product's by default), each request followed by the stock URL unless not
+    `stock`."""
+    product_port = port
     for round_ in range(warmup + rounds):
         for port, path, sink, auth in (
-            (PRODUCT_PORT, timing.product_url, timing.product, cookie),
+            (product_port, timing.product_url, timing.product, cookie),
             *([(STOCK_PORT, timing.stock_url, timing.stock, "")] if stock else []),
         ):
             status, seconds, _, _ = fetch(port, path, auth)
@@ -619,6 +627,7 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
     progress("starting the product and the stock Flask-Admin under gunicorn")
     product = serve("wsgi:app", PRODUCT_PORT, env, args.workers)
     stock_server = serve("benchmarks.stock_admin:create_app()", STOCK_PORT, env, args.workers)
+    trivial = serve("benchmarks.trivial_app:app", TRIVIAL_PORT, {"PYTHONPATH": str(ROOT)}, args.workers)
     load_before = os.getloadavg()
     try:
         cookie = sign_in(PRODUCT_PORT)
@@ -627,15 +636,14 @@ def list_urls(args, url: str, counts: dict[str, int]) -> None:
             measure(timing, cookie, args.warmup, args.rounds)
             p95p, p95s = percentile(timing.product, 95), percentile(timing.stock, 95)
             progress(f"  product p95 {p95p * 1000:,.0f} ms, stock p95 {p95s * 1000:,.0f} ms, ratio {p95p / p95s:.2f}")
-        floor = Timing("the product's floor: a console list with no rows", FLOOR_URL, "")
-        progress(f"measuring {floor.name}: {FLOOR_URL}")
-        measure(floor, cookie, args.warmup, args.rounds, stock=False)
+        floors = measure_floors(args, cookie, URLS[FLOOR_BETWEEN][2].format(**facts))
     finally:
         stop(product)
         stop(stock_server)
+        stop(trivial)
     load_after = os.getloadavg()
     loads, sizes = (load_before, load_after), (product_page_size, stock_page_size)
-    body = report(args, url, counts, facts, timings, per_url, loads, sizes, floor)
+    body = report(args, url, counts, facts, timings, per_url, loads, sizes, floors)
     print(body, flush=True)
     if args.only:
         return  # a part of the table: not one for the results
@@ -686,26 +694,72 @@ def verdict(product: float, stock: float) -> str:
     return "met"
 
 
-def floor_report(floor: Timing, timings: list[Timing]) -> str:
-    """The floor's times, and each URL whose 1/10 of stock lies below them: no list work can meet it there."""
-    p50, p95 = statistics.median(floor.product), percentile(floor.product, 95)
+@dataclass
+class Floors:
+    """The product's console list with no rows and a trivial Flask route, each alternating with a stock URL as
+    the URLs above are measured, and back to back."""
+
+    between: str
+    empty_list: Timing
+    trivial: Timing
+    empty_list_back_to_back: Timing
+    trivial_back_to_back: Timing
+
+
+def measure_floors(args, cookie: str, between: str) -> Floors:
+    floors = Floors(
+        between,
+        Timing("the product's console list with no rows", FLOOR_URL, between),
+        Timing("a trivial Flask route (benchmarks/trivial_app.py)", "/", between),
+        Timing("the product's console list with no rows, back to back", FLOOR_URL, ""),
+        Timing("a trivial Flask route, back to back", "/", ""),
+    )
+    for timing, port, alternating in (
+        (floors.empty_list, PRODUCT_PORT, True),
+        (floors.trivial, TRIVIAL_PORT, True),
+        (floors.empty_list_back_to_back, PRODUCT_PORT, False),
+        (floors.trivial_back_to_back, TRIVIAL_PORT, False),
+    ):
+        progress(f"measuring the floor: {timing.name}" + (f", alternating with stock {between}" if alternating else ""))
+        measure(timing, cookie if port == PRODUCT_PORT else "", args.warmup, args.rounds, alternating, port)
+    return floors
+
+
+def floor_report(floors: Floors, timings: list[Timing]) -> str:
+    """The floors' times, and each URL whose 1/10 of stock lies below the product's: no list work can meet it
+    there."""
+    ms = lambda seconds: f"{seconds * 1000:,.1f}"  # noqa: E731
+    rows = [
+        f"| {t.name} | {'alternating' if t.stock_url else 'back to back'} | {ms(statistics.median(t.product))} | "
+        f"{ms(percentile(t.product, 95))} |"
+        for t in (floors.empty_list, floors.trivial, floors.empty_list_back_to_back, floors.trivial_back_to_back)
+    ]
+    p95 = percentile(floors.empty_list.product, 95)
     below = [
         f"{t.name} (1/10 of stock p95: {percentile(t.stock, 95) * 100:,.1f} ms)"
         for t in timings
         if percentile(t.stock, 95) > 0.1 and percentile(t.stock, 95) / 10 < p95
     ]
     verdict_ = (
-        "Where 1/10 of stock lies below it, no list work can reach the target in this run: " + "; ".join(below) + "."
+        "Where 1/10 of stock lies below the product's alternating floor, no list work can reach the target in this "
+        "run: " + "; ".join(below) + "."
         if below
-        else "Every 1/10 of stock in this run lies above it."
+        else "Every 1/10 of stock in this run lies above the product's alternating floor."
     )
-    return (
-        f"The product's floor, a console list with no rows (`{floor.product_url}`, signed in as above): "
-        f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms. {verdict_}"
-    )
+    woken = statistics.median(floors.trivial.product) - statistics.median(floors.trivial_back_to_back.product)
+    return f"""The floors (ms): what any request pays on this machine. "Alternating" is measured as the URLs above
+are, each request followed by stock's `{floors.between}`, so a worker sleeps as long between its requests as the
+product's do there; "back to back" is the same request with nothing between. The trivial route's difference,
+{ms(woken)} ms at p50, is what a worker that slept pays on this machine before any work of its own.
+
+| floor | measured | p50 | p95 |
+| --- | --- | ---: | ---: |
+{chr(10).join(rows)}
+
+{verdict_}"""
 
 
-def report(args, url, counts, facts, timings, per_url, loads, sizes, floor: Timing) -> str:
+def report(args, url, counts, facts, timings, per_url, loads, sizes, floors: Floors) -> str:
     (load_before, load_after), (product_size, stock_size) = loads, sizes
     ms = lambda seconds: f"{seconds * 1000:,.0f}"  # noqa: E731
     rows = []
@@ -769,7 +823,7 @@ Search word `{facts["word"]}` ({facts["word_share"]:.1%} of bodies); post {facts
 | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
 {chr(10).join(rows)}
 
-{floor_report(floor, timings)}
+{floor_report(floors, timings)}
 
 ### Statements per request (product, in-process, signed in)
 
