@@ -78,6 +78,9 @@ class Config:
     # A search's count first reads this many of the newest rows: when each holds the terms (the domain of every
     # reader's email), the newest LIST_COUNT_CAP + 1 rows count it instead of the index's whole match set.
     SEARCH_PROBE_ROWS = 50
+    # When at least this share of those newest rows hold the terms (a single letter), they are frequent: the page
+    # walks the list's order and the count reads the first LIST_COUNT_CAP rows, without the index's look-up.
+    SEARCH_FREQUENT_SHARE = 0.5
     # Console main menus each worker keeps rendered: one per role set, language and view (admin_views/menu.py).
     CONSOLE_MENUS_CACHED = 256
     PAGE_CACHE = True

@@ -67,15 +67,10 @@ def staff_may(perms: int) -> bool:
 
 @dataclass
 class ListCount:
-    """How many rows a list matches: exact, or at least `value` when counting stopped at the cap."""
+    """How many rows a list matches: exact, or more than `value` when counting stopped short of the end."""
 
     value: int
     exact: bool = True
-
-    @classmethod
-    def capped(cls, found: int, cap: int | None) -> "ListCount":
-        """A count taken up to cap + 1 (cms.search's counts): exact up to the cap, "more than the cap" past it."""
-        return cls(found) if cap is None or found <= cap else cls(cap, exact=False)
 
 
 def _timestamp_formatter(view, value, name):
@@ -405,9 +400,9 @@ class StaffModelView(ModelView):
         if self.searched is None or not search:
             return None
         if not filters and self.sees_every_row():
-            found = search_count(self.searched, search, cap)
-            if found is not None:
-                return ListCount.capped(found, cap)
+            counted = search_count(self.searched, search, cap)
+            if counted is not None:
+                return ListCount(*counted)
         clause = self.page_search_clause(search)
         if cap is not None and clause is not None:
             return self.count_within_budget(filters, clause, cap)

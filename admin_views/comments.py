@@ -302,9 +302,9 @@ class CommentView(CommentExportViews, StaffModelView):
             return ListCount(counted_size(selection, self._status_counts()))
         narrowed = {key for key, value in selection.to_json().items() if value and key != "status"}
         if narrowed == {"search"} and not selection.status:
-            found = comment_search_count(selection.search, cap)
-            if found is not None:
-                return ListCount.capped(found, cap)
+            counted = comment_search_count(selection.search, cap)
+            if counted is not None:
+                return ListCount(*counted)
         if cap is not None and selection.search and self.page_search_clause(selection.search) is not None:
             # A common term with other filters: counting its matches would read them all; count what the
             # filters' first `cap` comments hold instead (a lower bound when there are more).

@@ -127,13 +127,13 @@ def comment_page_clause(text: str | None, cap: int | None = None):
     return comment_clause(text, use_index=False)
 
 
-def comment_search_count(text: str | None, cap: int | None) -> int | None:
-    """How many comments the search alone selects, counted in the search table (its copy of the body serves
-    the exact comparison), up to cap + 1; None when the search names an author or no index is in use."""
+def comment_search_count(text: str | None, cap: int | None) -> tuple[int, bool] | None:
+    """How many comments the search alone selects, (count, exact) as `search_count` counts them; None when the
+    search names an author or no index is in use."""
     terms = search_terms(text)
     if not terms or engine_in_use() != MROONGA or author_ids(terms):
         return None
-    return match_count(COMMENT_BODIES, terms, cap)
+    return _counted(COMMENT_BODIES, terms, cap)
 
 
 def page_clause(searched: Searched, text: str | None, cap: int | None = None):
@@ -145,36 +145,52 @@ def page_clause(searched: Searched, text: str | None, cap: int | None = None):
     return _all_terms(searched, terms, use_index=False)
 
 
-def search_count(searched: Searched, text: str | None, cap: int | None) -> int | None:
-    """How many rows the search alone selects, counted in the search table, up to cap + 1; None when no index
-    is in use."""
+def search_count(searched: Searched, text: str | None, cap: int | None) -> tuple[int, bool] | None:
+    """How many rows the search alone selects, (count, exact): counted in the search table up to the cap, "more
+    than the cap" past it; for frequent terms from the rows themselves (`_frequent_count`). None when no index is
+    in use."""
     terms = search_terms(text)
     if not terms or engine_in_use() != MROONGA:
         return None
-    return match_count(searched, terms, cap)
+    return _counted(searched, terms, cap)
+
+
+def _counted(searched: Searched, terms: list[str], cap: int | None) -> tuple[int, bool]:
+    found = match_count(searched, terms, cap)
+    if found is None:
+        assert cap is not None
+        return _frequent_count(searched, terms, cap)
+    return (found, True) if cap is None or found <= cap else (cap, False)
 
 
 def _common(searched: Searched, terms: list[str], cap: int | None) -> bool:
     """Whether more than SEARCH_COMMON_MATCHES rows hold the terms, asked with the list's cap (at least the
     threshold) so that the list's count is the same statement."""
     limit = current_app.config["SEARCH_COMMON_MATCHES"]
-    return match_count(searched, terms, None if cap is None else max(cap, limit)) > limit
+    found = match_count(searched, terms, None if cap is None else max(cap, limit))
+    return found is None or found > limit
 
 
-def match_count(searched: Searched, terms: list[str], cap: int | None) -> int:
+def match_count(searched: Searched, terms: list[str], cap: int | None) -> int | None:
     """How many rows of `searched` hold every term, up to cap + 1 (cap None: all), read from the search table alone
     (its copies of the columns serve the exact comparison): once per request and terms (Mroonga's look-up of a
     common term costs tens of ms).
 
     A term in nearly every row (the domain of every reader's email) would have Mroonga read a match set the size
     of the table: when each of the newest SEARCH_PROBE_ROWS rows holds the terms, the newest cap + 1 rows are read
-    instead, which settle the count when each holds them (more than the cap) or the table ends sooner."""
+    instead, which settle the count when each holds them (more than the cap) or the table ends sooner.
 
-    def count() -> int:
+    None, with a cap, when the terms are frequent (`_frequent`: a single letter, whose look-up Mroonga makes over
+    every word it starts, 68 ms in the benchmark's post titles and 536 ms in its comments): they are common, and
+    `_frequent_count` counts them from the rows; the exact count (no cap) is the index's."""
+
+    def count() -> int | None:
         if cap is not None:
             found = _count_in_newest_rows(searched, terms, cap)
             if found is not None:
                 return found
+            if _frequent(searched, terms):
+                return None
         matches = _indexed_ids(searched, terms)
         assert matches is not None
         table = search_table(searched)
@@ -190,12 +206,10 @@ def _count_in_newest_rows(searched: Searched, terms: list[str], cap: int) -> int
     """match_count from the newest rows alone, read along the primary key without the index, or None when they
     do not settle it (or the probe is off: SEARCH_PROBE_ROWS 0)."""
     probe = current_app.config["SEARCH_PROBE_ROWS"]
-    if probe <= 0:
+    if probe <= 0 or _probe_hits(searched, terms) != (probe, probe):
         return None
     holds = _all_terms(searched, terms, use_index=False)
     key = searched.column("id")
-    if hits_in_first(select(key).order_by(key.desc()), holds, probe) != (probe, probe):
-        return None
     # The oldest id of the newest cap + 1 rows, then how many rows from it on hold the terms: two reads of at most
     # cap + 1 rows, where one statement over a derived table of them would read them twice.
     oldest = db.session.scalar(select(key).order_by(key.desc()).limit(1).offset(cap))
@@ -203,6 +217,45 @@ def _count_in_newest_rows(searched: Searched, terms: list[str], cap: int) -> int
         return db.session.scalar(select(sa.func.count()).select_from(searched.model).where(holds))
     found = db.session.scalar(select(sa.func.count()).select_from(searched.model).where(key >= oldest, holds))
     return found if found == cap + 1 else None
+
+
+def _probe_hits(searched: Searched, terms: list[str]) -> tuple[int, int]:
+    """Of the newest SEARCH_PROBE_ROWS rows, how many hold the terms and how many were read (fewer in a shorter
+    table), read along the primary key without the index: once per request and terms."""
+    probe = current_app.config["SEARCH_PROBE_ROWS"]
+    key = searched.column("id")
+
+    def read() -> tuple[int, int]:
+        return hits_in_first(select(key).order_by(key.desc()), _all_terms(searched, terms, use_index=False), probe)
+
+    return _once_per_request(("probe", searched.table, tuple(term.lower() for term in terms), probe), read)
+
+
+def _frequent(searched: Searched, terms: list[str]) -> bool:
+    """Whether at least SEARCH_FREQUENT_SHARE of the newest SEARCH_PROBE_ROWS rows (and at least one) hold the
+    terms: a page then finds its rows along the list's order within about page size ÷ share rows. A table shorter
+    than the probe is not asked (its look-up is cheap)."""
+    probe = current_app.config["SEARCH_PROBE_ROWS"]
+    if probe <= 0:
+        return False
+    hits, read = _probe_hits(searched, terms)
+    return read == probe and hits >= max(1, probe * current_app.config["SEARCH_FREQUENT_SHARE"])
+
+
+def _frequent_count(searched: Searched, terms: list[str], cap: int) -> tuple[int, bool]:
+    """How many rows hold frequent terms, (count, exact), without the index: the rows older than the probe's, read
+    from the oldest, up to cap + 1. When those end sooner, their hits and the probe's are the count (past the cap
+    "more than the cap", as every count says); else the list says "more than" the hits among them (up to the cap),
+    which is true: the probe's newer rows hold at least one more."""
+    probe = current_app.config["SEARCH_PROBE_ROWS"]
+    key = searched.column("id")
+    newest_hits, _ = _probe_hits(searched, terms)
+    probe_start = db.session.scalar(select(key).order_by(key.desc()).limit(1).offset(probe - 1))
+    older = select(key).where(key < probe_start).order_by(key)
+    found, read = hits_in_first(older, _all_terms(searched, terms, use_index=False), cap + 1)
+    if read <= cap and found + newest_hits <= cap:
+        return found + newest_hits, True
+    return min(found + newest_hits if read <= cap else found, cap), False
 
 
 def _once_per_request(key: tuple, compute: Callable[[], T]) -> T:
