@@ -436,11 +436,45 @@ class StaffModelView(ModelView):
         return ListCount(found, exact=exact)
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
-        """The list's order, then the primary key in the same direction: pages never overlap on ties."""
+        """The list's order, made total in the same direction (pages never overlap on ties) by what an index can
+        walk with it (`_ties_after`)."""
         query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
         if sort_column is None:
-            sort_desc = next((desc for _, _, desc in self._get_default_order()), False)
-        return query.order_by(*(key.desc() if sort_desc else key.asc() for key in self._key_columns())), joins
+            order = list(self._get_default_order())
+            sort_desc = order[0][2] if order else False
+            field = order[0][0] if len(order) == 1 else None
+        else:
+            field = self._sortable_columns.get(sort_column)
+        return query.order_by(*(key.desc() if sort_desc else key.asc() for key in self._ties_after(field))), joins
+
+    def _ties_after(self, field) -> list:
+        """What follows the sorted field so that no two rows tie, chosen so that an index walks the whole order:
+        nothing after a unique column that is never NULL; after a column an index leads, the rest of that index,
+        then the primary key (InnoDB's and SQLite's indexes end with the row's key, so an index of the column
+        alone, or of it and the key, needs nothing more); otherwise the primary key, and the database sorts.
+        With the key alone after the status, MariaDB sorted all 100,000 posts to show 20 (374 ms), where stock
+        Flask-Admin's ORDER BY status walks an index (55 ms)."""
+        keys = self._key_columns()
+        prop = getattr(field, "property", None)
+        columns = getattr(prop, "columns", None)
+        if not columns or len(columns) != 1 or getattr(columns[0], "table", None) is not self.model.__table__:
+            return keys  # a related model's column, or an expression
+        column = columns[0]
+        table_indexes = sorted(column.table.indexes, key=lambda index: index.name or "")
+        unique = (
+            column.unique
+            or column.primary_key
+            or any(index.unique and list(index.columns) == [column] for index in table_indexes)
+        )
+        if unique and not column.nullable:
+            return []
+        primary = {key.property.columns[0] for key in keys}
+        led = [list(index.columns)[1:] for index in table_indexes if list(index.columns)[:1] == [column]]
+        if any(set(rest) <= primary for rest in led):
+            return keys
+        if led:
+            return [*led[0], *(key for key in keys if key.property.columns[0] not in led[0])]
+        return keys
 
     def render(self, template, **kwargs):
         if template == self.list_template and "list_count" in g:

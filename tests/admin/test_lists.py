@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 from flask import url_for
+from sqlalchemy import event
 
 from admin_views.base import row_url
 from cms.extensions import db
@@ -51,6 +52,16 @@ def test_pages_past_the_offset_limit_ask_to_narrow_the_list(app, login_as, posts
 def test_rows_that_tie_on_the_sort_key_are_never_on_two_pages(login_as, posts):
     browser = login_as("editor")
     pages = [titles(browser.get(f"/admin/post/?page_size=20&page={n}").get_data(as_text=True)) for n in range(3)]
+    assert [len(p) for p in pages] == [20, 20, 5]
+    assert set().union(*pages) == titles(" ".join(f"Row {n:02d}" for n in range(45)))
+
+
+@pytest.mark.parametrize("order", ["sort=2", "sort=2&desc=1"])  # by status, ties after it by the rest of its index
+def test_rows_that_tie_on_a_sorted_column_are_never_on_two_pages(login_as, posts, order):
+    browser = login_as("editor")
+    pages = [
+        titles(browser.get(f"/admin/post/?{order}&page_size=20&page={n}").get_data(as_text=True)) for n in range(3)
+    ]
     assert [len(p) for p in pages] == [20, 20, 5]
     assert set().union(*pages) == titles(" ".join(f"Row {n:02d}" for n in range(45)))
 
@@ -220,3 +231,39 @@ def test_each_posts_comments_link_filters_the_queue_to_that_post(login_as, crowd
     shown = [int(n) for n in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)]
     links = [int(n) for n in re.findall(r'href="/admin/comment/\?flt0_post_id_equals=(\d+)"', html)]
     assert len(shown) == 20 and links == shown
+
+
+ORDERS = [
+    "/admin/post/?sort=2",  # status
+    "/admin/post/?sort=2&desc=1",
+    "/admin/user/?sort=0",  # email
+    "/admin/user/?sort=1&desc=1",  # username
+    "/admin/post/",
+    "/admin/comment/?status=all",
+    "/admin/comment/?status=all&sort=1",
+]
+
+
+@pytest.mark.parametrize("url", ORDERS)
+def test_a_sorted_list_page_is_read_along_an_index_not_sorted(app, login_as, crowd, url):
+    """Every order a list offers on an indexed column is made total by what the index holds after it (the rest of
+    the index, the primary key; nothing after a unique column), so the database walks the index to the page
+    instead of sorting every row: with the key alone after the status, MariaDB sorted all 100,000 posts to show
+    20 (374 ms against stock Flask-Admin's 55)."""
+    browser = login_as("administrator")
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        assert browser.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    (statement, parameters), *_ = [(s, p) for s, p in seen if "ORDER BY" in s and "LIMIT" in s and ".id AS" in s]
+    sqlite = db.engine.dialect.name == "sqlite"
+    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    with db.engine.connect() as conn:
+        plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + statement, parameters))
+    assert ("TEMP B-TREE" if sqlite else "filesort") not in plan, (statement, plan)
