@@ -55,17 +55,24 @@ class Role(Model, RoleMixin):
 
 
 class User(Model, UserMixin):
+    __table_args__ = (
+        # The console's account list, newest members first, filtered by whether the account is active or by its
+        # language (sorting by either walks the same index).
+        sa.Index("ix_user_active_member_since", "active", "member_since"),
+        sa.Index("ix_user_locale_member_since", "locale", "member_since"),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    confirmed_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str | None] = mapped_column(sa.String(64))
     about_me: Mapped[str | None] = mapped_column(sa.Text)
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    last_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order
     locale: Mapped[str | None] = mapped_column(sa.String(16))
     # The languages a translator works in, comma-separated site locales ("zh,es"); None: every language but the
     # site's default (cms.translations.languages_of).
@@ -152,6 +159,7 @@ class Post(Model):
         # The console's post list: newest changes first, within a status or one author's posts.
         sa.Index("ix_post_status_updated", "status", "updated_at"),
         sa.Index("ix_post_author_updated", "author_id", "updated_at"),
+        sa.Index("ix_post_locale_updated", "locale", "updated_at"),  # the list's language filter
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -242,15 +242,18 @@ ORDERS = [
     "/admin/comment/?status=all",
     "/admin/comment/?status=all&sort=1",
 ]
+# Filters on a column that few rows hold, with the list's order (migration a7d3f9c2e1b5).
+FILTERS = [
+    "/admin/post/?flt0_language_equals=es",
+    "/admin/user/?flt0_active_equals=0",
+    "/admin/user/?flt0_locale_equals=es",
+    "/admin/user/?flt0_last_seen_greater_than=2999-01-01+00:00:00",
+    "/admin/user/?flt0_confirmed_at_greater_than=2999-01-01+00:00:00",
+]
 
 
-@pytest.mark.parametrize("url", ORDERS)
-def test_a_sorted_list_page_is_read_along_an_index_not_sorted(app, login_as, crowd, url):
-    """Every order a list offers on an indexed column is made total by what the index holds after it (the rest of
-    the index, the primary key; nothing after a unique column), so the database walks the index to the page
-    instead of sorting every row: with the key alone after the status, MariaDB sorted all 100,000 posts to show
-    20 (374 ms against stock Flask-Admin's 55)."""
-    browser = login_as("administrator")
+def page_plan(browser, url: str) -> tuple[str, str]:
+    """The statement that reads the ids of `url`'s page, and the database's plan for it."""
     seen = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
@@ -262,8 +265,27 @@ def test_a_sorted_list_page_is_read_along_an_index_not_sorted(app, login_as, cro
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
     (statement, parameters), *_ = [(s, p) for s, p in seen if "ORDER BY" in s and "LIMIT" in s and ".id AS" in s]
-    sqlite = db.engine.dialect.name == "sqlite"
-    explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
     with db.engine.connect() as conn:
-        plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + statement, parameters))
-    assert ("TEMP B-TREE" if sqlite else "filesort") not in plan, (statement, plan)
+        return statement, " ".join(str(row) for row in conn.exec_driver_sql(explain + statement, parameters))
+
+
+@pytest.mark.parametrize("url", ORDERS)
+def test_a_sorted_list_page_is_read_along_an_index_not_sorted(login_as, crowd, url):
+    """Every order a list offers on an indexed column is made total by what the index holds after it (the rest of
+    the index, the primary key; nothing after a unique column), so the database walks the index to the page
+    instead of sorting every row: with the key alone after the status, MariaDB sorted all 100,000 posts to show
+    20 (374 ms against stock Flask-Admin's 55)."""
+    statement, plan = page_plan(login_as("administrator"), url)
+    assert ("TEMP B-TREE" if db.engine.dialect.name == "sqlite" else "filesort") not in plan, (statement, plan)
+
+
+@pytest.mark.parametrize("url", FILTERS)
+def test_a_filtered_list_page_finds_its_rows_through_an_index(login_as, crowd, url):
+    """A filter on a column few rows hold reads them through an index: without one, the posts in a language read
+    the whole table twice (200,008 rows, 269 ms), the inactive accounts 100,014 rows."""
+    statement, plan = page_plan(login_as("administrator"), url)
+    if db.engine.dialect.name != "sqlite":
+        assert "'ALL'" not in plan, (statement, plan)
+    elif "_equals=" in url:  # SQLite, without statistics, walks a date range along the list's order instead
+        assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX", plan), (statement, plan)
