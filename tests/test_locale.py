@@ -11,7 +11,7 @@ from cms.i18n import translations_dir
 from cms.locale import file_size, language_name
 from cms.models import User
 from tests.support.catalogs import built_entry, translations_of_this_test
-from tests.support.database import backend_of, make_app
+from tests.support.outages import app_beside
 
 
 @pytest.mark.parametrize(
@@ -41,21 +41,10 @@ def test_languages_are_named_in_the_readers_language(app, reader, names):
 def instance(app, tmp_path, catalog_dir):
     """An app instance with catalogs of its own, built from the committed copy in `catalog_dir`, on the test
     database: Flask-Babel reads the folders an app was made with."""
-    made = make_app(
-        backend_of(app),
-        tmp_path,
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        CATALOG_SOURCE_DIR=str(catalog_dir),
-    )
-    try:
+    with app_beside(app, tmp_path, CATALOG_SOURCE_DIR=str(catalog_dir)) as made:
         with translations_of_this_test(made), made.app_context():
             catalog_store.refresh(made, force=True)
         yield made
-    finally:
-        with made.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
 
 
 def test_a_request_translates_in_the_locale_forced_on_it_and_back(instance):
