@@ -291,15 +291,14 @@ def measure(
 ) -> None:
     """`timing`'s URL on `port` (the product's by default), each request followed by the stock URL unless not
     `stock`."""
-    product_port = port
     for round_ in range(warmup + rounds):
-        for port, path, sink, auth in (
-            (product_port, timing.product_url, timing.product, cookie),
+        for target, path, sink, auth in (
+            (port, timing.product_url, timing.product, cookie),
             *([(STOCK_PORT, timing.stock_url, timing.stock, "")] if stock else []),
         ):
-            status, seconds, _, _ = fetch(port, path, auth)
+            status, seconds, _, _ = fetch(target, path, auth)
             if status != 200:
-                raise RuntimeError(f"{path} on port {port} answered {status}")
+                raise RuntimeError(f"{path} on port {target} answered {status}")
             if round_ >= warmup:
                 sink.append(seconds)
 
@@ -714,12 +713,13 @@ def measure_floors(args, cookie: str, between: str) -> Floors:
         Timing("the product's console list with no rows, back to back", FLOOR_URL, ""),
         Timing("a trivial Flask route, back to back", "/", ""),
     )
-    for timing, port, alternating in (
-        (floors.empty_list, PRODUCT_PORT, True),
-        (floors.trivial, TRIVIAL_PORT, True),
-        (floors.empty_list_back_to_back, PRODUCT_PORT, False),
-        (floors.trivial_back_to_back, TRIVIAL_PORT, False),
+    for timing, port in (
+        (floors.empty_list, PRODUCT_PORT),
+        (floors.trivial, TRIVIAL_PORT),
+        (floors.empty_list_back_to_back, PRODUCT_PORT),
+        (floors.trivial_back_to_back, TRIVIAL_PORT),
     ):
+        alternating = bool(timing.stock_url)  # a floor timed back to back has no stock URL
         progress(f"measuring the floor: {timing.name}" + (f", alternating with stock {between}" if alternating else ""))
         measure(timing, cookie if port == PRODUCT_PORT else "", args.warmup, args.rounds, alternating, port)
     return floors
