@@ -156,6 +156,8 @@ def search_count(searched: Searched, text: str | None, cap: int | None) -> tuple
 
 
 def _counted(searched: Searched, terms: list[str], cap: int | None) -> tuple[int, bool]:
+    """match_count as the list shows it, (count, exact): "more than the cap" past it; frequent terms, which
+    match_count leaves uncounted, from the rows (`_frequent_count`)."""
     found = match_count(searched, terms, cap)
     if found is None:
         assert cap is not None
