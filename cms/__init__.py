@@ -29,6 +29,7 @@ from cms import (
     page_cache,
     permissions,
     sessions,
+    status_counts,
     template_cache,
     throttle,
     translated_markup,
@@ -182,7 +183,7 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)
     audit.listen()
     page_cache.listen()
-    comment_counts.listen()
+    status_counts.listen(comment_counts.COMMENTS)
     outages.listen()
 
 

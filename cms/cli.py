@@ -24,6 +24,8 @@ cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 # `--order` of export-comments: id order, or a column the comment list sorts by and an index walks, '-' for descending.
 EXPORT_ORDERS = ["id", *(f"{sign}{column}" for column in INDEXED_ORDERS for sign in ("", "-"))]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+# The stored per-status counts that check-counts compares with the rows, and the seed rebuilds after its bulk inserts.
+COUNTERS = (comment_counts.COMMENTS,)
 
 
 @cms_cli.command("init")
@@ -100,24 +102,31 @@ def _seed_rows(users: int, posts: int, comments: int, follows: int) -> None:
             seed_showcase()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-    comment_counts.recount()  # the seed inserts in bulk, past the counting hooks
+    for counter in COUNTERS:
+        counter.recount()  # the seed inserts in bulk, past the counting hooks
     current_app.logger.info("Seeded %d rows", total)
 
 
 @cms_cli.command("check-counts")
-@click.option("--fix", is_flag=True, help="Rewrite the stored counts from the comments.")
+@click.option("--fix", is_flag=True, help="Rewrite the stored counts from the rows.")
 def check_counts_command(fix):
-    """Compare the moderation queue's stored per-status comment counts with the comments themselves."""
-    wrong = comment_counts.mismatches()
-    for status, (stored, true) in sorted(wrong.items()):
-        click.echo(f"{status}: stored {stored:,}, actually {true:,}")
-    if not wrong:
-        click.echo("The comment counts are exact.")
-    elif fix:
-        comment_counts.recount()
-        click.echo("Rewrote the comment counts.")
-    else:
-        raise click.ClickException("The comment counts are off; run `flask cms check-counts --fix`.")
+    """Compare the stored per-status counts of comments (the moderation queue's tabs) and posts (the post list's
+    count) with the rows themselves."""
+    off = []
+    for counter in COUNTERS:
+        wrong = counter.mismatches()
+        for status, (stored, true) in sorted(wrong.items()):
+            click.echo(f"{counter.name} {status}: stored {stored:,}, actually {true:,}")
+        if not wrong:
+            click.echo(f"The {counter.name} counts are exact.")
+        elif fix:
+            counter.recount()
+            click.echo(f"Rewrote the {counter.name} counts.")
+        else:
+            off.append(counter.name)
+    if off:
+        names = " and ".join(off)
+        raise click.ClickException(f"The {names} counts are off; run `flask cms check-counts --fix`.")
 
 
 i18n_cli = AppGroup(
