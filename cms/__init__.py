@@ -28,6 +28,7 @@ from cms import (
     outbox,
     page_cache,
     permissions,
+    post_counts,
     sessions,
     status_counts,
     template_cache,
@@ -183,7 +184,7 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)
     audit.listen()
     page_cache.listen()
-    status_counts.listen(comment_counts.COMMENTS)
+    status_counts.listen(comment_counts.COMMENTS, post_counts.POSTS)
     outages.listen()
 
 

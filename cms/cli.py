@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages, outbox
+from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages, outbox, post_counts
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
@@ -25,7 +25,7 @@ cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 EXPORT_ORDERS = ["id", *(f"{sign}{column}" for column in INDEXED_ORDERS for sign in ("", "-"))]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The stored per-status counts that check-counts compares with the rows, and the seed rebuilds after its bulk inserts.
-COUNTERS = (comment_counts.COMMENTS,)
+COUNTERS = (comment_counts.COMMENTS, post_counts.POSTS)
 
 
 @cms_cli.command("init")
