@@ -75,6 +75,9 @@ class Config:
     # A searched list page walks its order's index instead of reading every match once the search index
     # matches more comments than this (see cms.search.comment_page_clause).
     SEARCH_COMMON_MATCHES = 5_000
+    # … or once they match at least this share of the table's rows (0: off): a page along the order then reads at
+    # most about page size ÷ share rows, fewer than the match set costs (cms.search._common).
+    SEARCH_COMMON_SHARE = 0.01
     # A search's count first reads this many of the newest rows: when each holds the terms (the domain of every
     # reader's email), the newest LIST_COUNT_CAP + 1 rows count it instead of the index's whole match set.
     SEARCH_PROBE_ROWS = 50

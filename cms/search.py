@@ -166,11 +166,31 @@ def _counted(searched: Searched, terms: list[str], cap: int | None) -> tuple[int
 
 
 def _common(searched: Searched, terms: list[str], cap: int | None) -> bool:
-    """Whether more than SEARCH_COMMON_MATCHES rows hold the terms, asked with the list's cap (at least the
-    threshold) so that the list's count is the same statement."""
+    """Whether more than SEARCH_COMMON_MATCHES rows hold the terms, or at least SEARCH_COMMON_SHARE of the table's
+    rows (`_table_rows`), asked with the list's cap (at least the threshold) so that the list's count is the same
+    statement.
+
+    The share: a page of 20 along the list's order then reads about 20 ÷ share rows (2,000 at 1 %), where the
+    match set costs a look-up and a sort of every match. A title word in 2.7 % of 100,000 posts (2,686 matches)
+    took 31 ms through its match set and 3 ms along the order."""
     limit = current_app.config["SEARCH_COMMON_MATCHES"]
     found = match_count(searched, terms, None if cap is None else max(cap, limit))
-    return found is None or found > limit
+    if found is None or found > limit:
+        return True
+    share = current_app.config["SEARCH_COMMON_SHARE"]
+    return share > 0 and found > 0 and found >= share * _table_rows(searched)
+
+
+def _table_rows(searched: Searched) -> int:
+    """About how many rows `searched`'s table holds: the span of its ids (the two ends of the primary key, read
+    without counting; rows deleted inside it make it an overestimate), once per request."""
+    key = searched.column("id")
+
+    def span() -> int:
+        lowest, highest = db.session.execute(select(sa.func.min(key), sa.func.max(key))).one()
+        return 0 if lowest is None else highest - lowest + 1
+
+    return _once_per_request(("table_rows", searched.table), span)
 
 
 def match_count(searched: Searched, terms: list[str], cap: int | None) -> int | None:

@@ -72,6 +72,13 @@ def mismatches(model, clause_for, bodies: dict[int, str]) -> dict[str, tuple[set
     return found
 
 
+@pytest.fixture(autouse=True)
+def plan_by_matches_alone(app, monkeypatch):
+    """The tests here choose a page's plan by SEARCH_COMMON_MATCHES alone: in their tables of a few rows, every
+    term would be common by SEARCH_COMMON_SHARE, which has its own test (and turns it on there)."""
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_SHARE", 0)
+
+
 @pytest.fixture
 def corpus(users):
     post = make_post(users["author"], "published", title="Corpus")
@@ -391,6 +398,30 @@ def test_a_post_term_is_common_above_search_common_matches(app, titled_posts, mo
     with app.test_request_context():
         monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 4)
         assert search.page_clause(search.POST_TITLES, "budget") is None
+
+
+def test_a_term_in_a_share_of_the_rows_is_common(app, users, titled_posts, monkeypatch):
+    """SEARCH_COMMON_SHARE at its boundary: "budget" is in 4 of 8 posts (their ids span 8), fewer than
+    SEARCH_COMMON_MATCHES; at a share of 0.5 it is common (a page walks the list's order and finds the same posts),
+    at 0.51 it is not, and 0 turns the share off. "weather" (1 of 8) is common from a share of 0.125."""
+    for n in range(2):
+        make_post(users["author"], title=f"Filler {n}", slug=f"filler-{n}")
+    if search.engine_in_use() != search.MROONGA:
+        assert search.page_clause(search.POST_TITLES, "budget") is None  # SQLite, or no index: one plan only
+        return
+
+    def walks(text: str, share: float) -> bool:
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_SHARE", share)
+        with app.test_request_context():
+            walked = search.page_clause(search.POST_TITLES, text)
+            if walked is not None:
+                assert ids(Post, walked) == ids(Post, search.post_title_clause(text))
+            return walked is not None
+
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 10_000)
+    assert [walks("budget", share) for share in (0.5, 0.51, 0)] == [True, False, False]
+    assert [walks("weather", share) for share in (0.125, 0.126)] == [True, False]
+    assert not walks("nowhere", 0.125)  # no match is never common
 
 
 def test_an_account_search_page_asks_the_full_text_index_once(app, login_as, users, monkeypatch):
