@@ -69,7 +69,7 @@ URLS = [
     ("posts, status = draft", "/admin/post/?flt0_status_equals=draft", "/admin/post/?{stock_post_status}=draft"),
     ("users, search by a fragment", "/admin/user/?search={fragment}", "/admin/user/?search={fragment}"),
     # Terms most rows hold: the search index's match set is large, so the product reads a page along the list's
-    # order instead (SEARCH_COMMON_MATCHES) and counts in the search table.
+    # order instead (SEARCH_COMMON_MATCHES, SEARCH_COMMON_SHARE) and counts in the search table.
     ("posts, search the commonest title word", "/admin/post/?search={title_word}", "/admin/post/?search={title_word}"),
     ("users, search the commonest email domain", "/admin/user/?search={domain}", "/admin/user/?search={domain}"),
 ]
