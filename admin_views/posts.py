@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import flash, g, request
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterLike
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -35,7 +35,7 @@ from cms.posts import (
     prepare_post,
     translation_state,
 )
-from cms.search import POST_TITLES, post_title_clause
+from cms.search import ACCOUNTS, POST_TITLES, contains_clause, post_title_clause
 
 STATUS_LABELS = {
     PostStatus.DRAFT: _l("Draft"),
@@ -62,6 +62,24 @@ class VersionField(HiddenField):
 
 def locale_choices():
     return [(code, language_name(code)) for code in supported_locales()]
+
+
+class AuthorNameContains(FilterLike):
+    """Posts whose author's username contains the text, the accounts found through their search index
+    (cms.search.contains_clause): the LIKE over every username read 205,014 rows, 597 ms, on the benchmark's
+    50,000 accounts. It keeps the place, name and URL argument of Flask-Admin's own filter."""
+
+    @classmethod
+    def like(cls, flt: FilterLike) -> "AuthorNameContains":
+        """In place of Flask-Admin's filter `flt`, with its join (found by its key_name)."""
+        contains = cls(flt.column, flt.name, flt.options, flt.data_type)
+        contains.key_name = flt.key_name
+        return contains
+
+    def apply(self, query, value, alias=None):
+        # On the author Flask-Admin joins for this filter (aliased): the posts of the accounts the index finds, or
+        # (a term most accounts hold) each author's name compared as the list's order reaches their posts.
+        return query.filter(contains_clause(ACCOUNTS, "username", value, self.get_column(alias), Post.author_id))
 
 
 class MissingTranslationFilter(BaseSQLAFilter):
@@ -230,6 +248,12 @@ class PostView(PostRevisionViews, StaffModelView):
         )
     ]
 
+    def scaffold_filters(self, name):
+        filters = super().scaffold_filters(name)
+        if name != "author.username" or not filters:
+            return filters
+        return [AuthorNameContains.like(flt) if type(flt) is FilterLike else flt for flt in filters]
+
     def search_clause(self, search):
         return post_title_clause(search)  # each term in the title or slug
 
@@ -244,12 +268,12 @@ class PostView(PostRevisionViews, StaffModelView):
         (cms/post_counts.py), exact, with no post read."""
         if search or not self.sees_every_row():
             return super().known_count(filters, search, cap)
-        counts = post_counts.counts()
         if not filters:
-            return ListCount(sum(counts.values()))
+            return ListCount(sum(post_counts.counts().values()))
         status_index, status_filter = self._filter_args["status_equals"]
         if len(filters) == 1 and filters[0][0] == status_index:
             status = status_filter.clean(filters[0][2])
+            counts = post_counts.counts()
             if status in counts:
                 return ListCount(counts[status])
         return None

@@ -21,7 +21,7 @@ from cms.extensions import db
 from cms.markup import render_comment
 from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
 from cms.permissions import Perm, user_can
-from cms.search import comment_clause
+from cms.search import POST_TITLES, comment_clause, contains_clause
 
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
@@ -130,11 +130,6 @@ class CommentSelection:
         return cls(**values)
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_clause(search: str):
     """Every term must be in the body (a substring, ignoring case, found through the full-text index) or be
     the author's username or email. The author must be named in full: `ali` no longer finds alice's comments
@@ -154,7 +149,10 @@ def selection_clauses(selection: CommentSelection) -> list:
     if selection.post_id:
         where.append(Comment.post_id == selection.post_id)
     if selection.post_title:
-        where.append(Comment.post_id.in_(select(Post.id).where(Post.title.ilike(_like(selection.post_title), "\\"))))
+        # Through the titles' search index (cms.search.contains_clause), where the LIKE read every title.
+        where.append(
+            Comment.post_id.in_(select(Post.id).where(contains_clause(POST_TITLES, "title", selection.post_title)))
+        )
     if selection.author:
         where.append(Comment.author_id.in_(select(User.id).where(User.username == selection.author.strip().lower())))
     if selection.created_from:

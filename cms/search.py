@@ -109,6 +109,28 @@ def user_clause(text: str | None):
     return _all_terms(ACCOUNTS, search_terms(text))
 
 
+def contains_clause(searched: Searched, name: str, text: str | None, column=None, key=None):
+    """Rows whose column `name` (one of `searched`'s) contains `text` (one term, spaces kept), ignoring case, as a
+    clause on `column` and `key` (by default the model's; else those of an aliased join, or a foreign key to the
+    row): the search index narrows, and as it also holds the table's other searched columns, the comparison with
+    this one decides. The filters "author's username contains" and "post title contains" read every username
+    (597 ms) and every title (120-350 ms) with a LIKE.
+
+    A frequent term (`_frequent`: most of the newest rows hold it, as "user" every seeded username or a single
+    letter) is compared on each row alone: its match set would be most of the table (380 ms for "user" over the
+    50,000 accounts, 1.5 s for "a" over the titles)."""
+    term = (text or "").strip()
+    if not term:
+        return sa.true()
+    contained = _contains(searched.column(name) if column is None else column, term)
+    if engine_in_use() == MROONGA and _frequent(searched, [term]):
+        return contained
+    indexed = _indexed_ids(searched, [term])
+    if indexed is None:
+        return contained
+    return sa.and_((searched.column("id") if key is None else key).in_(indexed), contained)
+
+
 def comment_page_clause(text: str | None, cap: int | None = None):
     """The comment search for one page of the queue in its order, when the body terms are common (more than
     SEARCH_COMMON_MATCHES comments hold them): each row of the order's index is tested instead, which reads

@@ -496,3 +496,23 @@ def test_a_term_most_newest_rows_hold_is_listed_and_counted_without_the_index(ap
     assert shown("hotel", 0.5, 10) == ("1 row matches.", True)
     monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", 0)  # off
     assert shown("zebra", 0.5, 10) == ("5 rows match.", True)
+
+
+@pytest.mark.parametrize("probe", [2, 0])  # 2: each term below is frequent (on Mroonga), compared on each row; 0: off
+def test_a_column_filter_matches_that_column_alone_on_either_plan(app, users, titled_posts, monkeypatch, probe):
+    """contains_clause (the filters "post title contains", "author's username contains"): the text, whole and
+    ignoring case, in the one column, never in the table's other searched columns that its index also holds."""
+    make_post(users["author"], title="Weekly review", slug="budget-week")  # "budget" in the slug only
+    monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
+    monkeypatch.setitem(app.config, "SEARCH_FREQUENT_SHARE", 0.01)  # one of the newest two holds it
+    with app.test_request_context():
+        titled = ids(Post, search.contains_clause(search.POST_TITLES, "title", "BUDGET"))
+        assert titled == {key for key, title in titled_posts.items() if "budget" in title.lower()}
+        assert ids(Post, search.contains_clause(search.POST_TITLES, "title", "budget vote")) == {
+            key for key, title in titled_posts.items() if title == "Budget vote today"
+        }
+        assert ids(User, search.contains_clause(search.ACCOUNTS, "username", "EDIT")) == {users["editor"].id}
+        assert ids(User, search.contains_clause(search.ACCOUNTS, "username", "example.com")) == set()  # emails
+        assert ids(Post, search.contains_clause(search.POST_TITLES, "title", "  ")) == set(
+            db.session.scalars(sa.select(Post.id))
+        )

@@ -202,3 +202,38 @@ def test_languages_are_named_in_the_readers_language_not_by_code(login_as, users
     assert '<option selected value="en">英语</option>' in options and '<option value="es">西班牙语</option>' in options
     details = editor.get(f"/admin/post/details/?id={post.id}&lang=es").get_data(as_text=True)
     assert "inglés" in details
+
+
+@pytest.mark.parametrize("probe", [2, 0])  # 2: each term below is frequent (on Mroonga), compared on each row; 0: off
+def test_the_author_filter_finds_posts_by_a_part_of_the_username_only(app, login_as, users, monkeypatch, probe):
+    """ "Author … contains" matches the username, ignoring case, through the accounts' search index or, for a term
+    most of the newest accounts hold, on each row: never an author's email or display name, which the index also
+    holds."""
+    from cms.accounts import create_user
+    from tests.support.web import PASSWORD
+
+    writers = {
+        "deskHand": ("desk@example.com", "Desk Hand"),
+        "nightdesk": ("night@example.com", "Night Editor"),
+        "sports": ("deskhand@sports.example.com", "Deskhand Sports"),  # "desk" only in the email and the name
+    }
+    for username, (email, name) in writers.items():
+        author = create_user(email, PASSWORD, ["Author"], username=username)
+        author.name = name
+        make_post(author, title=f"By {username}", slug=f"by-{username.lower()}")
+    db.session.commit()
+    monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
+    monkeypatch.setitem(app.config, "SEARCH_FREQUENT_SHARE", 0.01)  # one of the newest two holds it
+    editor = login_as("editor")
+
+    def listed(text: str) -> set[str]:
+        html = editor.get("/admin/post/", query_string={"flt0_author_user_username_contains": text}).get_data(
+            as_text=True
+        )
+        return {username for username in writers if f"By {username}" in html}
+
+    assert listed("DESK") == {"deskHand", "nightdesk"}
+    assert listed("hand") == {"deskHand"}
+    assert listed("example") == set()
+    assert listed("Night Editor") == set()
+    assert listed("nobody") == set()
