@@ -21,7 +21,7 @@ from cms.extensions import db
 from cms.markup import render_comment
 from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
 from cms.permissions import Perm, user_can
-from cms.search import POST_TITLES, comment_clause, contains_clause
+from cms.search import POST_TITLES, comment_clause, referring_contains_clause
 
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
@@ -149,10 +149,8 @@ def selection_clauses(selection: CommentSelection) -> list:
     if selection.post_id:
         where.append(Comment.post_id == selection.post_id)
     if selection.post_title:
-        # Through the titles' search index (cms.search.contains_clause), where the LIKE read every title.
-        where.append(
-            Comment.post_id.in_(select(Post.id).where(contains_clause(POST_TITLES, "title", selection.post_title)))
-        )
+        # Through the titles' search index, where the LIKE read every title (cms.search.referring_contains_clause).
+        where.append(referring_contains_clause(POST_TITLES, "title", selection.post_title, Comment.post_id))
     if selection.author:
         where.append(Comment.author_id.in_(select(User.id).where(User.username == selection.author.strip().lower())))
     if selection.created_from:

@@ -131,6 +131,22 @@ def contains_clause(searched: Searched, name: str, text: str | None, column=None
     return sa.and_((searched.column("id") if key is None else key).in_(indexed), contained)
 
 
+def referring_contains_clause(searched: Searched, name: str, text: str | None, foreign_key):
+    """Rows whose `foreign_key` refers to a row of `searched` whose column `name` contains `text`: contains_clause
+    on the referred table, asked of the referring rows (the filter "post title contains" on the comments).
+
+    A frequent term is tested through each referring row's key (a scalar subquery, which MariaDB does not turn
+    into a join), so a page walks the list's order and stops at its rows: as an IN over every matching post, MariaDB
+    read every title and then a million comments to sort them (2.2 million rows, 816 ms, for titles holding "a"),
+    where the page reads 20 comments and their posts and the capped count about 10,000 of each."""
+    term = (text or "").strip()
+    key = searched.column("id")
+    if term and engine_in_use() == MROONGA and _frequent(searched, [term]):
+        matching = select(key).where(key == foreign_key, _contains(searched.column(name), term))
+        return matching.scalar_subquery().is_not(None)
+    return foreign_key.in_(select(key).where(contains_clause(searched, name, term)))
+
+
 def comment_page_clause(text: str | None, cap: int | None = None):
     """The comment search for one page of the queue in its order, when the body terms are common (more than
     SEARCH_COMMON_MATCHES comments hold them): each row of the order's index is tested instead, which reads

@@ -516,3 +516,23 @@ def test_a_column_filter_matches_that_column_alone_on_either_plan(app, users, ti
         assert ids(Post, search.contains_clause(search.POST_TITLES, "title", "  ")) == set(
             db.session.scalars(sa.select(Post.id))
         )
+
+
+@pytest.mark.parametrize("probe", [2, 0])  # 2: "budget" is frequent (on Mroonga), tested through each comment's post
+def test_the_post_title_filter_lists_and_counts_the_same_comments_on_either_plan(
+    app, login_as, users, titled_posts, monkeypatch, probe
+):
+    """The moderators' "post title contains" (referring_contains_clause): the comments of the posts whose title
+    holds the text, never of a post holding it in its slug alone, listed and counted alike on either plan."""
+    week = make_post(users["author"], title="Weekly review", slug="budget-week")
+    for key, title in titled_posts.items():
+        make_comment(users["reader"], db.session.get(Post, key), body=f"Comment on {title}")
+    make_comment(users["reader"], week, body="Comment on the week")
+    wanted = {f"Comment on {title}" for title in titled_posts.values() if "budget" in title.lower()}
+    monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
+    monkeypatch.setitem(app.config, "SEARCH_FREQUENT_SHARE", 0.01)  # one of the newest two posts holds it
+    moderator = login_as("moderator")
+    html = moderator.get("/admin/comment/?status=all&flt0_post_title_contains=BUDGET").get_data(as_text=True)
+    shown = {body for body in db.session.scalars(sa.select(Comment.body)) if body in html}
+    assert shown == wanted
+    assert f"{len(wanted)} rows match." in html
