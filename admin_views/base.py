@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterLike, FilterNotLike
 from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_admin.model import typefmt
 from flask_admin.model.template import DeleteRowAction, EditRowAction, TemplateLinkRowAction, ViewRowAction
@@ -137,6 +138,49 @@ class ShownRow:
     cells: list[tuple[str, object]]
 
 
+class FewValuesContains(FilterLike):
+    """Flask-Admin's "contains" on a column of a few distinct values (a status, a language): an IN over those of the
+    column's values that contain the text, ignoring case. The values are read through the column's index (a loose
+    scan of a handful of entries), and the IN reads the matching rows through it too, where the LIKE on each row
+    read every post (200,008 rows, 1.6 s, for a text no status holds)."""
+
+    @classmethod
+    def like(cls, flt: FilterLike) -> "FewValuesContains":
+        """In place of Flask-Admin's filter `flt` (its place, name and URL argument kept)."""
+        replaced = cls(flt.column, flt.name, flt.options, flt.data_type)
+        replaced.key_name = flt.key_name
+        return replaced
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias).in_(self.values_containing(value)))
+
+    def values_containing(self, value: str) -> list[str]:
+        """The column's values the text selects, as Flask-Admin's LIKE would: contained, or with "^" at its start
+        and "=" whole (tools.parse_like_term)."""
+        text = value.strip().lower()
+        present = db.session.scalars(sa.select(self.column).where(self.column.is_not(None)).distinct())
+        if text.startswith("^"):
+            return [held for held in present if held.lower().startswith(text[1:])]
+        if text.startswith("="):
+            return [held for held in present if held.lower() == text[1:]]
+        return [held for held in present if text in held.lower()]
+
+
+class FewValuesNotContaining(FewValuesContains):
+    """Flask-Admin's "not contains" on such a column: its other values (a row without a value, as with the LIKE,
+    is not listed)."""
+
+    def apply(self, query, value, alias=None):
+        column = self.get_column(alias)
+        return query.filter(column.is_not(None), column.not_in(self.values_containing(value)))
+
+    def operation(self):
+        return FilterNotLike.operation(self)
+
+
+FEW_VALUES_FILTERS = {FilterLike: FewValuesContains, FilterNotLike: FewValuesNotContaining}
+
+
 class StaffModelView(ModelView):
     """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
 
@@ -155,6 +199,9 @@ class StaffModelView(ModelView):
     # a search's count comes from the search table alone, and a page of a common term is read along the list's
     # order (page_search_clause) instead of through every match.
     searched: Searched | None = None
+    # Filtered columns of a few distinct values (a status, a language): "contains" becomes an IN over those values
+    # (FewValuesContains), read through the column's index.
+    few_values_columns: tuple[str, ...] = ()
     named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
     # Flask-Admin's COUNT(*) of every match on every page view is replaced by count_matches() (capped).
     simple_list_pager = True
@@ -168,6 +215,12 @@ class StaffModelView(ModelView):
 
     def is_accessible(self) -> bool:
         return staff_may(self.required)
+
+    def scaffold_filters(self, name):
+        filters = super().scaffold_filters(name)
+        if name not in self.few_values_columns or not filters:
+            return filters
+        return [FEW_VALUES_FILTERS[type(flt)].like(flt) if type(flt) in FEW_VALUES_FILTERS else flt for flt in filters]
 
     def inaccessible_callback(self, name, **kwargs):
         return deny_access()

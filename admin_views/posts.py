@@ -188,6 +188,7 @@ class PostView(PostRevisionViews, StaffModelView):
         "created_at",
         "updated_at",
     )
+    few_values_columns = ("status", "locale")
     column_sortable_list = ("title", ("author", "author.username"), "status", "published_at", "updated_at")
     column_default_sort = ("updated_at", True)
     column_labels = {

@@ -55,6 +55,7 @@ class UserView(StaffModelView):
     column_searchable_list = ("email", "username", "name")
     searched = ACCOUNTS
     column_filters = ("active", "roles.name", "confirmed_at", "member_since", "last_seen", "locale")
+    few_values_columns = ("locale",)
     column_sortable_list = ("email", "username", "name", "active", "confirmed_at", "member_since", "last_seen")
     column_default_sort = ("member_since", True)
     form_columns = (

@@ -316,3 +316,53 @@ def test_a_filtered_list_page_finds_its_rows_through_an_index(login_as, crowd, u
         assert "'ALL'" not in plan, (statement, plan)
     elif "_equals=" in url:  # SQLite, without statistics, walks a date range along the list's order instead
         assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX", plan), (statement, plan)
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("flt0_status_contains=RAF", {"Draft en", "Draft zh"}),
+        ("flt0_status_contains=e", {"Review es", "Published en"}),
+        ("flt0_status_contains=zzz", set()),
+        ("flt0_status_contains=^pub", {"Published en"}),
+        ("flt0_status_contains==draft", {"Draft en", "Draft zh"}),
+        ("flt0_status_not_contains=e", {"Draft en", "Draft zh"}),
+        ("flt0_status_not_contains=zzz", {"Draft en", "Draft zh", "Review es", "Published en"}),
+        ("flt0_language_contains=Z", {"Draft zh"}),
+        ("flt0_language_not_contains=e", {"Draft zh"}),
+        ("flt0_status_contains=a&flt1_language_contains=en", {"Draft en"}),
+    ],
+)
+def test_contains_on_a_status_or_a_language_lists_what_the_text_selects(login_as, users, query, listed):
+    """The filter "contains" on a column of a few values (FewValuesContains) selects the rows whose value holds the
+    text, ignoring case, as Flask-Admin's LIKE did, with its "^" (starts) and "=" (whole) prefixes."""
+    made = {
+        "Draft en": (PostStatus.DRAFT, "en"),
+        "Draft zh": (PostStatus.DRAFT, "zh"),
+        "Review es": (PostStatus.REVIEW, "es"),
+        "Published en": (PostStatus.PUBLISHED, "en"),
+    }
+    for title, (status, locale) in made.items():
+        make_post(users["author"], status, title=title, locale=locale)
+    html = login_as("editor").get(f"/admin/post/?{query}").get_data(as_text=True)
+    assert {title for title in made if title in html} == listed
+    assert re.search(r"(\d+) rows? match", html).group(1) == str(len(listed))
+
+
+def test_not_contains_on_a_language_leaves_out_accounts_without_one(login_as, users):
+    """As with the LIKE, an account with no language saved is listed by neither "contains" nor "not contains"."""
+    users["reader"].locale = None
+    users["author"].locale = "es"
+    users["editor"].locale = "en"
+    db.session.commit()
+    admin = login_as("administrator")
+    emails = {role: user.email for role, user in users.items()}
+
+    def listed(query: str) -> set[str]:
+        html = admin.get(f"/admin/user/?{query}").get_data(as_text=True)
+        return {role for role, email in emails.items() if email in html}
+
+    assert {"author", "editor"} <= listed("flt0_locale_not_contains=zh")
+    assert "reader" not in listed("flt0_locale_not_contains=zh")
+    assert listed("flt0_locale_contains=ES") >= {"author"}
+    assert not listed("flt0_locale_contains=ES") & {"reader", "editor"}
