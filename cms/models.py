@@ -69,7 +69,7 @@ class User(Model, UserMixin):
     active: Mapped[bool] = mapped_column(default=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    name: Mapped[str | None] = mapped_column(sa.String(64))
+    name: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # the console's order by name
     about_me: Mapped[str | None] = mapped_column(sa.Text)
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order

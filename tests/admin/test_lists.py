@@ -265,6 +265,8 @@ ORDERS = [
     "/admin/post/?sort=2&desc=1",
     "/admin/user/?sort=0",  # email
     "/admin/user/?sort=1&desc=1",  # username
+    "/admin/user/?sort=2",  # name (migration c9f5e3a7b1d4)
+    "/admin/user/?sort=2&desc=1",
     "/admin/post/",
     "/admin/comment/?status=all",
     "/admin/comment/?status=all&sort=1",
