@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["console", "comment_export", "public_pages", "load"]
+BENCHMARKS = ["console", "list_sweep", "comment_export", "public_pages", "load"]
 
 
 def main() -> None:
