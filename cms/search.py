@@ -295,11 +295,17 @@ def _frequent(searched: Searched, terms: list[str]) -> bool:
     """Whether at least SEARCH_FREQUENT_SHARE of the newest SEARCH_PROBE_ROWS rows (and at least one) hold the
     terms: a page then finds its rows along the list's order within about page size ÷ share rows. A table shorter
     than the probe is not asked (its look-up is cheap)."""
-    probe = current_app.config["SEARCH_PROBE_ROWS"]
-    if probe <= 0:
+    if current_app.config["SEARCH_PROBE_ROWS"] <= 0:
         return False
-    hits, read = _probe_hits(searched, terms)
-    return read == probe and hits >= max(1, probe * current_app.config["SEARCH_FREQUENT_SHARE"])
+    return frequent_in_probe(*_probe_hits(searched, terms))
+
+
+def frequent_in_probe(hits: int, read: int) -> bool:
+    """Whether a condition that `hits` of the newest SEARCH_PROBE_ROWS rows hold (of `read` rows read: fewer in a
+    shorter table) is frequent: at least SEARCH_FREQUENT_SHARE of them, and at least one. Also the accounts' role
+    filters' rule (admin_views/users.py)."""
+    probe = current_app.config["SEARCH_PROBE_ROWS"]
+    return probe > 0 and read == probe and hits >= max(1, probe * current_app.config["SEARCH_FREQUENT_SHARE"])
 
 
 def _frequent_count(searched: Searched, terms: list[str], cap: int) -> tuple[int, bool]:

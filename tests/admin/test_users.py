@@ -1,8 +1,12 @@
 """The users view: no password hashes, working new accounts, and no admin lock-out."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
+from cms.accounts import create_user
+from cms.extensions import db
 from cms.models import Role, User
 from tests.support.accounts import GOOD_PASSWORD
 from tests.support.database import fresh
@@ -206,3 +210,37 @@ def test_an_administrators_own_password_takes_the_longest_and_shortest_and_refus
     else:
         assert (response.status_code, changed) == (200, False)
         assert error in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("probe", [2, 0])  # 2: the roles most of the newest accounts hold are asked of each row
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        ("flt0_roles_role_name_equals=Moderator", {"moderator"}),
+        ("flt0_roles_role_name_equals=Reader", {"reader", "editor"}),
+        ("flt0_roles_role_name_contains=or", {"author", "editor", "moderator", "translator", "administrator"}),
+        ("flt0_roles_role_name_not_equal=Reader", {"author", "editor", "moderator", "translator", "administrator"}),
+        ("flt0_roles_role_name_in_list=Reader,Translator", {"reader", "editor", "translator"}),
+        ("flt0_roles_role_name_empty=1", {"nobody"}),
+        ("flt0_roles_role_name_empty=0", {"reader", "author", "editor", "moderator", "translator", "administrator"}),
+        (
+            "flt0_roles_role_name_not_in_list=Reader,Author",
+            {"editor", "moderator", "translator", "administrator", "nobody"},
+        ),
+    ],
+)
+def test_a_role_filter_lists_each_account_holding_a_chosen_role_once(
+    app, login_as, users, monkeypatch, probe, query, listed
+):
+    """The filters on the accounts' role names (RoleFilter): the accounts holding one of the roles the condition
+    selects, each listed and counted once though the editor holds two of them; "is empty" the account with none,
+    which "not in list" (Flask-Admin's own filter) lists too."""
+    users["editor"].roles.append(db.session.scalars(sa.select(Role).filter_by(name="Reader")).one())
+    accounts = {**users, "nobody": create_user("nobody@example.com", GOOD_PASSWORD, [], username="nobody")}
+    db.session.commit()
+    monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
+    monkeypatch.setitem(app.config, "SEARCH_FREQUENT_SHARE", 0.01)  # one of the newest two accounts holds them
+    html = login_as("administrator").get(f"/admin/user/?{query}").get_data(as_text=True)
+    shown = {int(key) for key in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)}
+    assert {name for name, account in accounts.items() if account.id in shown} == listed
+    assert re.search(r"(\d+) rows? match", html).group(1) == str(len(listed))
