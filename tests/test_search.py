@@ -498,11 +498,16 @@ def test_a_term_most_newest_rows_hold_is_listed_and_counted_without_the_index(ap
     assert shown("zebra", 0.5, 10) == ("5 rows match.", True)
 
 
-@pytest.mark.parametrize("probe", [2, 0])  # 2: each term below is frequent (on Mroonga), compared on each row; 0: off
-def test_a_column_filter_matches_that_column_alone_on_either_plan(app, users, titled_posts, monkeypatch, probe):
+@pytest.mark.parametrize("holders", [10_000, 0])  # 0: a frequent term's holders are always too many to list
+@pytest.mark.parametrize("probe", [2, 0])  # 2: each term below is frequent (on Mroonga), read from its column; 0: off
+def test_a_column_filter_matches_that_column_alone_on_either_plan(
+    app, users, titled_posts, monkeypatch, probe, holders
+):
     """contains_clause (the filters "post title contains", "author's username contains"): the text, whole and
-    ignoring case, in the one column, never in the table's other searched columns that its index also holds."""
+    ignoring case, in the one column, never in the table's other searched columns that its index also holds; a
+    frequent term by its holders' ids or compared on each row (more holders than SEARCH_COMMON_MATCHES)."""
     make_post(users["author"], title="Weekly review", slug="budget-week")  # "budget" in the slug only
+    monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", holders)
     monkeypatch.setitem(app.config, "SEARCH_PROBE_ROWS", probe)
     monkeypatch.setitem(app.config, "SEARCH_FREQUENT_SHARE", 0.01)  # one of the newest two holds it
     with app.test_request_context():
@@ -516,6 +521,20 @@ def test_a_column_filter_matches_that_column_alone_on_either_plan(app, users, ti
         assert ids(Post, search.contains_clause(search.POST_TITLES, "title", "  ")) == set(
             db.session.scalars(sa.select(Post.id))
         )
+
+
+def test_a_frequent_terms_holders_are_listed_up_to_the_common_threshold(app, users, titled_posts, monkeypatch):
+    """column_holders at SEARCH_COMMON_MATCHES: "budget" is in 4 titles (one more in a slug alone), listed at a
+    threshold of 4 and too many at 3; "zebra" in none is an empty list."""
+    make_post(users["author"], title="Weekly review", slug="budget-week")
+    budget = {key for key, title in titled_posts.items() if "budget" in title.lower()}
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 4)
+        assert set(search.column_holders(search.POST_TITLES, "title", "BUDGET")) == budget
+        assert search.column_holders(search.POST_TITLES, "title", "zebra") == []
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 3)
+        assert search.column_holders(search.POST_TITLES, "title", "budget") is None
 
 
 @pytest.mark.parametrize("probe", [2, 0])  # 2: "budget" is frequent (on Mroonga), tested through each comment's post
