@@ -186,6 +186,12 @@ class FewValuesNotContaining(FewValuesContains):
 FEW_VALUES_FILTERS = {FilterLike: FewValuesContains, FilterNotLike: FewValuesNotContaining}
 
 
+def replace_filters(filters: list, replacements: dict) -> list:
+    """`filters` (Flask-Admin's, for one column), each of a type in `replacements` put in place by its replacement
+    (ReplacingFilter.like)."""
+    return [replacements[type(flt)].like(flt) if type(flt) in replacements else flt for flt in filters]
+
+
 class StaffModelView(ModelView):
     """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
 
@@ -225,7 +231,7 @@ class StaffModelView(ModelView):
         filters = super().scaffold_filters(name)
         if name not in self.few_values_columns or not filters:
             return filters
-        return [FEW_VALUES_FILTERS[type(flt)].like(flt) if type(flt) in FEW_VALUES_FILTERS else flt for flt in filters]
+        return replace_filters(filters, FEW_VALUES_FILTERS)
 
     def inaccessible_callback(self, name, **kwargs):
         return deny_access()

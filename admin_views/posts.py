@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import flash, g, request
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterLike
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEmpty, FilterLike
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
@@ -23,6 +23,7 @@ from admin_views.base import (
     body_html_formatter,
     labels_once,
     once_per_request,
+    replace_filters,
     row_url,
 )
 from admin_views.post_revisions import PostRevisionViews
@@ -81,6 +82,18 @@ class AuthorNameContains(ReplacingFilter, FilterLike):
         # On the author Flask-Admin joins for this filter (aliased): the posts of the accounts the index finds, or
         # (a term most accounts hold) each author's name compared as the list's order reaches their posts.
         return query.filter(contains_clause(ACCOUNTS, "username", value, self.get_column(alias), Post.author_id))
+
+
+class AuthorNameEmpty(ReplacingFilter, FilterEmpty):
+    """Flask-Admin's "author's username is empty": every post has an author (a required foreign key) and every
+    account a username (a required column), so "empty" holds for no post and "not empty" for every one, without
+    reading them (as a test of each post's author through the join, it read 205,014 rows, 467 ms, to find none)."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(sa.false() if value == "1" else sa.true())
+
+
+AUTHOR_NAME_FILTERS = {FilterLike: AuthorNameContains, FilterEmpty: AuthorNameEmpty}
 
 
 class MissingTranslationFilter(BaseSQLAFilter):
@@ -254,7 +267,7 @@ class PostView(PostRevisionViews, StaffModelView):
         filters = super().scaffold_filters(name)
         if name != "author.username" or not filters:
             return filters
-        return [AuthorNameContains.like(flt) if type(flt) is FilterLike else flt for flt in filters]
+        return replace_filters(filters, AUTHOR_NAME_FILTERS)
 
     def search_clause(self, search):
         return post_title_clause(search)  # each term in the title or slug

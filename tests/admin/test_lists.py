@@ -368,3 +368,14 @@ def test_not_contains_on_a_language_leaves_out_accounts_without_one(login_as, us
     assert "reader" not in listed("flt0_locale_not_contains=zh")
     assert listed("flt0_locale_contains=ES") >= {"author"}
     assert not listed("flt0_locale_contains=ES") & {"reader", "editor"}
+
+
+def test_the_author_name_is_never_empty(login_as, users):
+    """Every post has an author and every account a username: "author's username is empty" lists no post, "is not
+    empty" every one (AuthorNameEmpty answers without reading the posts)."""
+    made = [make_post(users[role], title=f"By the {role}") for role in ("author", "editor")]
+    editor = login_as("editor")
+    empty = editor.get("/admin/post/?flt0_author_user_username_empty=1").get_data(as_text=True)
+    assert "0 rows match." in empty and not any(post.title in empty for post in made)
+    held = editor.get("/admin/post/?flt0_author_user_username_empty=0").get_data(as_text=True)
+    assert "2 rows match." in held and all(post.title in held for post in made)
