@@ -395,11 +395,17 @@ class StaffModelView(ModelView):
         keys = self._key_columns()
         if len(keys) != 1:
             return g.list_count.value, query.all()
-        ids = [row[0] for row in query.with_entities(keys[0])]
+        ids = self.page_ids(query, keys[0], page or 0, size, (sort_column, sort_desc), bool(search or filters))
         if not ids:
             return g.list_count.value, []
         rows = self.rows_by_id(ids)
         return g.list_count.value, [rows[i] for i in ids if i in rows]
+
+    def page_ids(self, query, key, page: int, size: int, order: tuple, narrowed: bool) -> list:
+        """The ids of the page's rows in the list's order: `query`'s (the list's, with its order and page). A view
+        whose order an index cannot serve may read them its own way; `order` is (sort column, descending), and
+        `narrowed` says whether a filter or a search is applied."""
+        return [row[0] for row in query.with_entities(key)]
 
     def rows_by_id(self, ids: list) -> dict:
         """The rows of `ids` by id, from `get_query` (so within `scope`). The list page loads what it shows

@@ -379,3 +379,32 @@ def test_the_author_name_is_never_empty(login_as, users):
     assert "0 rows match." in empty and not any(post.title in empty for post in made)
     held = editor.get("/admin/post/?flt0_author_user_username_empty=0").get_data(as_text=True)
     assert "2 rows match." in held and all(post.title in held for post in made)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_posts_sorted_by_author_page_in_the_same_order_with_or_without_a_filter(login_as, users, descending):
+    """Sorted by author with no filter, PostView.page_ids walks the authors' usernames and puts each author's posts
+    in id order; with a filter the database sorts. Both give the order of (username, id), each post once, across
+    pages whose first ends inside an author's posts."""
+    authors = [users["translator"], users["author"], users["moderator"]]
+    made = [make_post(authors[n % 3], title=f"Sorted {n:02d}") for n in range(27)]  # the authors' ids interleave
+    expected = [post.id for post in sorted(made, key=lambda post: (post.author.username, post.id), reverse=descending)]
+    editor = login_as("editor")
+    order = "&desc=1" if descending else ""
+
+    def listed(extra: str = "") -> list[int]:
+        shown = []
+        for page in (0, 1):
+            html = editor.get(f"/admin/post/?sort=1{order}&page_size=20&page={page}{extra}").get_data(as_text=True)
+            shown += [int(key) for key in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)]
+        return shown
+
+    assert listed() == expected
+    assert listed("&flt0_status_not_equal=archived") == expected
+
+
+def test_an_author_sorting_by_author_sees_only_their_own_posts(login_as, users):
+    own = [make_post(users["author"], title=f"Own {n}") for n in range(3)]
+    other = make_post(users["editor"], title="Not theirs")
+    html = login_as("author").get("/admin/post/?sort=1").get_data(as_text=True)
+    assert all(post.title in html for post in own) and other.title not in html
