@@ -64,7 +64,7 @@ class RoleFilter(BaseSQLAFilter):
         return self.original.clean(value)
 
     def apply(self, query, value, alias=None):
-        # Flask-Admin applies a filter to the list's query and to its count's: the roles are read once a request.
+        # A list with a common search term builds its query twice (StaffModelView.get_list): the roles are read once.
         roles = once_per_request(
             "filtered_roles",
             (self.key_name, str(self.operation()), repr(value)),

@@ -125,15 +125,12 @@ def contains_clause(searched: Searched, name: str, text: str | None, column=None
     if not term:
         return sa.true()
     contained = _contains(searched.column(name) if column is None else column, term)
+    row_key = searched.column("id") if key is None else key
     if engine_in_use() == MROONGA and _frequent(searched, [term]):
         holders = column_holders(searched, name, term)
-        if holders is None:
-            return contained
-        return (searched.column("id") if key is None else key).in_(holders)
+        return contained if holders is None else row_key.in_(holders)
     indexed = _indexed_ids(searched, [term])
-    if indexed is None:
-        return contained
-    return sa.and_((searched.column("id") if key is None else key).in_(indexed), contained)
+    return contained if indexed is None else sa.and_(row_key.in_(indexed), contained)
 
 
 def column_holders(searched: Searched, name: str, term: str) -> list | None:
