@@ -160,6 +160,10 @@ class Post(Model):
         sa.Index("ix_post_status_updated", "status", "updated_at"),
         sa.Index("ix_post_author_updated", "author_id", "updated_at"),
         sa.Index("ix_post_locale_updated", "locale", "updated_at"),  # the list's language filter
+        # The list filtered by a date (created or published before, after, between), newest changes first: the
+        # walk along updated_at finds the dates in the index instead of reading each post's row. The id is named
+        # so that the index serves the list's order (updated_at, id) itself.
+        sa.Index("ix_post_updated_dates", "updated_at", "id", "published_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

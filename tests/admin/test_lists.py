@@ -320,6 +320,35 @@ def test_a_filtered_list_page_finds_its_rows_through_an_index(login_as, crowd, u
         assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX", plan), (statement, plan)
 
 
+# The post list filtered by a date, in its order (newest changes first; migration d4b7e2a9c5f1).
+DATE_FILTERS = [
+    "/admin/post/?flt0_published_at_smaller_than=2999-01-01+00:00:00",
+    "/admin/post/?flt0_created_at_smaller_than=2999-01-01+00:00:00",
+    "/admin/post/?flt0_published_at_greater_than=2000-01-01+00:00:00",
+    "/admin/post/?flt0_created_at_between=2000-01-01+00:00:00+to+2999-01-01+00:00:00",
+]
+
+
+@pytest.fixture
+def published(users):
+    """60 published posts: a date filter that most posts pass, as on a newsroom's list."""
+    for n in range(60):
+        make_post(users["author"], PostStatus.PUBLISHED, title=f"Story {n}", published_at=utcnow() - timedelta(days=n))
+
+
+@pytest.mark.parametrize("url", DATE_FILTERS)
+def test_a_post_list_filtered_by_a_date_walks_an_index_that_holds_the_dates(login_as, published, url):
+    """The walk along updated_at compares each post's dates in the index (ix_post_updated_dates), not in the post's
+    row: read row by row, "published before 2026-01-01" took 47,328 rows and about 1 s with the posts out of the
+    buffer pool on the benchmark data set."""
+    statement, plan = page_plan(login_as("administrator"), url)
+    if db.engine.dialect.name != "sqlite":
+        assert "ix_post_updated_dates" in plan and "Using index" in plan, (statement, plan)
+        assert "filesort" not in plan, (statement, plan)
+    elif "_between=" not in url:  # SQLite, without statistics, reads a two-sided range through the date's index
+        assert "USING COVERING INDEX ix_post_updated_dates" in plan, (statement, plan)
+
+
 @pytest.mark.parametrize(
     ("query", "listed"),
     [
