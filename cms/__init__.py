@@ -8,7 +8,7 @@ import flask_excel as excel
 import sqlalchemy as sa
 from flask import Flask
 from flask_babel import get_locale
-from flask_security import SQLAlchemyUserDatastore, current_user
+from flask_security import current_user
 from flask_uploads import configure_uploads
 from pymysql.constants import SERVER_STATUS
 from sqlalchemy import event
@@ -171,7 +171,7 @@ def register_extensions(app: Flask) -> None:
     cache.init_app(app)
     new_security().init_app(
         app,
-        SQLAlchemyUserDatastore(db, User, Role),
+        accounts.AccountStore(db, User, Role),
         login_form=throttle.LockingLoginForm,
         two_factor_verify_code_form=throttle.LockingCodeForm,
         mf_recovery_form=throttle.LockingRecoveryForm,

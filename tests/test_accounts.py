@@ -5,6 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 import zxcvbn
+from flask_security import SQLAlchemyUserDatastore
 
 from cms.accounts import AccountError, create_user
 from cms.extensions import db
@@ -303,3 +304,27 @@ def test_the_header_leads_to_account_pages_in_the_readers_language_and_they_keep
     assert 'action="/login?next=/zh/&amp;lang=zh"' in html, "an answer to the form is in Chinese too"
     menu = html.split('class="account-links"')[1]
     assert 'href="/register?next=/zh/&amp;lang=zh"' in menu and 'href="/reset?next=/zh/&amp;lang=zh"' in menu
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda user: {"fs_uniquifier": user.fs_uniquifier},
+        lambda user: {"email": user.email},
+        lambda user: {"email": user.email.upper(), "case_insensitive": True},
+        lambda user: {"username": user.username.upper(), "case_insensitive": True},
+        lambda user: {"fs_uniquifier": "no-such-account"},
+        lambda user: {"email": "nobody@example.com", "case_insensitive": True},
+    ],
+)
+def test_the_account_store_finds_what_flask_securitys_datastore_finds(app, users, lookup):
+    """cms.accounts.AccountStore keeps the statement it finds an account with; it finds the same account (with its
+    roles) or none, as Flask-Security's own look-up does, each look-up with its own value."""
+    store = app.extensions["security"].datastore
+    for user in (users["reader"], users["administrator"]):
+        kwargs = lookup(user)
+        ours = store.find_user(**kwargs)
+        theirs = SQLAlchemyUserDatastore.find_user(store, **lookup(user))
+        assert ours is theirs
+        if ours is not None:
+            assert ours is user and {role.name for role in ours.roles} == {role.name for role in user.roles}
