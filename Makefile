@@ -42,7 +42,7 @@ check-lock: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy cms
+	$(BIN)/mypy cms admin_views worker.py wsgi.py settings.py
 	$(BIN)/bandit -q -r cms admin_views worker.py -ll
 
 test: install-dev lint

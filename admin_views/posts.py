@@ -3,6 +3,7 @@ inline, live preview, revisions with diff and restore, and no silently lost edit
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from flask import flash, g, request
@@ -12,6 +13,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField
 from wtforms.validators import Optional
@@ -183,7 +185,7 @@ class ListedPost:
 
     # The post's own rule, read from the model's hybrid property (its Python side takes any object with a status
     # and a publication time).
-    is_scheduled = property(sa.inspect(Post).all_orm_descriptors["is_scheduled"].fget)
+    is_scheduled = property(cast(hybrid_property, sa.inspect(Post).all_orm_descriptors["is_scheduled"]).fget)
 
 
 class PostView(PostRevisionViews, StaffModelView):

@@ -35,7 +35,7 @@ class AccountStore(SQLAlchemyUserDatastore):
     look-up's 1 ms. The statement here takes the value as a parameter and is kept per attribute, case rule and
     JOIN_USER_ROLES setting, so a look-up finds what Flask-Security's finds."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._finders: dict[tuple[str, bool, bool], sa.Select] = {}
 
