@@ -17,7 +17,6 @@ from flask_admin.model import typefmt
 from flask_admin.model.template import DeleteRowAction, EditRowAction, TemplateLinkRowAction, ViewRowAction
 from flask_babel import get_translations, gettext, lazy_gettext, ngettext
 from flask_security import current_user
-from flask_wtf import FlaskForm
 from jinja2 import pass_context
 from jinja2.filters import do_truncate
 from markupsafe import escape
@@ -29,6 +28,7 @@ from cms.counting import count_up_to, count_within_limit, hits_in_first
 from cms.domain import DomainError
 from cms.exports import neutralise
 from cms.extensions import db
+from cms.forms import AppForm
 from cms.markup import stored_html
 from cms.permissions import Perm, can
 from cms.search import Searched, page_clause, search_count
@@ -196,7 +196,7 @@ class StaffModelView(ModelView):
     """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
 
     required: int = Perm.ADMIN
-    form_base_class = FlaskForm
+    form_base_class = AppForm
     page_size = 50
     can_set_page_size = True
     can_view_details = True

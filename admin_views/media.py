@@ -4,13 +4,13 @@ from flask import jsonify
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from sqlalchemy import select
 
 from admin_views.base import StaffModelView
 from cms.extensions import db
+from cms.forms import AppForm
 from cms.media import IMAGE_EXTENSIONS, MediaError, check_delete, media_url, remove_files, save_upload
 from cms.models import Media
 from cms.permissions import Perm
@@ -18,7 +18,7 @@ from cms.permissions import Perm
 PICKER_SIZE = 60
 
 
-class UploadForm(FlaskForm):
+class UploadForm(AppForm):
     file = FileField(
         _l("Image"),
         validators=[FileRequired()],

@@ -1,18 +1,18 @@
 """Forms readers fill in on the public site."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from cms.comments import MAX_COMMENT_LENGTH
+from cms.forms import AppForm
 
 
-class CommentForm(FlaskForm):
+class CommentForm(AppForm):
     body = TextAreaField(_l("Your comment"), validators=[DataRequired(), Length(max=MAX_COMMENT_LENGTH)])
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(AppForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64)])
     about_me = TextAreaField(_l("About me"), validators=[Optional(), Length(max=2000)])
     locale = SelectField(_l("Preferred language"), validators=[Optional()])

@@ -3,16 +3,16 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo
 
 from cms.domain import DomainError
+from cms.forms import AppForm
 from cms.invitations import InvitationError, accept_invitation, invited_account
 from cms.public.blueprint import site
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(AppForm):
     password = PasswordField(_l("Password"), validators=[DataRequired()])  # the password rule: the service
     password_confirm = PasswordField(
         _l("Retype password"), validators=[DataRequired(), EqualTo("password", message=_l("Passwords do not match"))]

@@ -310,6 +310,23 @@ def test_bad_comment_is_a_form_error(login_as, posts, body, message):
     assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 0
 
 
+def test_a_blank_comment_is_refused_in_the_readers_language_every_time(login_as, posts):
+    """WTForms' own messages come from its catalog for the page's language, kept once per language
+    (cms.forms.wtforms_catalog): a reader who switches back and forth gets each language's message every time."""
+    browser = login_as("reader")
+    slug = posts["published"].slug
+    for locale, message in [
+        ("es", "Este campo es obligatorio."),
+        ("zh", "该字段是必填字段。"),
+        ("en", "This field is required."),
+        ("es", "Este campo es obligatorio."),
+    ]:
+        url = f"/{locale}/posts/{slug}"
+        response = browser.submit(url, {"body": "   "}, post_url=f"{url}/comments")
+        assert response.status_code == 400
+        assert message in response.get_data(as_text=True), locale
+
+
 def test_a_comment_of_max_length_is_posted_through_the_form(login_as, posts):
     browser = login_as("reader")
     url = f"/en/posts/{posts['published'].slug}"

@@ -1,0 +1,29 @@
+"""The base of the app's own forms: Flask-WTF's FlaskForm, with WTForms' messages read once per language.
+
+Flask-WTF loads WTForms' catalog from its package files again for every request that builds a form (every console
+list builds one, for its "With selected" actions): 0.3-0.4 ms of a 10 ms page. The catalogs are files of the
+installed WTForms and never change while the process runs, so each language's is kept. The languages are those
+the app serves (`cms.locale.select_locale` chooses among LOCALES), so the cache holds at most one per language."""
+
+import functools
+
+from babel import support
+from flask import current_app, has_request_context
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
+
+
+@functools.cache
+def wtforms_catalog(locale: str) -> support.Translations | support.NullTranslations:
+    """WTForms' own messages ("This field is required.") in `locale`, as Flask-WTF loads them."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class AppForm(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            locale = get_locale() if has_request_context() else None
+            if locale is None or not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return wtforms_catalog(str(locale))
