@@ -321,10 +321,17 @@ def test_the_account_store_finds_what_flask_securitys_datastore_finds(app, users
     """cms.accounts.AccountStore keeps the statement it finds an account with; it finds the same account (with its
     roles) or none, as Flask-Security's own look-up does, each look-up with its own value."""
     store = app.extensions["security"].datastore
-    for user in (users["reader"], users["administrator"]):
-        kwargs = lookup(user)
+    accounts = [
+        (lookup(account), account.id, {role.name for role in account.roles})
+        for account in (users["reader"], users["administrator"])
+    ]
+    for kwargs, account_id, roles in accounts:
+        db.session.expunge_all()  # each look-up loads the account and its roles from the database
         ours = store.find_user(**kwargs)
-        theirs = SQLAlchemyUserDatastore.find_user(store, **lookup(user))
-        assert ours is theirs
-        if ours is not None:
-            assert ours is user and {role.name for role in ours.roles} == {role.name for role in user.roles}
+        found = None if ours is None else (ours.id, {role.name for role in ours.roles})
+        db.session.expunge_all()
+        theirs = SQLAlchemyUserDatastore.find_user(store, **kwargs)
+        assert found == (None if theirs is None else (theirs.id, {role.name for role in theirs.roles}))
+        if found is not None:
+            assert found == (account_id, roles)
+        db.session.expunge_all()
