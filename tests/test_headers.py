@@ -6,6 +6,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from flask import Response
+from flask_talisman import Talisman
 
 from cms import create_app
 from cms.page_cache import cached_page
@@ -212,3 +214,17 @@ def test_a_cached_page_without_a_nonce_is_still_cached(app):
     client = other.test_client()
     assert client.get("/en/plain").get_data() == client.get("/en/plain").get_data() == b"<p>no script</p>"
     assert renders == ["en"]
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost", "https://localhost"])
+def test_headers_without_a_nonce_are_talismans_own_each_time(app, users, sweep, base_url):
+    """cms.headers.HeaderTalisman builds the headers of a response that carries no nonce (a page from the page
+    cache, an uploaded image, a refusal answered before Talisman runs) once per view: they are what Talisman itself
+    sets, HSTS by the request's scheme, the first time and from then on."""
+    talisman = app.extensions["cms.headers"]
+    image = next(url for url in sweep if url.startswith("/media/") or "/uploads/" in url)
+    for path in [next(url for url in sweep if url.startswith("/en/posts/")), image, "/no-such-page", "/admin/"]:
+        with app.test_request_context(path, base_url=base_url):
+            expected = list(Talisman._set_response_headers(talisman, Response("x")).headers.items())
+            for _ in range(2):
+                assert list(talisman._set_response_headers(Response("x")).headers.items()) == expected, path
