@@ -184,7 +184,7 @@ def register_extensions(app: Flask) -> None:
     outbox.init_app(app)
     audit.listen()
     page_cache.listen()
-    status_counts.listen(comment_counts.COMMENTS, post_counts.POSTS)
+    status_counts.listen(comment_counts.COMMENTS, comment_counts.COMMENT_DAYS, post_counts.POSTS)
     outages.listen()
 
 

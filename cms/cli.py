@@ -24,8 +24,8 @@ cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 # `--order` of export-comments: id order, or a column the comment list sorts by and an index walks, '-' for descending.
 EXPORT_ORDERS = ["id", *(f"{sign}{column}" for column in INDEXED_ORDERS for sign in ("", "-"))]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
-# The stored per-status counts that check-counts compares with the rows, and the seed rebuilds after its bulk inserts.
-COUNTERS = (comment_counts.COMMENTS, post_counts.POSTS)
+# The stored counts that check-counts compares with the rows, and the seed rebuilds after its bulk inserts.
+COUNTERS = (comment_counts.COMMENTS, comment_counts.COMMENT_DAYS, post_counts.POSTS)
 
 
 @cms_cli.command("init")
@@ -110,8 +110,8 @@ def _seed_rows(users: int, posts: int, comments: int, follows: int) -> None:
 @cms_cli.command("check-counts")
 @click.option("--fix", is_flag=True, help="Rewrite the stored counts from the rows.")
 def check_counts_command(fix):
-    """Compare the stored per-status counts of comments (the moderation queue's tabs) and posts (the post list's
-    count) with the rows themselves."""
+    """Compare the stored counts of comments per status (the moderation queue's tabs) and per day (the console's
+    chart) and of posts per status (the post list's count) with the rows themselves."""
     off = []
     for counter in COUNTERS:
         wrong = counter.mismatches()

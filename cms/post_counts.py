@@ -15,7 +15,14 @@ def _removed_with(post_ids: list[int], user_ids: list[int]):
     return Post.author_id.in_(user_ids)
 
 
-POSTS = StatusCounter("post", Post, PostStatusCount, PostStatus, PostStatus.DRAFT, _removed_with)
+POSTS = StatusCounter(
+    name="post",
+    model=Post,
+    table=PostStatusCount,
+    removed_with=_removed_with,
+    statuses=PostStatus,
+    default=PostStatus.DRAFT,
+)
 
 counts = POSTS.counts
 true_counts = POSTS.true_counts

@@ -1,17 +1,29 @@
-"""The moderation queue's per-status counts stay exact through every kind of change, and can be checked."""
+"""The moderation queue's per-status counts and the chart's per-day counts stay exact through every kind of change,
+and can be checked."""
+
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+import time_machine
 
 from cms import comment_counts
 from cms.comments import add_comment, delete_comments, id_batches, moderate
+from cms.dashboard import comments_per_day
 from cms.extensions import db
-from cms.models import Comment, CommentStatus, CommentStatusCount, Post, PostStatus, User
+from cms.models import Comment, CommentDayCount, CommentStatus, CommentStatusCount, Post, PostStatus, User
 from tests.factories import make_comment, make_post
 
 
 def assert_exact():
     db.session.expire_all()
     assert comment_counts.counts() == comment_counts.true_counts()
+    assert comment_counts.COMMENT_DAYS.mismatches() == {}
+
+
+def stored_days() -> dict[date, int]:
+    """The stored counts per day, days without comments left out."""
+    db.session.expire_all()
+    return {day: n for day, n in comment_counts.COMMENT_DAYS.stored_counts().items() if n}
 
 
 def test_every_kind_of_change_keeps_the_counts_exact(app, users):
@@ -83,3 +95,68 @@ def test_a_selections_size_comes_from_the_counters_when_they_know_it(app, users)
     assert selection_size(CommentSelection()) == 3 and selection_size(CommentSelection(status="pending")) == 2
     assert selection_size(CommentSelection(post_id=post.id)) == 4
     assert selection_size(CommentSelection(status="pending", search="bulk")) == 1
+
+
+LAST_MOMENT = datetime(2024, 5, 19, 23, 59, 59, 999999)  # of 19 May (UTC)
+
+
+def test_every_kind_of_change_keeps_the_counts_per_day_exact(app, users):
+    post = make_post(users["author"], status=PostStatus.PUBLISHED)
+    with time_machine.travel(LAST_MOMENT.replace(tzinfo=UTC), tick=False):
+        late = make_comment(users["reader"], post, body="the day's last moment")  # no time given: now
+        add_comment(users["reader"], post, "Through the public form")
+    with time_machine.travel((LAST_MOMENT + timedelta(microseconds=1)).replace(tzinfo=UTC), tick=False):
+        early = make_comment(users["reader"], post, body="the next day's first")
+        gone = make_comment(users["reader"], post)
+        deleted = make_comment(users["reader"], post)
+    assert stored_days() == {date(2024, 5, 19): 2, date(2024, 5, 20): 3}
+    assert_exact()
+
+    late.created_at = LAST_MOMENT + timedelta(days=3)  # moved to another day
+    db.session.commit()
+    assert stored_days() == {date(2024, 5, 19): 1, date(2024, 5, 20): 3, date(2024, 5, 22): 1}
+    moderate(id_batches([early.id, gone.id]), CommentStatus.HIDDEN, reason="spam")  # statuses: the day's count stays
+    delete_comments(id_batches([gone.id]))
+    db.session.delete(db.session.get(Comment, deleted.id))
+    db.session.commit()
+    assert stored_days() == {date(2024, 5, 19): 1, date(2024, 5, 20): 1, date(2024, 5, 22): 1}
+    assert_exact()
+
+    db.session.delete(db.session.get(Post, post.id))  # ON DELETE CASCADE takes the rest
+    db.session.commit()
+    assert stored_days() == {}
+    assert_exact()
+
+
+def test_the_chart_reads_the_counts_per_day_not_the_comments(app, users):
+    """A bulk insert bypasses the counting hooks: the chart does not see it until the counts are rebuilt (as the seed
+    and `flask cms check-counts --fix` do)."""
+    post = make_post(users["author"], status=PostStatus.PUBLISHED)
+    make_comment(users["reader"], post)
+    db.session.execute(
+        sa.insert(Comment), [{"body": "bulk", "body_html": "", "status": "approved", "author_id": users["reader"].id,
+                              "post_id": post.id, "created_at": datetime.now(UTC).replace(tzinfo=None)}],
+    )  # fmt: skip
+    db.session.commit()
+    assert comments_per_day(days=1)[0][1] == 1
+    comment_counts.COMMENT_DAYS.recount()
+    assert comments_per_day(days=1)[0][1] == 2
+
+
+def test_check_counts_reports_and_repairs_the_counts_per_day(app, users):
+    post = make_post(users["author"], status=PostStatus.PUBLISHED)
+    comment = make_comment(users["reader"], post)
+    day = comment.created_at.date()
+    db.session.execute(sa.update(CommentDayCount).values(n=CommentDayCount.n + 7))
+    db.session.add(CommentDayCount(day=day - timedelta(days=400), n=2))  # a day without comments
+    db.session.commit()
+    runner = app.test_cli_runner()
+    off = runner.invoke(args=["cms", "check-counts"])
+    assert off.exit_code == 1
+    assert f"comments per day {day.isoformat()}: stored 8, actually 1" in off.output
+    assert f"comments per day {(day - timedelta(days=400)).isoformat()}: stored 2, actually 0" in off.output
+    assert "The comment counts are exact." in off.output
+    fixed = runner.invoke(args=["cms", "check-counts", "--fix"])
+    assert fixed.exit_code == 0 and "Rewrote the comments per day counts." in fixed.output
+    assert stored_days() == {day: 1}
+    assert_exact()

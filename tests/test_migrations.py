@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
+from cms import comment_counts
 from cms.cli import MIGRATIONS_DIR
 from cms.extensions import db
 from cms.models import PostTranslation
@@ -95,3 +96,39 @@ def test_translations_are_given_the_original_they_were_reviewed_against(app, tmp
         (1, "zh", changed - timedelta(days=1), "Old title", "Old body", 1),
         (2, "es", changed, "Title now 2", "Body now", 1),
     ]
+
+
+def test_the_counts_per_day_are_filled_from_the_comments(app, tmp_path):
+    """a7d3f9c2e6b8 on existing rows: each day's count holds the comments written on it (UTC), its last microsecond
+    included; the stored counts then agree with the comments."""
+    fresh_app = make_app("mariadb" if db.engine.dialect.name == "mysql" else "sqlite", tmp_path)
+    day = datetime(2026, 11, 20)
+    with fresh_app.app_context():
+        drop_everything(db.engine)
+        upgrade(directory=MIGRATIONS_DIR, revision="d4b7e2a9c5f1")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO user (id, email, username, active, fs_uniquifier, member_since)"
+                    " VALUES (1, 'e@example.com', 'e', 1, 'u1', :t)"
+                ).bindparams(t=day)
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO post (id, title, slug, body, body_html, status, author_id, created_at, updated_at,"
+                    " content_changed_at) VALUES (1, 'T', 't', 'B', '', 'published', 1, :t, :t, :t)"
+                ).bindparams(t=day)
+            )
+            for written in (day, day + timedelta(days=1, microseconds=-1), day + timedelta(days=1)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO comment (body, body_html, status, author_id, post_id, created_at)"
+                        " VALUES ('c', '', 'approved', 1, 1, :t)"
+                    ).bindparams(t=written)
+                )
+        upgrade(directory=MIGRATIONS_DIR)
+        stored = comment_counts.COMMENT_DAYS.stored_counts()
+        wrong = comment_counts.COMMENT_DAYS.mismatches()
+        db.session.remove()
+    assert stored == {day.date(): 2, day.date() + timedelta(days=1): 1}
+    assert wrong == {}
