@@ -6,6 +6,7 @@ cms/catalogs.py's."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import re
@@ -109,6 +110,20 @@ def locales(directory: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
+CATALOG_COUNTS_CACHED = 32  # versions of catalog files whose counts are kept (a few per language served)
+
+
+@functools.lru_cache(maxsize=CATALOG_COUNTS_CACHED)
+def entry_counts(po_path: str, version: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """The live entries of the catalog at `po_path`, and how many are translated, fuzzy and untranslated. `version`
+    (the file's inode, size and modification time) names the file as it is: every write of a catalog replaces the
+    file (`write_catalog`), so its counts are worked out again, where parsing it each time cost the console's front
+    page and the translations page about 12 ms per language."""
+    entries = [e for e in polib.pofile(po_path, wrapwidth=78) if not e.obsolete]
+    counts = Counter(entry_state(e) for e in entries)
+    return len(entries), counts["translated"], counts["fuzzy"], counts["untranslated"]
+
+
 class CatalogEditor:
     """One locale's catalog in `directory` (the app's: `cms.i18n.translations_dir()`)."""
 
@@ -128,16 +143,19 @@ class CatalogEditor:
         return [e for e in catalog if not e.obsolete]
 
     def stats(self) -> dict:
-        entries = self.live_entries()
-        counts = Counter(entry_state(e) for e in entries)
-        total = len(entries)
+        """How many live entries the catalog has, and how many are translated, fuzzy and untranslated: worked out
+        once per version of its file (`entry_counts`)."""
+        found = self.po_path.stat()
+        total, translated, fuzzy, untranslated = entry_counts(
+            str(self.po_path), (found.st_ino, found.st_size, found.st_mtime_ns)
+        )
         return {
             "locale": self.locale,
             "total": total,
-            "translated": counts["translated"],
-            "fuzzy": counts["fuzzy"],
-            "untranslated": counts["untranslated"],
-            "percent": round(100 * counts["translated"] / total) if total else 100,
+            "translated": translated,
+            "fuzzy": fuzzy,
+            "untranslated": untranslated,
+            "percent": round(100 * translated / total) if total else 100,
         }
 
     def find(self, state: str = "all", search: str = "") -> list[polib.POEntry]:

@@ -2,6 +2,7 @@
 catalog that does not compile)."""
 
 import os
+import shutil
 
 import polib
 import pytest
@@ -9,9 +10,11 @@ from babel.support import Translations
 
 from cms import catalog_editor, i18n
 from cms.catalog_editor import (
+    CATALOG_COUNTS_CACHED,
     CatalogEditor,
     CatalogError,
     check_compiles,
+    entry_counts,
     entry_state,
     locales,
     set_entry,
@@ -78,6 +81,31 @@ def test_stats_and_filters_count_fuzzy_entries(catalog_dir):
     assert [e.msgid for e in editor.find("fuzzy")] == ["Older"]
     assert all(entry_state(e) == "translated" for e in editor.find("translated"))
     assert "Older" in [e.msgid for e in editor.find(search="anteriores")], "search covers the translations too"
+
+
+def test_the_counts_of_up_to_catalog_counts_cached_files_are_kept(catalog_dir, tmp_path):
+    """Each version of a catalog file is parsed once while it stays among the last CATALOG_COUNTS_CACHED asked for;
+    one more pushes out the one asked for longest ago."""
+    source = catalog_dir / "es" / "LC_MESSAGES" / "messages.po"
+    copies = []
+    for n in range(CATALOG_COUNTS_CACHED + 1):
+        copies.append(tmp_path / f"{n}.po")
+        shutil.copy(source, copies[-1])
+
+    def counts(path):
+        found = path.stat()
+        return entry_counts(str(path), (found.st_ino, found.st_size, found.st_mtime_ns))
+
+    entry_counts.cache_clear()
+    first = [counts(path) for path in copies[:CATALOG_COUNTS_CACHED]]
+    assert first[0] == first[-1] and first[0][0] > 0
+    assert [counts(path) for path in copies[:CATALOG_COUNTS_CACHED]] == first
+    assert entry_counts.cache_info().misses == CATALOG_COUNTS_CACHED  # every second ask was kept
+    counts(copies[CATALOG_COUNTS_CACHED])
+    info = entry_counts.cache_info()
+    assert info.currsize == CATALOG_COUNTS_CACHED and info.misses == CATALOG_COUNTS_CACHED + 1
+    counts(copies[0])  # pushed out by the one over
+    assert entry_counts.cache_info().misses == CATALOG_COUNTS_CACHED + 2
 
 
 def test_a_crash_mid_write_leaves_the_old_files(catalog_dir, monkeypatch):
