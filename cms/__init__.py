@@ -29,6 +29,7 @@ from cms import (
     page_cache,
     permissions,
     post_counts,
+    routing,
     sessions,
     status_counts,
     template_cache,
@@ -47,6 +48,7 @@ from cms.timestamps import timestamp
 def create_app(config_name: str | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, config_name, overrides)
+    routing.init_app(app)  # before any route
     register_extensions(app)
     register_blueprints(app)
     register_admin(app)

@@ -9,6 +9,7 @@ from cms.extensions import db
 from cms.locale import supported_locales
 from cms.page_cache import cached_page
 from cms.posts import public_posts
+from cms.routing import past_any_row
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -37,6 +38,8 @@ def _locale_arg() -> str:
 def _page(query, endpoint: str, **url_args):
     page = _int_arg("page", 1, 1)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    if past_any_row(page, per_page):
+        abort(404, "There is no such page.")
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
     if page > 1 and page > pagination.pages:
         abort(404, "There is no such page.")

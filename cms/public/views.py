@@ -33,16 +33,18 @@ from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
 from cms.public.blueprint import bp
 from cms.public.forms import CommentForm, ProfileForm
+from cms.routing import past_any_row
 
 PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
 
 
 def page_args() -> tuple[int, int]:
-    """?page= and ?per_page= for lists; pages before the first are 404, like pages after the last."""
+    """?page= and ?per_page= for lists; pages before the first are 404, like pages after the last (those past any
+    row a table can hold too, before the database is asked)."""
     page = request.args.get("page", 1, type=int)
     per_page = min(max(request.args.get("per_page", PAGE_SIZE, type=int), 1), MAX_PAGE_SIZE)
-    if page < 1:
+    if page < 1 or past_any_row(page, per_page):
         abort(404)
     return page, per_page
 

@@ -7,6 +7,7 @@ import pytest
 from cms.api.views import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from cms.extensions import db
 from cms.models import PostTranslation, utcnow
+from cms.routing import LARGEST_INTEGER
 from tests.factories import make_comment, make_post
 
 
@@ -69,6 +70,23 @@ def test_bad_parameters_are_a_json_400(client, live, query):
 
 def test_page_past_the_end_is_404(client, live):
     assert client.get("/api/v1/posts?page=9").status_code == 404
+
+
+def test_pages_and_ids_past_what_a_database_takes_are_json_404s(client, live):
+    """The last page whose offset a database takes and the next, and ids up to LARGEST_INTEGER and past it: no such
+    page or post (a 404), where the numbers past it reached the database and failed there (a 500)."""
+    last = LARGEST_INTEGER // DEFAULT_PER_PAGE + 1
+    post_id = live[0].id
+    for path in (
+        f"/api/v1/posts?page={last}",
+        f"/api/v1/posts?page={last + 1}",
+        f"/api/v1/posts/{post_id}/comments?page={last + 1}",
+        f"/api/v1/posts/{LARGEST_INTEGER}",
+        f"/api/v1/posts/{LARGEST_INTEGER + 1}",
+        f"/api/v1/posts/{LARGEST_INTEGER + 1}/comments",
+    ):
+        response = client.get(path)
+        assert (response.status_code, response.mimetype) == (404, "application/json"), path
 
 
 def test_comments_are_approved_only(client, users, live):

@@ -11,6 +11,7 @@ from cms.comments import MAX_COMMENT_LENGTH
 from cms.extensions import db
 from cms.models import Comment, Follow, PostTranslation, Role, User, utcnow
 from cms.public.views import MAX_PAGE_SIZE, PAGE_SIZE
+from cms.routing import LARGEST_INTEGER
 from tests.factories import make_comment, make_post
 from tests.support.database import fresh
 from tests.support.web import Browserish
@@ -345,3 +346,12 @@ def test_anonymous_comment_goes_to_login(client, posts):
 def test_old_unprefixed_post_links_redirect(client, posts):
     response = client.get(f"/posts/{posts['published'].slug}", headers={"Accept-Language": "es"})
     assert response.status_code == 301 and response.location == f"/es/posts/{posts['published'].slug}"
+
+
+@pytest.mark.parametrize("path", ["/en/", "/en/authors/author", "/en/authors/author/followers"])
+def test_pages_past_any_row_a_table_can_hold_are_404(client, posts, path):
+    """The last page whose offset a database takes (LARGEST_INTEGER rows skipped) and the next one: both are past the
+    end, a 404, where the next one reached the database and failed there (a 500)."""
+    last = LARGEST_INTEGER // PAGE_SIZE + 1  # skips PAGE_SIZE * (last - 1) <= LARGEST_INTEGER rows
+    for page in (last, last + 1, 10**20):
+        assert client.get(f"{path}?page={page}").status_code == 404
