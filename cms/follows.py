@@ -1,6 +1,7 @@
 """Following authors: follow, unfollow, who follows whom, and the feed of followed authors' posts."""
 
 from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from cms.content import with_content
 from cms.domain import DomainError
@@ -30,7 +31,13 @@ def follow(follower: User, author: User) -> bool:
     if is_following(follower, author):
         return False
     db.session.add(Follow(follower_id=follower.id, followed_id=author.id))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if is_following(follower, author):  # saved by a request beside this one (two tabs, a double click)
+            return False
+        raise
     return True
 
 

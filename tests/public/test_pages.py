@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from cms.accounts import create_user
 from cms.comments import MAX_COMMENT_LENGTH
@@ -216,6 +217,31 @@ def test_following_twice_keeps_one_follow(login_as, users):
     for _ in range(2):
         browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()})
     assert fresh(sa.select(sa.func.count()).select_from(Follow)).scalar() == 1
+
+
+def test_a_follow_saved_beside_this_one_is_already_following(login_as, users):
+    """Two tabs, or a double click: another request saves the same follow between this one's check and its save.
+    The reader lands on the author's page, following once, where the duplicate was a 500."""
+    browser = login_as("reader")
+    follower, author = users["reader"].id, users["author"].id
+
+    saved_beside: list[bool] = []
+
+    def the_other_request(session, context, instances):
+        if not saved_beside and any(isinstance(obj, Follow) for obj in session.new):
+            saved_beside.append(True)
+            with db.engine.begin() as other:
+                other.execute(sa.insert(Follow).values(follower_id=follower, followed_id=author))
+
+    sa.event.listen(Session, "before_flush", the_other_request)
+    try:
+        response = browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()})
+    finally:
+        sa.event.remove(Session, "before_flush", the_other_request)
+    assert saved_beside, "the other request's follow was saved between this one's check and its save"
+    assert response.status_code == 302 and response.headers["Location"].endswith("/en/authors/author")
+    assert fresh(sa.select(sa.func.count()).select_from(Follow)).scalar() == 1
+    assert "1 follower" in browser.get("/en/authors/author").get_data(as_text=True)
 
 
 def test_following_yourself_is_a_400(login_as):
