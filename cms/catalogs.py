@@ -100,7 +100,7 @@ def upload_report(locale: str, data: bytes) -> dict:
         text = data.decode("utf-8")
         read_po(io.BytesIO(data), abort_invalid=True)  # Babel's strict syntax check
         uploaded = polib.pofile(text)
-    except (UnicodeDecodeError, OSError, ValueError, PoFileError) as exc:
+    except (UnicodeDecodeError, OSError, ValueError, LookupError, PoFileError) as exc:  # LookupError: its charset
         raise CatalogError(_l("The file is not a readable UTF-8 .po catalog: %(error)s", error=str(exc))) from None
     language = (uploaded.metadata.get("Language") or "").replace("-", "_")
     if language.split("_")[0] != locale.split("_")[0]:

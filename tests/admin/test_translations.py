@@ -168,6 +168,19 @@ def test_broken_upload_never_replaces_the_catalog(workspace):
     assert served_po(one, "es").read_bytes() == before
 
 
+def test_an_upload_naming_an_unknown_charset_is_refused(workspace):
+    _, (one, _) = workspace
+    translator = browser(one, "translator")
+    token = translator.token_for("/admin/translations/es/")
+    catalog = b'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; charset=bogus\\n"\n\nmsgid "Older"\nmsgstr "Anteriores"\n'
+    response = translator.post(
+        "/admin/translations/es/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(catalog), "es.po")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "not a readable UTF-8 .po catalog" in response.get_data(as_text=True)
+
+
 def test_admin_adds_a_language(workspace):
     _, (one, two) = workspace
     admin = browser(one, "administrator")
