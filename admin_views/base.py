@@ -31,12 +31,13 @@ from cms.extensions import db
 from cms.forms import AppForm
 from cms.markup import stored_html
 from cms.permissions import Perm, can
+from cms.routing import LARGEST_INTEGER, stored_int
 from cms.search import Searched, page_clause, search_count
 from cms.timestamps import timestamp
 from cms.translated_markup import render as render_translation
 
 # Query-string names that Flask-Admin's get_url/url_for would take as their own arguments.
-URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method"}
+URL_BUILDING_NAMES = {"endpoint", "cls", "values", "method", "self"}
 
 # Which flag turns each Flask-Admin endpoint on.
 CAPABILITIES = {
@@ -239,7 +240,9 @@ class StaffModelView(ModelView):
     def _handle_view(self, name, **kwargs):
         """After the permission check, a capability the view does not offer is a 404, not a quiet redirect; a
         return address off this site is a 400. Flask-Admin lets `?url=http:evil.example` through (it reads as a
-        relative URL) and Werkzeug sends it on as `Location: http:///evil.example`, which browsers follow off-site."""
+        relative URL) and Werkzeug sends it on as `Location: http:///evil.example`, which browsers follow off-site.
+        So are an `export_type` among the page's arguments (Flask-Admin's export links, built with the page's
+        arguments, named it twice: a 500) and a NUL character in any (SQLite's full-text MATCH failed on it)."""
         response = super()._handle_view(name, **kwargs)
         if response is None:
             flag = CAPABILITIES.get(name)
@@ -248,6 +251,10 @@ class StaffModelView(ModelView):
             back = request.values.get("url")
             if back and not SITE_PATH.fullmatch(back):
                 abort(400, gettext("The return address must be a page of this site."))
+            if "export_type" in request.args:  # Flask-Admin's export links pass it as well as the page's arguments
+                abort(400, gettext("The address names an export type: exports have addresses of their own."))
+            if any("\x00" in value for _, value in request.args.items(multi=True)):
+                abort(400, gettext("The address holds a NUL character, which no search or filter can hold."))
         return response
 
     def handle_action(self, return_view=None):
@@ -290,7 +297,7 @@ class StaffModelView(ModelView):
         if not self.may_look_up(name):
             abort(403)
         limit = min(max(request.args.get("limit", 10, type=int) or 10, 1), self.LOOKUP_LIMIT)
-        offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+        offset = max(request.args.get("offset", 0, type=stored_int) or 0, 0)
         rows = loader.get_list(request.args.get("query", "")[:100], offset, limit)
         return jsonify([loader.format(row) for row in rows])
 
@@ -561,7 +568,11 @@ class StaffModelView(ModelView):
         return self.scope(super().get_count_query())
 
     def get_one(self, id):
-        """One row within `scope`, or 404: drives details, edit and delete alike."""
+        """One row within `scope`, or 404: drives details, edit and delete alike. An id the database cannot hold
+        (not a whole number, past LARGEST_INTEGER) or more than one (`?id=1&id=1`, which Flask-Admin passes on as a
+        list) names no row."""
+        if not isinstance(id, str) or id.isdigit() and int(id) > LARGEST_INTEGER:
+            abort(404)
         try:
             row = get_query_for_ids(self.get_query(), self.model, [id]).one_or_none()
         except (ValueError, TypeError):

@@ -46,6 +46,7 @@ from cms.models import (
     utcnow,
 )
 from cms.permissions import Perm
+from cms.routing import stored_int
 from cms.search import comment_page_clause, comment_search_count
 
 REASON_LABELS = {"spam": _l("spam"), "abuse": _l("abuse"), "off-topic": _l("off-topic"), "other": _l("other")}
@@ -78,6 +79,12 @@ class SelectionFilter(BaseSQLAFilter):
         return self.label
 
     def contribute(self, selection: CommentSelection, raw_value: str) -> None:
+        """The filter's value into `selection`. A selection holds one value per filter, so a filter given twice
+        (`flt0_post_id_equals=2&flt1_post_id_equals=4`) is refused: the list would have shown the comments
+        matching both, and "select all" and the exports those of the last."""
+        if getattr(selection, self.field) is not None:
+            abort(400, gettext("Use each comment filter once: “%(name)s %(operation)s” is there twice.",
+                               name=self.name, operation=self.operation()))  # fmt: skip
         setattr(selection, self.field, self.clean(raw_value))
 
 
@@ -94,7 +101,7 @@ class PostFilter(SelectionFilter):
     field = "post_id"
 
     def clean(self, value):
-        return int(value.strip())
+        return stored_int(value.strip())
 
 
 class PostTitleFilter(SelectionFilter):
@@ -267,7 +274,7 @@ class CommentView(CommentExportViews, StaffModelView):
         if request.form.get("select_all") == "1":
             return selected_id_batches(self.current_selection())
         try:
-            return id_batches([int(i) for i in ids])
+            return id_batches([stored_int(i) for i in ids])
         except ValueError:
             abort(400, gettext("The selected rows are not valid comment ids."))
 

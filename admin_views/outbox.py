@@ -1,14 +1,15 @@
 """The outbox (ADMIN): every outgoing mail with its state, attempts and last error; failed mail is sent again from
 here. Mail bodies are not shown: they hold invitation and reset links to other people's accounts."""
 
-from flask import flash
+from flask import abort, flash
 from flask_admin.actions import action
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from admin_views.base import StaffModelView
 from cms import leases, outbox
 from cms.permissions import Perm
+from cms.routing import stored_int
 
 
 def _error(view, context, model, name):
@@ -41,5 +42,9 @@ class OutboxView(StaffModelView):
 
     @action("send_again", _l("Send again"), _l("Send the selected failed mails again?"))
     def action_send_again(self, ids):
-        queued = outbox.send_again([int(mail_id) for mail_id in ids])
+        try:
+            chosen = [stored_int(mail_id) for mail_id in ids]
+        except ValueError:
+            abort(400, gettext("The selected rows are not valid mail ids."))
+        queued = outbox.send_again(chosen)
         flash(ngettext("%(num)d mail will be sent again.", "%(num)d mails will be sent again.", queued), "success")

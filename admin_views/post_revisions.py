@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from cms.markup import render_markdown
 from cms.posts import PostError, restore_revision
+from cms.routing import stored_int
 
 REVISION_KINDS = {"save": _l("Saved"), "restore": _l("Restored"), "conflict": _l("Kept from a conflict")}
 MAX_PREVIEW_LENGTH = 500_000
@@ -55,7 +56,7 @@ class PostRevisionViews:
     def restore_view(self):
         post = self.get_one(request.form.get("id", ""))
         try:
-            restore_revision(current_user, post, request.form.get("revision", type=int) or 0)
+            restore_revision(current_user, post, request.form.get("revision", type=stored_int) or 0)
         except PostError as exc:
             abort(404, str(exc))
         flash(gettext("The revision was restored. The text it replaced is kept in the history."), "success")

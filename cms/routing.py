@@ -22,6 +22,15 @@ class StoredIntegerConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
+def stored_int(text: str) -> int:
+    """`text` as a whole number a statement can take (`request.args.get(..., type=stored_int)` falls back to its
+    default otherwise); ValueError for anything else."""
+    number = int(text)
+    if abs(number) > LARGEST_INTEGER:
+        raise ValueError(f"{text} is past the largest whole number a database takes")
+    return number
+
+
 def past_any_row(page: int, per_page: int) -> bool:
     """Whether page `page` (from 1) of `per_page` rows would skip more rows than a table can hold: its offset is
     past LARGEST_INTEGER, which the database would refuse."""
