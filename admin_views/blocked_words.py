@@ -5,6 +5,7 @@ from flask_security import current_user
 from wtforms.validators import DataRequired, Length
 
 from admin_views.base import StaffModelView
+from cms.comments import check_new_word
 from cms.permissions import Perm
 
 
@@ -24,5 +25,6 @@ class BlockedWordView(StaffModelView):
     }
 
     def on_model_change(self, form, model, is_created):
+        self.enforce(check_new_word, model)
         if is_created:
             model.created_by_id = current_user.id

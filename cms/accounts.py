@@ -73,6 +73,8 @@ def ensure_default_roles() -> list[Role]:
 
 
 BLANK_USERNAME = _l("A username cannot be only spaces.")
+EMAIL_TAKEN = _l("Another account has this email address.")
+USERNAME_TAKEN = _l("Another account has this username.")
 
 
 def find_role(name: str) -> Role:
@@ -140,6 +142,18 @@ def checked_password(password: str, account: User | None = None, **known: str) -
     return normalized
 
 
+def check_unique(account: User) -> None:
+    """No other account has its email address or username. The form's own check compares the text as typed, and
+    the model lowercases it (EDITOR@example.com is editor@example.com): the database refused the copy, and the
+    form showed the refused statement."""
+    for column, taken in ((User.email, EMAIL_TAKEN), (User.username, USERNAME_TAKEN)):
+        value = getattr(account, column.key)
+        with db.session.no_autoflush:  # the account itself is not written before it is checked
+            other = db.session.scalar(select(User.id).where(column == value, User.id != account.id).limit(1))
+        if other is not None:
+            raise AccountError(taken)
+
+
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
     """An administrator's edit of an account, before it is saved: their own new password (checked by the password
     rule, hashed), no empty language, and no lock-out of the acting admin. A new account gets a fresh uniquifier,
@@ -149,6 +163,7 @@ def prepare_account(acting_user: User, account: User, new_password: str | None, 
 
     if is_blank(account.username):
         raise AccountError(BLANK_USERNAME)
+    check_unique(account)
     if not account.locale:
         account.locale = None
     if new_password:
