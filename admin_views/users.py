@@ -16,6 +16,7 @@ from admin_views.base import StaffModelView, once_per_request
 from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.counting import hits_in_first
 from cms.extensions import db
+from cms.forms import OneLine
 from cms.invitations import invite_again
 from cms.locale import language_name, supported_locales
 from cms.models import Role, User, roles_users
@@ -141,6 +142,7 @@ class UserView(StaffModelView):
     form_args = {
         "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
         "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
+        "name": {"validators": [OneLine()]},
         "languages": {
             "validators": [Optional()],
             "description": _l("For translators. None chosen: every site language but the default."),

@@ -6,12 +6,14 @@ installed WTForms and never change while the process runs, so each language's is
 WTFORMS_CATALOGS_CACHED languages (the app serves those of LOCALES)."""
 
 import functools
+import unicodedata
 
 from babel import support
 from flask import current_app, has_request_context
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
+from wtforms.validators import ValidationError
 
 WTFORMS_CATALOGS_CACHED = 32  # languages, as cms.timestamps.PATTERNS_CACHED
 
@@ -29,3 +31,14 @@ class AppForm(FlaskForm):
             if locale is None or not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
             return wtforms_catalog(str(locale))
+
+
+class OneLine:
+    """A WTForms validator: the text is one line of characters a reader can see, with no control characters
+    (U+0000-U+001F, U+007F-U+009F: a tab, a newline, an escape), which a name shows as nothing on a page and
+    which XML cannot hold."""
+
+    def __call__(self, form, field) -> None:
+        if any(unicodedata.category(char) == "Cc" for char in field.data or ""):
+            # A str, not a lazy string: Flask-Admin's form template shows only errors that are strings.
+            raise ValidationError(gettext("Use letters, digits, spaces and punctuation only, on one line."))

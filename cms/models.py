@@ -12,6 +12,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from cms.domain import is_blank
 from cms.extensions import Model, db
 from cms.permissions import granted_names, second_factor_required
 
@@ -103,7 +104,8 @@ class User(Model, UserMixin):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.username
+        """The name, or the username where the name shows nothing (empty, spaces, zero-width characters)."""
+        return self.username if is_blank(self.name) else self.name
 
     def check_tf_required(self, tf_setup_methods, tf_fresh):
         """Flask-Security's per-user hook at sign-in: a member of a role that requires a second factor and has

@@ -1,5 +1,6 @@
 """Machine-readable public content: the Atom feed per language and the sitemap with hreflang alternates."""
 
+import re
 from datetime import UTC
 from xml.etree import ElementTree as ET
 
@@ -19,10 +20,18 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 XHTML = "http://www.w3.org/1999/xhtml"
 FEED_SIZE = 20
 SITEMAP_CHUNK = 2000
+# What XML 1.0 cannot hold, escaped or not (control characters, lone surrogates, U+FFFE/U+FFFF): ElementTree writes
+# them as they are, and no feed reader parses the result.
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _iso(value) -> str:
     return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: str) -> str:
+    """Text for the feed, without the characters XML cannot hold (a name typed with a control character in it)."""
+    return NOT_XML.sub("", value)
 
 
 def _xml(root: ET.Element) -> bytes:
@@ -47,13 +56,13 @@ def atom_feed():
         link = url_for("public.post", slug=post.slug, _external=True)
         item = ET.SubElement(feed, f"{{{ATOM}}}entry", {"xml:lang": entry.lang})
         ET.SubElement(item, f"{{{ATOM}}}id").text = link
-        ET.SubElement(item, f"{{{ATOM}}}title").text = entry.title
+        ET.SubElement(item, f"{{{ATOM}}}title").text = _text(entry.title)
         ET.SubElement(item, f"{{{ATOM}}}link", rel="alternate", href=link)
         ET.SubElement(item, f"{{{ATOM}}}published").text = _iso(post.published_at)
         ET.SubElement(item, f"{{{ATOM}}}updated").text = _iso(max(entry.last_modified, post.published_at))
         author = ET.SubElement(item, f"{{{ATOM}}}author")
-        ET.SubElement(author, f"{{{ATOM}}}name").text = post.author.display_name
-        ET.SubElement(item, f"{{{ATOM}}}content", type="html").text = entry.body_html
+        ET.SubElement(author, f"{{{ATOM}}}name").text = _text(post.author.display_name)
+        ET.SubElement(item, f"{{{ATOM}}}content", type="html").text = _text(entry.body_html)
     response = current_app.response_class(_xml(feed), mimetype="application/atom+xml")
     return response, updated
 

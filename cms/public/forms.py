@@ -5,7 +5,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from cms.comments import MAX_COMMENT_LENGTH
-from cms.forms import AppForm
+from cms.forms import AppForm, OneLine
 
 
 class CommentForm(AppForm):
@@ -13,6 +13,6 @@ class CommentForm(AppForm):
 
 
 class ProfileForm(AppForm):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=64)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=64), OneLine()])
     about_me = TextAreaField(_l("About me"), validators=[Optional(), Length(max=2000)])
     locale = SelectField(_l("Preferred language"), validators=[Optional()])

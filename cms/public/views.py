@@ -14,6 +14,7 @@ from cms.content import (
     visible_comments,
     with_content,
 )
+from cms.domain import is_blank
 from cms.extensions import db
 from cms.follows import (
     FollowError,
@@ -194,7 +195,7 @@ def profile():
     if request.method == "POST":
         if not form.validate_on_submit():
             return render_template("public/profile.html", form=form), 400
-        current_user.name = form.name.data or None
+        current_user.name = None if is_blank(form.name.data) else form.name.data.strip()
         current_user.about_me = form.about_me.data or None
         current_user.locale = form.locale.data or None
         db.session.commit()

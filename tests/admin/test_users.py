@@ -171,8 +171,9 @@ def test_admin_can_change_another_users_roles(login_as, users):
         ({"username": "x" * 100}, "Field must be between 3 and 64 characters long"),
         ({"locale": "xx"}, "Not a valid choice"),
         ({"roles": ["999999"]}, "Not a valid choice"),
+        ({"name": "Evil\x0bName"}, "Use letters, digits, spaces and punctuation only, on one line."),
     ],
-    ids=["email", "username-too-long", "unknown-locale", "unknown-role"],
+    ids=["email", "username-too-long", "unknown-locale", "unknown-role", "control-character-in-name"],
 )
 def test_bad_user_input_gives_a_form_error(login_as, users, changes, message):
     target = users["reader"]

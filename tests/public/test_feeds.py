@@ -43,6 +43,17 @@ def test_atom_feed_is_valid_and_public_only(client, content):
     assert "<strong>bold</strong>" in entry.find(f"{ATOM}content").text
 
 
+def test_the_feed_parses_whatever_characters_a_name_or_title_was_saved_with(client, users, content):
+    """Text saved before the forms refused control characters (or through another way in) cannot break the feed:
+    what XML cannot hold is left out."""
+    users["author"].name = "Evil\x0bName\x1b"
+    content.title = "Live\x00 & <well>\ufffe"
+    db.session.commit()
+    entry = ET.fromstring(client.get("/en/feed.atom").get_data()).find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}author/{ATOM}name").text == "EvilName"
+    assert entry.find(f"{ATOM}title").text == "Live & <well>"
+
+
 def test_feed_in_another_language_uses_translations(client, content):
     feed = ET.fromstring(client.get("/es/feed.atom").get_data())
     entry = feed.find(f"{ATOM}entry")

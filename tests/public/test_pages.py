@@ -143,6 +143,25 @@ def test_profile_fields_take_their_longest_text_and_refuse_one_more_character(lo
         assert f"Field cannot be longer than {length - 1} characters." in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("name", ["Evil\x0bName", "Tab\there", "Line\nbreak", "Escape\x1b", "C1\x85"])
+def test_a_name_with_control_characters_is_a_form_error(login_as, users, name):
+    response = login_as("author").submit("/en/profile", {"name": name, "about_me": "", "locale": "en"})
+    assert response.status_code == 400
+    assert "Use letters, digits, spaces and punctuation only, on one line." in response.get_data(as_text=True)
+    assert fresh(sa.select(User.name).where(User.id == users["author"].id)).scalar() != name
+
+
+@pytest.mark.parametrize("name", ["   ", "\u200b\u200b", "\u3000"])
+def test_a_name_that_shows_nothing_is_no_name_and_the_username_stands_for_it(login_as, client, users, posts, name):
+    response = login_as("author").submit("/en/profile", {"name": name, "about_me": "", "locale": "en"})
+    assert response.status_code == 302
+    assert fresh(sa.select(User.name).where(User.id == users["author"].id)).scalar() is None
+    users["author"].name = name  # saved before this rule, or through the console
+    db.session.commit()
+    page = client.get(f"/en/posts/{posts['published'].slug}").get_data(as_text=True)
+    assert re.search(r">\s*author\s*<", page), "the byline shows the username"
+
+
 # -- languages of content ----------------------------------------------------------------------------
 def test_translation_is_shown_in_the_readers_language(client, posts):
     post = posts["published"]
