@@ -171,12 +171,23 @@ def content_key() -> str:
     return f"{version}:{upcoming}"
 
 
+# The query arguments a cached page's content depends on (the lists' page and size, the API's language). A page
+# asked for with any other (?utm_source=…, ?x=1, ?x=2, …) is rendered and not stored: every such address was kept
+# for PAGE_TIMEOUT, so a crawler or a hostile client could fill the shared cache without bound.
+CACHED_ARGUMENTS = frozenset({"page", "per_page", "locale"})
+
+
+def _known_arguments() -> bool:
+    return CACHED_ARGUMENTS.issuperset(request.args.keys())
+
+
 def _cacheable() -> bool:
     return (
         request.method == "GET"
         and not current_user.is_authenticated
         and not session.get("_flashes")
         and current_app.config.get("PAGE_CACHE", True)
+        and _known_arguments()
     )
 
 
@@ -188,6 +199,7 @@ def _anonymous_page_request() -> bool:
         and request.method == "GET"
         and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
         and "remember_token" not in request.cookies
+        and _known_arguments()
     )
 
 

@@ -31,6 +31,30 @@ def test_second_anonymous_visit_is_served_from_the_cache(app, client, users):
     assert len(counter.statements) == 1, counter.statements  # only the content version lookup
 
 
+def test_pages_are_kept_for_the_arguments_they_read_and_no_others(app, client, users):
+    """Each of CACHED_ARGUMENTS gives a page of its own; any other argument is rendered and not kept, so a crawler
+    sending ?x=1, ?x=2, … cannot fill the shared cache."""
+    make_post(users["author"], "published", title="Cached story")
+
+    def kept_pages() -> int | None:
+        store = getattr(page_cache.cache.cache, "_cache", None)  # SimpleCache, the tests' default, can be counted
+        return None if store is None else sum(key.startswith("cms:page:") for key in store)
+
+    for n in range(5):
+        response = client.get(f"/en/?utm_source=mail{n}")
+        assert response.status_code == 200 and "Cached story" in response.get_data(as_text=True)
+    client.get("/en/?page=1")
+    client.get("/api/v1/posts?locale=es&per_page=5")
+    with StatementCounter(db.engine) as kept:
+        client.get("/en/?page=1")
+        client.get("/api/v1/posts?locale=es&per_page=5")
+    assert len(kept.statements) == 2, kept.statements  # the content version each time: served from the cache
+    with StatementCounter(db.engine) as rendered:
+        client.get("/en/?utm_source=mail0")
+    assert len(rendered.statements) > 1, "an address with another argument is rendered each time"
+    assert kept_pages() in (None, 2)
+
+
 def test_editing_a_post_shows_at_once(client, users):
     post = make_post(users["author"], "published", title="Before")
     assert "Before" in client.get("/en/").get_data(as_text=True)
