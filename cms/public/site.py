@@ -19,7 +19,12 @@ def front_door():
 
 @site.route("/posts/<slug>")
 def legacy_post(slug: str):
-    return redirect(url_for("public.post", locale=preferred_locale(), slug=slug), 301)
+    """An old link to a post, sent on in the reader's language as the front door does: a temporary redirect that
+    varies with the language headers, since a permanent one is kept by browsers and shared caches and would send
+    every later reader to the first reader's language."""
+    response = redirect(url_for("public.post", locale=preferred_locale(), slug=slug))
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response
 
 
 @site.route("/media/images/<path:filename>")

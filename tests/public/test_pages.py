@@ -388,9 +388,12 @@ def test_anonymous_comment_goes_to_login(client, posts):
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_old_unprefixed_post_links_redirect(client, posts):
-    response = client.get(f"/posts/{posts['published'].slug}", headers={"Accept-Language": "es"})
-    assert response.status_code == 301 and response.location == f"/es/posts/{posts['published'].slug}"
+def test_old_unprefixed_post_links_redirect_each_reader_to_their_language(client, posts):
+    slug = posts["published"].slug
+    for language in ("es", "zh", "en"):
+        response = client.get(f"/posts/{slug}", headers={"Accept-Language": language})
+        assert response.status_code == 302 and response.location == f"/{language}/posts/{slug}"
+        assert {"Accept-Language", "Cookie"} <= set(response.vary)  # no cache keeps one reader's language for all
 
 
 @pytest.mark.parametrize("path", ["/en/", "/en/authors/author", "/en/authors/author/followers"])
