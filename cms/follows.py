@@ -3,6 +3,7 @@
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from cms import page_cache
 from cms.content import with_content
 from cms.domain import DomainError
 from cms.extensions import db
@@ -45,6 +46,8 @@ def unfollow(follower: User, author: User) -> bool:
     result = db.session.execute(
         delete(Follow).where(Follow.follower_id == follower.id, Follow.followed_id == author.id)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        page_cache.bump()  # a bulk statement: no flush sees it
     db.session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -21,7 +21,7 @@ from werkzeug.http import generate_etag
 
 from cms.extensions import cache, db, read_from_replica
 from cms.headers import carries_nonce
-from cms.models import Comment, CommentStatus, ContentVersion, Post, PostTranslation, User, utcnow
+from cms.models import Comment, CommentStatus, ContentVersion, Follow, Post, PostTranslation, User, utcnow
 
 PAGE_TIMEOUT = 3600
 # What public pages show of a user; last_seen and the like change all the time and show nowhere.
@@ -30,13 +30,16 @@ DUE_LOOKAHEAD = 200  # scheduled publish times remembered per content version
 
 
 def _touches_public_content(session: Session) -> bool:
+    """Whether the flush changes what a public page shows: posts, their translations, approved comments, follows
+    (an author's page counts and lists followers) and what an account shows; a deleted account takes its posts,
+    comments and follows with it (ON DELETE CASCADE)."""
     for obj in session.new:
-        if isinstance(obj, Post | PostTranslation) or (
+        if isinstance(obj, Post | PostTranslation | Follow) or (
             isinstance(obj, Comment) and obj.status == CommentStatus.APPROVED
         ):
             return True
     for obj in session.deleted:
-        if isinstance(obj, Post | PostTranslation | Comment):
+        if isinstance(obj, Post | PostTranslation | Comment | Follow | User):
             return True
     for obj in session.dirty:
         if isinstance(obj, Post | PostTranslation | Comment) and session.is_modified(obj):

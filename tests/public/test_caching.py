@@ -10,7 +10,7 @@ import time_machine
 from cms import page_cache
 from cms.comments import id_batches, moderate
 from cms.extensions import cache, db
-from cms.models import CommentStatus, ContentVersion, Post, utcnow
+from cms.models import CommentStatus, ContentVersion, Post, User, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, make_app
 from tests.support.web import Browserish
@@ -53,6 +53,22 @@ def test_pages_are_kept_for_the_arguments_they_read_and_no_others(app, client, u
         client.get("/en/?utm_source=mail0")
     assert len(rendered.statements) > 1, "an address with another argument is rendered each time"
     assert kept_pages() in (None, 2)
+
+
+def test_follows_and_a_deleted_account_show_at_once_on_cached_pages(client, users):
+    from cms.follows import follow, unfollow
+
+    make_post(users["editor"], "published", title="Story by the editor")
+    assert "0 followers" in client.get("/en/authors/author").get_data(as_text=True)
+    follow(users["reader"], users["author"])
+    assert "1 follower" in client.get("/en/authors/author").get_data(as_text=True)
+    assert "@reader" in client.get("/en/authors/author/followers").get_data(as_text=True)
+    unfollow(users["reader"], users["author"])
+    assert "0 followers" in client.get("/en/authors/author").get_data(as_text=True)
+    assert "Story by the editor" in client.get("/en/").get_data(as_text=True)
+    db.session.delete(db.session.get(User, users["editor"].id))  # its posts go with it (ON DELETE CASCADE)
+    db.session.commit()
+    assert "Story by the editor" not in client.get("/en/").get_data(as_text=True)
 
 
 def test_editing_a_post_shows_at_once(client, users):
