@@ -105,7 +105,7 @@ class User(Model, UserMixin):
     @property
     def display_name(self) -> str:
         """The name, or the username where the name shows nothing (empty, spaces, zero-width characters)."""
-        return self.username if is_blank(self.name) else self.name
+        return self.username if self.name is None or is_blank(self.name) else self.name
 
     def check_tf_required(self, tf_setup_methods, tf_fresh):
         """Flask-Security's per-user hook at sign-in: a member of a role that requires a second factor and has
