@@ -405,8 +405,14 @@ class PostView(PostRevisionViews, StaffModelView):
         return super().handle_view_exception(exc)
 
     def _show_conflict(self, conflict: EditConflict, form) -> None:
+        """The form again, with this editor's title and text over the post as it is saved now. Every other field
+        (status, dates, translations…) shows the saved value: the form as submitted carried what the editor had
+        opened, and saving the conflict page again undid the other person's changes to those fields unseen."""
         keep_conflicting_text(conflict, current_user)
         g.post_conflict = conflict
+        yours = form.title.data, form.body.data
+        form.process(formdata=None, obj=conflict.post)
+        form.title.data, form.body.data = yours
         form.version.data = conflict.their_version  # saving again, after review, is a deliberate overwrite
         flash(gettext("This post was changed by someone else after you opened it. Your text was kept."), "error")
 

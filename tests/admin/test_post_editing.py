@@ -9,8 +9,8 @@ import time_machine
 
 from admin_views import post_revisions
 from cms.extensions import db
-from cms.models import AuditLog, Post, PostRevision, PostTranslation, utcnow
-from tests.factories import make_post
+from cms.models import AuditLog, Post, PostRevision, PostStatus, PostTranslation, utcnow
+from tests.factories import make_post, make_translation
 from tests.support.database import fresh
 from tests.support.web import form_values, page_errors
 
@@ -223,6 +223,36 @@ def test_second_save_does_not_overwrite_the_first(login_as, users):
     again = second.post(edit_url(post), data=form_values(html))
     assert again.status_code == 302
     assert reload(post.id).body == "admin's words"
+
+
+def test_saving_the_conflict_page_again_keeps_what_the_other_person_changed_besides_the_text(login_as, users):
+    """An editor opens a post in review; the administrator publishes it and translates it; the editor's save
+    conflicts, and saving the conflict page again changes the title and text only: the post stays published, with
+    its date and the translation as they were saved."""
+    post = make_post(users["author"], PostStatus.REVIEW, title="Shared", body="original")
+    make_translation(post, "es", "Compartido", "texto")
+    editor, administrator = login_as("editor"), login_as("administrator")
+    opened = editor.open_form(edit_url(post))
+    published = administrator.post(
+        "/admin/post/action/", data={"action": "publish", "rowid": [str(post.id)], "csrf_token": administrator.csrf()}
+    )
+    assert published.status_code == 302
+    translation = db.session.scalars(sa.select(PostTranslation).where(PostTranslation.post_id == post.id)).one()
+    translation.title = "Compartido, revisado"  # a translator's save meanwhile
+    db.session.commit()
+    saved = reload(post.id)
+    assert saved.status == PostStatus.PUBLISHED and saved.published_at is not None
+
+    conflict = editor.post(edit_url(post), data={**opened, "body": "typo fixed"})
+    html = conflict.get_data(as_text=True)
+    assert conflict.status_code == 200 and "so saving again changes only the title and the text" in html
+    shown = form_values(html)
+    assert shown["status"] == PostStatus.PUBLISHED and shown["body"] == "typo fixed"
+    assert editor.post(edit_url(post), data=shown).status_code == 302
+    after = reload(post.id)
+    assert (after.status, after.published_at, after.body) == (PostStatus.PUBLISHED, saved.published_at, "typo fixed")
+    translation = fresh(sa.select(PostTranslation.title).where(PostTranslation.post_id == post.id)).scalar_one()
+    assert translation == "Compartido, revisado"
 
 
 def test_version_column_guards_against_a_race(app, users):
