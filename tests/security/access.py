@@ -74,7 +74,7 @@ NOT_OFFERED = {"create_view": HIDDEN, "edit_view": HIDDEN, "delete_view": HIDDEN
 TABLE: dict[str, dict] = {
     # The public site and its files.
     "site.front_door": everyone(to("/en/")),
-    "site.legacy_post": everyone(to("/en/posts/", 301)),
+    "site.legacy_post": everyone(to("/en/posts/", 302)),
     "site.media_file": everyone(),
     "site.sitemap": everyone(),
     "static": everyone(),
