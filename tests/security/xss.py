@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -69,6 +70,11 @@ JS_STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
 def fitting(limit: int) -> list[str]:
     """The vectors a field of `limit` characters can hold."""
     return [vector for vector in VECTORS if len(vector) <= limit]
+
+
+def one_line(vectors: list[str]) -> list[str]:
+    """The vectors a name can hold: names refuse control characters (a tab, a newline) with a form error."""
+    return [vector for vector in vectors if not any(unicodedata.category(char) == "Cc" for char in vector)]
 
 
 def _script_url(value: str) -> bool:
