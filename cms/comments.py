@@ -3,7 +3,9 @@ and bulk moderation in batched statements."""
 
 from __future__ import annotations
 
+import html as html_module
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
@@ -25,7 +27,11 @@ from cms.search import POST_TITLES, comment_clause, referring_contains_clause
 
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
-LINK = re.compile(r"https?://|www\.|\]\(", re.I)
+# A link in a rendered comment: an anchor, or an address written out in its text (readers copy those).
+ANCHOR = re.compile(r"<a\s", re.I)
+WRITTEN_ADDRESS = re.compile(r"(?:\b[a-z][a-z0-9+.-]*:|(?<![\w/:]))//[^\s/]\S*|\bwww\.\S+", re.I)
+# Where the rendered HTML breaks the text into separate lines (other tags sit inside words: vi<em>a</em>gra).
+BLOCK_TAG = re.compile(r"</?(?:p|br|li|ul|ol|blockquote|pre)\b[^>]*>", re.I)
 # A status as moderators read it, in the queue's tabs and filters and in exports.
 STATUS_LABELS: dict[str, LazyString] = {
     CommentStatus.PENDING: _l("Pending"),
@@ -70,19 +76,36 @@ def _contains_word(text: str, word: str) -> bool:
     return word in text  # scripts without spaces between words (中文) match as substrings
 
 
-def hold_reason(user: User, body: str) -> str | None:
-    """Why a new comment must wait for a moderator even when pre-moderation is off, or None."""
+def shown_text(html: str) -> str:
+    """The text a reader sees in a rendered comment: no tags, entities read (vi&#97;gra is viagra), compatibility
+    forms folded (ＶＩＡＧＲＡ), invisible format characters dropped (via\u200bgra), in lower case."""
+    text = html_module.unescape(re.sub(r"<[^>]+>", "", BLOCK_TAG.sub("\n", html)))
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(char for char in text if unicodedata.category(char) != "Cf").casefold()
+
+
+def links_in(html: str) -> int:
+    """The links a reader meets in a rendered comment: its anchors (however the Markdown or HTML wrote them), and
+    the addresses written out in the rest of its text."""
+    outside_anchors = re.sub(r"<a\s.*?</a>", " ", html, flags=re.I | re.S)
+    return len(ANCHOR.findall(html)) + len(WRITTEN_ADDRESS.findall(shown_text(outside_anchors)))
+
+
+def hold_reason(user: User, body: str, html: str) -> str | None:
+    """Why a new comment (`body` as typed, `html` as rendered) must wait for a moderator even when pre-moderation
+    is off, or None. Links are counted in what readers will see, and blocked words looked for there as well as in
+    the text typed: an entity, a reference link or a zero-width space in the source hides nothing from them."""
     hidden_before = db.session.scalar(
         select(func.count()).where(Comment.author_id == user.id, Comment.status == CommentStatus.HIDDEN)
     )
     if hidden_before:
         return f"earlier comments hidden ({hidden_before})"
-    links = len(LINK.findall(body))
+    links = links_in(html)
     if links > current_app.config["COMMENT_MAX_LINKS"]:
         return f"{links} links"
-    text = body.casefold()
+    texts = (body.casefold(), shown_text(html))
     for word in blocked_words():
-        if word and _contains_word(text, word):
+        if word and any(_contains_word(text, word) for text in texts):
             return f"blocked word: {word}"
     return None
 
@@ -95,11 +118,12 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         raise CommentError(_l("A comment cannot be empty."))
     if len(body) > MAX_COMMENT_LENGTH:
         raise CommentError(_l("A comment can be at most %(num)d characters long.", num=MAX_COMMENT_LENGTH))
-    held = hold_reason(user, body)
+    html = render_comment(body)
+    held = hold_reason(user, body, html)
     premoderated = current_app.config["COMMENTS_PREMODERATED"]
     comment = Comment(
         body=body,
-        body_html=render_comment(body),
+        body_html=html,
         author=user,
         post=post,
         status=CommentStatus.PENDING if premoderated or held else CommentStatus.APPROVED,

@@ -14,7 +14,7 @@ from cms.comments import (
     selected_id_batches,
 )
 from cms.extensions import db
-from cms.models import Comment, CommentStatus, PostStatus
+from cms.models import BlockedWord, Comment, CommentStatus, PostStatus
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, fresh
 
@@ -55,6 +55,45 @@ def test_a_comment_with_max_links_is_published_and_one_more_link_holds_it(
     body = " and ".join(f"https://site{n}.example" for n in range(links))
     comment = add_comment(users["editor"], post, body)
     assert (comment.status, comment.held_reason) == (status, held_reason)
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("See [the docs](https://www.example.com/docs) for more.", 1),
+        ("[a](https://a.example) and [b](https://b.example)", 2),
+        ("https://www.example.com/docs, written out", 1),
+        ("A ratio of 1//2 is no link.", 0),
+        ('<a href="//evil.example/1">a</a> <a href="//evil.example/2">b</a>', 2),
+        ('<a href="https:&#47;&#47;evil.example/1">a</a> <a href="https:&#47;&#47;evil.example/2">b</a>', 2),
+        ("[a][1] [b][1]\n\n[1]: //evil.example/x", 2),
+        ("see (//evil.example) and www.other.example", 2),
+    ],
+    ids=["markdown", "two-markdown", "written-out", "no-link", "scheme-relative", "entities", "reference", "bare"],
+)
+def test_the_links_a_comment_holds_are_those_its_readers_meet(app, users, post, monkeypatch, body, links):
+    """Counted in the rendered comment, once each: a Markdown link was three (its "](", "https://" and "www."),
+    and a scheme-relative, entity-written or reference link none."""
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    monkeypatch.setitem(app.config, "COMMENT_MAX_LINKS", links - 1 if links else 0)
+    comment = add_comment(users["editor"], post, body)
+    if links:
+        assert (comment.status, comment.held_reason) == (CommentStatus.PENDING, f"{links} links")
+    else:
+        assert (comment.status, comment.held_reason) == (CommentStatus.APPROVED, None)
+    monkeypatch.setitem(app.config, "COMMENT_MAX_LINKS", links)
+    assert add_comment(users["editor"], post, body).status == CommentStatus.APPROVED
+
+
+@pytest.mark.parametrize(
+    "body", ["buy viagra now", "buy vi&#97;gra now", "buy via\u200bgra now", "buy vi*a*gra now", "buy ＶＩＡＧＲＡ now"]
+)
+def test_a_blocked_word_holds_a_comment_however_its_source_spells_it(app, users, post, monkeypatch, body):
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    db.session.add(BlockedWord(word="viagra"))
+    db.session.commit()
+    comment = add_comment(users["editor"], post, body)
+    assert (comment.status, comment.held_reason) == (CommentStatus.PENDING, "blocked word: viagra")
 
 
 def _updates(counter: StatementCounter) -> int:
