@@ -42,6 +42,24 @@ def _mroonga_installed() -> bool:
     return support in ("YES", "DEFAULT")
 
 
+def insert_author_and_posts(conn, when: datetime, post_ids: tuple[int, ...]) -> None:
+    """Account 1 and its published posts `post_ids` ("Title now <id>", "Body now"), written at `when`, as rows of
+    an older schema (plain SQL: the models describe the newest)."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO user (id, email, username, active, fs_uniquifier, member_since)"
+            " VALUES (1, 'e@example.com', 'e', 1, 'u1', :t)"
+        ).bindparams(t=when)
+    )
+    for post_id in post_ids:
+        conn.execute(
+            sa.text(
+                "INSERT INTO post (id, title, slug, body, body_html, status, author_id, created_at, updated_at,"
+                " content_changed_at) VALUES (:id, :title, :slug, 'Body now', '', 'published', 1, :t, :t, :t)"
+            ).bindparams(id=post_id, title=f"Title now {post_id}", slug=f"p{post_id}", t=when)
+        )
+
+
 def test_translations_are_given_the_original_they_were_reviewed_against(app, tmp_path):
     """b7d4e2a9c6f3 on existing rows: a translation saved with (or after) the original's last change is current
     against its text; an older one keeps its save time and the original's last revision before it."""
@@ -51,20 +69,7 @@ def test_translations_are_given_the_original_they_were_reviewed_against(app, tmp
         drop_everything(db.engine)
         upgrade(directory=MIGRATIONS_DIR, revision="e5b2c8d1f4a7")
         with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO user (id, email, username, active, fs_uniquifier, member_since)"
-                    " VALUES (1, 'e@example.com', 'e', 1, 'u1', :t)"
-                ).bindparams(t=changed)
-            )
-            for post_id in (1, 2):
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO post (id, title, slug, body, body_html, status, author_id, created_at,"
-                        " updated_at, content_changed_at) VALUES (:id, :title, :slug, 'Body now', '', 'published', 1,"
-                        " :t, :t, :t)"
-                    ).bindparams(id=post_id, title=f"Title now {post_id}", slug=f"p{post_id}", t=changed)
-                )
+            insert_author_and_posts(conn, changed, post_ids=(1, 2))
             conn.execute(
                 sa.text(
                     "INSERT INTO post_revision (post_id, user_id, created_at, title, body, kind) VALUES"
@@ -107,18 +112,7 @@ def test_the_counts_per_day_are_filled_from_the_comments(app, tmp_path):
         drop_everything(db.engine)
         upgrade(directory=MIGRATIONS_DIR, revision="d4b7e2a9c5f1")
         with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO user (id, email, username, active, fs_uniquifier, member_since)"
-                    " VALUES (1, 'e@example.com', 'e', 1, 'u1', :t)"
-                ).bindparams(t=day)
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO post (id, title, slug, body, body_html, status, author_id, created_at, updated_at,"
-                    " content_changed_at) VALUES (1, 'T', 't', 'B', '', 'published', 1, :t, :t, :t)"
-                ).bindparams(t=day)
-            )
+            insert_author_and_posts(conn, day, post_ids=(1,))
             for written in (day, day + timedelta(days=1, microseconds=-1), day + timedelta(days=1)):
                 conn.execute(
                     sa.text(
