@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from cms.extensions import db
@@ -95,18 +96,22 @@ class RowCounter:
 
     # -- keeping them ----------------------------------------------------------------------------------
     def apply(self, connection, deltas: Counter) -> None:
-        table = self.table
+        """Add `deltas` to the stored counts, one statement per key: an insert that adds to the row when there is
+        one. An UPDATE, then an INSERT where it found no row, failed when two transactions counted the first row of
+        a key at once (the day's first comments at midnight): both found none, and the second INSERT hit the key."""
         for key, delta in deltas.items():
-            if not delta:
-                continue
-            result = connection.execute(
-                sa.update(table)
-                .where(self.key_column == key)
-                .values(n=table.n + delta)
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:
-                connection.execute(sa.insert(table).values({self.column: key, "n": delta}))
+            if delta:
+                connection.execute(self._add(connection.dialect.name, key, delta))
+
+    def _add(self, dialect: str, key, delta: int):
+        table, values = self.table.__table__, {self.column: key, "n": delta}
+        if dialect in ("mysql", "mariadb"):
+            on_mariadb = mysql.insert(table).values(values)
+            return on_mariadb.on_duplicate_key_update(n=table.c.n + on_mariadb.inserted.n)
+        on_sqlite = sqlite.insert(table).values(values)
+        return on_sqlite.on_conflict_do_update(
+            index_elements=[self.column], set_={"n": table.c.n + on_sqlite.excluded.n}
+        )
 
     def grouped(self, connection, where) -> Counter:
         key = self.key_expression()
