@@ -571,8 +571,8 @@ class StaffModelView(ModelView):
         """One row within `scope`, or 404: drives details, edit and delete alike. An id the database cannot hold
         (not a whole number, past LARGEST_INTEGER) or more than one (`?id=1&id=1`, which Flask-Admin passes on as a
         list) names no row."""
-        if not isinstance(id, str) or id.isdigit() and int(id) > LARGEST_INTEGER:
-            abort(404)
+        if not isinstance(id, str) or id.isascii() and id.isdigit() and int(id) > LARGEST_INTEGER:
+            abort(404)  # isascii: "²" is a digit that int() refuses (which the query below answers with a 404)
         try:
             row = get_query_for_ids(self.get_query(), self.model, [id]).one_or_none()
         except (ValueError, TypeError):

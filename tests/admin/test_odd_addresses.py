@@ -28,6 +28,7 @@ def test_an_id_given_twice_or_past_what_a_database_takes_names_no_row(login_as, 
     assert administrator.get(f"/admin/post/{page}/?id={post.id}&id={post.id}").status_code == 404
     assert administrator.get(f"/admin/post/{page}/?id={LARGEST_INTEGER}").status_code == 404
     assert administrator.get(f"/admin/post/{page}/?id={PAST}").status_code == 404
+    assert administrator.get(f"/admin/post/{page}/?id=%C2%B2").status_code == 404  # "²", a digit int() refuses
 
 
 @pytest.mark.parametrize(
