@@ -3,7 +3,7 @@
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_security import auth_required, current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cms.comments import CommentError, add_comment, may_comment
 from cms.content import (
@@ -28,7 +28,7 @@ from cms.follows import (
     unfollow,
 )
 from cms.locale import supported_locales
-from cms.models import CommentStatus, User
+from cms.models import Comment, CommentStatus, User
 from cms.page_cache import cached_page
 from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
@@ -69,7 +69,8 @@ def index():
 
 
 def _render_post(post, form: CommentForm | None, status: int = 200):
-    """The post page and when it last changed (the post, its translations, its newest shown comment)."""
+    """The post page and when it last changed (the post, its translations, its newest shown comment, its comments'
+    latest moderation)."""
     viewer = current_user if current_user.is_authenticated else None
     comments = db.session.scalars(visible_comments(post, viewer)).all()
     entry = localise(post, g.locale)
@@ -82,7 +83,9 @@ def _render_post(post, form: CommentForm | None, status: int = 200):
         form=(form or CommentForm()) if commentable else None,
         commentable=commentable,
     )
-    return (page, status), max([entry.last_modified, *(c.created_at for c in comments)])
+    # A moderation shows or hides an older comment: its time counts too, for readers who ask If-Modified-Since.
+    moderated = db.session.scalar(select(func.max(Comment.moderated_at)).where(Comment.post_id == post.id))
+    return (page, status), max([entry.last_modified, *(c.created_at for c in comments), *filter(None, [moderated])])
 
 
 @bp.route("/posts/<slug>")

@@ -116,6 +116,26 @@ def test_etag_and_last_modified_give_304(client, users):
     assert client.get(f"/en/posts/{post.slug}", headers={"If-None-Match": etag}).status_code == 200
 
 
+def test_a_comment_approved_or_hidden_later_moves_the_pages_last_modified(client, users):
+    """A reader whose client asks If-Modified-Since alone (no ETag) gets the page again after a moderation shows or
+    hides a comment written before the page was last fetched, not a 304."""
+    post = make_post(users["author"], "published")
+    waiting = make_comment(users["reader"], post, body="Worth reading")
+    url = f"/en/posts/{post.slug}"
+    with time_machine.travel(utcnow().replace(tzinfo=UTC) + timedelta(seconds=5), tick=False):
+        modified = client.get(url).headers["Last-Modified"]
+        assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    later = utcnow().replace(tzinfo=UTC)
+    for status, reason in ((CommentStatus.APPROVED, None), (CommentStatus.HIDDEN, "spam")):
+        later += timedelta(minutes=1)
+        with time_machine.travel(later, tick=False):
+            moderate(id_batches([waiting.id]), status, users["moderator"], reason)
+            response = client.get(url, headers={"If-Modified-Since": modified})
+            assert response.status_code == 200
+            assert ("Worth reading" in response.get_data(as_text=True)) is (status == CommentStatus.APPROVED)
+            modified = response.headers["Last-Modified"]
+
+
 def test_scheduled_post_breaks_through_the_cache_on_time(client, users):
     make_post(users["author"], "published", title="Now")
     soon = make_post(users["author"], "published", title="Soon", published_at=utcnow() + timedelta(minutes=5))
