@@ -14,6 +14,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterLike, FilterNotLike
 from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_admin.model import typefmt
+from flask_admin.model.fields import AjaxSelectField
 from flask_admin.model.template import DeleteRowAction, EditRowAction, TemplateLinkRowAction, ViewRowAction
 from flask_babel import get_translations, gettext, lazy_gettext, ngettext
 from flask_security import current_user
@@ -582,14 +583,23 @@ class StaffModelView(ModelView):
         return row
 
     def validate_form(self, form) -> bool:
-        """Flask-Admin's relation fields drop unknown ids silently; treat them as the bad input they are."""
+        """Flask-Admin's relation fields drop unknown ids silently; treat them as the bad input they are. Its
+        type-to-search fields (form_ajax_refs) keep an id they cannot find as submitted and, when the field may be
+        empty, save nothing in its place: that is refused the same way."""
         valid = super().validate_form(form)
+        if request.method != "POST":
+            return valid
         for field in form:
-            if hasattr(field, "_invalid_formdata") and request.method == "POST":
+            unknown = False
+            if hasattr(field, "_invalid_formdata"):
                 field.data  # noqa: B018 (resolving the submitted ids flags unknown ones)
-                if field._invalid_formdata:
-                    field.errors = [*field.errors, gettext("Not a valid choice")]
-                    valid = False
+                unknown = field._invalid_formdata
+            elif type(field) is AjaxSelectField:
+                field.data  # noqa: B018 (a found row replaces the submitted id)
+                unknown = field._formdata not in (None, "", "__None")
+            if unknown:
+                field.errors = [*field.errors, gettext("Not a valid choice")]
+                valid = False
         return valid
 
     def selected_query(self, ids):

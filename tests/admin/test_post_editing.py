@@ -9,7 +9,7 @@ import time_machine
 
 from admin_views import post_revisions
 from cms.extensions import db
-from cms.models import AuditLog, Post, PostRevision, PostStatus, PostTranslation, utcnow
+from cms.models import AuditLog, Media, Post, PostRevision, PostStatus, PostTranslation, utcnow
 from tests.factories import make_post, make_translation
 from tests.support.database import fresh
 from tests.support.web import form_values, page_errors
@@ -199,6 +199,23 @@ def test_restoring_a_revision_of_another_post_is_refused(login_as, users):
     )
     assert response.status_code == 404
     assert reload(one.id).body != "other's text"
+
+
+@pytest.mark.parametrize("chosen", ["999999", "abc"])
+def test_a_featured_image_that_is_no_image_is_a_form_error_and_the_image_stays(login_as, users, chosen):
+    post = make_post(users["editor"], title="With a picture")
+    image = Media(file_name="kept.jpg", original_name="kept.jpg", content_type="image/jpeg", size=1, width=1, height=1)
+    db.session.add(image)
+    post.featured_image = image
+    db.session.commit()
+    browser = login_as("editor")
+    form = browser.open_form(edit_url(post))
+    response = browser.post(edit_url(post), data={**form, "featured_image": chosen, "body": "changed"})
+    assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
+    saved = reload(post.id)
+    assert (saved.featured_image_id, saved.body) == (image.id, post.body)
+    assert browser.post(edit_url(post), data={**form, "featured_image": "__None"}).status_code == 302
+    assert reload(post.id).featured_image_id is None  # choosing none still clears it
 
 
 # -- two editors, one post ---------------------------------------------------------------------------
