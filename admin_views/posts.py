@@ -31,6 +31,7 @@ from admin_views.base import (
 from admin_views.post_revisions import PostRevisionViews
 from cms import policies, post_counts
 from cms.extensions import db
+from cms.forms import StoredYear
 from cms.locale import language_name, supported_locales
 from cms.models import Post, PostStatus, PostTranslation, User
 from cms.permissions import Perm
@@ -244,7 +245,10 @@ class PostView(PostRevisionViews, StaffModelView):
             "render_kw": {"required": False},
         },
         "locale": {"choices": locale_choices, "label": _l("Original language")},
-        "published_at": {"description": _l("A time in the future schedules the post (UTC).")},
+        "published_at": {
+            "description": _l("A time in the future schedules the post (UTC)."),
+            "validators": [StoredYear()],
+        },
     }
     form_extra_fields = {"version": VersionField()}
     form_widget_args = {"body": {"rows": 18}}

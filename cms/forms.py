@@ -42,3 +42,16 @@ class OneLine:
         if any(unicodedata.category(char) == "Cc" for char in field.data or ""):
             # A str, not a lazy string: Flask-Admin's form template shows only errors that are strings.
             raise ValidationError(gettext("Use letters, digits, spaces and punctuation only, on one line."))
+
+
+EARLIEST_YEAR = 1000  # MariaDB's DATETIME holds the years 1000-9999, and a form shows a date with four digits
+
+
+class StoredYear:
+    """A WTForms validator of a date and time: its year is one both databases hold and the form shows again as it
+    was typed. A year before 1000 is shown back as three digits (`999-01-01`), which the form then refuses to read, so
+    that the post could not be saved again until the date was typed anew."""
+
+    def __call__(self, form, field) -> None:
+        if field.data is not None and field.data.year < EARLIEST_YEAR:
+            raise ValidationError(gettext("Give a year from 1000 to 9999."))

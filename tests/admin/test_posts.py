@@ -1,5 +1,7 @@
 """The posts view: the row-level rule for writers, publishing rights, and bad input."""
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -134,8 +136,12 @@ def test_slugs_stay_unique(login_as, users):
         ({"title": "", "body": "b", "status": "draft"}, "This field is required"),
         ({"title": "Dated", "body": "b", "status": "draft", "published_at": "not a date"}, "Not a valid datetime"),
         ({"title": "Odd", "body": "b", "status": "secret"}, "Not a valid choice"),
+        (
+            {"title": "Ancient", "body": "b", "status": "draft", "published_at": "0999-12-31 23:59:59"},
+            "Give a year from 1000 to 9999.",
+        ),
     ],
-    ids=["title-too-long", "title-missing", "bad-date", "unknown-status"],
+    ids=["title-too-long", "title-missing", "bad-date", "unknown-status", "year-before-1000"],
 )
 def test_bad_post_input_gives_a_form_error_and_no_row(login_as, users, data, message):
     before = post_count()
@@ -143,6 +149,22 @@ def test_bad_post_input_gives_a_form_error_and_no_row(login_as, users, data, mes
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert post_count() == before
+
+
+def test_the_earliest_year_is_saved_and_shown_back_as_typed(login_as, users):
+    """The year 1000 is the first both databases hold: it is saved, and the edit form shows it as it was typed, so
+    that saving the post again keeps it."""
+    browser = login_as("editor")
+    fields = {"title": "Millennium", "body": "b", "status": "draft", "author": users["editor"].id}
+    browser.submit("/admin/post/new/", {**fields, "published_at": "1000-01-01 00:00:00"})
+    post_id, published_at = fresh(sa.select(Post.id, Post.published_at).where(Post.title == "Millennium")).one()
+    assert published_at == datetime(1000, 1, 1)
+    assert browser.open_form(f"/admin/post/edit/?id={post_id}")["published_at"] == "1000-01-01 00:00:00"
+    assert browser.edit(f"/admin/post/edit/?id={post_id}", {"title": "Millennium again"}).status_code == 302
+    assert fresh(sa.select(Post.title, Post.published_at).where(Post.id == post_id)).one() == (
+        "Millennium again",
+        datetime(1000, 1, 1),
+    )
 
 
 def test_form_post_without_csrf_token_is_refused(login_as):
