@@ -12,9 +12,9 @@ from sqlalchemy.orm import joinedload, load_only
 from wtforms import PasswordField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from admin_views.base import StaffModelView, once_per_request
+from admin_views.base import ListCount, StaffModelView, once_per_request
 from cms.accounts import check_delete_account, prepare_account, unlock_account
-from cms.counting import hits_in_first
+from cms.counting import count_up_to, hits_in_first
 from cms.extensions import db
 from cms.forms import OneLine
 from cms.invitations import invite_again
@@ -64,13 +64,17 @@ class RoleFilter(BaseSQLAFilter):
     def clean(self, value):
         return self.original.clean(value)
 
-    def apply(self, query, value, alias=None):
+    def chosen_roles(self, value) -> list[int]:
+        """The ids of the roles the condition holds for."""
         # A list with a common search term builds its query twice (StaffModelView.get_list): the roles are read once.
-        roles = once_per_request(
+        return once_per_request(
             "filtered_roles",
             (self.key_name, str(self.operation()), repr(value)),
             lambda: [role_id for (role_id,) in self.original.apply(db.session.query(Role.id), value)],
         )
+
+    def apply(self, query, value, alias=None):
+        roles = self.chosen_roles(value)
         member = roles_users.c.user_id == User.id
         if self.holds_without_role(value):
             alone = sa.select(roles_users.c.user_id).where(member).limit(1).scalar_subquery().is_(None)
@@ -94,6 +98,32 @@ class RoleFilter(BaseSQLAFilter):
         if probe > 0 and once_per_request("frequent_roles", tuple(roles), frequent):
             return held
         return User.id.in_(sa.select(roles_users.c.user_id).where(chosen))
+
+
+def count_holders(roles: list[int], cap: int | None) -> tuple[int, bool]:
+    """The accounts that hold one of `roles`: (count, exact), stopping at `cap` (None: exact).
+
+    An account holds a role once, so one role's holders are its memberships, counted up to the cap along the role's
+    index. Several roles' memberships are counted so too, and when there are no more than the cap, their accounts
+    are counted once each (COUNT DISTINCT, in memory). Past it, the memberships are walked in the accounts' order
+    (the primary key, where an account's memberships are together) to the account after the cap: a SELECT DISTINCT
+    would keep them in a temporary table and read them from it a second time (20,004 rows for a cap of 10,000)."""
+    memberships = sa.select(roles_users.c.user_id).where(roles_users.c.role_id.in_(roles))
+    if len(roles) < 2:
+        return count_up_to(memberships, cap)
+    holders = sa.select(sa.func.count(roles_users.c.user_id.distinct())).where(roles_users.c.role_id.in_(roles))
+    if cap is None:
+        return db.session.scalar(holders) or 0, True
+    beyond = memberships.with_only_columns(sa.literal(1)).limit(1).offset(cap).scalar_subquery()
+    found = db.session.scalar(sa.select(sa.case((beyond.is_(None), holders.scalar_subquery()), else_=-1)))
+    if found != -1:
+        return found or 0, True
+    in_order = memberships.group_by(roles_users.c.user_id)
+    for dialect in ("mysql", "mariadb"):  # the optimizer takes the role's index, then sorts every membership
+        in_order = in_order.with_hint(roles_users, "FORCE INDEX (PRIMARY)", dialect)
+    if db.session.scalar(sa.select(sa.literal(1)).select_from(in_order.limit(1).offset(cap).subquery())):
+        return cap, False
+    return db.session.scalar(holders) or 0, True  # more memberships than accounts past the cap: each holds several
 
 
 class UserView(StaffModelView):
@@ -148,6 +178,19 @@ class UserView(StaffModelView):
             "description": _l("For translators. None chosen: every site language but the default."),
         },
     }
+
+    def known_count(self, filters, search, cap) -> ListCount | None:
+        """The accounts holding one of the roles a role filter alone chooses: counted in those roles' memberships,
+        each account once, which reads one index entry per account up to the cap, where asking each account for
+        a membership read two (20,202 rows for a cap of 10,000)."""
+        if search or len(filters) != 1:
+            return super().known_count(filters, search, cap)
+        index, _, value = filters[0]
+        chosen = self._filters[index]
+        value = chosen.clean(value)  # as Flask-Admin's get_list gives it to apply
+        if not isinstance(chosen, RoleFilter) or chosen.holds_without_role(value):
+            return super().known_count(filters, search, cap)
+        return ListCount(*count_holders(chosen.chosen_roles(value), cap))
 
     def scaffold_filters(self, name):
         filters = super().scaffold_filters(name)

@@ -259,3 +259,29 @@ def test_a_role_filter_lists_each_account_holding_a_chosen_role_once(
     shown = {int(key) for key in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)}
     assert {name for name, account in accounts.items() if account.id in shown} == listed
     assert re.search(r"(\d+) rows? match", html).group(1) == str(len(listed))
+
+
+@pytest.mark.parametrize(
+    ("query", "cap", "shown"),
+    [
+        # One role: its memberships are its holders (the reader and the editor).
+        ("flt0_roles_role_name_equals=Reader", 1, "More than 1 rows match"),
+        ("flt0_roles_role_name_equals=Reader", 2, "2 rows match"),
+        # Five roles and five holders with seven memberships, as the editor holds three of them.
+        ("flt0_roles_role_name_contains=or", 4, "More than 4 rows match"),
+        ("flt0_roles_role_name_contains=or", 5, "5 rows match"),  # more memberships than the cap, not holders
+        ("flt0_roles_role_name_contains=or", 6, "5 rows match"),
+        ("flt0_roles_role_name_contains=or", 7, "5 rows match"),  # memberships up to the cap: counted in memory
+        ("flt0_roles_role_name_contains=or&exact_count=1", 4, "5 rows match"),
+    ],
+)
+def test_the_holders_of_the_chosen_roles_are_counted_once_up_to_the_cap(app, login_as, users, monkeypatch, query,
+                                                                        cap, shown):  # fmt: skip
+    """A role filter's count (count_holders) at LIST_COUNT_CAP's boundary: each account once, however many of the
+    chosen roles it holds, and "more than" only when there are more accounts than the cap."""
+    roles = {role.name: role for role in db.session.scalars(sa.select(Role))}
+    users["editor"].roles.extend([roles["Reader"], roles["Moderator"], roles["Translator"]])
+    db.session.commit()
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", cap)
+    html = login_as("administrator").get(f"/admin/user/?{query}").get_data(as_text=True)
+    assert re.search(r"(More than )?\d+ rows? match", html).group(0) == shown
