@@ -1,8 +1,10 @@
 """The moderation queue's per-status counts and the chart's per-day counts stay exact through every kind of change,
 and can be checked."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -10,8 +12,9 @@ from cms import comment_counts
 from cms.comments import add_comment, delete_comments, id_batches, moderate
 from cms.dashboard import comments_per_day
 from cms.extensions import db
-from cms.models import Comment, CommentDayCount, CommentStatus, CommentStatusCount, Post, PostStatus, User
+from cms.models import Comment, CommentDayCount, CommentStatus, CommentStatusCount, Post, PostStatus, User, utcnow
 from tests.factories import make_comment, make_post
+from tests.support.database import backend_of, fresh
 
 
 def assert_exact():
@@ -159,4 +162,53 @@ def test_check_counts_reports_and_repairs_the_counts_per_day(app, users):
     fixed = runner.invoke(args=["cms", "check-counts", "--fix"])
     assert fixed.exit_code == 0 and "Rewrote the comments per day counts." in fixed.output
     assert stored_days() == {day: 1}
+    assert_exact()
+
+
+def test_two_transactions_counting_the_days_first_comments_at_once_both_count(app, users):
+    """Midnight: two readers' comments are the day's first, saved by two transactions at once. Each adds to the day's
+    count, which neither finds, in the same moment (a barrier before each statement on the counts per day); both are
+    saved and the day counts two. With an UPDATE and then an INSERT where it found no row, both UPDATEs found none
+    and the two INSERTs deadlocked, or the second hit the key. Two MariaDB transactions: SQLite lets one writer in
+    at a time, so there the second waits for the first before it counts."""
+    if backend_of(app) != "mariadb":
+        pytest.skip("SQLite runs one write transaction at a time")
+    post = make_post(users["author"], status=PostStatus.PUBLISHED)
+    post_id, people = post.id, {"pending": users["reader"].id, "approved": users["editor"].id}
+    db.session.remove()
+    at_once = threading.Barrier(2, timeout=10)
+    counting = {}
+
+    def meet(conn, cursor, statement, parameters, context, executemany):
+        if CommentDayCount.__tablename__ in statement and threading.get_ident() in counting:
+            at_once.wait()
+
+    def save(status: str, errors: list) -> None:
+        # Different statuses: the two add to different per-status rows, so neither waits for the other before
+        # counting the day.
+        with app.app_context():
+            counting[threading.get_ident()] = status
+            try:
+                db.session.add(Comment(body=status, body_html=status, author_id=people[status], post_id=post_id,
+                                       status=status))  # fmt: skip
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 (the test reports what failed)
+                errors.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    errors: list = []
+    sa.event.listen(db.engine, "before_cursor_execute", meet)
+    try:
+        threads = [threading.Thread(target=save, args=(status, errors)) for status in people]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", meet)
+    assert errors == []
+    assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 2
+    assert stored_days() == {utcnow().date(): 2}
     assert_exact()
