@@ -537,6 +537,28 @@ def test_a_frequent_terms_holders_are_listed_up_to_the_common_threshold(app, use
         assert search.column_holders(search.POST_TITLES, "title", "budget") is None
 
 
+def test_a_usernames_holders_are_found_in_the_usernames_alone_up_to_the_common_threshold(app, users, monkeypatch):
+    """column_holders on the usernames, which on Mroonga have an index of their own (c2d6e8f1a4b9): "jose" is in
+    two usernames, in either case, and not in "josé" (the index's collation takes é for e) nor in the email of
+    "other"; listed at a threshold of 2 and too many at 1."""
+    accounts = {
+        name: create_user(f"{address}@example.com", PASSWORD, ["Reader"], username=name).id
+        for name, address in (("jose2", "a1"), ("JoseGarcia", "a2"), ("josé1", "a3"), ("other", "jose"))
+    }
+    with app.test_request_context(), StatementCounter(db.engine) as counter:
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 2)
+        assert set(search.column_holders(search.ACCOUNTS, "username", "JOSE")) == {
+            accounts["jose2"], accounts["JoseGarcia"]
+        }
+        assert search.column_holders(search.ACCOUNTS, "username", "zebra") == []
+    if search.engine_in_use() == search.MROONGA:  # through the usernames' index, not every username read
+        read = [statement for statement in counter.statements if "instr" in statement]
+        assert read and all("MATCH (user_search.username)" in statement for statement in read), read
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 1)
+        assert search.column_holders(search.ACCOUNTS, "username", "jose") is None
+
+
 @pytest.mark.parametrize("probe", [2, 0])  # 2: "budget" is frequent (on Mroonga), tested through each comment's post
 def test_the_post_title_filter_lists_and_counts_the_same_comments_on_either_plan(
     app, login_as, users, titled_posts, monkeypatch, probe
