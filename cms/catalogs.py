@@ -7,6 +7,7 @@ cms/translation_checks.py's."""
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from dataclasses import dataclass, field
@@ -111,7 +112,8 @@ def upload_report(locale: str, data: bytes) -> dict:
                 locale=locale,
             )
         )
-    current = live_entries(current_catalog(locale))
+    catalog = current_catalog(locale)
+    current = live_entries(catalog)
     changes, unknown, problems = [], [], []
     for entry in uploaded:
         if entry.obsolete:
@@ -120,7 +122,7 @@ def upload_report(locale: str, data: bytes) -> dict:
         if key not in current:
             unknown.append(entry.msgid)
             continue
-        errors = entry_errors(entry)
+        errors = upload_errors(entry, current[key], plural_count(catalog))
         if errors:
             problems.append({"msgid": entry.msgid, "errors": errors})
             continue
@@ -130,6 +132,20 @@ def upload_report(locale: str, data: bytes) -> dict:
     if not changes and not problems and not unknown and not [e for e in uploaded if not e.obsolete]:
         raise CatalogError(_l("The file contains no messages."))
     return {"changes": changes, "unknown": unknown, "problems": problems}
+
+
+def upload_errors(uploaded: polib.POEntry, entry: polib.POEntry, nplurals: int) -> list[str]:
+    """Problems with an uploaded entry's translation as the catalog's `entry` would hold it: checked against the
+    catalog's originals, not the file's. An entry is known by its context and msgid alone, so a file could give it
+    another plural original (with placeholders of its own) or none, which the checks of the file's entry passed, and
+    pages formatting the catalog's original then failed."""
+    if (uploaded.msgid_plural or None) != (entry.msgid_plural or None):
+        theirs, ours = (repr(e.msgid_plural) if e.msgid_plural else "none" for e in (uploaded, entry))
+        return [f"the plural original must be the catalog's ({ours}), not {theirs}"]
+    checked = copy.deepcopy(entry)
+    value = entry_value(uploaded)
+    set_entry(checked, value["forms"], value["fuzzy"], nplurals)
+    return entry_errors(checked)
 
 
 def apply_changes(locale: str, changes: list[dict], user: User | None = None) -> int:

@@ -164,6 +164,30 @@ def test_upload_with_a_bad_placeholder_is_reported(served):
     assert report["problems"] and report["problems"][0]["msgid"] == entry.msgid
 
 
+@pytest.mark.parametrize("plural", ["%(other)s mensajes", None], ids=["another-plural", "singular-made-plural"])
+def test_an_upload_giving_an_entry_another_plural_original_is_a_problem_and_changes_nothing(served, users, plural):
+    """An entry is known by its context and msgid: a file that gives it another plural original (with a
+    placeholder of its own) or makes a singular one plural is reported, and the entry is not changed. Checked
+    against the file's own originals, such an entry was applied and pages formatting it failed (KeyError). A file
+    with a problem is not offered for applying."""
+    upload = CatalogEditor("es", served).load()
+    if plural is None:
+        entry = next(e for e in upload if "%(kind)s" in e.msgid and not e.msgid_plural)
+        entry.msgid_plural, entry.msgstr = "%(zzz)s", ""
+        entry.msgstr_plural = {0: "No se pudo leer %(zzz)s", 1: "No se pudo leer %(zzz)s"}
+    else:
+        entry = next(e for e in upload if e.msgid_plural and "%(num)d" in e.msgid)
+        entry.msgid_plural = "%(other)s x"
+        entry.msgstr_plural = {0: "%(other)s mensaje", 1: plural}
+    changed = next(e for e in upload if e.msgid == "Latest posts")
+    changed.msgstr = "Últimas noticias"
+    report, token = catalogs.preview_upload(users["translator"], "es", str(upload).encode())
+    assert [problem["msgid"] for problem in report["problems"]] == [entry.msgid]
+    assert "plural original must be the catalog's" in report["problems"][0]["errors"][0]
+    assert [change["msgid"] for change in report["changes"]] == ["Latest posts"]
+    assert token is None and stored() == {}
+
+
 def test_new_locale_gets_its_plural_rule(served, users):
     admin = users["administrator"]
     assert catalogs.add_language(admin, "ru") == "ru"
