@@ -91,7 +91,7 @@ class TranslationsView(BaseView):
         key = request.form.get("key", "")
         try:
             original = json.loads(request.form.get("original", ""))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested past the parser's depth
             abort(400, gettext("The form was incomplete; reload the page."))
         forms = {name[5:]: value for name, value in request.form.items() if name.startswith("form_")}
         fuzzy = request.form.get("fuzzy") == "y"

@@ -17,6 +17,8 @@ from babel.messages.checkers import PYTHON_FORMAT, TranslationError, python_form
 
 from cms.domain import is_blank
 
+# The widest a placeholder may pad its value (%80s): what a developer writes is a column of a few dozen characters.
+FORMAT_WIDTH_LIMIT = 1000
 PLACEHOLDER = re.compile(
     r"%%|%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|\{\w*\}"
 )
@@ -71,10 +73,15 @@ class _Tokenizer(HTMLParser):
 
 
 def tokens(text: str) -> list[Token]:
-    """The message split into markup and text by an HTML parser (never by a regular expression)."""
+    """The message split into markup and text by an HTML parser (never by a regular expression). A text the parser
+    cannot read (`<![x[`: Python's parser asserts on a marked section it does not know) is one piece of markup that
+    no original has, so a translation holding it is refused and never shown."""
     tokenizer = _Tokenizer()
-    tokenizer.feed(text)
-    tokenizer.close()
+    try:
+        tokenizer.feed(text)
+        tokenizer.close()
+    except AssertionError:
+        return [Token(True, ("unreadable", text), text)]
     return tokenizer.tokens
 
 
@@ -98,12 +105,25 @@ def format_errors(translation: str, sources: tuple[str, ...]) -> list[str]:
         message = Message(source, translation, flags={"python-format"} if PYTHON_FORMAT.search(source) else ())
         try:
             python_format(None, message)
+            too_wide = _too_wide(translation)
+            if too_wide:
+                raise ValueError(f"a width or precision of at most {FORMAT_WIDTH_LIMIT} ({too_wide})")
             translation % _sample_arguments(source)
         except (TranslationError, ValueError, TypeError, KeyError) as exc:
             error = exc
             continue
         return []
     return [f"the text cannot be formatted like the original: {error}"]
+
+
+def _too_wide(text: str) -> str:
+    """The first placeholder whose width or precision is past FORMAT_WIDTH_LIMIT: formatting `%999999999999s` asks
+    for memory the process does not have (a MemoryError), and one of a billion for a gigabyte."""
+    for match in PLACEHOLDER.finditer(text):
+        spec = re.sub(r"^%\(\w+\)", "%", match.group(0))  # the digits of a name are not a width
+        if spec.startswith("%") and any(int(number) > FORMAT_WIDTH_LIMIT for number in re.findall(r"\d+", spec)):
+            return match.group(0)
+    return ""
 
 
 def _sample_arguments(source: str):

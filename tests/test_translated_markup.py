@@ -18,6 +18,7 @@ HOSTILE = [
     ('Read <a href="/help">the help</a>', 'Lee <a href="javascript:alert(1)">la ayuda</a>'),
     ("Staff console", "控制台<!--<script>alert(1)</script>-->"),
     ("Sign in", "登录&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("Sign in", "登录<![x[<script>alert(1)</script>"),  # markup the HTML parser cannot read
 ]
 
 

@@ -3,7 +3,7 @@
 import polib
 import pytest
 
-from cms.translation_checks import entry_errors, placeholders, validate_translation
+from cms.translation_checks import entry_errors, format_errors, placeholders, validate_translation
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,10 @@ from cms.translation_checks import entry_errors, placeholders, validate_translat
         ("\nLeading newline", "\nSalto inicial", None),
         ("\nLeading newline", "Salto inicial", "white space"),
         ("Anything", "", None),
+        ("Sign in", "Más <![x[", "markup"),  # the HTML parser cannot read it: markup no original has
+        ("Sign in", "Más <![ nuevos", "markup"),
+        ("%s comments", "%999999999999s comentarios", "formatted"),  # formatting it was a MemoryError
+        ("Hello %(name1001)s", "Hola %(name1001)s", None),  # the digits of a name are no width
     ],
 )
 def test_translation_validation(source, translation, problem):
@@ -62,3 +66,17 @@ def test_entry_errors_check_the_single_form():
     assert entry_errors(polib.POEntry(msgid="Say <b>hi</b>", msgstr="Di hola")) == [
         "the HTML markup must be exactly the original's: the same tags with the same attributes, in order"
     ]
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "refused"),
+    [("%1000s", False), ("%1001s", True), ("%.1000f", False), ("%.1001f", True), ("%(n)1001d", True)],
+)
+def test_a_width_or_precision_past_the_limit_is_refused_before_formatting(placeholder, refused):
+    """FORMAT_WIDTH_LIMIT (1,000): wider placeholders are refused without formatting them, even where the
+    original has the same one (formatting %999999999999s ran out of memory)."""
+    errors = format_errors(f"Hola {placeholder}", (f"Hello {placeholder}",))
+    assert bool(errors) == refused, errors
+    if refused:
+        assert "a width or precision of at most 1000" in errors[0]
+
