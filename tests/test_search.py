@@ -548,7 +548,8 @@ def test_a_usernames_holders_are_found_in_the_usernames_alone_up_to_the_common_t
     with app.test_request_context(), StatementCounter(db.engine) as counter:
         monkeypatch.setitem(app.config, "SEARCH_COMMON_MATCHES", 2)
         assert set(search.column_holders(search.ACCOUNTS, "username", "JOSE")) == {
-            accounts["jose2"], accounts["JoseGarcia"]
+            accounts["jose2"],
+            accounts["JoseGarcia"],
         }
         assert search.column_holders(search.ACCOUNTS, "username", "zebra") == []
     if search.engine_in_use() == search.MROONGA:  # through the usernames' index, not every username read

@@ -79,4 +79,3 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_formatting(placeh
     assert bool(errors) == refused, errors
     if refused:
         assert "a width or precision of at most 1000" in errors[0]
-
