@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import struct
 import threading
 import uuid
 from pathlib import Path
@@ -45,6 +46,10 @@ THUMBNAIL_SIZE = (320, 320)
 THUMBS = "thumbs"
 
 
+# What Pillow raises for an EXIF block it cannot parse ("not a TIFF file"; a hex text chunk that is not hex).
+UNREADABLE_METADATA = (SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error)
+
+
 class MediaError(DomainError):
     """An upload refused; the message says why."""
 
@@ -55,7 +60,9 @@ def _extension(filename: str) -> str:
 
 def _clean(image: Image.Image, fmt: str) -> Image.Image:
     """Pixels only: EXIF (GPS, camera), XMP, ICC and comments are dropped (in place: no second copy)."""
-    ImageOps.exif_transpose(image, in_place=True)  # keep the picture upright once the orientation tag is gone
+    # Upright once the orientation tag is gone; from metadata that is not EXIF, as it is stored.
+    with contextlib.suppress(*UNREADABLE_METADATA):
+        ImageOps.exif_transpose(image, in_place=True)
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     if fmt in ("PNG", "GIF", "WEBP") and image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
@@ -111,7 +118,16 @@ def read_image(
             image.thumbnail((max_side, max_side), reducing_gap=3.0)
     except MediaError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        IndexError,
+        EOFError,
+        struct.error,
+        Image.DecompressionBombError,
+    ):  # fmt: skip  (IndexError: a PNG with no pixel data at all)
         raise MediaError(_l("The file is not a readable image (it may be damaged or of another type).")) from None
     if image.format != FORMATS[ext]:
         raise MediaError(

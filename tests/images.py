@@ -26,3 +26,17 @@ def jpeg(size=(64, 48)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, "green").save(out, "JPEG")
     return out.getvalue()
+
+
+def with_garbled_exif(fmt: str, size=(64, 48)) -> bytes:
+    """An image whose EXIF block is not TIFF data (as some phones' and editors' files are)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, "purple").save(out, fmt, dpi=(72, 72), exif=b"Exif\x00\x00garbage!garbage!")
+    return out.getvalue()
+
+
+def png_without_pixels(size=(20, 20)) -> bytes:
+    """A PNG of its signature, header and end chunks only: the header says 20x20, and no pixel data follows."""
+    whole = png(size, mode="RGB")
+    header_end = 8 + 8 + 13 + 4  # signature, then IHDR's length and type, its 13 bytes, its CRC
+    return whole[:header_end] + whole[-12:]  # the IEND chunk

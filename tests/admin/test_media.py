@@ -12,7 +12,7 @@ from admin_views.media import PICKER_SIZE
 from cms.extensions import db
 from cms.media import MediaError, media_path, read_image, save_upload
 from cms.models import Media
-from tests.images import jpeg, jpeg_with_gps, png
+from tests.images import jpeg, jpeg_with_gps, png, png_without_pixels, with_garbled_exif
 from tests.support.database import fresh
 
 
@@ -64,14 +64,27 @@ def test_image_is_served_with_its_type_and_nosniff(login_as, client):
         (png(), "disguised.jpg", "content is not JPEG"),
         (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg", "SVG images are not accepted"),
         (b"", "empty.png", "The file is empty."),
+        (png_without_pixels(), "no-pixels.png", "not a readable image"),
     ],
-    ids=["php-as-jpg", "php", "truncated", "png-named-jpg", "svg", "empty"],
+    ids=["php-as-jpg", "php", "truncated", "png-named-jpg", "svg", "empty", "png-without-pixels"],
 )
 def test_bad_uploads_are_refused_with_a_message(login_as, data, filename, message):
     response = upload(login_as("author"), data, filename)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert media_rows() == []
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("PNG", "a.png"), ("JPEG", "a.jpg"), ("WEBP", "a.webp")])
+def test_an_image_whose_exif_is_not_exif_is_stored_without_it(login_as, fmt, name):
+    """Metadata that is not TIFF data, as some phones and editors write: the picture is stored as it is, without
+    the block (which is dropped anyway), where reading its orientation was a 500."""
+    response = upload(login_as("author"), with_garbled_exif(fmt), name)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    [media] = media_rows()
+    assert (media.width, media.height) == (64, 48)
+    with Image.open(media_path(media.file_name)) as stored:
+        assert not stored.getexif() and b"garbage" not in media_path(media.file_name).read_bytes()
 
 
 def test_an_oversized_upload_goes_back_to_the_console_form_with_the_limit_named(app, login_as, monkeypatch):
