@@ -21,7 +21,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cms import accounts
-from cms.extensions import db
+from cms.extensions import db, security
 from cms.models import User
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,28 @@ def client_address() -> str:
     return f"address:{request.remote_addr or '-'}"
 
 
+def as_stored(text: object, kind: str) -> str:
+    """An email or username as a form gives it, the way Flask-Security's sign-in looks it up: normalised by its mail
+    or username utility (an address's domain mapped as IDNA does, a username's full-width letters as NFKC does:
+    `ｒeader` is reader), lower case as stored. Text neither utility takes is only trimmed and lowered."""
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        return ""
+    utility = security._mail_util if kind == "email" else security._username_util
+    try:
+        normalised = utility.normalize(raw)
+    except ValueError:  # an address that is not one: no account has it
+        normalised = None
+    return (normalised or raw).strip().lower()
+
+
 def submitted_account() -> str:
-    """The account a form names: its email, or the username a sign-in gives instead, as stored (lower case)."""
+    """The account a form names: its email, or the username a sign-in gives instead, as stored (`as_stored`)."""
     data = request.form or request.get_json(silent=True) or {}
-    name = (data.get("email") or data.get("username") or "") if isinstance(data, dict) else ""
-    return f"account:{str(name).strip().lower()[:255]}"
+    if not isinstance(data, dict):
+        return "account:"
+    name = as_stored(data.get("email"), "email") or as_stored(data.get("username"), "username")
+    return f"account:{name[:255]}"
 
 
 def half_signed_in() -> str:
@@ -167,7 +184,10 @@ class LockingLoginForm(LoginForm):
         identity, account = self._named_account()
         if identity:
             _refuse_while_locked(account, identity)
-        if super().validate(**kwargs):
+        valid = super().validate(**kwargs)
+        if self.user is not None and (account is None or self.user.id != account.id):
+            _refuse_while_locked(self.user)  # Flask-Security found an account the name did not: its lock holds too
+        if valid:
             # With a second factor, the sign-in completes with the code, and only then are failures forgotten: the
             # right password alone would let someone holding it guess codes forever, a few between each password.
             if not is_tf_setup(self.user):  # type: ignore[arg-type]
@@ -185,11 +205,11 @@ class LockingLoginForm(LoginForm):
         return False
 
     def _named_account(self) -> tuple[str, User | None]:
-        """The email (or else username) the form names, lower case as stored, and its account if there is one."""
-        email = (self.email.data or "").strip().lower() if isinstance(self.email.data, str) else ""
+        """The email (or else username) the form names as Flask-Security looks it up (`as_stored`), and its account
+        if there is one: another spelling of a locked account's name (a full-width letter) is that account."""
+        email = as_stored(self.email.data, "email")
         username_field = getattr(self, "username", None)
-        username = username_field.data if username_field is not None else None
-        username = username.strip().lower() if isinstance(username, str) else ""
+        username = as_stored(username_field.data if username_field is not None else None, "username")
         if email:
             return f"email:{email}", db.session.scalar(select(User).where(User.email == email))
         if username:

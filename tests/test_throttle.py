@@ -219,6 +219,26 @@ def test_lockout_failures_lock_the_account_and_then_even_the_right_password_is_r
         assert actions.count("lock") == 1
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["editor@examplｅ.com", "EDITOR@Example.COM", "ｅditor"],  # a full-width letter; upper case; a username
+    ids=["full-width-domain", "case", "full-width-username"],
+)
+def test_another_spelling_of_a_locked_accounts_name_is_the_same_locked_account(app, tmp_path, storage, users, spelling):
+    """Flask-Security finds the account by its normalised name (IDNA for an address's domain, NFKC for a
+    username): such a spelling signed in while the account was locked, and its failures were counted apart."""
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
+        browser = visitor(limited)
+        field = "username" if "@" not in spelling else "email"
+        assert wrong(browser).status_code == 200
+        second = browser.submit("/login", {field: spelling, "password": "not-the-password-9"})
+        assert second.status_code == 200  # the second failure, under the other spelling, locks the account
+        editor = fresh(sa.select(User).where(User.email == "editor@example.com")).scalar_one()
+        assert editor.locked_until is not None
+        refused = browser.submit("/login", {field: spelling, "password": PASSWORD})
+        assert refused.status_code == 429 and not signed_in(browser)
+
+
 def test_a_failure_after_the_lock_is_sent_no_second_notice(app, tmp_path, storage, users):
     with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2) as [limited]:
         browser = visitor(limited)
