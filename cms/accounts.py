@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from cms import audit
 from cms.domain import DomainError, is_blank
 from cms.extensions import db, security
+from cms.locale import mail_locale, supported_locales
 from cms.mail import send_message
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
@@ -154,6 +155,30 @@ def check_unique(account: User) -> None:
             raise AccountError(taken)
 
 
+def stored_email(email: str) -> str:
+    """An address as an account keeps it: normalised by Flask-Security's mail utility, as a sign-in looks it up (a
+    full-width letter in the domain is the ASCII one), lower case; AccountError when it is not an address. Kept as
+    typed, such an address could not sign in, and a second account with the ASCII spelling was allowed."""
+    try:
+        return security._mail_util.validate(email or "").lower()
+    except ValueError as exc:
+        raise AccountError(
+            _l("Invalid email address %(email)s: %(reason)s", email=repr(email), reason=str(exc))
+        ) from None
+
+
+def check_languages(account: User) -> None:
+    """The account's language and a translator's languages are site languages, or none. A console form let a
+    language of only white space through (WTForms' Optional clears the choice's error): sign-in locks and
+    invitations, written in the account's language, then failed."""
+    known = supported_locales()
+    account.locale = (account.locale or "").strip() or None
+    chosen = [code for code in (code.strip() for code in (account.languages or "").split(",")) if code]
+    if any(code not in known for code in [*chosen, *([account.locale] if account.locale else [])]):
+        raise AccountError(_l("Choose languages of the site only: %(languages)s.", languages=", ".join(known)))
+    account.languages = ",".join(chosen) or None
+
+
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
     """An administrator's edit of an account, before it is saved: their own new password (checked by the password
     rule, hashed), no empty language, and no lock-out of the acting admin. A new account gets a fresh uniquifier,
@@ -163,9 +188,9 @@ def prepare_account(acting_user: User, account: User, new_password: str | None, 
 
     if is_blank(account.username):
         raise AccountError(BLANK_USERNAME)
+    account.email = stored_email(account.email)
     check_unique(account)
-    if not account.locale:
-        account.locale = None
+    check_languages(account)
     if new_password:
         if is_created or account.id != acting_user.id:
             raise AccountError(_l("Only the account's owner sets its password; an invitation lets them choose it."))
@@ -279,7 +304,7 @@ def unlock_account(user: User) -> bool:
 def send_lock_notice(user: User, locked_until: datetime) -> None:
     """Tell the owner, in their language, that sign-in is locked, until when, and how to end it now (the mail
     goes to the outbox, to be committed with the lock)."""
-    with force_locale(user.locale or current_app.config["DEFAULT_LOCALE"]):
+    with force_locale(mail_locale(user)):
         until = locked_until.strftime("%Y-%m-%d %H:%M")
         paragraphs = [
             _("Hello %(name)s,", name=user.display_name),

@@ -25,6 +25,7 @@ from cms import audit
 from cms.accounts import checked_password
 from cms.domain import DomainError
 from cms.extensions import db
+from cms.locale import mail_locale
 from cms.models import User, utcnow
 from cms.outbox import queue_many
 
@@ -66,7 +67,7 @@ def invite_accounts(users: list[User]) -> None:
     slots = {key: f"[{key}:{uuid.uuid4().hex}]" for key in ("name", "username", "token")}
     mails = []
     for user in users:
-        locale = user.locale or config["DEFAULT_LOCALE"]
+        locale = mail_locale(user)
         if locale not in texts:
             texts[locale] = _invitation_text(locale, slots["name"], slots["username"], link + slots["token"], until)
         subject, body = texts[locale]

@@ -17,6 +17,12 @@ def supported_locales() -> list[str]:
     return [code.strip() for code in value if code.strip()]
 
 
+def mail_locale(user) -> str:
+    """The language of a message to `user`: theirs when the site has it, else the default (a language saved before
+    it was checked, or one the site no longer offers, would fail to load)."""
+    return user.locale if user.locale in supported_locales() else current_app.config["DEFAULT_LOCALE"]
+
+
 def select_locale() -> str:
     """The locale in the URL when there is one (/zh/…, or ?lang=zh on pages outside /<locale>/ such as the
     account forms), else the reader's preferred locale."""

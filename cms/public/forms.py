@@ -15,4 +15,6 @@ class CommentForm(AppForm):
 class ProfileForm(AppForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64), OneLine()])
     about_me = TextAreaField(_l("About me"), validators=[Optional(), Length(max=2000)])
-    locale = SelectField(_l("Preferred language"), validators=[Optional()])
+    # No Optional(): for a value of only white space it would clear the choice's "Not a valid choice". The choices
+    # hold "" (as the browser says).
+    locale = SelectField(_l("Preferred language"))

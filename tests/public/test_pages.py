@@ -68,6 +68,14 @@ def test_reader_sets_preferred_language_on_profile(login_as):
     assert bad.status_code == 400 and "Not a valid choice" in bad.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("blank", [" ", "\t", " " * 40])
+def test_a_language_of_white_space_is_not_a_choice(login_as, users, blank):
+    """WTForms' Optional() cleared the choice's error for white space, which was saved as the reader's language."""
+    response = login_as("reader").submit("/en/profile", {"name": "", "about_me": "", "locale": blank})
+    assert response.status_code == 400 and "Not a valid choice" in response.get_data(as_text=True)
+    assert fresh(sa.select(User.locale).where(User.id == users["reader"].id)).scalar() is None
+
+
 def test_profile_needs_sign_in(client):
     assert client.get("/en/profile").status_code == 302
 
