@@ -1,13 +1,14 @@
 """The outbox (ADMIN): every outgoing mail with its state, attempts and last error; failed mail is sent again from
 here. Mail bodies are not shown: they hold invitation and reset links to other people's accounts."""
 
-from flask import abort, flash
+from flask import abort, flash, request
 from flask_admin.actions import action
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from admin_views.base import StaffModelView
 from cms import leases, outbox
+from cms.models import OutgoingMail
 from cms.permissions import Perm
 from cms.routing import stored_int
 
@@ -42,9 +43,12 @@ class OutboxView(StaffModelView):
 
     @action("send_again", _l("Send again"), _l("Send the selected failed mails again?"))
     def action_send_again(self, ids):
-        try:
-            chosen = [stored_int(mail_id) for mail_id in ids]
-        except ValueError:
-            abort(400, gettext("The selected rows are not valid mail ids."))
+        if request.form.get("select_all") == "1":  # every mail the list's filters match, as the list said
+            chosen = [mail_id for (mail_id,) in self.selected_query(ids).with_entities(OutgoingMail.id)]
+        else:
+            try:
+                chosen = [stored_int(mail_id) for mail_id in ids]
+            except ValueError:
+                abort(400, gettext("The selected rows are not valid mail ids."))
         queued = outbox.send_again(chosen)
         flash(ngettext("%(num)d mail will be sent again.", "%(num)d mails will be sent again.", queued), "success")

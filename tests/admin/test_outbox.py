@@ -48,6 +48,23 @@ def test_send_again_queues_the_failed_mail_and_a_worker_sends_it(app, login_as, 
     assert fresh(sa.select(OutgoingMail.status)).scalar_one() == "sent"
 
 
+def test_send_again_with_every_matching_row_selected_queues_every_failed_mail(app, login_as, users):
+    """ "Select all" on the failed mails: the list says every matching row is chosen, and each is sent again (only
+    the checked one was). A mail already sent is not, though the filter is only the status."""
+    failed = [failed_mail() for _ in range(3)]
+    admin = login_as("administrator")
+    sent = OutgoingMail(kind="invitation", recipient="x@example.com", sender="no-reply@cms.localhost", subject="s",
+                        body="b", status=MailStatus.SENT, attempts=1)  # fmt: skip
+    db.session.add(sent)
+    db.session.commit()
+    response = admin.post("/admin/outbox/action/?flt0_status_equals=failed", data={
+        "action": "send_again", "rowid": [failed[0].id], "select_all": "1", "csrf_token": admin.csrf()
+    }, follow_redirects=True)  # fmt: skip
+    assert "3 mails will be sent again." in response.get_data(as_text=True)
+    statuses = dict(fresh(sa.select(OutgoingMail.id, OutgoingMail.status)).all())
+    assert all(statuses[mail.id] != "failed" for mail in failed) and statuses[sent.id] == "sent"
+
+
 def test_the_outbox_is_for_administrators_only(login_as, users):
     failed_mail()
     for role, status in (("editor", 403), ("moderator", 403), ("administrator", 200)):
