@@ -31,7 +31,10 @@ class UserImportView(BaseView):
         if extension not in ACCEPTED:
             return self._form_error(gettext("Only .xlsx and .csv files can be imported."))
         try:
-            records = request.get_records(field_name="file")
+            # A CSV's cells as typed: pyexcel would read the username 1e3 as 1000.0 and 12.50 as 12.5.
+            records = request.get_records(
+                field_name="file", auto_detect_int=False, auto_detect_float=False, auto_detect_datetime=False
+            )
             rows = validate(read_rows(records))
         except AccountImportError as exc:
             return self._form_error(str(exc))

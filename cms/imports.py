@@ -53,6 +53,8 @@ class ImportRow:
 
 def _cell(record: dict, key: str) -> str:
     value = record.get(key)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a spreadsheet's number cell: 1000, not "1000.0"
     return "" if value is None else str(value).strip()
 
 
@@ -61,23 +63,30 @@ def read_rows(records: list[dict], max_rows: int = MAX_ROWS) -> list[ImportRow]:
     `max_rows` rows is refused whole."""
     if not records:
         raise AccountImportError(_l("The file has no rows under its header."))
-    if len(records) > max_rows:
-        raise AccountImportError(
-            _l(
-                "The file has %(rows)s rows; import at most %(most)s at a time.",
-                rows=format(len(records), ","),
-                most=format(max_rows, ","),
-            )
-        )
-    normalised = [{str(k).strip().lower(): v for k, v in record.items()} for record in records]
+    # A BOM (Excel's "CSV UTF-8") reaches the first column's name; a header cell may be a number.
+    normalised = [{str(k).lstrip("\ufeff").strip().lower(): v for k, v in record.items()} for record in records]
     if "email" not in normalised[0]:
         raise AccountImportError(
             _l("The first row must be the header: %(columns)s (email is required).", columns=", ".join(COLUMNS))
         )
+    # Blank lines (a column formatted down the sheet, a CSV's trailing commas) are no rows, nor count towards the limit.
+    filled = [
+        (number, record)
+        for number, record in enumerate(normalised, start=2)
+        if any(_cell(record, key) for key in (*COLUMNS, PASSWORD_COLUMN))
+    ]
+    if not filled:
+        raise AccountImportError(_l("The file has no rows under its header."))
+    if len(filled) > max_rows:
+        raise AccountImportError(
+            _l(
+                "The file has %(rows)s rows; import at most %(most)s at a time.",
+                rows=format(len(filled), ","),
+                most=format(max_rows, ","),
+            )
+        )
     rows = []
-    for number, record in enumerate(normalised, start=2):
-        if not any(_cell(record, key) for key in (*COLUMNS, PASSWORD_COLUMN)):
-            continue  # a blank line
+    for number, record in filled:
         roles = [r.strip() for r in re.split(r"[;,]", _cell(record, "roles")) if r.strip()] or ["Reader"]
         rows.append(
             ImportRow(

@@ -21,6 +21,24 @@ def test_a_file_of_max_rows_is_read_and_one_more_row_is_refused(app):
     assert str(refused.value) == "The file has 4 rows; import at most 3 at a time."
 
 
+def test_blank_lines_are_no_rows_and_do_not_count_towards_the_limit(app):
+    """A column formatted down the sheet, or a CSV's trailing commas: 12,000 blank lines under 3 rows are 3 rows,
+    read at a limit of 3, where the lines were counted and the file refused; only blank lines: no rows."""
+    blank = [{"email": "", "username": None}] * 12_000
+    assert [row.line for row in read_rows(records(3) + blank, max_rows=3)] == [2, 3, 4]
+    with pytest.raises(AccountImportError, match="The file has 4 rows; import at most 3"):
+        read_rows(records(4) + blank, max_rows=3)
+    with pytest.raises(AccountImportError, match="no rows under its header"):
+        read_rows(blank, max_rows=3)
+
+
+def test_a_byte_order_mark_and_number_cells_are_read_as_written(app):
+    """Excel's "CSV UTF-8" begins with a BOM, which reached the header's first name ("\ufeffemail"); a number
+    cell of an xlsx (1000.0) is the number as typed."""
+    [row] = read_rows([{"\ufeffEmail": "x@example.org", "username": 1000.0, "name": 12.5}])
+    assert (row.email, row.username, row.name) == ("x@example.org", "1000", "12.5")
+
+
 NO_PASSWORDS = "passwords are not imported: leave the column empty, each account is invited to choose its own"
 
 

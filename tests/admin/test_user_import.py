@@ -61,6 +61,20 @@ def apply(browser, html: str):
     return browser.post("/admin/user-import/apply/", data={"token": token, "csrf_token": browser.csrf()})
 
 
+def test_a_csv_is_read_as_written_with_or_without_a_byte_order_mark(login_as, users):
+    """Excel's "CSV UTF-8" begins with a BOM, and its cells are text: the username 1e3 and the name 12.50 stay as
+    typed (pyexcel read them as the numbers 1000.0 and 12.5), and the header is found (it was refused)."""
+    data = "\ufeff" + "email,username,name\nnum@example.org,1e3,12.50\n,,\n"
+    administrator = login_as("administrator")
+    response = upload(administrator, data.encode(), "people.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "1 rows, 0 with errors." in html, html[:3000]
+    table = html.split('id="import-rows"')[1].split("</table>")[0]
+    assert "<td>1e3</td>" in table and "1000" not in table
+    assert apply(administrator, html).status_code == 302
+    assert fresh(sa.select(User.username, User.name).where(User.email == "num@example.org")).one() == ("1e3", "12.50")
+
+
 def test_template_downloads(login_as):
     browser = login_as("administrator")
     sheet = openpyxl.load_workbook(io.BytesIO(browser.get("/admin/user-import/template.xlsx").get_data())).active
