@@ -2,6 +2,7 @@
 and the temporary lock after repeated failed sign-ins."""
 
 import math
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -74,6 +75,9 @@ def ensure_default_roles() -> list[Role]:
 
 
 BLANK_USERNAME = _l("A username cannot be only spaces.")
+# What a console-made username holds (any script's letters and digits, "_", "." and "-"): it is a part of the author's
+# address (/<locale>/authors/<username>), where a "/" made the page unreachable, and "?", "#" or a space mislead.
+USERNAME_CHARACTERS = re.compile(r"[\w.-]+")
 EMAIL_TAKEN = _l("Another account has this email address.")
 USERNAME_TAKEN = _l("Another account has this username.")
 
@@ -180,14 +184,18 @@ def check_languages(account: User) -> None:
 
 
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
-    """An administrator's edit of an account, before it is saved: their own new password (checked by the password
-    rule, hashed), no empty language, and no lock-out of the acting admin. A new account gets a fresh uniquifier,
+    """An administrator's edit of an account, before it is saved: a new or changed username of USERNAME_CHARACTERS,
+    the address as a sign-in looks it up, languages of the site, their own new password (checked by the password
+    rule, hashed), and no lock-out of the acting admin. A new account gets a fresh uniquifier,
     no password and no confirmation: its invitation (in the outbox, committed with it) lets the invitee choose a
     password and confirms them. Nobody sets a password for someone else."""
     from cms.invitations import send_invitation  # it builds on this module's password rule
 
     if is_blank(account.username):
         raise AccountError(BLANK_USERNAME)
+    renamed = is_created or sa.inspect(account).attrs.username.history.has_changes()
+    if renamed and not USERNAME_CHARACTERS.fullmatch(account.username):
+        raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
     account.email = stored_email(account.email)
     check_unique(account)
     check_languages(account)

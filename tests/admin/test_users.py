@@ -152,6 +152,32 @@ def test_mail_to_an_account_whose_language_the_site_lacks_is_in_the_default_lang
     ]
 
 
+@pytest.mark.parametrize(
+    ("username", "saved"),
+    [
+        ("a/b/c", False),
+        ("who?", False),
+        ("x#y", False),
+        ("two words", False),
+        ("josé.garcía-2_x", True),
+        ("記者001", True),
+    ],
+)
+def test_a_username_is_a_part_of_an_address(login_as, users, username, saved):
+    """A console-made username is the author's address (/<locale>/authors/<username>): "a/b/c" made the page
+    unreachable. Letters of any script, digits, "_", "." and "-" are kept."""
+    target = users["reader"]
+    response = login_as("administrator").submit(
+        f"/admin/user/edit/?id={target.id}", user_form(target, username=username)
+    )
+    stored = fresh(sa.select(User.username).where(User.id == target.id)).scalar()
+    if saved:
+        assert response.status_code == 302 and stored == username
+    else:
+        assert response.status_code == 200 and "A username holds letters, digits" in page_errors(response)[0]
+        assert stored == "reader"
+
+
 def test_an_address_is_kept_as_a_sign_in_looks_it_up(login_as, users):
     """A full-width letter in the domain is the ASCII one, as Flask-Security's sign-in normalises it: kept as
     typed, the account could not sign in, and a second account with the ASCII spelling was allowed."""
