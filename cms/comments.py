@@ -61,7 +61,11 @@ def blocked_words() -> list[str]:
 def check_new_word(word: BlockedWord) -> None:
     """A moderator's blocked word is not on the list already. The form's own check compares the word as typed, and
     the model keeps it trimmed and in lower case (" SPAM " is "spam"): the database refused the copy, and the form
-    showed the refused statement."""
+    showed the refused statement. Lower case can be longer than the word typed ("ß" is "ss"): past the column's
+    length, MariaDB refused the row."""
+    longest = BlockedWord.__table__.c.word.type.length
+    if len(word.word) > longest:
+        raise CommentError(_l("A blocked word is at most %(num)d characters long in lower case.", num=longest))
     with db.session.no_autoflush:
         other = db.session.scalar(
             select(BlockedWord.id).where(BlockedWord.word == word.word, BlockedWord.id != word.id).limit(1)

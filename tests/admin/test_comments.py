@@ -262,6 +262,17 @@ def test_a_blocked_word_of_100_characters_is_kept_and_one_more_refused(login_as,
         assert "Field cannot be longer than 100 characters." in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(("typed", "kept"), [("ß" * 50, "ss" * 50), ("ß" * 51, None), ("ﬁ" * 51, None)])
+def test_a_blocked_word_longer_than_100_characters_in_lower_case_is_refused(login_as, typed, kept):
+    """Lower case can be longer than what was typed ("ß" is "ss", "ﬁ" is "fi"): 51 such letters pass the form's
+    100 characters and become 102, which MariaDB refused (a 500)."""
+    response = login_as("moderator").submit("/admin/blockedword/new/", {"word": typed})
+    assert list(fresh(sa.select(BlockedWord.word)).scalars()) == ([kept] if kept else [])
+    if kept is None:
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and "A blocked word is at most 100 characters long in lower case." in html
+
+
 def test_the_list_opens_on_the_pending_comments_and_all_is_a_tab_away(login_as, queue):
     browser = login_as("moderator")
     html = browser.get("/admin/comment/").get_data(as_text=True)
