@@ -111,7 +111,7 @@ def read_image(
             raise MediaError(
                 _l("The image has too many pixels (at most %(num)s megapixels).", num=f"{max_pixels / 1e6:g}")
             )
-        if image.format == "JPEG":  # decode straight at the smallest scale still MAX_SIDE wide or high
+        if image.format in ("JPEG", "MPO"):  # decode straight at the smallest scale still MAX_SIDE wide or high
             image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))
         image.load()  # a truncated or corrupt file fails here
         if max(image.size) > max_side:
@@ -129,11 +129,14 @@ def read_image(
         Image.DecompressionBombError,
     ):  # fmt: skip  (IndexError: a PNG with no pixel data at all)
         raise MediaError(_l("The file is not a readable image (it may be damaged or of another type).")) from None
-    if image.format != FORMATS[ext]:
+    # A phone's multi-picture JPEG (MPO: the photo, then previews or a second view) is a JPEG; its first picture
+    # is kept.
+    fmt = "JPEG" if image.format == "MPO" else image.format
+    if fmt != FORMATS[ext]:
         raise MediaError(
             _l("The file's content is not %(format)s, though its name ends in .%(ext)s.", format=FORMATS[ext], ext=ext)
         )
-    return image, image.format
+    return image, fmt
 
 
 def _pixels(data: bytes) -> int:

@@ -40,3 +40,11 @@ def png_without_pixels(size=(20, 20)) -> bytes:
     whole = png(size, mode="RGB")
     header_end = 8 + 8 + 13 + 4  # signature, then IHDR's length and type, its 13 bytes, its CRC
     return whole[:header_end] + whole[-12:]  # the IEND chunk
+
+
+def multi_picture_jpeg(size=(64, 48)) -> bytes:
+    """A JPEG holding a second picture after the first (MPO), as many phones write their photos."""
+    out = io.BytesIO()
+    first, second = Image.new("RGB", size, "red"), Image.new("RGB", size, "blue")
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    return out.getvalue()

@@ -12,7 +12,7 @@ from admin_views.media import PICKER_SIZE
 from cms.extensions import db
 from cms.media import MediaError, media_path, read_image, save_upload
 from cms.models import Media
-from tests.images import jpeg, jpeg_with_gps, png, png_without_pixels, with_garbled_exif
+from tests.images import jpeg, jpeg_with_gps, multi_picture_jpeg, png, png_without_pixels, with_garbled_exif
 from tests.support.database import fresh
 
 
@@ -85,6 +85,16 @@ def test_an_image_whose_exif_is_not_exif_is_stored_without_it(login_as, fmt, nam
     assert (media.width, media.height) == (64, 48)
     with Image.open(media_path(media.file_name)) as stored:
         assert not stored.getexif() and b"garbage" not in media_path(media.file_name).read_bytes()
+
+
+def test_a_phones_multi_picture_jpeg_is_stored_as_its_first_picture(login_as):
+    """Many phones write a photo with a second picture after it (MPO): a JPEG, which was refused as "not JPEG"."""
+    response = upload(login_as("author"), multi_picture_jpeg(), "IMG_0001.JPG")
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    [media] = media_rows()
+    assert (media.content_type, media.width, media.height) == ("image/jpeg", 64, 48)
+    with Image.open(media_path(media.file_name)) as stored:
+        assert stored.format == "JPEG" and stored.getpixel((10, 10))[0] > 200  # the red first picture
 
 
 def test_an_oversized_upload_goes_back_to_the_console_form_with_the_limit_named(app, login_as, monkeypatch):
