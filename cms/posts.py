@@ -55,6 +55,20 @@ def check_status_change(user: User, old: str | None, new: str) -> None:
         raise PostError(_l("Only editors with the publish permission can publish, unpublish or archive a post."))
 
 
+def check_publication_date(user: User, post: Post, old_status: str | None) -> None:
+    """Only PUBLISH moves a published post's date: a date in the future takes a live post off the site (it is then
+    scheduled), as unpublishing does. The form shows whole seconds, so a date equal to the stored one but for its
+    fraction of a second is no change, and the stored one is kept."""
+    history = sa.inspect(post).attrs.published_at.history
+    if old_status != PostStatus.PUBLISHED or not history.has_changes() or policies.posts.may_publish(user):
+        return
+    before, after = (history.deleted or [None])[0], post.published_at
+    if before is not None and after is not None and before.replace(microsecond=0) == after.replace(microsecond=0):
+        post.published_at = before
+        return
+    raise PostError(_l("Only editors with the publish permission can change a published post's date."))
+
+
 def unique_slug(title: str, wanted: str | None = None, post_id: int | None = None) -> str:
     """A readable slug (transliterated for non-Latin titles) that no other post uses now or used before: an old
     slug keeps redirecting to its own post, so nobody can take over its links."""
@@ -142,6 +156,7 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
 
     A translation saved in the same form as the original was reviewed against it: it is marked current."""
     check_status_change(acting_user, old_status, post.status)
+    check_publication_date(acting_user, post, old_status)
     if is_blank(post.title):
         raise PostError(_l("A post needs a title: spaces alone are not one."))
     post.title = post.title.strip()

@@ -108,6 +108,32 @@ def test_author_cannot_reopen_a_published_post(login_as, users):
     assert fresh(sa.select(Post.status).where(Post.id == post.id)).scalar() == "published"
 
 
+@pytest.mark.parametrize("moved_to", ["2099-01-01 00:00:00", "2001-01-01 00:00:00", ""], ids=["future", "past", "none"])
+def test_author_cannot_move_a_published_posts_date(login_as, users, moved_to):
+    """A date in the future takes a live post off the site as unpublishing does: PUBLISH's, as is any other move
+    of a published post's date. Saving the form as it opened (the date without its fraction of a second) is fine."""
+    post = make_post(users["author"], status="published", title="Live")
+    browser = login_as("author")
+    before = fresh(sa.select(Post.published_at).where(Post.id == post.id)).scalar()
+    url = f"/admin/post/edit/?id={post.id}"
+    response = browser.edit(url, {"published_at": moved_to})
+    assert response.status_code == 200
+    assert "Only editors with the publish permission can change a published post" in response.get_data(as_text=True)
+    assert fresh(sa.select(Post.published_at).where(Post.id == post.id)).scalar() == before
+    assert browser.get(f"/en/posts/{post.slug}").status_code == 200
+    assert browser.edit(url, {"body": "Edited"}).status_code == 302  # the date as the form shows it
+    assert fresh(sa.select(Post.body, Post.published_at).where(Post.id == post.id)).one() == ("Edited", before)
+
+
+def test_an_editor_moves_a_published_posts_date(login_as, users):
+    post = make_post(users["author"], status="published", title="Live")
+    assert (
+        login_as("editor").edit(f"/admin/post/edit/?id={post.id}", {"published_at": "2099-01-01 00:00:00"}).status_code
+        == 302
+    )
+    assert fresh(sa.select(Post.published_at).where(Post.id == post.id)).scalar() == datetime(2099, 1, 1)
+
+
 def test_editor_publishes_and_the_publish_date_is_set(login_as, users):
     browser = login_as("editor")
     response = browser.submit(
