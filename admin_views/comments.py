@@ -247,8 +247,11 @@ class CommentView(CommentExportViews, StaffModelView):
 
     def _get_list_filter_args(self):
         """The list opens on the moderation queue: a bare /admin/comment/ shows the pending comments (the "All"
-        tab is ?status=all, carried along by the list's links)."""
-        if request.method == "GET" and request.endpoint == f"{self.endpoint}.index_view" and not request.args:
+        tab is ?status=all, carried along by the list's links). The same address bare means the same rows to
+        whatever reads the selection: the page's export links and its action form (select_all.js sends the page's
+        query string) carry none. Read on the list's page only, an export of the queue held every comment, and
+        "approve all matching rows" approved hidden ones too."""
+        if not request.args:
             index, status_filter = self._filter_args["status_equals"]
             return [(index, str(status_filter.name), CommentStatus.PENDING.value)]
         return super()._get_list_filter_args()

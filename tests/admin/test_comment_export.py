@@ -52,6 +52,27 @@ def test_xlsx_export_of_the_filtered_selection_round_trips(login_as, comments, e
     assert rows[1:] == in_xlsx(newest_first(expected_rows("pending", labelled=True)))  # the list's default order
 
 
+def test_the_bare_queues_export_and_select_all_are_the_pending_comments_it_shows(login_as, comments):
+    """A bare /admin/comment/ lists the pending comments; its export links and its action form (the page's query
+    string) carry no filter. Its export held every comment, and "approve all matching" approved the approved ones
+    and hidden ones too; the "All" tab (?status=all) is every comment."""
+    post, rows = comments
+    hidden = make_comment(rows[0].author, post, body="hidden one", status="hidden")
+    browser = login_as("moderator")
+    page = browser.get("/admin/comment/").get_data(as_text=True)
+    assert "/admin/comment/export/csv/" in page and "pending 0" in page and "approved 0" not in page
+    exported = read_csv(browser.get("/admin/comment/export/csv/").get_data())
+    assert sorted(row[ENGLISH_HEADER.index("Status")] for row in exported[1:]) == ["Pending"] * 5
+    assert len(read_csv(browser.get("/admin/comment/export/csv/?status=all").get_data())) == 1 + 9
+    response = browser.post(
+        "/admin/comment/action/",
+        data={"action": "approve", "rowid": str(rows[0].id), "select_all": "1", "csrf_token": browser.csrf()},
+        follow_redirects=True,
+    )
+    assert "5 comments changed." in response.get_data(as_text=True)
+    assert fresh(sa.select(Comment.status).where(Comment.id == hidden.id)).scalar() == "hidden"
+
+
 def test_csv_export_of_the_filtered_selection_round_trips(login_as, comments, export_path):
     response = login_as("moderator").get("/admin/comment/export/csv/?flt0_status_equals=approved&search=approved")
     rows = read_csv(response.get_data())
