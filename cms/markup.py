@@ -20,28 +20,35 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 COMMENT_TAGS = {"a", "b", "blockquote", "br", "code", "em", "i", "li", "ol", "p", "pre", "strong", "ul"}
+# A comment's code keeps no class: the site's own classes (flash flash-error) made a reader's words look like the
+# site's messages.
+COMMENT_ATTRIBUTES = {"a": {"href", "title"}}
 
 
-def sanitise_html(html: str, tags: set[str] = ALLOWED_TAGS) -> str:
+def sanitise_html(
+    html: str, tags: set[str] = ALLOWED_TAGS, attributes: dict[str, set[str]] = ALLOWED_ATTRIBUTES
+) -> str:
     """Keep only allow-listed tags, attributes and URL schemes; links get rel=nofollow noopener."""
     return nh3.clean(
         html,
         tags=tags,
-        attributes={tag: attrs for tag, attrs in ALLOWED_ATTRIBUTES.items() if tag in tags},
+        attributes={tag: attrs for tag, attrs in attributes.items() if tag in tags},
         url_schemes=ALLOWED_SCHEMES,
         link_rel="nofollow noopener",
         strip_comments=True,
     )
 
 
-def render_markdown(text: str, tags: set[str] = ALLOWED_TAGS) -> str:
+def render_markdown(
+    text: str, tags: set[str] = ALLOWED_TAGS, attributes: dict[str, set[str]] = ALLOWED_ATTRIBUTES
+) -> str:
     """Markdown to sanitised HTML. Raw HTML in the source goes through the same allow-list."""
     html = markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
-    return sanitise_html(html, tags)
+    return sanitise_html(html, tags, attributes)
 
 
 def render_comment(text: str) -> str:
-    return render_markdown(text, COMMENT_TAGS)
+    return render_markdown(text, COMMENT_TAGS, COMMENT_ATTRIBUTES)
 
 
 def stored_html(html: str | None) -> Markup:

@@ -81,5 +81,13 @@ def test_comments_allow_fewer_tags_than_posts():
     assert "<img" in render_markdown("![x](https://example.com/x.png)")
 
 
+def test_a_comment_cannot_borrow_the_sites_classes():
+    """Code kept its class: a reader's words in the site's own message style (flash flash-error)."""
+    spoof = '<code class="flash flash-error">Your comment was removed by a moderator.</code>'
+    assert render_comment(spoof) == "<p><code>Your comment was removed by a moderator.</code></p>"
+    assert 'class="language-python"' not in render_comment("```python\nx = 1\n```")
+    assert 'class="language-python"' in render_markdown("```python\nx = 1\n```")  # posts keep theirs
+
+
 def test_chinese_and_emoji_pass_through():
     assert render_markdown("你好 🌏") == "<p>你好 🌏</p>"
