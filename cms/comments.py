@@ -25,6 +25,10 @@ from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, Com
 from cms.permissions import Perm, user_can
 from cms.search import POST_TITLES, comment_clause, referring_contains_clause
 
+# What the comment column holds on MariaDB (TEXT): a 5,000-character comment of footnote references became 174 KB.
+MAX_COMMENT_HTML_BYTES = 65_535
+# Control characters other than tab and line ends: nothing a reader sees, and a NUL was kept in the stored text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
 # A link in a rendered comment: an anchor, or an address written out in its text (readers copy those).
@@ -117,12 +121,16 @@ def hold_reason(user: User, body: str, html: str) -> str | None:
 def add_comment(user: User, post: Post, body: str) -> Comment:
     if not may_comment(user):
         raise CommentNotAllowed(_l("Confirm your email address to comment."))
-    body = (body or "").strip()
+    body = CONTROL_CHARACTERS.sub("", body or "").strip()
     if is_blank(body):
         raise CommentError(_l("A comment cannot be empty."))
     if len(body) > MAX_COMMENT_LENGTH:
         raise CommentError(_l("A comment can be at most %(num)d characters long.", num=MAX_COMMENT_LENGTH))
     html = render_comment(body)
+    if is_blank(shown_text(html)):  # only what the page drops: a script, an HTML comment, an image
+        raise CommentError(_l("A comment cannot be empty."))
+    if len(html.encode()) > MAX_COMMENT_HTML_BYTES:
+        raise CommentError(_l("Formatted, this comment is too long: use fewer links and references."))
     held = hold_reason(user, body, html)
     premoderated = current_app.config["COMMENTS_PREMODERATED"]
     comment = Comment(

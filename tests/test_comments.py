@@ -4,6 +4,7 @@ may carry before it is held, and the batch size of bulk moderation."""
 import pytest
 import sqlalchemy as sa
 
+from cms import comments
 from cms.comments import (
     MAX_COMMENT_LENGTH,
     CommentError,
@@ -40,6 +41,38 @@ def test_a_comment_of_exactly_max_length_is_accepted_and_one_more_refused(users,
 def test_surrounding_white_space_does_not_count_towards_the_length(users, post):
     padded = "  " + "x" * MAX_COMMENT_LENGTH + "\n\n"
     assert add_comment(users["reader"], post, padded).body == "x" * MAX_COMMENT_LENGTH
+
+
+@pytest.mark.parametrize("body", ["<script>alert(1)</script>", "<!-- x -->", "![x](javascript:1)", "\x00", "\x00 \x07"])
+def test_a_comment_that_shows_nothing_is_empty(users, post, body):
+    """Checked as typed, such comments were published as empty boxes."""
+    with pytest.raises(CommentError, match="A comment cannot be empty."):
+        add_comment(users["reader"], post, body)
+    assert comment_bodies() == []
+
+
+def test_control_characters_are_not_kept(users, post):
+    assert add_comment(users["reader"], post, "a\x00b\x1bc\tline\nnext").body == "abc\tline\nnext"
+
+
+def test_a_comment_longer_than_its_column_once_formatted_is_refused(users, post):
+    """Footnote references: 4,969 characters became 174 KB of HTML, past MariaDB's TEXT (64 KB)."""
+    with pytest.raises(CommentError, match="Formatted, this comment is too long"):
+        add_comment(users["reader"], post, "[^1]" * 1240 + "\n\n[^1]: y")
+    assert comment_bodies() == []
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(8, True), (7, False)])
+def test_formatted_comments_of_max_comment_html_bytes_are_kept_and_one_byte_more_refused(
+    users, post, monkeypatch, limit, kept
+):
+    monkeypatch.setattr(comments, "MAX_COMMENT_HTML_BYTES", limit)  # "x" is <p>x</p>, 8 bytes
+    if kept:
+        assert add_comment(users["reader"], post, "x").body_html == "<p>x</p>"
+    else:
+        with pytest.raises(CommentError):
+            add_comment(users["reader"], post, "x")
+    assert comment_bodies() == (["x"] if kept else [])
 
 
 @pytest.mark.parametrize(
