@@ -136,7 +136,26 @@ def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslati
             translation.body_html = render_markdown(translation.body or "")
             translation.updated_at = utcnow()
             changed.append(translation)
+    _check_no_language_taken_over(post)
     return changed
+
+
+def _check_no_language_taken_over(post: Post) -> None:
+    """A saved translation may not move into the language another one held before this save (two swapping theirs):
+    the rows are updated one at a time, and the first update met the other's language (the form showed the refused
+    statement)."""
+    held = {_old_value(t, "locale") or t.locale: t for t in post.translations if t.id is not None}
+    for translation in post.translations:
+        previous = _old_value(translation, "locale")
+        other = held.get(translation.locale)
+        if translation.id is not None and previous and other is not None and other is not translation:
+            raise PostError(
+                _l(
+                    "The %(locale)s translation takes the language another translation had: change one translation's"
+                    " language, save, then the other.",
+                    locale=translation.locale,
+                )
+            )
 
 
 def mark_current(translation: PostTranslation, post: Post) -> None:

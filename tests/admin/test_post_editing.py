@@ -60,6 +60,26 @@ def test_bad_translation_is_a_form_error_and_nothing_is_saved(login_as, users, c
     assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
 
 
+def test_two_translations_swapping_languages_is_a_form_error_not_the_refused_statement(login_as, users):
+    """The rows are updated one at a time, so the first met the other's language: the form showed the database's
+    refusal, with its SQL. Each keeps its language, and the page says what to do."""
+    post = make_post(users["editor"], title="Hello")
+    make_translation(post, "zh", title="中文")
+    make_translation(post, "es", title="Español")
+    browser = login_as("editor")
+    form = browser.open_form(edit_url(post))
+    first = "0" if form["translations-0-locale"] == "zh" else "1"
+    second = "1" if first == "0" else "0"
+    response = browser.edit(
+        edit_url(post), {f"translations-{first}-locale": "es", f"translations-{second}-locale": "zh"}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "takes the language another translation had" in html
+    assert "SQL" not in html and "IntegrityError" not in html
+    kept = dict(fresh(sa.select(PostTranslation.locale, PostTranslation.title)).tuples().all())
+    assert kept == {"zh": "中文", "es": "Español"}
+
+
 def test_list_shows_out_of_date_translations(login_as, users):
     post = make_post(users["editor"], title="Hello", body="v1")
     browser = login_as("editor")
