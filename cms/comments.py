@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import LazyString
@@ -29,6 +29,8 @@ from cms.search import POST_TITLES, comment_clause, referring_contains_clause
 MAX_COMMENT_HTML_BYTES = 65_535
 # Control characters other than tab and line ends: nothing a reader sees, and a NUL was kept in the stored text.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same words from the same reader on the same post within this many seconds are the form sent again.
+SAME_COMMENT_SECONDS = 60
 MAX_COMMENT_LENGTH = 5000
 BATCH = 1000
 # A link in a rendered comment: an anchor, or an address written out in its text (readers copy those).
@@ -131,6 +133,15 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         raise CommentError(_l("A comment cannot be empty."))
     if len(html.encode()) > MAX_COMMENT_HTML_BYTES:
         raise CommentError(_l("Formatted, this comment is too long: use fewer links and references."))
+    sent_before = db.session.scalar(
+        select(Comment)
+        .where(Comment.author_id == user.id, Comment.post_id == post.id, Comment.body == body)
+        .where(Comment.created_at >= utcnow() - timedelta(seconds=SAME_COMMENT_SECONDS))
+        .order_by(Comment.id.desc())
+        .limit(1)
+    )
+    if sent_before is not None:  # the form sent again (a second click, a reload): the comment is there once
+        return sent_before
     held = hold_reason(user, body, html)
     premoderated = current_app.config["COMMENTS_PREMODERATED"]
     comment = Comment(

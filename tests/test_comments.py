@@ -1,12 +1,16 @@
 """The comment rules' limits (cms/comments.py), each at its boundary: the longest comment, the links a comment
 may carry before it is held, and the batch size of bulk moderation."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from cms import comments
 from cms.comments import (
     MAX_COMMENT_LENGTH,
+    SAME_COMMENT_SECONDS,
     CommentError,
     CommentSelection,
     add_comment,
@@ -49,6 +53,20 @@ def test_a_comment_that_shows_nothing_is_empty(users, post, body):
     with pytest.raises(CommentError, match="A comment cannot be empty."):
         add_comment(users["reader"], post, body)
     assert comment_bodies() == []
+
+
+@pytest.mark.parametrize(("later", "kept"), [(SAME_COMMENT_SECONDS, 1), (SAME_COMMENT_SECONDS + 1, 2)])
+def test_the_same_comment_sent_again_within_same_comment_seconds_is_kept_once(users, post, later, kept):
+    """A second click or a reload of the form: the same words from the same reader on the same post are the comment
+    already there (its anchor), where a second copy was published."""
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        first = add_comment(users["reader"], post, "Same words")
+    with time_machine.travel(start + timedelta(seconds=later), tick=False):
+        again = add_comment(users["reader"], post, "Same words")
+        other_words = add_comment(users["reader"], post, "Other words")
+    assert (again.id == first.id) == (kept == 1) and other_words.id not in (first.id, again.id)
+    assert comment_bodies().count("Same words") == kept
 
 
 def test_control_characters_are_not_kept(users, post):
@@ -115,7 +133,8 @@ def test_the_links_a_comment_holds_are_those_its_readers_meet(app, users, post, 
     else:
         assert (comment.status, comment.held_reason) == (CommentStatus.APPROVED, None)
     monkeypatch.setitem(app.config, "COMMENT_MAX_LINKS", links)
-    assert add_comment(users["editor"], post, body).status == CommentStatus.APPROVED
+    # Other words: the same ones within SAME_COMMENT_SECONDS are the comment already sent.
+    assert add_comment(users["editor"], post, body + "\n\nAgain.").status == CommentStatus.APPROVED
 
 
 @pytest.mark.parametrize(
