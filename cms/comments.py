@@ -21,7 +21,17 @@ from cms.counting import hits_in_first
 from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.markup import render_comment
-from cms.models import COMMENT_STATUSES, HIDE_REASONS, BlockedWord, Comment, CommentStatus, Post, User, utcnow
+from cms.models import (
+    BLOCKED_WORD_LENGTH,
+    COMMENT_STATUSES,
+    HIDE_REASONS,
+    BlockedWord,
+    Comment,
+    CommentStatus,
+    Post,
+    User,
+    utcnow,
+)
 from cms.permissions import Perm, user_can
 from cms.search import POST_TITLES, comment_clause, referring_contains_clause
 
@@ -69,7 +79,7 @@ def check_new_word(word: BlockedWord) -> None:
     the model keeps it trimmed and in lower case (" SPAM " is "spam"): the database refused the copy, and the form
     showed the refused statement. Lower case can be longer than the word typed ("ß" is "ss"): past the column's
     length, MariaDB refused the row."""
-    longest = BlockedWord.__table__.c.word.type.length
+    longest = BLOCKED_WORD_LENGTH
     if len(word.word) > longest:
         raise CommentError(_l("A blocked word is at most %(num)d characters long in lower case.", num=longest))
     with db.session.no_autoflush:

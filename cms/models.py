@@ -410,11 +410,14 @@ class PostStatusCount(Model):
         return f"<PostStatusCount {self.status} {self.n}>"
 
 
+BLOCKED_WORD_LENGTH = 100  # characters, as the word is kept (trimmed, in lower case)
+
+
 class BlockedWord(Model):
     """A word that sends a new comment to the queue, maintained by moderators."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    word: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    word: Mapped[str] = mapped_column(sa.String(BLOCKED_WORD_LENGTH), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

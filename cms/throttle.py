@@ -186,7 +186,7 @@ class LockingLoginForm(LoginForm):
             _refuse_while_locked(account, identity)
         valid = super().validate(**kwargs)
         if self.user is not None and (account is None or self.user.id != account.id):
-            _refuse_while_locked(self.user)  # Flask-Security found an account the name did not: its lock holds too
+            _refuse_while_locked(self.user)  # type: ignore[arg-type]  # Flask-Security found an account the name did not
         if valid:
             # With a second factor, the sign-in completes with the code, and only then are failures forgotten: the
             # right password alone would let someone holding it guess codes forever, a few between each password.
