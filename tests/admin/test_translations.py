@@ -16,7 +16,7 @@ from cms.extensions import db
 from cms.i18n import translations_dir
 from cms.models import utcnow
 from tests.factories import make_post, make_translation
-from tests.support.catalogs import entry_form, translations_of_this_test
+from tests.support.catalogs import entry_form, entry_page, translations_of_this_test
 from tests.support.database import make_app
 from tests.support.web import Browserish
 
@@ -73,7 +73,7 @@ def test_refused_entry_keeps_what_the_translator_typed(workspace):
     po = polib.pofile(str(catalogs / "es" / "LC_MESSAGES" / "messages.po"))
     msgid = next(e.msgid for e in po if "%(name)s" in e.msgid and not e.msgid_plural and not e.obsolete)
     translator = browser(one, "translator")
-    page = translator.get("/admin/translations/es/", query_string={"q": msgid}).get_data(as_text=True)
+    page = entry_page(translator, "es", msgid)
     form = entry_form(page, msgid)
     response = translator.post("/admin/translations/es/save", data={**form, "form_0": "Hola <b>amigo"})
     html = response.get_data(as_text=True)
@@ -256,7 +256,7 @@ def test_posts_without_csrf_are_refused(workspace):
 def test_a_hostile_or_broken_string_is_refused_and_the_language_keeps_working(workspace, msgid, hostile, problem):
     _, (one, two) = workspace
     translator = browser(one, "translator")
-    page = translator.get("/admin/translations/zh/", query_string={"q": msgid}).get_data(as_text=True)
+    page = entry_page(translator, "zh", msgid)
     response = translator.post("/admin/translations/zh/save", data={**entry_form(page, msgid), "form_0": hostile})
     assert response.status_code == 400 and problem in response.get_data(as_text=True)
     for worker in (one, two):
@@ -269,7 +269,7 @@ def test_quotes_in_a_translation_are_text_even_inside_an_attribute(workspace):
     """ "Language" is shown inside aria-label="…": a translation that closes the quote stays inside it."""
     _, (one, two) = workspace
     translator = browser(one, "translator")
-    page = translator.get("/admin/translations/zh/", query_string={"q": "Language"}).get_data(as_text=True)
+    page = entry_page(translator, "zh", "Language")
     attack = '语言" onmouseover="alert(document.cookie)" x="'
     response = translator.post("/admin/translations/zh/save", data={**entry_form(page, "Language"), "form_0": attack})
     assert response.status_code == 302  # no markup: the checks accept it as text

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cms.models import BlockedWord, Comment, Media, Post, Role, User
 from tests.images import png
-from tests.support.catalogs import entry_form
+from tests.support.catalogs import entry_form, entry_page
 from tests.support.database import fresh
 from tests.support.mail import link_in, sent_mail
 from tests.support.web import PASSWORD, Browserish, page_errors
@@ -124,7 +124,7 @@ def media(writer: Browserish, names: list[str]) -> list[Media]:
 def catalog_entry(translator: Browserish, locale: str, msgid: str, text: str):
     """A translator saves `text` as the translation of `msgid` in the workspace; the response (302 when saved,
     400 with the reasons when refused)."""
-    page = translator.get(f"/admin/translations/{locale}/", query_string={"q": msgid}).get_data(as_text=True)
+    page = entry_page(translator, locale, msgid)
     return translator.post(f"/admin/translations/{locale}/save", data={**entry_form(page, msgid), "form_0": text})
 
 

@@ -66,6 +66,19 @@ def serving(app, committed: Path, build: Path):
         app.extensions.pop("cms.catalogs", None)
 
 
+def entry_page(browser, locale: str, msgid: str) -> str:
+    """The workspace page, of a search for `msgid`, that holds its entry: the search finds every entry holding the
+    text ("Language" is in 29), 25 to a page."""
+    for number in range(1, 100):
+        response = browser.get(f"/admin/translations/{locale}/", query_string={"q": msgid, "page": number})
+        if response.status_code == 404:  # past the last page
+            break
+        html = response.get_data(as_text=True)
+        if f'<pre class="mb-1 msgid">{msgid}</pre>' in html:
+            return html
+    raise AssertionError(f"{msgid!r} is on no page of its search")
+
+
 def entry_form(page_html: str, msgid: str) -> dict:
     """The save form of the entry whose original is `msgid` on a workspace page, as the browser would post it."""
     for card in page_html.split('<div class="card mb-3 entry')[1:]:
