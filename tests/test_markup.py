@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from cms import markup
 from cms.markup import render_comment, render_markdown, sanitise_html
 
 VECTORS = [
@@ -91,3 +92,22 @@ def test_a_comment_cannot_borrow_the_sites_classes():
 
 def test_chinese_and_emoji_pass_through():
     assert render_markdown("你好 🌏") == "<p>你好 🌏</p>"
+
+
+@pytest.mark.parametrize("depth, linked", [(3, True), (4, False)])
+def test_a_links_text_may_nest_brackets_to_link_nesting_limit(monkeypatch, depth, linked):
+    monkeypatch.setattr(markup, "LINK_NESTING_LIMIT", 3)
+    source = "[" * depth + "text" + "]" * depth + "(https://example.com)"
+    assert ('href="https://example.com"' in render_markdown(source)) is linked
+    assert ('href="https://example.com"' in render_comment(source)) is linked
+
+
+def test_brackets_that_never_close_stay_text():
+    """Python-Markdown looked for the closing bracket of each [ to the end: 5,000 of them took 3.6 s of a worker."""
+    assert render_comment("[" * 5000) == "<p>" + "[" * 5000 + "</p>"
+    assert render_markdown("![" * 2500) == "<p>" + "![" * 2500 + "</p>"
+    nested = "[a [b [c] d] e](https://example.com) and [r][1]\n\n[1]: https://example.org"
+    assert render_markdown(nested) == (
+        '<p><a href="https://example.com" rel="nofollow noopener">a [b [c] d] e</a> and '
+        '<a href="https://example.org" rel="nofollow noopener">r</a></p>'
+    )
