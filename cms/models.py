@@ -498,6 +498,8 @@ class ContentVersion(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When n last moved: no public page's Last-Modified is older (a post withdrawn moves none of the others' stamps).
+    changed_at: Mapped[datetime | None] = mapped_column(PreciseDateTime)
 
 
 class CatalogEntry(Model):

@@ -58,9 +58,10 @@ def bump(connection=None) -> None:
     """Mark public content as changed; call inside the transaction that changed it."""
     _forget_version()
     execute = connection.execute if connection is not None else db.session.execute
-    result = execute(sa.update(ContentVersion).where(ContentVersion.id == 1).values(n=ContentVersion.n + 1))
-    if not result.rowcount:  # type: ignore[union-attr]
-        execute(sa.insert(ContentVersion).values(id=1, n=1))
+    now = utcnow()
+    changed = sa.update(ContentVersion).where(ContentVersion.id == 1).values(n=ContentVersion.n + 1, changed_at=now)
+    if not execute(changed).rowcount:  # type: ignore[union-attr]
+        execute(sa.insert(ContentVersion).values(id=1, n=1, changed_at=now))
 
 
 def _bump_on_flush(session: Session, flush_context) -> None:
@@ -87,6 +88,7 @@ class LocalState:
 
     def __init__(self) -> None:
         self.version = 0
+        self.changed_at: datetime | None = None
         self.version_read_at = float("-inf")
         self.due: tuple[int, list[datetime]] | None = None
         self.pages: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
@@ -95,12 +97,12 @@ class LocalState:
     def forget_version(self) -> None:
         self.version_read_at = float("-inf")
 
-    def set_version(self, version: int, now: float) -> None:
+    def set_version(self, version: int, changed_at: datetime | None, now: float) -> None:
         with self.lock:
             if version != self.version:
                 self.pages.clear()
                 self.due = None
-            self.version, self.version_read_at = version, now
+            self.version, self.changed_at, self.version_read_at = version, changed_at, now
 
     def page(self, key: str, ttl: float, now: float) -> tuple | None:
         with self.lock:
@@ -140,8 +142,11 @@ def content_version() -> int:
     ttl = current_app.config.get("PAGE_CACHE_VERSION_TTL", 1.0)
     now = time.time()
     if ttl <= 0 or not 0 <= now - state.version_read_at <= ttl:
-        version = db.session.scalar(sa.select(ContentVersion.n).where(ContentVersion.id == 1)) or 0
-        state.set_version(int(version), now)
+        row = db.session.execute(
+            sa.select(ContentVersion.n, ContentVersion.changed_at).where(ContentVersion.id == 1)
+        ).first()
+        version, changed_at = row if row is not None else (0, None)
+        state.set_version(int(version or 0), changed_at, now)
     return state.version
 
 
@@ -162,6 +167,19 @@ def _upcoming(version: int) -> list[datetime]:
     if local and version == state.version:
         state.due = (version, times)
     return times
+
+
+def content_changed_at() -> datetime | None:
+    """When what the public may see last changed: the content version's last move, or a scheduled post coming due
+    since. A page's Last-Modified is never older: a post withdrawn, an author renamed or a scheduled post going live
+    moves no stamp of the posts a page lists, and a reader asking If-Modified-Since alone got a 304 for the old
+    page."""
+    version = content_version()
+    changed_at = local_state().changed_at
+    times = _upcoming(version)
+    index = bisect.bisect_right(times, utcnow())
+    due = times[index - 1] if index else None
+    return max(filter(None, (changed_at, due)), default=None)
 
 
 def content_key() -> str:
@@ -288,6 +306,8 @@ def cached_page(view):
         last_modified = None
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], datetime | None):
             result, last_modified = result
+            if last_modified is not None:
+                last_modified = max(filter(None, (last_modified, content_changed_at())))
         response = make_response(result)
         # A body holding this request's CSP nonce would be served later under another request's nonce, and its
         # scripts blocked: such a page is not stored.

@@ -297,11 +297,13 @@ def _http_date(moment) -> str:
 
 def test_a_lists_last_modified_is_the_newest_update_among_the_posts_it_lists(login_as, users):
     """Newer updates of a scheduled post and a draft (which the list does not show) are passed over; a signed-in
-    reader's page (never cached) and the API list say the same."""
+    reader's page (never cached) and the API list say the same. The posts are made before those stamps, so the
+    content version's last move (the floor of every page's Last-Modified) is older than all of them."""
     base = utcnow().replace(microsecond=0) - timedelta(hours=1)
-    listed = [make_post(users["author"], "published", title=f"Live {n}") for n in range(3)]
-    scheduled = make_post(users["author"], "published", published_at=utcnow() + timedelta(days=1))
-    draft = make_post(users["author"], "draft")
+    with time_machine.travel(base.replace(tzinfo=UTC) - timedelta(hours=1), tick=False):
+        listed = [make_post(users["author"], "published", title=f"Live {n}") for n in range(3)]
+        scheduled = make_post(users["author"], "published", published_at=utcnow() + timedelta(days=2))
+        draft = make_post(users["author"], "draft")
     times = {post.id: base + timedelta(minutes=n) for n, post in enumerate([*listed, scheduled, draft])}
     for post_id, moment in times.items():
         db.session.execute(sa.update(Post).where(Post.id == post_id).values(updated_at=moment))
@@ -310,6 +312,44 @@ def test_a_lists_last_modified_is_the_newest_update_among_the_posts_it_lists(log
     for path in ("/en/", f"/en/authors/{users['author'].username}", "/api/v1/posts"):
         assert login_as("reader").get(path).headers["Last-Modified"] == newest_listed, path
         assert login_as(None).get(path).headers["Last-Modified"] == newest_listed, path
+
+
+def _fetched(client, url: str) -> str:
+    """The page's Last-Modified, after checking that asking If-Modified-Since with it is a 304."""
+    modified = client.get(url).headers["Last-Modified"]
+    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    return modified
+
+
+@pytest.mark.parametrize("reader", [None, "reader"])
+def test_a_page_whose_content_goes_away_or_goes_live_is_not_a_304(login_as, users, reader):
+    """Withdrawing the newest post, renaming its author, or a scheduled post going live moves none of the listed
+    posts' stamps: a reader asking If-Modified-Since alone (no ETag) got a 304 for the old page."""
+    client = login_as(reader)
+    start = utcnow().replace(tzinfo=UTC, microsecond=0)
+    with time_machine.travel(start, tick=False):
+        older = make_post(users["author"], "published", title="Older story")
+        newest = make_post(users["author"], "published", title="Newest story")
+        soon = make_post(users["author"], "published", title="Soon story", published_at=utcnow() + timedelta(hours=1))
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        front, story = _fetched(client, "/en/"), _fetched(client, f"/en/posts/{older.slug}")
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        db.session.delete(newest)
+        db.session.commit()
+        response = client.get("/en/", headers={"If-Modified-Since": front})
+        assert response.status_code == 200 and "Newest story" not in response.get_data(as_text=True)
+        front = _fetched(client, "/en/")
+    with time_machine.travel(start + timedelta(minutes=3), tick=False):
+        db.session.get(User, users["author"].id).name = "Renamed Author"
+        db.session.commit()
+        response = client.get(f"/en/posts/{older.slug}", headers={"If-Modified-Since": story})
+        assert response.status_code == 200 and "Renamed Author" in response.get_data(as_text=True)
+        front = _fetched(client, "/en/")
+    with time_machine.travel(soon.published_at.replace(tzinfo=UTC) + timedelta(seconds=1), tick=False):
+        response = client.get("/en/", headers={"If-Modified-Since": front})
+        assert response.status_code == 200 and "Soon story" in response.get_data(as_text=True)
+        assert response.headers["Last-Modified"] == _http_date(soon.published_at)
+        _fetched(client, "/en/")
 
 
 def test_a_lists_last_modified_reads_a_few_index_entries_not_every_live_post(app, users):
