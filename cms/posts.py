@@ -69,10 +69,15 @@ def check_publication_date(user: User, post: Post, old_status: str | None) -> No
     raise PostError(_l("Only editors with the publish permission can change a published post's date."))
 
 
+def tidy_slug(text: str) -> str:
+    """A slug as posts are given one: lower case, transliterated, words joined by '-'."""
+    return slugify(text, max_length=200, word_boundary=True)
+
+
 def unique_slug(title: str, wanted: str | None = None, post_id: int | None = None) -> str:
     """A readable slug (transliterated for non-Latin titles) that no other post uses now or used before: an old
     slug keeps redirecting to its own post, so nobody can take over its links."""
-    base = slugify(wanted or title or "", max_length=200, word_boundary=True) or "post"
+    base = tidy_slug(wanted or title or "") or "post"
     slug, n = base, 1
     while not _slug_available(slug, post_id):
         n += 1
@@ -273,10 +278,15 @@ def public_posts() -> Select:
 
 
 def public_redirect(slug: str) -> Post | None:
-    """The public post an old slug now points to, if any."""
-    return db.session.scalar(
+    """The public post an old slug now points to, or the one a slug typed otherwise names (`Café`, an é sent as e
+    and an accent, as some systems send it): the slug as posts are given one."""
+    moved = db.session.scalar(
         public_posts().join(SlugRedirect, SlugRedirect.post_id == Post.id).where(SlugRedirect.old_slug == slug)
     )
+    tidy = tidy_slug(slug)
+    if moved is None and tidy and tidy != slug:
+        return db.session.scalar(public_posts().where(Post.slug == tidy)) or public_redirect(tidy)
+    return moved
 
 
 def change_post_status(user: User, posts: list[Post], status: PostStatus) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """Public pages under /<locale>/: only live posts, the reader's language, comments, bad input."""
 
 import re
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -215,6 +216,31 @@ def test_author_page_shows_profile_and_live_posts(client, posts, users):
     html = client.get("/en/authors/author").get_data(as_text=True)
     assert "Ada Author" in html and "Writes things." in html and "Out now" in html and "Not yet" not in html
     assert client.get("/en/authors/nobody").status_code == 404
+
+
+@pytest.mark.parametrize("stored", ["NFC", "NFKD"])
+def test_an_authors_page_is_found_however_the_accents_of_the_username_are_sent(client, users, stored):
+    """Sign-up keeps a username as Flask-Security normalises it (an e and an accent); a link typed or pasted mostly
+    has the é. Either way the reader meets the author."""
+    author = users["author"]
+    author.username = unicodedata.normalize(stored, "josé")
+    db.session.commit()
+    for sent in ("José", unicodedata.normalize("NFC", "josé"), unicodedata.normalize("NFKD", "josé")):
+        response = client.get(f"/en/authors/{sent}")
+        assert response.status_code == 200 and "josé" in unicodedata.normalize("NFC", response.get_data(as_text=True))
+    assert client.get("/en/authors/jos").status_code == 404
+
+
+def test_a_post_slug_typed_otherwise_leads_to_the_post(client, users):
+    """Slugs are lower case and transliterated: `Café-au-lait`, or its é sent as an e and an accent, finds
+    cafe-au-lait by a permanent redirect; a draft's or an unknown slug stays a 404."""
+    post = make_post(users["author"], "published", title="Café au lait", slug="cafe-au-lait")
+    make_post(users["author"], "draft", title="Thé vert", slug="the-vert")
+    for sent in ("Café-au-lait", unicodedata.normalize("NFKD", "café-au-lait"), "CAFE-AU-LAIT"):
+        response = client.get(f"/en/posts/{sent}")
+        assert response.status_code == 301 and response.headers["Location"].endswith(f"/en/posts/{post.slug}"), sent
+    assert client.get("/en/posts/Thé-vert").status_code == 404
+    assert client.get("/en/posts/Tea-au-lait").status_code == 404
 
 
 def test_inactive_author_is_404(client, users):
