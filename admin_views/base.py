@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.filters import FilterLike, FilterNotLike
 from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_admin.model import typefmt
@@ -194,6 +195,59 @@ def replace_filters(filters: list, replacements: dict) -> list:
     return [replacements[type(flt)].like(flt) if type(flt) in replacements else flt for flt in filters]
 
 
+# A moment in a filter is given to the second (the picker's "2026-11-29 23:59:59"); stored moments keep microseconds.
+# Each filter below takes the whole second it names: "between … and 23:59:59" holds 23:59:59.5.
+SECOND = timedelta(seconds=1)
+
+
+def _after_second(moment: datetime) -> datetime | None:
+    """The first moment after the second `moment` names (None after the last second there is)."""
+    return moment + SECOND if moment < datetime.max - SECOND else None
+
+
+def _within(column, start: datetime, end: datetime):
+    after = _after_second(end)
+    return (column >= start) & (column < after) if after else column >= start
+
+
+def _outside(column, start: datetime, end: datetime):
+    after = _after_second(end)
+    return (column < start) | (column >= after) if after else column < start
+
+
+class WholeSecondEqual(sqla_filters.DateTimeEqualFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(_within(self.get_column(alias), value, value))
+
+
+class WholeSecondNotEqual(sqla_filters.DateTimeNotEqualFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(_outside(self.get_column(alias), value, value))
+
+
+class WholeSecondGreater(sqla_filters.DateTimeGreaterFilter):
+    def apply(self, query, value, alias=None):
+        after = _after_second(value)
+        return query.filter(self.get_column(alias) >= after if after else sa.false())
+
+
+class WholeSecondBetween(sqla_filters.DateTimeBetweenFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(_within(self.get_column(alias), *value))
+
+
+class WholeSecondNotBetween(sqla_filters.DateTimeNotBetweenFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(_outside(self.get_column(alias), *value))
+
+
+class ConsoleFilterConverter(sqla_filters.FilterConverter):
+    datetime_filters = (
+        WholeSecondEqual, WholeSecondNotEqual, WholeSecondGreater, sqla_filters.DateTimeSmallerFilter,
+        WholeSecondBetween, WholeSecondNotBetween, sqla_filters.FilterEmpty,
+    )  # fmt: skip
+
+
 class StaffModelView(ModelView):
     """Base for the console's model views: declare `required` and, for row rules, override `scope`."""
 
@@ -215,6 +269,7 @@ class StaffModelView(ModelView):
     # Filtered columns of a few distinct values (a status, a language): "contains" becomes an IN over those values
     # (FewValuesContains), read through the column's index.
     few_values_columns: tuple[str, ...] = ()
+    filter_converter = ConsoleFilterConverter()
     named_filter_urls = True  # readable, stable filter links: ?flt1_status_equals=pending
     # Flask-Admin's COUNT(*) of every match on every page view is replaced by count_matches() (capped).
     simple_list_pager = True

@@ -437,3 +437,32 @@ def test_an_author_sorting_by_author_sees_only_their_own_posts(login_as, users):
     other = make_post(users["editor"], title="Not theirs")
     html = login_as("author").get("/admin/post/?sort=1").get_data(as_text=True)
     assert all(post.title in html for post in own) and other.title not in html
+
+
+@pytest.mark.parametrize(
+    "arguments, listed",
+    [
+        ({"flt0_published_at_equals": "2026-11-09 10:00:00"}, {"On the second", "Half a second in"}),
+        ({"flt0_published_at_not_equal": "2026-11-09 10:00:00"}, {"A second later"}),
+        ({"flt0_published_at_greater_than": "2026-11-09 10:00:00"}, {"A second later"}),
+        ({"flt0_published_at_smaller_than": "2026-11-09 10:00:01"}, {"On the second", "Half a second in"}),
+        ({"flt0_published_at_between": "2026-11-09 09:00:00 to 2026-11-09 10:00:00"},
+         {"On the second", "Half a second in"}),
+        ({"flt0_published_at_not_between": "2026-11-09 09:00:00 to 2026-11-09 10:00:00"}, {"A second later"}),
+        ({"flt0_published_at_greater_than": "9999-12-31 23:59:59"}, set()),
+        ({"flt0_published_at_between": "2026-11-09 10:00:01 to 9999-12-31 23:59:59"}, {"A second later"}),
+    ],
+)  # fmt: skip
+def test_a_moment_in_a_filter_is_the_whole_second_it_names(login_as, users, arguments, listed):
+    """Stored moments keep microseconds, a filter's moment is given to the second: "between … and 10:00:00" left
+    out 10:00:00.5, and "equals 10:00:00" found only the post at exactly .000000."""
+    base = utcnow().replace(year=2026, month=11, day=9, hour=10, minute=0, second=0, microsecond=0)
+    titles = {"On the second": base, "Half a second in": base + timedelta(microseconds=500_000),
+              "A second later": base + timedelta(seconds=1)}  # fmt: skip
+    for title, moment in titles.items():
+        make_post(users["editor"], "published", title=title, published_at=moment)
+    make_post(users["editor"], "draft", title="Never published", published_at=None)
+    response = login_as("editor").get("/admin/post/", query_string=arguments)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert {title for title in [*titles, "Never published"] if title in html} == listed
