@@ -42,10 +42,14 @@ class CalendarView(BaseView):
             lang=lang,
             locales=locales,
             link=lambda **args: url_for(".index", **{"month": str(month), "lang": lang, **args}),
-            day_list=self._day_list,
+            day_list=lambda day: self._day_list(day, lang),
         )
 
-    def _day_list(self, day) -> str:
-        """The post list of one day's scheduled and published posts (a day's cell shows only its first few)."""
+    def _day_list(self, day, lang: str | None) -> str:
+        """The post list of one day's scheduled and published posts in the calendar's language (a day's cell shows
+        only its first few). The list's "between" takes the whole last second: 23:59:59.5 is that day's too."""
         span = f"{day.isoformat()} 00:00:00 to {day.isoformat()} 23:59:59"
-        return url_for("post.index_view", flt0_status_equals=PostStatus.PUBLISHED, flt1_published_at_between=span)
+        language = {"flt2_language_readable_in": lang} if lang else {}
+        return url_for(
+            "post.index_view", flt0_status_equals=PostStatus.PUBLISHED, flt1_published_at_between=span, **language
+        )

@@ -45,6 +45,7 @@ from cms.posts import (
     keep_conflicting_text,
     missing_translation,
     prepare_post,
+    readable_in,
     translation_state,
 )
 from cms.search import ACCOUNTS, POST_TITLES, contains_clause, post_title_clause
@@ -110,6 +111,16 @@ class MissingTranslationFilter(BaseSQLAFilter):
 
     def validate(self, value):
         return value in supported_locales()
+
+
+class ReadableInFilter(MissingTranslationFilter):
+    """Posts written in the chosen language or translated into it (the editorial calendar's language)."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(readable_in(value))
+
+    def operation(self):
+        return _l("readable in")
 
 
 def _format_status(view, context, model, name):
@@ -201,6 +212,7 @@ class PostView(PostRevisionViews, StaffModelView):
         "author.username",
         "locale",
         MissingTranslationFilter(Post.id, _l("Translation"), options=locale_choices),
+        ReadableInFilter(Post.id, _l("Language"), options=locale_choices),
         "published_at",
         "created_at",
         "updated_at",

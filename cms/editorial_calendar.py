@@ -16,7 +16,7 @@ from cms import policies
 from cms.domain import DomainError
 from cms.extensions import db
 from cms.models import Post, PostStatus, PostTranslation, User, utcnow
-from cms.posts import is_current
+from cms.posts import is_current, readable_in
 
 # Posts listed in one day's cell; the rest are a link to the post list of that day.
 DAY_POSTS = 8
@@ -117,7 +117,7 @@ def month_of_posts(
     if month.end is not None:
         where.append(Post.published_at < month.end)
     if lang is not None:
-        where.append((Post.locale == lang) | Post.translations.any(PostTranslation.locale == lang))
+        where.append(readable_in(lang))
     # First the month's ids and times only (a busy month has thousands), then the listed posts in full.
     stamps = db.session.execute(
         select(Post.id, Post.published_at).where(*where).order_by(Post.published_at, Post.id)

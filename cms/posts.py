@@ -272,6 +272,11 @@ def missing_translation(locale: str):
     return (Post.locale != locale) & ~Post.translations.any(PostTranslation.locale == locale)
 
 
+def readable_in(locale: str):
+    """A WHERE clause: posts written in `locale` or translated into it."""
+    return (Post.locale == locale) | Post.translations.any(PostTranslation.locale == locale)
+
+
 def public_posts() -> Select:
     """Published posts whose time has come, newest first."""
     return select(Post).where(Post.is_live).order_by(Post.published_at.desc(), Post.id.desc())

@@ -113,6 +113,35 @@ def test_the_more_link_opens_the_days_posts_in_the_list(login_as, users, clock, 
     assert "At 8" in listing and "At 9" in listing and "Next day" not in listing
 
 
+def test_the_more_link_keeps_the_calendars_language_and_the_days_last_second(login_as, users, clock, monkeypatch):
+    """The list's "between … 23:59:59" left out a post at 23:59:59.5, and the link dropped the language chosen."""
+    monkeypatch.setattr("cms.editorial_calendar.DAY_POSTS", 1)
+    make_post(users["editor"], "published", title="At dawn", published_at=datetime(2026, 11, 9, 0, 0))
+    make_post(users["editor"], "published", title="At midnight", published_at=datetime(2026, 11, 9, 23, 59, 59, 500000))
+    make_translation(
+        make_post(users["editor"], "published", title="Translated", published_at=datetime(2026, 11, 9, 12)), "es"
+    )
+    make_post(users["editor"], "published", title="Escrito", locale="es", published_at=datetime(2026, 11, 9, 13))
+    make_post(users["editor"], "published", title="Next day", published_at=datetime(2026, 11, 10, 0))
+    editor = login_as("editor")
+    titles = ("At dawn", "At midnight", "Translated", "Escrito", "Next day")
+    for lang, listed in ((None, {"At dawn", "At midnight", "Translated", "Escrito"}), ("es", {"Translated", "Escrito"})):
+        month = editor.get("/admin/calendar/" + (f"?lang={lang}" if lang else "")).get_data(as_text=True)
+        more = re.search(r'class="calendar-more" href="([^"]+)">', cell(month, "2026-11-09")).group(1)
+        listing = editor.get(more.replace("&amp;", "&")).get_data(as_text=True)
+        assert {title for title in titles if title in listing} == listed, lang
+
+
+def test_the_post_lists_language_filter_holds_posts_written_in_it_or_translated_into_it(login_as, users):
+    written = make_post(users["editor"], "published", title="Escrito", locale="es")
+    make_translation(make_post(users["editor"], "published", title="Translated"), "es")
+    make_post(users["editor"], "published", title="English only")
+    listing = login_as("editor").get("/admin/post/?flt0_language_readable_in=es").get_data(as_text=True)
+    assert "Escrito" in listing and "Traducción" not in listing and "Translated" in listing
+    assert "English only" not in listing and written.locale == "es"
+    assert login_as("editor").get("/admin/post/?flt0_language_readable_in=xx").status_code == 200
+
+
 def test_a_month_is_read_in_a_fixed_number_of_statements(login_as, users, clock):
     editor = login_as("editor")
     make_post(users["editor"], "published", published_at=datetime(2026, 11, 2, 8))
