@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import policies
-from cms.domain import DomainError
+from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.locale import supported_locales
 from cms.markup import render_markdown
@@ -147,7 +147,7 @@ def save_translation(
     opened ("0": there was none): a save over a version someone else wrote is refused, never merged silently."""
     workspace = open_workspace(user, post_id, locale)
     title, body = (title or "").strip(), body or ""
-    if not title:
+    if is_blank(title):  # a zero-width space alone is no title either: the post form refuses it too
         raise TranslationError(_l("A translation needs a title."))
     if len(title) > TITLE_MAX_LENGTH:
         raise TranslationError(_l("The title is longer than %(max)d characters.", max=TITLE_MAX_LENGTH))

@@ -24,6 +24,7 @@ LOCALES = ["en", "zh", "es"]
 REQUIRED = "This field is required."  # WTForms' DataRequired, which already refuses plain white space
 POST_TITLE = "A post needs a title: spaces alone are not one."
 TRANSLATION_TITLE = "The zh translation needs a title: spaces alone are not one."
+WORKSPACE_TITLE = "A translation needs a title."
 COMMENT = "A comment cannot be empty."
 USERNAME = "A username cannot be only spaces."
 CATALOG = "a translation cannot be only white space"
@@ -68,6 +69,14 @@ def translation_by_service(app, users, text):
     post = make_post(users["author"], "draft", title="Original")
     post.translations.append(PostTranslation(locale="zh", title=text, body="正文"))
     return _refused(lambda: prepare_post(post, users["author"], "draft", LOCALES))
+
+
+def translation_in_workspace(app, users, text):
+    post = make_post(users["editor"], "published", title="Original")
+    url = f"/admin/translations/content/{post.id}/zh/"
+    browser = _signed_in(app, "translator")
+    response = browser.post(url, data={**browser.open_form(url), "title": text, "body": "正文", "action": "save"})
+    return response.status_code == 302, response.get_data(as_text=True)
 
 
 def comment_form(app, users, text):
@@ -128,6 +137,7 @@ PLACES = {
     "post title, service": (post_by_service, [POST_TITLE]),
     "translation title, console": (translation_in_console, [TRANSLATION_TITLE]),
     "translation title, service": (translation_by_service, [TRANSLATION_TITLE]),
+    "translation title, workspace": (translation_in_workspace, [WORKSPACE_TITLE]),
     "comment, public form": (comment_form, [REQUIRED, COMMENT]),
     "comment, service": (comment_by_service, [COMMENT]),
     "username, console": (username_in_console, [REQUIRED, USERNAME]),
