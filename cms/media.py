@@ -94,6 +94,10 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _too_many_pixels(max_pixels: int) -> MediaError:
+    return MediaError(_l("The image has too many pixels (at most %(num)s megapixels).", num=f"{max_pixels / 1e6:g}"))
+
+
 def read_image(
     data: bytes, filename: str, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE
 ) -> tuple[Image.Image, str]:
@@ -108,9 +112,7 @@ def read_image(
             probe.verify()
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > max_pixels:
-            raise MediaError(
-                _l("The image has too many pixels (at most %(num)s megapixels).", num=f"{max_pixels / 1e6:g}")
-            )
+            raise _too_many_pixels(max_pixels)
         if image.format in ("JPEG", "MPO"):  # decode straight at the smallest scale still MAX_SIDE wide or high
             image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (max_side, max_side))
         image.load()  # a truncated or corrupt file fails here
@@ -118,6 +120,8 @@ def read_image(
             image.thumbnail((max_side, max_side), reducing_gap=3.0)
     except MediaError:
         raise
+    except Image.DecompressionBombError:  # Pillow refuses past twice its own limit (179 MP) before we can count
+        raise _too_many_pixels(max_pixels) from None
     except (
         UnidentifiedImageError,
         OSError,
@@ -126,7 +130,6 @@ def read_image(
         IndexError,
         EOFError,
         struct.error,
-        Image.DecompressionBombError,
     ):  # fmt: skip  (IndexError: a PNG with no pixel data at all)
         raise MediaError(_l("The file is not a readable image (it may be damaged or of another type).")) from None
     # A phone's multi-picture JPEG (MPO: the photo, then previews or a second view) is a JPEG; its first picture

@@ -1,6 +1,8 @@
 """Image files for upload tests, made with Pillow."""
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 
@@ -33,6 +35,16 @@ def with_garbled_exif(fmt: str, size=(64, 48)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, "purple").save(out, fmt, dpi=(72, 72), exif=b"Exif\x00\x00garbage!garbage!")
     return out.getvalue()
+
+
+def png_header(size: tuple[int, int]) -> bytes:
+    """A PNG that declares `size` and holds no pixel data: a few dozen bytes, however large it claims to be."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", *size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def png_without_pixels(size=(20, 20)) -> bytes:

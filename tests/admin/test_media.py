@@ -12,7 +12,7 @@ from admin_views.media import PICKER_SIZE
 from cms.extensions import db
 from cms.media import MediaError, media_path, read_image, save_upload
 from cms.models import Media
-from tests.images import jpeg, jpeg_with_gps, multi_picture_jpeg, png, png_without_pixels, with_garbled_exif
+from tests.images import jpeg, jpeg_with_gps, multi_picture_jpeg, png, png_header, png_without_pixels, with_garbled_exif
 from tests.support.database import fresh
 
 
@@ -215,6 +215,17 @@ def test_an_image_of_max_pixels_is_read_and_one_pixel_more_refused(app):
     assert (image.size, fmt) == ((10, 10), "PNG")
     with pytest.raises(MediaError, match="The image has too many pixels"):
         read_image(png((101, 1)), "strip.png", max_pixels=100)
+
+
+def test_a_header_past_pillows_own_limit_is_refused_for_its_pixels(app, login_as):
+    """A PNG header of 100,000 x 100,000 (10^10 pixels, 57 bytes): Pillow refuses to open it at all, and the
+    editor read that the file was damaged, not that it was too large."""
+    huge = png_header((100_000, 100_000))
+    with pytest.raises(MediaError, match="at most 25 megapixels"):
+        read_image(huge, "huge.png")
+    response = upload(login_as("author"), huge, "huge.png")
+    assert "The image has too many pixels (at most 25 megapixels)." in response.get_data(as_text=True)
+    assert media_rows() == []
 
 
 def test_a_6300_square_png_bomb_is_refused_from_its_header(app):
