@@ -114,7 +114,9 @@ def _keep_old_slug(post: Post, old_slug: str | None) -> None:
 
 
 def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslation]:
-    """Check the post's translations and render the changed ones; returns those changed in this save."""
+    """Check the post's translations and render the changed ones; returns those changed in this save. Those the
+    form deleted leave the post first: a language deleted and added again in one save is a new translation."""
+    _delete_removed_translations(post)
     seen, changed = set(), []
     for translation in post.translations:
         if translation.locale not in supported:
@@ -143,6 +145,17 @@ def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslati
             changed.append(translation)
     _check_no_language_taken_over(post)
     return changed
+
+
+def _delete_removed_translations(post: Post) -> None:
+    """The console's form deletes a translation in the session and leaves it among the post's; it was checked as
+    if kept ("two translations into es"). Its DELETE goes now: the unit of work inserts before it deletes, so a new
+    translation into the same language would meet the old row."""
+    removed = [translation for translation in post.translations if translation in db.session.deleted]
+    for translation in removed:
+        post.translations.remove(translation)
+    if removed:
+        db.session.flush(removed)
 
 
 def _check_no_language_taken_over(post: Post) -> None:

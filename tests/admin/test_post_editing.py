@@ -80,6 +80,22 @@ def test_two_translations_swapping_languages_is_a_form_error_not_the_refused_sta
     assert kept == {"zh": "中文", "es": "Español"}
 
 
+def test_a_translation_deleted_and_its_language_added_again_in_one_save_replaces_it(login_as, users):
+    """The old row was still among the post's translations when the new one was checked ("two translations into
+    es"), and the new row would be inserted before the old one was deleted."""
+    post = make_post(users["editor"], title="Hello")
+    make_translation(post, "es", title="Viejo", body="Texto viejo.")
+    browser = login_as("editor")
+    response = browser.edit(
+        edit_url(post),
+        {"del-translations-0": "y", "translations-1-locale": "es", "translations-1-title": "Nuevo",
+         "translations-1-body": "Texto **nuevo**."},
+    )  # fmt: skip
+    assert response.status_code == 302, page_errors(response)
+    kept = fresh(sa.select(PostTranslation.locale, PostTranslation.title, PostTranslation.body_html)).all()
+    assert [tuple(row) for row in kept] == [("es", "Nuevo", "<p>Texto <strong>nuevo</strong>.</p>")]
+
+
 def test_list_shows_out_of_date_translations(login_as, users):
     post = make_post(users["editor"], title="Hello", body="v1")
     browser = login_as("editor")
