@@ -143,6 +143,10 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         raise CommentError(_l("A comment cannot be empty."))
     if len(html.encode()) > MAX_COMMENT_HTML_BYTES:
         raise CommentError(_l("Formatted, this comment is too long: use fewer links and references."))
+    # One comment at a time per reader: two copies sent at the same instant (a double click) both found no copy
+    # before either was saved. A write to the reader's row waits for the other's commit, on MariaDB (its row lock)
+    # and on SQLite (one writer at a time), and READ COMMITTED then shows the copy saved meanwhile.
+    db.session.execute(update(User).where(User.id == user.id).values(id=User.id))
     sent_before = db.session.scalar(
         select(Comment)
         .where(Comment.author_id == user.id, Comment.post_id == post.id, Comment.body == body)

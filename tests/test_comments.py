@@ -1,6 +1,7 @@
 """The comment rules' limits (cms/comments.py), each at its boundary: the longest comment, the links a comment
 may carry before it is held, and the batch size of bulk moderation."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,9 +20,9 @@ from cms.comments import (
     selected_id_batches,
 )
 from cms.extensions import db
-from cms.models import BlockedWord, Comment, CommentStatus, PostStatus
+from cms.models import BlockedWord, Comment, CommentStatus, Post, PostStatus, User
 from tests.factories import make_comment, make_post
-from tests.support.database import StatementCounter, fresh
+from tests.support.database import StatementCounter, backend_of, fresh
 
 
 @pytest.fixture
@@ -67,6 +68,48 @@ def test_the_same_comment_sent_again_within_same_comment_seconds_is_kept_once(us
         other_words = add_comment(users["reader"], post, "Other words")
     assert (again.id == first.id) == (kept == 1) and other_words.id not in (first.id, again.id)
     assert comment_bodies().count("Same words") == kept
+
+
+def test_the_same_comment_sent_twice_at_the_same_instant_is_kept_once(app, users, post):
+    """A double click: two requests with the same words, both past every check before either looks for a copy (a
+    barrier before the first statement each sends on the reader's row or the comments). Each found no copy, and
+    both were saved. The second now waits for the first and answers with its comment."""
+    if backend_of(app) != "mariadb":
+        pytest.skip("the test database of SQLite is one connection: its requests cannot overlap")
+    reader_id, post_id = users["reader"].id, post.id
+    db.session.remove()
+    at_once = threading.Barrier(2, timeout=10)
+    waiting: set[int] = set()
+
+    def meet(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() in waiting and ("comment" in statement or "UPDATE user" in statement):
+            waiting.discard(threading.get_ident())
+            at_once.wait()
+
+    def send(results: list) -> None:
+        with app.test_request_context():
+            try:
+                reader, story = db.session.get(User, reader_id), db.session.get(Post, post_id)
+                comments.may_comment(reader)
+                waiting.add(threading.get_ident())
+                results.append(add_comment(reader, story, "Same words").id)
+            except Exception as exc:  # noqa: BLE001 (the test reports what failed)
+                results.append(exc)
+            finally:
+                db.session.remove()
+
+    results: list = []
+    sa.event.listen(db.engine, "before_cursor_execute", meet)
+    try:
+        threads = [threading.Thread(target=send, args=(results,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", meet)
+    assert comment_bodies() == ["Same words"]
+    assert len(results) == 2 and results[0] == results[1], results
 
 
 def test_control_characters_are_not_kept(users, post):
