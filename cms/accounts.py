@@ -98,14 +98,7 @@ def create_user(
     password_hash: str | None = None,
 ) -> User:
     """Create a user with the named roles; raises AccountError for bad or duplicate input."""
-    mail_util = security._mail_util
-    try:
-        email = mail_util.validate(email)
-    except ValueError as exc:
-        raise AccountError(
-            _l("Invalid email address %(email)s: %(reason)s", email=repr(email), reason=str(exc))
-        ) from None
-    email = email.lower()
+    email = stored_email(email)
     username = (username or email.split("@", 1)[0]).strip().lower()
     if is_blank(username):
         raise AccountError(BLANK_USERNAME)
@@ -159,12 +152,19 @@ def check_unique(account: User) -> None:
             raise AccountError(taken)
 
 
+def email_as_stored(email: str | None) -> str:
+    """The one normalisation of an address an account keeps (ValueError when it is not an address): Flask-Security's
+    mail utility, as a sign-in looks it up, then lower case. The console, the CLI, imports and create_user all
+    store through it."""
+    return security._mail_util.validate(email or "").lower()
+
+
 def stored_email(email: str) -> str:
     """An address as an account keeps it: normalised by Flask-Security's mail utility, as a sign-in looks it up (a
     full-width letter in the domain is the ASCII one), lower case; AccountError when it is not an address. Kept as
     typed, such an address could not sign in, and a second account with the ASCII spelling was allowed."""
     try:
-        return security._mail_util.validate(email or "").lower()
+        return email_as_stored(email)
     except ValueError as exc:
         raise AccountError(
             _l("Invalid email address %(email)s: %(reason)s", email=repr(email), reason=str(exc))

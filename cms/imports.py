@@ -14,8 +14,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from cms import audit, previews
+from cms.accounts import email_as_stored
 from cms.domain import DomainError
-from cms.extensions import db, security
+from cms.extensions import db
 from cms.invitations import invite_accounts
 from cms.locale import supported_locales
 from cms.models import Role, User, roles_users, utcnow
@@ -111,7 +112,7 @@ def validate(rows: list[ImportRow]) -> list[ImportRow]:
     for row in rows:
         row.errors = []
         try:
-            row.email = security._mail_util.validate(row.email).lower()
+            row.email = email_as_stored(row.email)
         except ValueError as exc:
             row.errors.append(
                 _("invalid email address %(email)s (%(reason)s)", email=repr(row.email), reason=exc)
