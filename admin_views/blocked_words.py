@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length
 
 from admin_views.base import StaffModelView
 from cms.comments import check_new_word
+from cms.models import BLOCKED_WORD_LENGTH
 from cms.permissions import Perm
 
 
@@ -19,7 +20,7 @@ class BlockedWordView(StaffModelView):
     form_columns = ("word",)
     form_args = {
         "word": {
-            "validators": [DataRequired(), Length(max=100)],
+            "validators": [DataRequired(), Length(max=BLOCKED_WORD_LENGTH)],
             "description": _l("Matched without regard to case; whole words for Latin script, anywhere in 中文."),
         }
     }
