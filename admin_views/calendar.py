@@ -1,6 +1,8 @@
 """The editorial calendar at /admin/calendar/ (WRITE): a month of scheduled and published posts per language, each
 linked to its post; editors see every post, authors their own (PostPolicy's rule)."""
 
+from typing import Any
+
 from flask import abort, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import format_date
@@ -49,7 +51,7 @@ class CalendarView(BaseView):
         """The post list of one day's scheduled and published posts in the calendar's language (a day's cell shows
         only its first few). The list's "between" takes the whole last second: 23:59:59.5 is that day's too."""
         span = f"{day.isoformat()} 00:00:00 to {day.isoformat()} 23:59:59"
-        language = {"flt2_language_readable_in": lang} if lang else {}
-        return url_for(
-            "post.index_view", flt0_status_equals=PostStatus.PUBLISHED, flt1_published_at_between=span, **language
-        )
+        filters: dict[str, Any] = {"flt0_status_equals": PostStatus.PUBLISHED, "flt1_published_at_between": span}
+        if lang:
+            filters["flt2_language_readable_in"] = lang
+        return url_for("post.index_view", **filters)

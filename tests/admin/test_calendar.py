@@ -125,7 +125,10 @@ def test_the_more_link_keeps_the_calendars_language_and_the_days_last_second(log
     make_post(users["editor"], "published", title="Next day", published_at=datetime(2026, 11, 10, 0))
     editor = login_as("editor")
     titles = ("At dawn", "At midnight", "Translated", "Escrito", "Next day")
-    for lang, listed in ((None, {"At dawn", "At midnight", "Translated", "Escrito"}), ("es", {"Translated", "Escrito"})):
+    for lang, listed in (
+        (None, {"At dawn", "At midnight", "Translated", "Escrito"}),
+        ("es", {"Translated", "Escrito"}),
+    ):
         month = editor.get("/admin/calendar/" + (f"?lang={lang}" if lang else "")).get_data(as_text=True)
         more = re.search(r'class="calendar-more" href="([^"]+)">', cell(month, "2026-11-09")).group(1)
         listing = editor.get(more.replace("&amp;", "&")).get_data(as_text=True)
