@@ -225,7 +225,10 @@ def _anonymous_page_request() -> bool:
 
 
 def _page_key() -> str:
-    digest = hashlib.sha1(f"{request.host}{request.full_path}".encode(), usedforsecurity=False).hexdigest()
+    # The scheme too: a page holds absolute links (feeds, canonical and language alternates), and one stored from
+    # http:// was served to https:// readers (mixed content) where a site answers both.
+    address = f"{request.scheme}://{request.host}{request.full_path}"
+    digest = hashlib.sha1(address.encode(), usedforsecurity=False).hexdigest()
     return f"cms:page:{content_key()}:{digest}"
 
 

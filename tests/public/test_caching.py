@@ -371,3 +371,13 @@ def test_a_lists_last_modified_reads_a_few_index_entries_not_every_live_post(app
     assert latest_change(with_content(public_posts())) is not None
     reads = db.session.execute(sa.text("SHOW SESSION STATUS LIKE 'Handler_read%'")).all()
     assert sum(int(value) for _, value in reads) < 20
+
+
+def test_a_page_asked_for_over_https_is_not_the_one_stored_from_http(client, users):
+    """The page's language alternates are absolute: one stored from http:// was served to https:// readers."""
+    post = make_post(users["author"], "published", title="Both schemes")
+    url = f"/en/posts/{post.slug}"
+    plain = client.get(url, base_url="http://news.example").get_data(as_text=True)
+    secure = client.get(url, base_url="https://news.example").get_data(as_text=True)
+    assert f'href="http://news.example/en/posts/{post.slug}"' in plain
+    assert f'href="https://news.example/en/posts/{post.slug}"' in secure and "http://news.example" not in secure
