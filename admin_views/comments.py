@@ -2,7 +2,7 @@
 the bulk actions and the exports, hide reasons, and exports of any size."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import abort, flash, g, request
 from flask_admin.actions import action
@@ -67,9 +67,12 @@ class SelectionFilter(BaseSQLAFilter):
 
     def validate(self, value):
         try:
-            return bool(self.clean(value)) or value == ""
+            cleaned = self.clean(value)
         except ValueError:
             return False
+        # Post 0 is a value (it matches no comment); only an empty text is none. Taken for none, the list showed
+        # "Post ID equals 0" over every comment, and "select all" reached them all.
+        return (cleaned != "" if isinstance(cleaned, str) else cleaned is not None) or value == ""
 
     def apply(self, query, value, alias=None):
         # Flask-Admin hands apply() the value clean() returned.
@@ -116,7 +119,12 @@ class CreatedFromFilter(SelectionFilter):
     field, label = "created_from", _l("on or after")
 
     def clean(self, value):
-        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        """A moment as ISO 8601; one with an offset (`Z`, `+05:00`) is taken at that offset and kept in UTC, as
+        every stored moment is (its offset was dropped: +05:00 was read as UTC, and the xlsx export failed on it)."""
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
 
 
 class CreatedBeforeFilter(CreatedFromFilter):

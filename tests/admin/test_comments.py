@@ -1,6 +1,7 @@
 """The comment queue: tabs and counts, filters, rows, bulk moderation per role, holds, audit."""
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from cms.extensions import db
 from cms.models import AuditLog, BlockedWord, Comment, User, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, fresh
+from tests.support.exports import read_csv, read_xlsx
 
 
 @pytest.fixture
@@ -82,6 +84,36 @@ def test_date_range_filter(login_as, queue):
     db.session.commit()
     html = login_as("moderator").get("/admin/comment/?flt0_created_before=2021-01-01").get_data(as_text=True)
     assert "First pending" in html and "Second pending" not in html
+
+
+@pytest.mark.parametrize("moment", ["2021-01-01T05:00:00+05:00", "2021-01-01T00:00:00Z", "2020-12-31T19:00:00-05:00"])
+def test_a_date_filter_with_an_offset_is_that_moment_in_utc(login_as, queue, moment):
+    """Its offset was dropped (+05:00 read as UTC), and the xlsx export failed on it ("Excel doesn't support
+    timezones")."""
+    first, second = queue[1]["p1"], queue[1]["p2"]
+    first.created_at = first.created_at.replace(year=2020, month=12, day=31, hour=23, minute=59)
+    second.created_at = second.created_at.replace(year=2021, month=1, day=1, hour=0, minute=1)
+    db.session.commit()
+    moderator = login_as("moderator")
+    html = moderator.get(f"/admin/comment/?flt0_created_before={quote(moment)}").get_data(as_text=True)
+    assert "First pending" in html and "Second pending" not in html
+    for fmt in ("csv", "xlsx"):
+        response = moderator.get(f"/admin/comment/export/{fmt}/?flt0_created_before={quote(moment)}")
+        assert response.status_code == 200
+        rows = (read_xlsx if fmt == "xlsx" else read_csv)(response.get_data())[1:]
+        assert [row[7] for row in rows] == ["First pending"], fmt
+
+
+def test_comments_of_post_0_are_none_and_select_all_reaches_none(login_as, queue):
+    """Post 0 was taken for no filter: the list showed "Post ID equals 0" over every comment, and "approve all
+    matching" reached them all."""
+    moderator = login_as("moderator")
+    html = moderator.get("/admin/comment/?status=all&flt0_post_id_equals=0").get_data(as_text=True)
+    assert "First pending" not in html and "Approved one" not in html
+    before = statuses()
+    form = {"action": "approve", "rowid": "0", "select_all": "1", "csrf_token": moderator.csrf()}
+    response = moderator.post("/admin/comment/action/?status=all&flt0_post_id_equals=0", data=form)
+    assert response.status_code == 302 and statuses() == before
 
 
 @pytest.mark.parametrize(
