@@ -219,7 +219,7 @@ def selection_clauses(selection: CommentSelection) -> list:
         where.append(Comment.id <= selection.id_through)
     if selection.status:
         where.append(Comment.status == selection.status)
-    if selection.post_id:
+    if selection.post_id is not None:
         where.append(Comment.post_id == selection.post_id)
     if selection.post_title:
         # Through the titles' search index, where the LIKE read every title (cms.search.referring_contains_clause).
