@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from admin_views.base import ListCount, StaffModelView, once_per_request
 from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.counting import count_up_to, hits_in_first
+from cms.exports import remove_orphaned_files
 from cms.extensions import db
 from cms.forms import OneLine
 from cms.invitations import invite_again
@@ -243,6 +244,11 @@ class UserView(StaffModelView):
 
     def on_model_delete(self, model):
         self.enforce(check_delete_account, current_user, model)
+
+    def after_model_delete(self, model):
+        # The account's export jobs went with it (ON DELETE CASCADE); their files, every exported comment with its
+        # author's address, go now too.
+        remove_orphaned_files()
 
     @action("unlock", _l("End sign-in lock"), _l("Let the selected accounts sign in again now?"))
     def action_unlock(self, ids):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -237,9 +238,10 @@ def download_path(job: ExportJob) -> Path | None:
 
 
 def purge_expired() -> int:
-    """Delete export files (and their jobs) older than a day, and what exports that never finished left behind
-    (`sweep_temporary_files`)."""
+    """Delete export files (and their jobs) older than a day, what exports that never finished left behind
+    (`sweep_temporary_files`), and the files whose job is gone (`remove_orphaned_files`)."""
     sweep_temporary_files()
+    remove_orphaned_files()
     expired = list(db.session.scalars(select(ExportJob).where(ExportJob.expires_at < utcnow())))
     for job in expired:
         if job.file_name:
@@ -247,6 +249,29 @@ def purge_expired() -> int:
         db.session.delete(job)
     db.session.commit()
     return len(expired)
+
+
+# A finished job's file: its id (uuid4().hex) and format. Nothing else in the folder is taken for one.
+JOB_FILE = re.compile(r"([0-9a-f]{32})\.(?:csv|xlsx)")
+
+
+def remove_orphaned_files() -> list[Path]:
+    """Remove the finished files (`<job id>.<format>`) whose job is gone: deleting an account deletes its jobs
+    (ON DELETE CASCADE), and their files, every exported comment with its author's address, stayed for good."""
+    try:
+        files = {found[1]: path for path in exports_dir().iterdir() if (found := JOB_FILE.fullmatch(path.name))}
+    except OSError:
+        log.warning("Could not read the exports folder %s", current_app.config["EXPORTS_DIR"], exc_info=True)
+        return []
+    known: set[str] = set()
+    ids = sorted(files)
+    for start in range(0, len(ids), 500):
+        known.update(db.session.scalars(select(ExportJob.id).where(ExportJob.id.in_(ids[start : start + 500]))))
+    removed = [path for job_id, path in files.items() if job_id not in known]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        log.info("Removed %s: its export job is gone", path)
+    return removed
 
 
 def sweep_temporary_files() -> list[Path]:

@@ -76,6 +76,30 @@ def test_finished_file_is_offered_until_it_expires_then_purged(app, job):
     assert fresh(sa.select(ExportJob)).first() is None
 
 
+def test_deleting_an_account_removes_its_export_files_and_nothing_else(app, users, login_as, job):
+    """The account's jobs went with it (ON DELETE CASCADE), and their files, every exported comment with its
+    author's address, stayed for good: the purge only looked at the files of jobs still there."""
+    worker.run_export_job(job)
+    path = jobs.download_path(finished(job))
+    folder = path.parent
+    kept = [folder / "notes.txt", folder / f"{uuid.uuid4().hex}.pdf"]
+    for other in kept:
+        other.write_text("not an export")
+    owner = finished(job).user_id
+    admin = login_as("administrator")
+    response = admin.post("/admin/user/delete/", data={"id": str(owner), "csrf_token": admin.csrf()})
+    assert response.status_code == 302 and fresh(sa.select(ExportJob)).first() is None
+    assert not path.exists() and all(other.exists() for other in kept)
+
+
+def test_the_purge_removes_files_whose_job_is_gone(app, job):
+    worker.run_export_job(job)
+    path = jobs.download_path(finished(job))
+    db.session.execute(sa.delete(ExportJob))
+    db.session.commit()
+    assert path.exists() and jobs.purge_expired() == 0 and not path.exists()
+
+
 def test_unfinished_job_offers_no_file(app, job):
     assert jobs.download_path(finished(job)) is None
 
