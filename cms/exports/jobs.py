@@ -192,9 +192,9 @@ def failure_reason(job: ExportJob) -> str | None:
 
 
 def run_again(user: User, job: ExportJob) -> tuple[ExportJob, bool]:
-    """A new job for a failed one's selection, format and language, owned by `user`, audited as an export and
-    started; whether it was made now. A job run again before gives the job made then (a second press makes no
-    second export)."""
+    """A new job for a failed one's selection, format and language, owned by the failed job's owner (by `user`,
+    who pressed, when it has none), audited as `user`'s export and started; whether it was made now. A job run
+    again before gives the job made then (a second press makes no second export)."""
     if job.status != ExportStatus.FAILED:
         raise ExportError(_l("Only a failed export can be run again."))
     if job.retried_as and (earlier := db.session.get(ExportJob, job.retried_as)) is not None:
@@ -207,7 +207,10 @@ def run_again(user: User, job: ExportJob) -> tuple[ExportJob, bool]:
     except (TypeError, ValueError, KeyError):
         raise ExportError(_l("This export's selection can no longer be read; export from the comment list.")) from None
     total = selection_size(selection)
-    rerun = record_job(user, selection, job.format, job.locale, base_url, total, order)
+    # The new job is the failed one's owner's: an administrator pressing for a moderator left the moderator with
+    # a link to a job they may not open, and "run again" leading to it.
+    owner = db.session.get(User, job.user_id) if job.user_id is not None else None
+    rerun = record_job(owner or user, selection, job.format, job.locale, base_url, total, order)
     db.session.flush()
     claimed = db.session.execute(
         sa.update(ExportJob).where(ExportJob.id == job.id, ExportJob.retried_as.is_(None)).values(retried_as=rerun.id)

@@ -225,11 +225,14 @@ def failed_job(job_id: str) -> ExportJob:
     return finished(job_id)
 
 
-def test_run_again_makes_a_new_job_of_the_same_export_audited_once(app, job, users):
+def test_run_again_makes_a_new_job_of_the_same_export_audited_once(app, job, users, login_as):
+    """An administrator runs a moderator's failed export again: the new job is still the moderator's (it was the
+    administrator's, and the moderator's own page led to a job they could not open)."""
     old = failed_job(job)
     rerun, made = jobs.run_again(users["administrator"], old)
     assert made and rerun.id != job
-    assert (rerun.user_id, rerun.format, rerun.locale, rerun.total) == (users["administrator"].id, "csv", "en", 4)
+    assert (rerun.user_id, rerun.format, rerun.locale, rerun.total) == (users["moderator"].id, "csv", "en", 4)
+    assert login_as("moderator").get(f"/admin/comment/exports/{rerun.id}/").status_code == 200
     same = {key: value for key, value in json.loads(rerun.selection).items() if value is not None}
     assert same == json.loads(old.selection) == {"status": "approved", "base_url": "http://localhost/"}
     exports_audited = sa.select(AuditLog.summary).where(AuditLog.action == "export")
