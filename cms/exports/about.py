@@ -55,7 +55,7 @@ def describe_filters(selection: CommentSelection) -> list[Line]:
         lines.append((gettext("Status"), str(STATUS_LABELS.get(selection.status, selection.status))))
     for field, label in FILTER_LINES:
         value = getattr(selection, field)
-        if value:
+        if value is not None and value != "":  # post 0 is a filter (it matches nothing)
             lines.append((str(label), value))
     return lines
 

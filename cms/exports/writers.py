@@ -96,14 +96,21 @@ def write_xlsx(
     return row_number
 
 
+# The moments an Excel date shows as they are: from 1 March 1900 (before it, Excel's 29 February 1900 shifts them
+# a day) to the end of 9999.
+EXCEL_DATES = (datetime(1900, 3, 1), datetime(9999, 12, 31, 23, 59, 59))
+
+
 def _write_about(sheet, lines: list[tuple[str, object]], bold, dated) -> None:
     """A label and its value a line; numbers and dates typed as on the Comments sheet, text as text."""
     sheet.set_column(0, 0, 28)
     sheet.set_column(1, 1, 60)
     for line, (label, value) in enumerate(lines):
         sheet.write_string(line, 0, label, bold)
-        if isinstance(value, datetime):
+        if isinstance(value, datetime) and EXCEL_DATES[0] <= value <= EXCEL_DATES[1]:
             sheet.write_datetime(line, 1, value, dated)
+        elif isinstance(value, datetime):  # Excel shows #VALUE! past its dates, and a day early before March 1900
+            sheet.write_string(line, 1, value.isoformat(sep=" "))
         elif isinstance(value, int | float):
             sheet.write_number(line, 1, value)
         else:

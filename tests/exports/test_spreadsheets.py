@@ -103,6 +103,27 @@ def test_the_header_is_bold_frozen_and_filters_every_row_in_columns_as_wide_as_s
     assert [round(width) for width in widths] == [round(width + 0.71) for width in WIDTHS]
 
 
+@pytest.mark.parametrize(
+    "moment, shown",
+    [
+        (datetime(1, 1, 1), "0001-01-01 00:00:00"),
+        (datetime(1900, 2, 28, 12), "1900-02-28 12:00:00"),
+        (datetime(1900, 3, 1), datetime(1900, 3, 1)),
+        (datetime(9999, 12, 31, 23, 59, 59), datetime(9999, 12, 31, 23, 59, 59)),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999), "9999-12-31 23:59:59.999999"),
+    ],
+)
+def test_a_filters_moment_outside_excels_dates_is_written_as_text(app, newsroom, tmp_path, moment, shown):
+    """Excel showed #VALUE! for the year 1, and a moment before March 1900 a day early."""
+    book = workbook(export(tmp_path, selection=CommentSelection(created_from=moment)).read_bytes())
+    assert about(book)["Created on or after (UTC)"] == shown
+
+
+def test_the_about_sheet_names_a_filter_on_post_0(app, newsroom, tmp_path):
+    book = workbook(export(tmp_path, selection=CommentSelection(post_id=0)).read_bytes())
+    assert about(book)["Post ID"] == 0 and about(book)["Comments"] == 0 and "Filters" not in about(book)
+
+
 def test_an_empty_selection_still_has_its_header_filter_and_about(app, newsroom, tmp_path):
     book = workbook(export(tmp_path, selection=CommentSelection(post_title="no such post")).read_bytes())
     assert list(book["Comments"].iter_rows(values_only=True)) == [tuple(ENGLISH_HEADER)]
