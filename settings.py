@@ -19,6 +19,10 @@ class Config:
     DATABASE_REPLICA_URL: str | None = None
     UPLOADS_DIR = str(BASE_DIR / "uploads")
     REDIS_URL: str | None = None
+    # The host names the site answers to (Flask's; `CMS_TRUSTED_HOSTS='["news.example", ".news.example"]'`). Set it
+    # in production unless the proxy in front refuses other Host headers: a forged one otherwise names another host
+    # in the pages' absolute links and is stored as a page of its own in the shared cache. Others get a 400.
+    TRUSTED_HOSTS: list[str] | None = None
     # The shared page cache waits at most REDIS_TIMEOUT seconds for Redis (to connect, then for each answer); after
     # a failure, each worker serves without the shared cache for REDIS_RETRY_AFTER seconds before asking again.
     REDIS_TIMEOUT = 1.0

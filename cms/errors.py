@@ -57,8 +57,10 @@ def render_error(error: HTTPException):
     if outages.is_outage(getattr(error, "original_exception", None)):
         # Raised outside the view (opening the session, a teardown): Flask hands it over as a 500.
         return render_unavailable(error.original_exception)  # type: ignore[attr-defined]
-    _locale_from_path()
     code = error.code or 500
+    if request_ctx.url_adapter is None:  # a Host the site does not answer to (TRUSTED_HOSTS): no link can be made
+        return f"{code} {error.name}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
+    _locale_from_path()
     title = str(TITLES.get(code, error.name))
     # Werkzeug's stock English text is replaced by ours; a message the app gave (already translated) is kept.
     stock = type(error).description

@@ -11,7 +11,9 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context, make_response, request, session
@@ -21,7 +23,9 @@ from werkzeug.http import generate_etag
 
 from cms.extensions import cache, db, read_from_replica
 from cms.headers import carries_nonce
+from cms.locale import supported_locales
 from cms.models import Comment, CommentStatus, ContentVersion, Follow, Post, PostTranslation, User, utcnow
+from cms.routing import LARGEST_INTEGER
 
 PAGE_TIMEOUT = 3600
 # What public pages show of a user; last_seen and the like change all the time and show nowhere.
@@ -192,14 +196,33 @@ def content_key() -> str:
     return f"{version}:{upcoming}"
 
 
-# The query arguments a cached page's content depends on (the lists' page and size, the API's language). A page
-# asked for with any other (?utm_source=…, ?x=1, ?x=2, …) is rendered and not stored: every such address was kept
-# for PAGE_TIMEOUT, so a crawler or a hostile client could fill the shared cache without bound.
-CACHED_ARGUMENTS = frozenset({"page", "per_page", "locale"})
+def _whole(text: str, most: int) -> bool:
+    """A whole number from 1 to `most` as it is written for one: `01`, `%31`, ` 1` and `1e3` are not."""
+    return text.isascii() and text.isdigit() and text[0] != "0" and int(text) <= most
+
+
+# The query arguments a cached page's content may depend on, each with the values kept: one spelling of each page
+# (`?page=01`, `?page=x` and `?page=1` were three stored copies of the first page), sizes to the API's largest and
+# the site's languages. A page asked for with any other argument or value (?utm_source=…, ?page=x0, ?page=x1, …) is
+# rendered and not stored: every such address was kept for PAGE_TIMEOUT, so a crawler or a hostile client could
+# fill the shared cache without bound.
+CACHED_ARGUMENTS: dict[str, Callable[[str], bool]] = {
+    "page": lambda value: _whole(value, LARGEST_INTEGER),
+    "per_page": lambda value: _whole(value, 100),
+    "locale": lambda value: value in supported_locales(),
+}
+LIST_ARGUMENTS = ("page", "per_page")  # what a public list reads
 
 
 def _known_arguments() -> bool:
-    return CACHED_ARGUMENTS.issuperset(request.args.keys())
+    """Whether the request's arguments are ones its view reads (`cached_page(arguments=…)`), each once, with a
+    value kept (CACHED_ARGUMENTS). ?page= on a post page, which reads none, gave a copy per number."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    read = getattr(view, "cached_arguments", frozenset())
+    return all(
+        name in read and len(request.args.getlist(name)) == 1 and CACHED_ARGUMENTS[name](request.args[name])
+        for name in request.args
+    )
 
 
 def _cacheable() -> bool:
@@ -227,7 +250,9 @@ def _anonymous_page_request() -> bool:
 def _page_key() -> str:
     # The scheme too: a page holds absolute links (feeds, canonical and language alternates), and one stored from
     # http:// was served to https:// readers (mixed content) where a site answers both.
-    address = f"{request.scheme}://{request.host}{request.full_path}"
+    # The arguments as read, in order: ?page=%31 is ?page=1, and ?a=1&b=2 is ?b=2&a=1.
+    arguments = urlencode(sorted(request.args.items()))
+    address = f"{request.scheme}://{request.host}{request.path}?{arguments}"
     digest = hashlib.sha1(address.encode(), usedforsecurity=False).hexdigest()
     return f"cms:page:{content_key()}:{digest}"
 
@@ -290,11 +315,14 @@ def conditional(response, last_modified: datetime | None = None, etag: str | Non
     return response
 
 
-def cached_page(view):
+def cached_page(view=None, *, arguments: tuple[str, ...] = ()):
     """Cache a public view's response for anonymous readers; every reader gets ETag / Last-Modified / 304.
 
-    The view returns (body, last_modified) or a response; only 200 answers are stored.
+    The view returns (body, last_modified) or a response; only 200 answers are stored. `arguments` are the query
+    arguments it reads (names of CACHED_ARGUMENTS); a request with any other is rendered and not stored.
     """
+    if view is None:
+        return functools.partial(cached_page, arguments=arguments)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -328,4 +356,5 @@ def cached_page(view):
         return conditional(response, last_modified)
 
     wrapper.cached_page = True  # type: ignore[attr-defined]
+    wrapper.cached_arguments = frozenset(arguments)  # type: ignore[attr-defined]
     return wrapper

@@ -7,7 +7,7 @@ from cms.api import bp
 from cms.content import approved_comments, latest_change, localise, public_post_by_id, with_content
 from cms.extensions import db
 from cms.locale import supported_locales
-from cms.page_cache import cached_page
+from cms.page_cache import LIST_ARGUMENTS, cached_page
 from cms.posts import public_posts
 from cms.routing import past_any_row
 
@@ -78,7 +78,7 @@ def _post_json(post, locale: str, full: bool) -> dict:
 
 
 @bp.route("/posts")
-@cached_page
+@cached_page(arguments=("page", "per_page", "locale"))
 def posts():
     locale = _locale_arg()
     query = with_content(public_posts())
@@ -87,7 +87,7 @@ def posts():
 
 
 @bp.route("/posts/<int:post_id>")
-@cached_page
+@cached_page(arguments=("locale",))
 def post(post_id: int):
     locale = _locale_arg()
     found = public_post_by_id(post_id) or abort(404, "No published post has that id.")
@@ -95,7 +95,7 @@ def post(post_id: int):
 
 
 @bp.route("/posts/<int:post_id>/comments")
-@cached_page
+@cached_page(arguments=LIST_ARGUMENTS)
 def post_comments(post_id: int):
     public_post_by_id(post_id) or abort(404, "No published post has that id.")
     items, meta = _page(approved_comments(post_id), "api.post_comments", post_id=post_id)

@@ -31,7 +31,7 @@ from cms.follows import (
 )
 from cms.locale import supported_locales
 from cms.models import Comment, CommentStatus, User
-from cms.page_cache import cached_page
+from cms.page_cache import LIST_ARGUMENTS, cached_page
 from cms.permissions import Perm, can
 from cms.posts import public_posts, public_redirect
 from cms.public.blueprint import bp
@@ -68,7 +68,7 @@ def author_or_404(username: str) -> User:
 
 
 @bp.route("/")
-@cached_page
+@cached_page(arguments=LIST_ARGUMENTS)
 def index():
     query = with_content(public_posts())
     pagination = paginate(query)
@@ -131,7 +131,7 @@ def comment(slug: str):
 
 
 @bp.route("/authors/<username>")
-@cached_page
+@cached_page(arguments=LIST_ARGUMENTS)
 def author(username: str):
     person = author_or_404(username)
     query = posts_by(person)
@@ -150,7 +150,7 @@ def author(username: str):
 
 
 @bp.route("/authors/<username>/followers")
-@cached_page
+@cached_page(arguments=LIST_ARGUMENTS)
 def followers(username: str):
     person = author_or_404(username)
     return render_template(
@@ -159,7 +159,7 @@ def followers(username: str):
 
 
 @bp.route("/authors/<username>/following")
-@cached_page
+@cached_page(arguments=LIST_ARGUMENTS)
 def following(username: str):
     person = author_or_404(username)
     return render_template(

@@ -381,3 +381,33 @@ def test_a_page_asked_for_over_https_is_not_the_one_stored_from_http(client, use
     secure = client.get(url, base_url="https://news.example").get_data(as_text=True)
     assert f'href="http://news.example/en/posts/{post.slug}"' in plain
     assert f'href="https://news.example/en/posts/{post.slug}"' in secure and "http://news.example" not in secure
+
+
+def test_a_page_is_kept_once_for_each_argument_a_view_reads_and_its_one_spelling(app, client, users):
+    """?page=x0, ?page=x1, … (and ?page=01, ?page=%31) were each a stored copy of the first page, as were ?page=N of
+    a post page and ?locale=… of the site's pages, which read neither: the shared cache grew without bound."""
+    post = make_post(users["author"], "published", title="Cached story")
+
+    def kept_pages() -> int:
+        return sum(key.startswith("cms:page:") for key in page_cache.cache.cache._cache)
+
+    if not hasattr(page_cache.cache.cache, "_cache"):
+        pytest.skip("the tests' SimpleCache can be counted; Redis is shared with other tests")
+    flood = ["/en/?page=x0", "/en/?page=x1", "/en/?page=01", "/en/?page=%31", "/en/?page=1&page=1",
+             "/en/?per_page=0100", "/en/?per_page=101", "/en/?locale=zz0", "/en/?locale=es",
+             f"/en/posts/{post.slug}?page=2", f"/en/posts/{post.slug}?page=3", "/en/feed.atom?page=1",
+             "/sitemap.xml?page=1", f"/api/v1/posts/{post.id}?page=1", "/api/v1/posts?locale=zz"]  # fmt: skip
+    for url in flood:
+        assert client.get(url).status_code in (200, 400), url
+    assert kept_pages() == 1  # ?page=%31: the first page, kept as ?page=1 is
+    for url in ("/en/?page=1", "/en/?per_page=20", f"/en/posts/{post.slug}", f"/api/v1/posts/{post.id}?locale=es"):
+        assert client.get(url).status_code == 200
+    assert kept_pages() == 4
+
+
+def test_a_host_the_site_does_not_answer_to_is_a_400_not_a_page(app, client, users, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["news.example"])
+    make_post(users["author"], "published", title="Cached story")
+    assert client.get("/en/", base_url="http://news.example").status_code == 200
+    forged = client.get("/en/", base_url="http://evil.example")
+    assert forged.status_code == 400 and "evil.example" not in forged.get_data(as_text=True)
