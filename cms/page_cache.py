@@ -24,7 +24,17 @@ from werkzeug.http import generate_etag
 from cms.extensions import cache, db, read_from_replica
 from cms.headers import carries_nonce
 from cms.locale import supported_locales
-from cms.models import Comment, CommentStatus, ContentVersion, Follow, Post, PostTranslation, User, utcnow
+from cms.models import (
+    Comment,
+    CommentStatus,
+    ContentVersion,
+    Follow,
+    Media,
+    Post,
+    PostTranslation,
+    User,
+    utcnow,
+)
 from cms.routing import LARGEST_INTEGER
 
 PAGE_TIMEOUT = 3600
@@ -35,18 +45,19 @@ DUE_LOOKAHEAD = 200  # scheduled publish times remembered per content version
 
 def _touches_public_content(session: Session) -> bool:
     """Whether the flush changes what a public page shows: posts, their translations, approved comments, follows
-    (an author's page counts and lists followers) and what an account shows; a deleted account takes its posts,
-    comments and follows with it (ON DELETE CASCADE)."""
+    (an author's page counts and lists followers), images (a post's featured one) and what an account shows; a
+    deleted account takes its posts, comments and follows with it (ON DELETE CASCADE)."""
     for obj in session.new:
         if isinstance(obj, Post | PostTranslation | Follow) or (
             isinstance(obj, Comment) and obj.status == CommentStatus.APPROVED
         ):
             return True
     for obj in session.deleted:
-        if isinstance(obj, Post | PostTranslation | Comment | Follow | User):
+        # An image too: the database clears a post's featured image (ON DELETE SET NULL), unseen by the session.
+        if isinstance(obj, Post | PostTranslation | Comment | Follow | User | Media):
             return True
     for obj in session.dirty:
-        if isinstance(obj, Post | PostTranslation | Comment) and session.is_modified(obj):
+        if isinstance(obj, Post | PostTranslation | Comment | Media) and session.is_modified(obj):
             return True
         if isinstance(obj, User) and _changed(obj, PUBLIC_USER_FIELDS):
             return True

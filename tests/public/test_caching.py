@@ -10,7 +10,7 @@ import time_machine
 from cms import page_cache
 from cms.comments import id_batches, moderate
 from cms.extensions import cache, db
-from cms.models import CommentStatus, ContentVersion, Post, User, utcnow
+from cms.models import CommentStatus, ContentVersion, Media, Post, User, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, make_app
 from tests.support.web import Browserish
@@ -411,3 +411,19 @@ def test_a_host_the_site_does_not_answer_to_is_a_400_not_a_page(app, client, use
     assert client.get("/en/", base_url="http://news.example").status_code == 200
     forged = client.get("/en/", base_url="http://evil.example")
     assert forged.status_code == 400 and "evil.example" not in forged.get_data(as_text=True)
+
+
+def test_a_featured_image_deleted_leaves_the_cached_post_page_at_once(client, login_as, users):
+    """The database clears the post's image (ON DELETE SET NULL), which the session never sees: the cached page
+    kept showing an image that was now a 404, and its Last-Modified did not move."""
+    image = Media(file_name="gone.png", original_name="gone.png", content_type="image/png", size=1, width=1, height=1,
+                  uploader_id=users["author"].id)  # fmt: skip
+    db.session.add(image)
+    post = make_post(users["author"], "published", title="Pictured", featured_image=image)
+    url = f"/en/posts/{post.slug}"
+    assert "gone.png" in client.get(url).get_data(as_text=True)
+    author = login_as("author")
+    assert (
+        author.post("/admin/media/delete/", data={"id": str(image.id), "csrf_token": author.csrf()}).status_code == 302
+    )
+    assert "gone.png" not in client.get(url).get_data(as_text=True)
