@@ -53,11 +53,15 @@ def unfollow(follower: User, author: User) -> bool:
 
 
 def follower_count(user: User) -> int:
-    return db.session.scalar(select(func.count()).where(Follow.followed_id == user.id)) or 0
+    """The followers `followers_of` lists: active accounts only (a deactivated one counted, and was not listed)."""
+    active = select(func.count()).select_from(Follow).join(User, Follow.follower_id == User.id)
+    return db.session.scalar(active.where(Follow.followed_id == user.id, User.active.is_(True))) or 0
 
 
 def following_count(user: User) -> int:
-    return db.session.scalar(select(func.count()).where(Follow.follower_id == user.id)) or 0
+    """The accounts `followed_by` lists: active ones only."""
+    active = select(func.count()).select_from(Follow).join(User, Follow.followed_id == User.id)
+    return db.session.scalar(active.where(Follow.follower_id == user.id, User.active.is_(True))) or 0
 
 
 def followers_of(user: User) -> Select:

@@ -265,6 +265,23 @@ def test_reader_follows_and_unfollows_an_author(login_as, users, posts):
     assert "0 followers" in browser.get("/en/authors/author").get_data(as_text=True)
 
 
+def test_an_authors_counts_are_the_accounts_the_lists_show(client, users):
+    """A deactivated follower was counted ("2 followers") and not listed; the same for the accounts followed."""
+    from tests.factories import make_follow
+
+    for follower in ("reader", "editor"):
+        make_follow(users[follower], users["author"])
+    make_follow(users["editor"], users["moderator"])  # the editor follows the author and the moderator
+    users["reader"].active = users["moderator"].active = False
+    db.session.commit()
+    page = client.get("/en/authors/author").get_data(as_text=True)
+    listed = client.get("/en/authors/author/followers").get_data(as_text=True)
+    assert "1 follower" in page and "@editor" in listed and "@reader" not in listed
+    page = client.get("/en/authors/editor").get_data(as_text=True)
+    listed = client.get("/en/authors/editor/following").get_data(as_text=True)
+    assert "follows 1<" in page and "@author" in listed and "@moderator" not in listed
+
+
 def test_following_twice_keeps_one_follow(login_as, users):
     browser = login_as("reader")
     for _ in range(2):
