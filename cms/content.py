@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from cms.extensions import db
+from cms.locale import supported_locales
 from cms.models import Comment, CommentStatus, Post, User
 from cms.posts import public_posts
 
@@ -27,8 +29,17 @@ class LocalisedPost:
 
     @property
     def available(self) -> list[str]:
-        """Languages this post can be read in: the original first."""
-        return [self.post.locale] + [t.locale for t in self.post.translations if t.locale != self.post.locale]
+        """Languages this post can be read in, of those the site serves (a language dropped from LOCALES kept its
+        translations, and the sitemap, the alternates and the API offered their 404 addresses): the original first."""
+        served = supported_locales()
+        written = [self.post.locale] + [t.locale for t in self.post.translations if t.locale != self.post.locale]
+        return [code for code in written if code in served]
+
+    @property
+    def default_lang(self) -> str:
+        """The language of the post's x-default address: its original, or the site's default when it is no longer
+        served."""
+        return self.post.locale if self.post.locale in supported_locales() else current_app.config["DEFAULT_LOCALE"]
 
     @property
     def last_modified(self) -> datetime:

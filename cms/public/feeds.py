@@ -81,14 +81,15 @@ def sitemap():
         _alternates(url, locales, "public.index", {})
     query = with_content(public_posts()).execution_options(yield_per=SITEMAP_CHUNK)
     for post in db.session.scalars(query):
-        available = localise(post, post.locale).available
+        entry = localise(post, post.locale)
+        available = entry.available
         for locale in available:
             url = ET.SubElement(root, f"{{{SITEMAP}}}url")
             ET.SubElement(url, f"{{{SITEMAP}}}loc").text = url_for(
                 "public.post", locale=locale, slug=post.slug, _external=True
             )
             ET.SubElement(url, f"{{{SITEMAP}}}lastmod").text = _iso(post.updated_at)
-            _alternates(url, available, "public.post", {"slug": post.slug}, default=post.locale)
+            _alternates(url, available, "public.post", {"slug": post.slug}, default=entry.default_lang)
     return current_app.response_class(_xml(root), mimetype="application/xml")
 
 

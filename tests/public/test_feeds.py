@@ -86,3 +86,19 @@ def test_the_feed_holds_the_newest_feed_size_posts(client, users, live):
     feed = ET.fromstring(client.get("/en/feed.atom").get_data())
     titles = [entry.find(f"{ATOM}title").text for entry in feed.iter(f"{ATOM}entry")]
     assert titles == [f"Entry {n:02}" for n in range(FEED_SIZE)]
+
+
+def test_a_language_the_site_no_longer_serves_is_offered_nowhere(app, client, users, monkeypatch):
+    """The site drops Spanish and Chinese: a post written in Chinese with a Spanish translation kept them in the
+    sitemap, its alternates and the API's available_locales, every one a 404."""
+    post = make_post(users["author"], "published", title="原文", slug="yuanwen", locale="zh")
+    post.translations.append(PostTranslation(locale="es", title="Traducido", body="Texto.", body_html="<p>Texto.</p>"))
+    db.session.commit()
+    monkeypatch.setitem(app.config, "LOCALES", ["en"])
+    root = ET.fromstring(client.get("/sitemap.xml").get_data())
+    listed = ET.tostring(root, encoding="unicode")
+    assert "/es/" not in listed and "/zh/" not in listed and 'hreflang="es"' not in listed
+    page = client.get("/en/posts/yuanwen").get_data(as_text=True)
+    assert 'hreflang="es"' not in page and 'hreflang="zh"' not in page
+    assert 'hreflang="x-default" href="http://localhost/en/posts/yuanwen"' in page
+    assert client.get(f"/api/v1/posts/{post.id}").get_json()["available_locales"] == []
