@@ -186,7 +186,8 @@ def check_languages(account: User) -> None:
 def prepare_account(acting_user: User, account: User, new_password: str | None, is_created: bool) -> None:
     """An administrator's edit of an account, before it is saved: a new or changed username of USERNAME_CHARACTERS,
     the address as a sign-in looks it up, languages of the site, their own new password (checked by the password
-    rule, hashed), and no lock-out of the acting admin. A new account gets a fresh uniquifier,
+    rule, hashed), and no lock-out of the acting admin; a changed address is told to the old one. A new account
+    gets a fresh uniquifier,
     no password and no confirmation: its invitation (in the outbox, committed with it) lets the invitee choose a
     password and confirms them. Nobody sets a password for someone else."""
     from cms.invitations import send_invitation  # it builds on this module's password rule
@@ -196,9 +197,12 @@ def prepare_account(acting_user: User, account: User, new_password: str | None, 
     renamed = is_created or sa.inspect(account).attrs.username.history.has_changes()
     if renamed and not USERNAME_CHARACTERS.fullmatch(account.username):
         raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
+    earlier = sa.inspect(account).attrs.email.history.deleted
     account.email = stored_email(account.email)
     check_unique(account)
     check_languages(account)
+    if not is_created and earlier and earlier[0] and earlier[0] != account.email:
+        send_address_change_notice(account, earlier[0])
     if new_password:
         if is_created or account.id != acting_user.id:
             raise AccountError(_l("Only the account's owner sets its password; an invitation lets them choose it."))
@@ -307,6 +311,28 @@ def unlock_account(user: User) -> bool:
         audit.record("unlock", "User", user.id, summary=user.email)
     db.session.commit()
     return was_locked
+
+
+def send_address_change_notice(user: User, old_email: str) -> None:
+    """Tell the owner, at the address the account had, that an administrator gave it another: whoever holds the new
+    one can reset the password (the mail goes to the outbox, committed with the change)."""
+    with force_locale(mail_locale(user)):
+        paragraphs = [
+            _("Hello %(name)s,", name=user.display_name),
+            _(
+                "The email address of your Newsroom account %(username)s was changed from %(old)s to %(new)s in the "
+                "staff console. Sign-in, password resets and mail now go to the new address.",
+                username=user.username,
+                old=old_email,
+                new=user.email,
+            ),
+            _(
+                "If you did not ask for this, tell the Newsroom's administrators at once: whoever holds the new "
+                "address can choose a new password for your account."
+            ),
+        ]
+        subject = _("The email address of your account was changed")
+        send_message(subject, old_email, "\n\n".join(paragraphs) + "\n", kind="address-change")
 
 
 def send_lock_notice(user: User, locked_until: datetime) -> None:

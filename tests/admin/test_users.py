@@ -191,6 +191,24 @@ def test_an_address_is_kept_as_a_sign_in_looks_it_up(login_as, users):
     assert fresh(sa.select(sa.func.count()).select_from(User).where(User.username == "twin")).scalar() == 0
 
 
+def test_a_changed_address_is_told_to_the_old_one_and_an_unchanged_one_is_not(login_as, users, outbox):
+    """An administrator gave an account another address without a word to its owner; whoever held the new address
+    could then choose the account's password through "forgot password"."""
+    target = users["editor"]
+    target.locale = "es"
+    db.session.commit()
+    admin = login_as("administrator")
+    outbox.clear()
+    admin.submit(f"/admin/user/edit/?id={target.id}", user_form(target, email="EDITOR@Example.com", name="Ed"))
+    assert list(outbox) == []  # the same address, however typed
+    response = admin.submit(f"/admin/user/edit/?id={target.id}", user_form(target, email="new.home@example.org"))
+    assert response.status_code == 302
+    [notice] = list(outbox)
+    assert notice["to"] == "editor@example.com"
+    assert "editor" in notice["body"] and "new.home@example.org" in notice["body"]
+    assert notice["subject"] == "Se cambió la dirección de correo de tu cuenta"
+
+
 @pytest.mark.parametrize(
     ("form", "message"),
     [
