@@ -229,7 +229,7 @@ def _known_arguments() -> bool:
     """Whether the request's arguments are ones its view reads (`cached_page(arguments=…)`), each once, with a
     value kept (CACHED_ARGUMENTS). ?page= on a post page, which reads none, gave a copy per number."""
     view = current_app.view_functions.get(request.endpoint or "")
-    read = getattr(view, "cached_arguments", frozenset())
+    read: frozenset[str] = getattr(view, "cached_arguments", frozenset())
     return all(
         name in read and len(request.args.getlist(name)) == 1 and CACHED_ARGUMENTS[name](request.args[name])
         for name in request.args
