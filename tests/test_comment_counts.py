@@ -14,7 +14,7 @@ from cms.dashboard import comments_per_day
 from cms.extensions import db
 from cms.models import Comment, CommentDayCount, CommentStatus, CommentStatusCount, Post, PostStatus, User, utcnow
 from tests.factories import make_comment, make_post
-from tests.support.database import backend_of, fresh
+from tests.support.database import backend_of, fresh, run_together
 
 
 def assert_exact():
@@ -199,15 +199,7 @@ def test_two_transactions_counting_the_days_first_comments_at_once_both_count(ap
                 db.session.remove()
 
     errors: list = []
-    sa.event.listen(db.engine, "before_cursor_execute", meet)
-    try:
-        threads = [threading.Thread(target=save, args=(status, errors)) for status in people]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", meet)
+    run_together(db.engine, meet, [(save, status, errors) for status in people])
     assert errors == []
     assert fresh(sa.select(sa.func.count()).select_from(Comment)).scalar() == 2
     assert stored_days() == {utcnow().date(): 2}

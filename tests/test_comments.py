@@ -22,7 +22,7 @@ from cms.comments import (
 from cms.extensions import db
 from cms.models import BlockedWord, Comment, CommentStatus, Post, PostStatus, User
 from tests.factories import make_comment, make_post
-from tests.support.database import StatementCounter, backend_of, fresh
+from tests.support.database import StatementCounter, backend_of, fresh, run_together
 
 
 @pytest.fixture
@@ -99,15 +99,7 @@ def test_the_same_comment_sent_twice_at_the_same_instant_is_kept_once(app, users
                 db.session.remove()
 
     results: list = []
-    sa.event.listen(db.engine, "before_cursor_execute", meet)
-    try:
-        threads = [threading.Thread(target=send, args=(results,)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", meet)
+    run_together(db.engine, meet, [(send, results), (send, results)])
     assert comment_bodies() == ["Same words"]
     assert len(results) == 2 and results[0] == results[1], results
 

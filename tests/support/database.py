@@ -2,6 +2,7 @@
 what requests wrote; counting statements."""
 
 import os
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -104,3 +105,17 @@ class StatementCounter:
 
     def _count(self, conn, cursor, statement, *args):
         self.statements.append(statement)
+
+
+def run_together(engine, meet, calls: list) -> None:
+    """Run each call (a function and its arguments) in a thread of its own, with `meet` listening before every
+    statement the engine sends (where a test's barrier holds the threads), and wait for them all."""
+    event.listen(engine, "before_cursor_execute", meet)
+    try:
+        threads = [threading.Thread(target=function, args=args) for function, *args in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", meet)
