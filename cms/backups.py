@@ -23,8 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_migrate import upgrade
 
 from cms import catalog_store, i18n, page_cache
 from cms.domain import DomainError
@@ -162,7 +166,26 @@ def restore(source: Path, catalogs: bool = True) -> Contents:
     database_file = source / (SQLITE_COPY if expected.database == "sqlite" else SQL_DUMP)
     if not database_file.is_file() or _sha256(database_file) != expected.checksum:
         raise BackupError(_l("The backup's database file is missing or damaged: nothing was restored."))
+    # Refused before anything is touched: a schema this code does not know, catalogs the checks refuse (they were
+    # written after the database, then the compile failed half-way through the restore).
+    migrations = _migrations()
+    if expected.revision is not None and not _known(migrations, expected.revision):
+        raise BackupError(
+            _l("This backup's database is of a newer release (schema %(revision)s): restore it with that release.",
+               revision=expected.revision)
+        )  # fmt: skip
+    if catalogs:
+        problems = [
+            p for path in (source / CATALOGS).rglob(f"{i18n.TEMPLATE.stem}.po") for p in i18n.catalog_problems(path)
+        ]
+        if problems:
+            raise BackupError(
+                _l("The backup's catalogs fail the translation checks (%(problem)s): restore with --skip-catalogs, "
+                   "or fix them first. Nothing was restored.", problem=problems[0])
+            )  # fmt: skip
     _load_database(database_file)
+    if expected.revision != migrations.get_current_head():  # a backup of an older release: its schema moves on
+        upgrade(directory=str(MIGRATIONS))
     _copy_tree(source / UPLOADS, Path(current_app.config["UPLOADS_DIR"]))
     if catalogs:
         _restore_catalogs(source / CATALOGS, i18n.source_dir())
@@ -178,6 +201,22 @@ def restore(source: Path, catalogs: bool = True) -> Contents:
     ):
         raise BackupError(_l("The restored database does not hold what the backup's manifest says."))
     return restored
+
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _migrations() -> ScriptDirectory:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+def _known(migrations: ScriptDirectory, revision: str) -> bool:
+    try:
+        return migrations.get_revision(revision) is not None
+    except CommandError:  # not one of this code's migrations
+        return False
 
 
 def _load_database(database_file: Path) -> None:
