@@ -36,6 +36,8 @@ LIMITED_ENDPOINTS: dict[str, tuple[str, str | None]] = {
     # limited per address; a code also per account, the one whose password the session gave (`half_signed_in`), so
     # that someone holding a password cannot go on guessing its codes from many addresses.
     "security.verify": ("LOGIN_LIMIT_PER_ADDRESS", None),
+    # /change asks for the current password: a session taken over could try passwords there without end.
+    "security.change_password": ("LOGIN_LIMIT_PER_ADDRESS", None),
     "security.two_factor_token_validation": ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT"),
     "security.two_factor_rescue": ("ACCOUNT_MAIL_LIMIT_PER_ADDRESS", None),
     "security.mf_recovery": ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT"),

@@ -62,6 +62,25 @@ def test_a_form_is_answered_up_to_its_limit_and_refused_with_429_one_past_it(
         assert other.status_code != 429
 
 
+def test_current_passwords_tried_at_change_are_answered_up_to_the_limit_and_refused_one_past_it(
+    app, tmp_path, storage, users
+):
+    """/change asks for the current password and counted nothing: a session taken over could try passwords there
+    without end."""
+    with limited_apps(app, tmp_path, storage, LOGIN_LIMIT_PER_ADDRESS="3 per minute") as [limited]:
+        reader = visitor(limited)
+        reader.login(users["reader"].email)
+        fields = {
+            "password": "not-the-password-9",
+            "new_password": GOOD_PASSWORD,
+            "new_password_confirm": GOOD_PASSWORD,
+        }
+        answered = [reader.submit("/change", fields).status_code for _ in range(3)]
+        assert 429 not in answered, answered
+        refused = reader.submit("/change", fields)
+        assert refused.status_code == 429 and SIGN_IN_WAIT in refused.get_data(as_text=True)
+
+
 # The second steps of signing in, where a code is typed: the path, how it says a code is wrong.
 CODE_STEPS = [("/tf-validate", "Invalid code"), ("/mf-recovery", "Recovery code invalid")]
 
