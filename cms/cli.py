@@ -16,6 +16,7 @@ from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
 from cms.exports.rows import INDEXED_ORDERS, RowOrder, order_for
 from cms.extensions import db
+from cms.locale import supported_locales
 from cms.models import CommentStatus
 from cms.seed import DEMO_TOTP_KEY, already_seeded, demo_accounts, seed_bulk, seed_showcase
 
@@ -137,8 +138,9 @@ cms_cli.add_command(i18n_cli)
 
 @i18n_cli.command("extract")
 def i18n_extract():
-    """Write translations/messages.pot from the strings in cms/ and admin_views/."""
-    path = i18n.extract()
+    """Write messages.pot (in CATALOG_SOURCE_DIR, translations/ by default) from the strings in cms/ and
+    admin_views/, where `update` and `init` read it."""
+    path = i18n.extract(i18n.source_dir() / i18n.TEMPLATE.name)
     click.echo(f"Wrote {path}.")
 
 
@@ -162,8 +164,19 @@ def i18n_compile():
 @i18n_cli.command("init")
 @click.argument("locale")
 def i18n_init(locale):
-    """Start a committed catalog for a new LOCALE from messages.pot."""
-    click.echo(f"Created {i18n.init_locale(locale, i18n.source_dir())}.")
+    """Start a committed catalog for a new LOCALE from messages.pot (a language that has one is refused)."""
+    source = i18n.source_dir()
+    try:
+        code = catalogs.language_code(locale)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    if (source / code / "LC_MESSAGES" / "messages.po").exists():  # it was written over: every translation gone
+        raise click.ClickException(
+            f"There is already a catalog for {code}; `flask cms i18n update` merges new messages."
+        )
+    if not (source / i18n.TEMPLATE.name).exists():
+        raise click.ClickException("There is no messages.pot; run `flask cms i18n extract` first.")
+    click.echo(f"Created {i18n.init_locale(code, source)}.")
 
 
 @i18n_cli.command("export-po")
@@ -181,9 +194,12 @@ def i18n_export_po(locale, output):
         return
     source = i18n.source_dir()
     target = Path(output) if output else source / locale / "LC_MESSAGES" / "messages.po"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with i18n.folder_lock(source if target.resolve().is_relative_to(source.resolve()) else target.parent):
-        i18n.write_file(target, text.encode("utf-8"))  # whole: a half-written .po never lands in the checkout
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with i18n.folder_lock(source if target.resolve().is_relative_to(source.resolve()) else target.parent):
+            i18n.write_file(target, text.encode("utf-8"))  # whole: a half-written .po never lands in the checkout
+    except OSError as exc:  # a folder that is a file, or that this account may not write
+        raise click.ClickException(f"Cannot write {target}: {exc.strerror or exc}.") from None
     click.echo(f"Wrote {target}.", err=True)
 
 
@@ -245,7 +261,9 @@ def send_mail_command():
 
 
 @cms_cli.command("jobs")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many to list.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1, max=10_000), help="How many to list."
+)
 def jobs_command(limit):
     """Fail the background exports whose worker stopped, then list the newest ones with their state; put back in
     the queue the mail a stopped worker held, and say how much mail failed for good."""
@@ -269,7 +287,7 @@ def _echo_failed(failed: list[str]) -> None:
 
 @cms_cli.command("export-comments")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
-@click.option("--status", type=click.Choice(list(CommentStatus)), default=None)
+@click.option("--status", type=click.Choice([status.value for status in CommentStatus]), default=None)
 @click.option("--search", default=None, help="Words that must appear in the body or the author's username.")
 @click.option("--locale", default="en", show_default=True, help="Language of the header row.")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="For the post URL column.")
@@ -287,6 +305,12 @@ def export_comments_command(path, status, search, locale, base_url, order):
     fmt = target.suffix.lstrip(".").lower()
     if fmt not in exports.FORMATS:
         raise click.BadParameter("the file must end in .xlsx or .csv", param_hint="PATH")
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"there is no folder {target.parent}", param_hint="PATH")
+    if locale not in supported_locales():
+        raise click.BadParameter(
+            f"one of the site's languages: {', '.join(supported_locales())}", param_hint="--locale"
+        )
     selection = CommentSelection(status=status, search=search)
     asked = RowOrder(order.lstrip("-"), order.startswith("-"))
     used = order_for(selection, asked)
@@ -328,6 +352,8 @@ def backup_command(dest):
         made = backups.backup(Path(dest))
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a folder under a file, or one this account may not write
+        raise click.ClickException(f"Cannot write the backup to {dest}: {exc.strerror or exc}.") from None
     click.echo(_contents_line(f"Backed up to {dest}", made))
 
 

@@ -223,6 +223,12 @@ def seed_bulk(
     sentences = [fake.sentence(nb_words=12) for _ in range(500)]
     paragraphs = ["\n\n".join(fake.paragraphs(nb=4)) for _ in range(100)]
     first_new_user = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    # What cannot be seeded is refused before anything is written: the users were committed, then the comments
+    # failed, and each retry added as many users again.
+    if comments and not posts and not db.session.scalar(select(Post.id).where(Post.is_live).limit(1)):
+        raise ValueError("Seeding comments needs published posts: add --posts, or seed posts first.")
+    if (comments or follows) and not users and not db.session.scalar(select(User.id).limit(1)):
+        raise ValueError("Seeding comments or follows needs users: add --users.")
     _seed_users(users, fake, rng, seed, now, progress)
 
     user_ids = db.session.scalars(select(User.id).order_by(User.id)).all()

@@ -171,3 +171,84 @@ def test_send_mail_sends_the_due_outbox_once_and_jobs_counts_the_failed(app):
     assert sent.exit_code == 0 and "Sent 1 mail(s); 1 failed for good (see /admin/outbox/)." in sent.output
     assert "Sent 0 mail(s)" in runner.invoke(args=["cms", "send-mail"]).output
     assert "1 mail(s) failed for good: see /admin/outbox/ (Send again)." in runner.invoke(args=["cms", "jobs"]).output
+
+
+def test_i18n_init_starts_a_new_language_and_refuses_one_that_has_a_catalog(app, catalog_dir, monkeypatch):
+    """`i18n init zh` wrote a fresh catalog over the committed one: its 541 translations gone, without a question."""
+    monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(catalog_dir))
+    runner = app.test_cli_runner()
+    zh = catalog_dir / "zh" / "LC_MESSAGES" / "messages.po"
+    before = zh.read_bytes()
+    refused = runner.invoke(args=["cms", "i18n", "init", "zh"])
+    assert refused.exit_code == 1 and "There is already a catalog for zh" in refused.output
+    assert zh.read_bytes() == before
+    for code, message in (("", "Give a language code"), ("../../escaped", "Give a language code"),
+                          ("xx", "not a language Babel knows")):  # fmt: skip
+        result = runner.invoke(args=["cms", "i18n", "init", code])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, code
+    made = runner.invoke(args=["cms", "i18n", "init", "pt-BR"])
+    assert made.exit_code == 0 and (catalog_dir / "pt_BR" / "LC_MESSAGES" / "messages.po").is_file()
+    (catalog_dir / "messages.pot").unlink()
+    result = runner.invoke(args=["cms", "i18n", "init", "fr"])
+    assert result.exit_code == 1 and "run `flask cms i18n extract` first" in result.output
+
+
+def test_i18n_extract_writes_the_template_where_update_reads_it(app, catalog_dir, monkeypatch):
+    monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(catalog_dir))
+    (catalog_dir / "messages.pot").unlink()
+    result = app.test_cli_runner().invoke(args=["cms", "i18n", "extract"])
+    assert result.exit_code == 0 and f"Wrote {catalog_dir / 'messages.pot'}" in result.output
+    assert "Latest posts" in (catalog_dir / "messages.pot").read_text()
+
+
+def test_export_comments_takes_the_statuses_as_the_readme_writes_them_and_refuses_bad_options(app, users, tmp_path):
+    post = make_post(users["author"], "published")
+    db.session.add(Comment(body="Waiting", body_html="<p>Waiting</p>", author_id=users["reader"].id, post_id=post.id))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cms", "export-comments", str(tmp_path / "out.csv"), "--status", "pending"])
+    assert result.exit_code == 0 and "Wrote 1 rows" in result.output
+    for args, message in (
+        (["--locale", "xx"], "one of the site's languages"),
+        (["--status", "PENDING"], "'PENDING' is not one of 'pending', 'approved', 'hidden'"),
+    ):
+        result = runner.invoke(args=["cms", "export-comments", str(tmp_path / "other.csv"), *args])
+        assert result.exit_code == 2 and message in result.output, args
+    result = runner.invoke(args=["cms", "export-comments", str(tmp_path / "missing" / "out.csv")])
+    assert result.exit_code == 2 and "there is no folder" in result.output
+    assert not (tmp_path / "other.csv").exists()
+
+
+def test_a_seed_that_cannot_seed_comments_writes_nothing(app):
+    """The users were committed, then the comments failed, and each retry added as many users again."""
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(
+            args=["cms", "seed", "--users", "3", "--posts", "0", "--comments", "5", "--follows", "0"]
+        )
+        assert result.exit_code == 1 and "Seeding comments needs published posts" in result.output
+    assert count(User) == len(DEFAULT_ROLES)  # the demo accounts only
+
+
+@pytest.mark.parametrize(
+    "username, message",
+    [("news/desk", "letters, digits"), ("a b", "letters, digits"), ("x" * 65, "at most 64 characters")],
+)
+def test_create_user_holds_usernames_to_the_consoles_rule(app, username, message):
+    result = app.test_cli_runner().invoke(
+        args=["cms", "create-user", "w@example.com", "--password", "a-long-password", "--username", username]
+    )
+    assert result.exit_code == 1 and message in result.output and count(User) == 0
+
+
+def test_create_user_makes_a_username_of_the_address_it_may_hold(app):
+    result = app.test_cli_runner().invoke(
+        args=["cms", "create-user", "john+news@example.com", "--password", "a-long-password"]
+    )
+    assert result.exit_code == 0, result.output
+    assert fresh(sa.select(User.username)).scalar() == "johnnews"
+
+
+def test_jobs_refuses_a_limit_past_its_largest(app):
+    result = app.test_cli_runner().invoke(args=["cms", "jobs", "--limit", "10001"])
+    assert result.exit_code == 2 and "10001 is not in the range" in result.output
