@@ -77,7 +77,10 @@ def ensure_default_roles() -> list[Role]:
 BLANK_USERNAME = _l("A username cannot be only spaces.")
 # What a console-made username holds (any script's letters and digits, "_", "." and "-"): it is a part of the author's
 # address (/<locale>/authors/<username>), where a "/" made the page unreachable, and "?", "#" or a space mislead.
-USERNAME_CHARACTERS = re.compile(r"[\w.-]+")
+# Letters and digits of any script (with their accents: a username is kept decomposed, as Flask-Security's
+# sign-in normalises it), '_', '.' and '-'.
+USERNAME_CHARACTERS = re.compile(r"(?:[\w.-]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
+USERNAME_LENGTH = 64  # User.username's column
 EMAIL_TAKEN = _l("Another account has this email address.")
 USERNAME_TAKEN = _l("Another account has this username.")
 
@@ -87,6 +90,15 @@ def find_role(name: str) -> Role:
     if role is None:
         raise AccountError(_l("Unknown role %(name)s.", name=repr(name)))
     return role
+
+
+def check_username(username: str) -> None:
+    """A new or changed username: USERNAME_CHARACTERS (it is part of the author's address, /authors/<username>),
+    and what the column holds. The command line made `news/desk`, whose author page could not be reached."""
+    if not USERNAME_CHARACTERS.fullmatch(username):
+        raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
+    if len(username) > USERNAME_LENGTH:
+        raise AccountError(_l("A username is at most %(num)d characters long.", num=USERNAME_LENGTH))
 
 
 def create_user(
@@ -99,9 +111,11 @@ def create_user(
 ) -> User:
     """Create a user with the named roles; raises AccountError for bad or duplicate input."""
     email = stored_email(email)
-    username = (username or email.split("@", 1)[0]).strip().lower()
+    # By default the address's local part, of the characters a username may hold (john+news: johnnews).
+    username = (username or re.sub(r"[^\w.-]", "", email.split("@", 1)[0])).strip().lower()
     if is_blank(username):
         raise AccountError(BLANK_USERNAME)
+    check_username(username)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise AccountError(_l("A user with email %(email)s already exists.", email=email))
     if db.session.scalar(select(User.id).where(User.username == username)):
@@ -195,14 +209,17 @@ def prepare_account(acting_user: User, account: User, new_password: str | None, 
     if is_blank(account.username):
         raise AccountError(BLANK_USERNAME)
     renamed = is_created or sa.inspect(account).attrs.username.history.has_changes()
-    if renamed and not USERNAME_CHARACTERS.fullmatch(account.username):
-        raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
+    if renamed:
+        check_username(account.username)
     earlier = sa.inspect(account).attrs.email.history.deleted
     account.email = stored_email(account.email)
     check_unique(account)
     check_languages(account)
     if not is_created and earlier and earlier[0] and earlier[0] != account.email:
         send_address_change_notice(account, earlier[0])
+        if account.password is None:  # an invitation not yet accepted: it goes to the new address, the old link ends
+            account.fs_uniquifier = uuid.uuid4().hex
+            send_invitation(account)
     if new_password:
         if is_created or account.id != acting_user.id:
             raise AccountError(_l("Only the account's owner sets its password; an invitation lets them choose it."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -99,7 +100,11 @@ class User(Model, UserMixin):
 
     @validates("email", "username")
     def _lowercase(self, key: str, value: str | None) -> str | None:
-        # MariaDB's _ci collation treats Bob@x.io and bob@x.io as one; SQLite must agree.
+        # MariaDB's _ci collation treats Bob@x.io and bob@x.io as one; SQLite must agree. A username is kept as
+        # Flask-Security's sign-in normalises what is typed (NFKD: a full-width ｒｅａｄｅｒ is reader), so one
+        # made in the console or the CLI neither passes for another account nor fails to sign in.
+        if value and key == "username":
+            value = unicodedata.normalize("NFKD", value)
         return value.strip().lower() if value else value
 
     @property

@@ -263,20 +263,23 @@ def _changed(user: User, key: str) -> bool:
 
 
 def rotate_uniquifiers(orm_session: Session, flush_context, instances) -> None:
-    """A new password or a change of the active flag gives the account a new fs_uniquifier, which every session
-    and remember cookie of it names: all of them end, whichever path made the change (Flask-Security's /change and
-    reset rotate it themselves; the console and moderation do not). Whoever set their own new password while signed
-    in keeps this session, under a new id, as after /change. A reactivated account does not get its old sessions
-    back. (An inactive account is refused by Flask-Security's user loader anyway, however it was deactivated.)"""
+    """A new password, a new address or a change of the active flag gives the account a new fs_uniquifier, which
+    every session, remember cookie, reset link and invitation of it names: all of them end, whichever path made the
+    change (Flask-Security's /change and reset rotate it themselves; the console and moderation do not). A reset
+    link mailed to an address an administrator then replaced kept working. Whoever set their own new password or
+    address while signed in keeps this session, under a new id, as after /change. A reactivated account does not
+    get its old sessions back. (An inactive account is refused by Flask-Security's user loader anyway, however it
+    was deactivated.)"""
     for user in orm_session.dirty:
         if not isinstance(user, User) or _changed(user, "fs_uniquifier"):
             continue
         new_password = _changed(user, "password")
-        if not (new_password or _changed(user, "active")):
+        new_address = _changed(user, "email")
+        if not (new_password or new_address or _changed(user, "active")):
             continue
         old = user.fs_uniquifier
         user.fs_uniquifier = uuid.uuid4().hex
-        if new_password and user.active and has_request_context() and session.get("_user_id") == old:
+        if (new_password or new_address) and user.active and has_request_context() and session.get("_user_id") == old:
             session["_user_id"] = user.fs_uniquifier
             interface = current_app.session_interface
             if isinstance(interface, Revocable):

@@ -286,6 +286,28 @@ def test_an_unchanged_console_save_keeps_the_members_sessions(site, users):
     assert sees_console(member)
 
 
+def test_an_address_changed_in_the_console_ends_the_members_sessions_and_the_reset_links_sent_before(site, users):
+    """A reset link mailed to the old address still changed the password after an administrator gave the account
+    another address: whoever held the old mailbox took the account over."""
+    member, admin, anonymous = browser(site, users["editor"]), browser(site, users["administrator"]), browser(site)
+    assert anonymous.submit("/reset", {"email": users["editor"].email}).status_code in (200, 302)
+    link = re.search(r"http://localhost(/\S+)", sent_mail(site)[-1]["body"]).group(1)
+
+    console_edit(admin, users["editor"], email="editor.new@example.org")
+
+    assert not sees_console(member)
+    refused = anonymous.get(link)  # Flask-Security sends an invalid link back to /reset
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/reset")
+    browser(site).login("editor.new@example.org")  # the account's own password, unchanged, still signs in
+
+
+def test_administrators_changing_their_own_address_stay_signed_in_there_only(site, users):
+    admin, elsewhere = browser(site, users["administrator"]), browser(site, users["administrator"])
+    console_edit(admin, users["administrator"], email="chief@example.org")
+    assert sees_console(admin)
+    assert not sees_console(elsewhere)
+
+
 # Deactivation
 
 
