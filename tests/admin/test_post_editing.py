@@ -207,6 +207,31 @@ def test_every_save_creates_a_revision_and_restore_brings_text_back(login_as, us
     assert list(kinds.scalars()) == ["save", "save", "save", "restore"]
 
 
+@pytest.mark.parametrize("changed, side_by_side", [(2, True), (3, False)])
+def test_a_replaced_block_of_diff_pairs_lines_is_compared_line_by_line_and_a_larger_one_shown_whole(
+    monkeypatch, changed, side_by_side
+):
+    """difflib compared the lines of a replaced block with each other: a rewritten article of 110 paragraphs took
+    111 s of a worker. Past DIFF_PAIRS pairs (4 here: 2 x 2), each changed line is shown whole."""
+    monkeypatch.setattr(post_revisions, "DIFF_PAIRS", 4)
+    old = ["kept", "one", "two", "kept too"]
+    new = ["kept", *(f"new {n}" for n in range(changed)), "kept too"]
+    table = post_revisions.diff_table(old, new, "1", "2")
+    assert ("difflib_chg" in table) is side_by_side
+    assert 'class="diff_sub">one<' in table.replace("&nbsp;", " ") or side_by_side
+    assert all(f"new{'&nbsp;' if side_by_side else ' '}{n}" in table for n in range(changed))
+
+
+def test_the_diff_of_a_rewritten_article_shows_both_texts(login_as, users):
+    post = make_post(users["author"], title="Long read", body="\n\n".join(f"Old paragraph {n}." for n in range(150)))
+    browser = login_as("author")
+    browser.edit(edit_url(post), {"body": "\n\n".join(f"New paragraph {n}." for n in range(150))})
+    browser.edit(edit_url(post), {"body": "\n\n".join(f"Newer paragraph {n}." for n in range(150))})
+    first, last = sorted(fresh(sa.select(PostRevision.id).where(PostRevision.post_id == post.id)).scalars())
+    html = browser.get(f"/admin/post/diff/?id={post.id}&a={first}&b={last}").get_data(as_text=True)
+    assert "New paragraph 149." in html and "Newer paragraph 149." in html
+
+
 def test_diff_escapes_the_compared_text(login_as, users):
     post = make_post(users["author"], body="safe")
     browser = login_as("author")
