@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
 
-from cms.markup import render_markdown
+from cms.markup import MarkupError, render_markdown
 from cms.posts import PostError, restore_revision
 from cms.routing import stored_int
 
@@ -54,7 +54,10 @@ class PostRevisionViews:
 
     @expose("/preview/", methods=("POST",))
     def preview_view(self):
-        return jsonify(html=render_markdown(request.form.get("body", "")[:MAX_PREVIEW_LENGTH]))
+        try:
+            return jsonify(html=render_markdown(request.form.get("body", "")[:MAX_PREVIEW_LENGTH]))
+        except MarkupError as exc:
+            return jsonify(error=str(exc)), 400
 
     @expose("/revisions/")
     def revisions_view(self):

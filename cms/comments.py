@@ -20,7 +20,7 @@ from cms import audit, comment_counts, page_cache
 from cms.counting import hits_in_first
 from cms.domain import DomainError, is_blank
 from cms.extensions import db
-from cms.markup import render_comment
+from cms.markup import MarkupError, render_comment
 from cms.models import (
     BLOCKED_WORD_LENGTH,
     COMMENT_STATUSES,
@@ -138,7 +138,10 @@ def add_comment(user: User, post: Post, body: str) -> Comment:
         raise CommentError(_l("A comment cannot be empty."))
     if len(body) > MAX_COMMENT_LENGTH:
         raise CommentError(_l("A comment can be at most %(num)d characters long.", num=MAX_COMMENT_LENGTH))
-    html = render_comment(body)
+    try:
+        html = render_comment(body)
+    except MarkupError as exc:
+        raise CommentError(str(exc)) from None
     if is_blank(shown_text(html)):  # only what the page drops: a script, an HTML comment, an image
         raise CommentError(_l("A comment cannot be empty."))
     if len(html.encode()) > MAX_COMMENT_HTML_BYTES:

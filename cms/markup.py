@@ -2,9 +2,12 @@
 
 import markdown
 import nh3
+from flask_babel import lazy_gettext as _l
 from markdown.extensions import Extension
 from markdown.inlinepatterns import LinkInlineProcessor
 from markupsafe import Markup
+
+from cms.domain import DomainError
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "figcaption", "figure", "h1", "h2",
@@ -39,6 +42,10 @@ def sanitise_html(
         link_rel="nofollow noopener",
         strip_comments=True,
     )
+
+
+class MarkupError(DomainError):
+    """Text the Markdown formatter cannot format; the message says why."""
 
 
 # How deep a link's text may nest brackets ([a [b] c](url) is 2). Python-Markdown looks for the closing bracket of
@@ -83,7 +90,10 @@ def render_markdown(
     text: str, tags: set[str] = ALLOWED_TAGS, attributes: dict[str, set[str]] = ALLOWED_ATTRIBUTES
 ) -> str:
     """Markdown to sanitised HTML. Raw HTML in the source goes through the same allow-list."""
-    html = markdown.markdown(text or "", extensions=["extra", "sane_lists", BoundedLinks()], output_format="html")
+    try:
+        html = markdown.markdown(text or "", extensions=["extra", "sane_lists", BoundedLinks()], output_format="html")
+    except RecursionError:  # lists or blocks nested some hundreds deep ("- " * 1000): Python-Markdown recurses
+        raise MarkupError(_l("The text nests lists, quotes or blocks too deeply to be formatted.")) from None
     return sanitise_html(html, tags, attributes)
 
 

@@ -20,7 +20,7 @@ from cms import policies
 from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.locale import supported_locales
-from cms.markup import render_markdown
+from cms.markup import MarkupError, render_markdown
 from cms.models import Post, PostTranslation, User, utcnow
 from cms.posts import is_current, mark_current
 
@@ -151,6 +151,10 @@ def save_translation(
         raise TranslationError(_l("A translation needs a title."))
     if len(title) > TITLE_MAX_LENGTH:
         raise TranslationError(_l("The title is longer than %(max)d characters.", max=TITLE_MAX_LENGTH))
+    try:
+        html = render_markdown(body)
+    except MarkupError as exc:
+        raise TranslationError(str(exc)) from None
     translation, post = workspace.translation, workspace.post
     if translation is not None and str(translation.version) != (version or "").strip():
         raise TranslationConflict(translation)
@@ -161,7 +165,7 @@ def save_translation(
         db.session.add(translation)
         workspace.translation = translation
     translation.title, translation.body = title, body
-    translation.body_html = render_markdown(body)
+    translation.body_html = html
     translation.updated_at = utcnow()
     if current:
         mark_current(translation, post)

@@ -111,3 +111,13 @@ def test_brackets_that_never_close_stay_text():
         '<p><a href="https://example.com" rel="nofollow noopener">a [b [c] d] e</a> and '
         '<a href="https://example.org" rel="nofollow noopener">r</a></p>'
     )
+
+
+@pytest.mark.parametrize(
+    "body", ["- " * 1000 + "x", "1. " * 1000 + "x", '<div markdown="1">\n' * 400 + "x" + "\n</div>" * 400]
+)
+def test_text_nested_past_the_formatters_depth_is_refused_with_a_message(body):
+    """Python-Markdown recursed past Python's limit: a 500 in the preview, "maximum recursion depth exceeded" on
+    a save."""
+    with pytest.raises(markup.MarkupError, match="nests lists, quotes or blocks too deeply"):
+        render_markdown(body)

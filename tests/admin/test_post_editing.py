@@ -156,6 +156,38 @@ def test_preview_renders_with_the_sanitiser(login_as):
     assert response.get_json() == {"html": "<p><strong>bold</strong> </p>"}
 
 
+NESTED = "- " * 1000 + "x"  # Python-Markdown recursed past Python's limit on it
+TOO_DEEP = "The text nests lists, quotes or blocks too deeply to be formatted."
+
+
+def test_text_nested_too_deeply_is_a_400_in_the_preview_and_a_form_error_on_save_with_the_text_kept(login_as, users):
+    browser = login_as("author")
+    response = browser.post("/admin/post/preview/", data={"body": NESTED}, headers={"X-CSRFToken": browser.csrf()})
+    assert response.status_code == 400 and response.get_json() == {"error": TOO_DEEP}
+    post = make_post(users["author"], title="Nested", body="Fine.")
+    for changes in (
+        {"body": NESTED},
+        {"translations-0-locale": "es", "translations-0-title": "Anidado", "translations-0-body": NESTED},
+    ):
+        saved = browser.edit(edit_url(post), changes)
+        assert saved.status_code == 200 and TOO_DEEP in " ".join(page_errors(saved))
+        assert form_values(saved.get_data(as_text=True)).get(next(iter(changes))) == next(iter(changes.values()))
+    assert reload(post.id).body == "Fine." and not reload(post.id).translations
+
+
+def test_a_comment_or_a_translation_nested_too_deeply_is_refused_with_a_message(login_as, users):
+    post = make_post(users["author"], "published", title="Open")
+    reader = login_as("reader")
+    url = f"/en/posts/{post.slug}"
+    response = reader.submit(url, {"body": NESTED}, post_url=f"{url}/comments")
+    assert response.status_code == 400 and TOO_DEEP in response.get_data(as_text=True)
+    translator = login_as("translator")
+    workspace = f"/admin/translations/content/{post.id}/es/"
+    saved = translator.post(workspace, data={**translator.open_form(workspace), "title": "T", "body": NESTED,
+                                             "action": "save"})  # fmt: skip
+    assert saved.status_code == 400 and TOO_DEEP in saved.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(("role", "status"), [(None, 302), ("reader", 403), ("moderator", 403)])
 def test_preview_is_for_writers_only(login_as, role, status):
     browser = login_as(role)

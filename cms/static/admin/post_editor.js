@@ -13,8 +13,11 @@
     data.append('body', body.value);
     fetch(tools.dataset.previewUrl, {
       method: 'POST', body: data, credentials: 'same-origin', headers: {'X-CSRFToken': tools.dataset.csrf}
-    }).then(function (r) { return r.ok ? r.json() : {html: ''}; })
-      .then(function (json) { preview.innerHTML = json.html; });
+    }).then(function (r) { return r.ok || r.status === 400 ? r.json() : {html: ''}; })
+      .then(function (json) {
+        // A text the formatter refuses (nested too deeply) says why, as text.
+        if (json.error) { preview.textContent = json.error; } else { preview.innerHTML = json.html; }
+      });
   }
   body.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(render, 300); });
   render();
