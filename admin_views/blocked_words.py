@@ -2,11 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from admin_views.base import StaffModelView
 from cms.comments import check_new_word
-from cms.models import BLOCKED_WORD_LENGTH
 from cms.permissions import Perm
 
 
@@ -20,7 +19,7 @@ class BlockedWordView(StaffModelView):
     form_columns = ("word",)
     form_args = {
         "word": {
-            "validators": [DataRequired(), Length(max=BLOCKED_WORD_LENGTH)],
+            "validators": [DataRequired()],  # the column gives Length(max=BLOCKED_WORD_LENGTH): once is enough
             "description": _l("Matched without regard to case; whole words for Latin script, anywhere in 中文."),
         }
     }

@@ -6,7 +6,7 @@ from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin_views.base import StaffModelView
-from cms.accounts import check_role_change_keeps_admin, check_role_delete_keeps_admin
+from cms.accounts import check_role, check_role_change_keeps_admin, check_role_delete
 from cms.permissions import Perm, mask_of, names_of, perm_name
 
 
@@ -49,7 +49,8 @@ class RoleView(StaffModelView):
     form_overrides = {"permissions": PermissionMaskField}
 
     def on_model_change(self, form, model, is_created):
+        self.enforce(check_role, model, is_created)
         self.enforce(check_role_change_keeps_admin, current_user)
 
     def on_model_delete(self, model):
-        self.enforce(check_role_delete_keeps_admin, current_user, model)
+        self.enforce(check_role_delete, current_user, model)

@@ -251,6 +251,31 @@ def check_role_change_keeps_admin(acting_user: User) -> None:
         raise AccountError(_l("This change would remove your own administrator rights."))
 
 
+def check_role(role: Role, is_created: bool) -> None:
+    """A role's name: not blank, no other role's in another case (`editor` beside Editor took Editor's place in
+    imports, which look roles up without regard to case), and the built-in roles keep theirs (registration gives
+    new readers the role named Reader; renamed, sign-ups got no role at all)."""
+    if is_blank(role.name):
+        raise AccountError(_l("A role needs a name."))
+    role.name = role.name.strip()
+    earlier = sa.inspect(role).attrs.name.history.deleted
+    if not is_created and earlier and earlier[0] in DEFAULT_ROLES and earlier[0] != role.name:
+        raise AccountError(_l("The built-in role %(name)s keeps its name.", name=earlier[0]))
+    with db.session.no_autoflush:
+        same = select(Role.id).where(func.lower(Role.name) == role.name.lower())
+        if role.id is not None:
+            same = same.where(Role.id != role.id)
+        if db.session.scalar(same.limit(1)) is not None:
+            raise AccountError(_l("Another role has this name."))
+
+
+def check_role_delete(acting_user: User, role: Role) -> None:
+    """No deletion takes ADMIN from the acting user, and a built-in role stays (see check_role)."""
+    check_role_delete_keeps_admin(acting_user, role)
+    if role.name in DEFAULT_ROLES:
+        raise AccountError(_l("The built-in role %(name)s cannot be deleted.", name=role.name))
+
+
 def check_role_delete_keeps_admin(acting_user: User, role: Role) -> None:
     """Refuse deleting the last role through which the acting user holds ADMIN."""
     others = [r for r in acting_user.roles if r is not role]

@@ -290,8 +290,8 @@ def test_a_blocked_word_of_100_characters_is_kept_and_one_more_refused(login_as,
     response = login_as("moderator").submit("/admin/blockedword/new/", {"word": "w" * length})
     assert response.status_code == status
     assert list(fresh(sa.select(BlockedWord.word)).scalars()) == (["w" * length] if status == 302 else [])
-    if status == 200:
-        assert "Field cannot be longer than 100 characters." in response.get_data(as_text=True)
+    if status == 200:  # said once (the column's length and a second one in the form's arguments said it twice)
+        assert response.get_data(as_text=True).count("Field cannot be longer than 100 characters.") == 1
 
 
 @pytest.mark.parametrize(("typed", "kept"), [("ß" * 50, "ss" * 50), ("ß" * 51, None), ("ﬁ" * 51, None)])

@@ -1,9 +1,10 @@
 """The roles view: permissions edited as check boxes, and no lock-out through a role."""
 
+import pytest
 import sqlalchemy as sa
 
 from cms.models import Role
-from cms.permissions import Perm
+from cms.permissions import DEFAULT_ROLES, Perm
 from tests.support.database import fresh
 
 
@@ -64,3 +65,38 @@ def test_duplicate_role_name_is_refused_without_a_half_written_row(login_as, use
     response = login_as("administrator").submit("/admin/role/new/", {"name": "Editor", "permissions": ["follow"]})
     assert response.status_code == 200
     assert fresh(sa.select(sa.func.count()).select_from(Role).where(Role.name == "Editor")).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("editor", "Another role has this name."), (" EDITOR ", "Another role has this name."),
+     ("   ", "A role needs a name."), ("\u200b", "A role needs a name.")],
+)  # fmt: skip
+def test_a_role_name_in_another_case_or_of_white_space_is_refused(login_as, users, name, message):
+    """`editor` beside Editor took Editor's place in imports (which look roles up without regard to case); a name
+    of spaces was kept as a blank role."""
+    response = login_as("administrator").submit("/admin/role/new/", {"name": name, "permissions": ["follow"]})
+    html = response.get_data(as_text=True)  # MariaDB's collation: the form's own check finds it first
+    assert response.status_code == 200 and (message in html or "Another" in message and "Already exists." in html)
+    assert fresh(sa.select(sa.func.count()).select_from(Role)).scalar() == len(DEFAULT_ROLES)
+
+
+def test_the_built_in_roles_keep_their_names_and_stay(login_as, users):
+    """Renamed or deleted, Reader left new sign-ups with no role at all."""
+    browser = login_as("administrator")
+    reader = role("Reader")
+    response = browser.submit(f"/admin/role/edit/?id={reader.id}", {"name": "Member", "permissions": ["follow"]})
+    assert "The built-in role Reader keeps its name." in response.get_data(as_text=True)
+    deleted = browser.post("/admin/role/delete/", data={"id": reader.id, "csrf_token": browser.csrf()},
+                           follow_redirects=True)  # fmt: skip
+    assert "The built-in role Reader cannot be deleted." in deleted.get_data(as_text=True)
+    assert role("Reader").permissions == reader.permissions
+    made = browser.submit("/admin/role/new/", {"name": "Fact checker", "permissions": ["follow"]})
+    assert made.status_code == 302
+    checker = role("Fact checker")
+    assert (
+        browser.submit(f"/admin/role/edit/?id={checker.id}", {"name": "Checker", "permissions": ["follow"]}).status_code
+        == 302
+    )
+    gone = browser.post("/admin/role/delete/", data={"id": checker.id, "csrf_token": browser.csrf()})
+    assert gone.status_code == 302 and fresh(sa.select(Role).where(Role.name == "Checker")).first() is None
