@@ -123,6 +123,19 @@ class ReadableInFilter(MissingTranslationFilter):
         return _l("readable in")
 
 
+def _typed_translations(form, saved_post) -> list[tuple[str, str, str]]:
+    """The translations a conflicting save carried that differ from the saved ones, (language, title, text): the
+    conflict page shows the saved translations in the form, and these beside them, so none typed is lost."""
+    saved = {translation.locale: (translation.title, translation.body) for translation in saved_post.translations}
+    typed = []
+    for entry in getattr(form, "translations", None) or []:
+        fields = entry.form
+        locale, title, body = fields.locale.data, fields.title.data or "", fields.body.data or ""
+        if (title.strip() or body.strip()) and saved.get(locale) != (title, body):
+            typed.append((locale or "", title, body))
+    return typed
+
+
 def _format_status(view, context, model, name):
     if model.is_scheduled:
         return _l("Scheduled")
@@ -426,6 +439,7 @@ class PostView(PostRevisionViews, StaffModelView):
         opened, and saving the conflict page again undid the other person's changes to those fields unseen."""
         keep_conflicting_text(conflict, current_user)
         g.post_conflict = conflict
+        g.typed_translations = _typed_translations(form, conflict.post)
         yours = form.title.data, form.body.data
         form.process(formdata=None, obj=conflict.post)
         form.title.data, form.body.data = yours
@@ -434,6 +448,7 @@ class PostView(PostRevisionViews, StaffModelView):
 
     def render(self, template, **kwargs):
         kwargs.setdefault("conflict", g.get("post_conflict"))
+        kwargs.setdefault("typed_translations", g.get("typed_translations", []))
         kwargs.setdefault("comments_url", comments_url)
         return super().render(template, **kwargs)
 

@@ -335,6 +335,24 @@ def test_second_save_does_not_overwrite_the_first(login_as, users):
     assert reload(post.id).body == "admin's words"
 
 
+def test_translations_typed_in_a_save_that_lost_a_conflict_are_shown_on_the_conflict_page(login_as, users):
+    """The conflict page said nothing typed was lost, but the form showed the saved translations and the typed
+    Spanish and Chinese were nowhere."""
+    post = make_post(users["editor"], title="Shared", body="original")
+    make_translation(post, "es", title="Compartido", body="original es")
+    editor, admin = login_as("editor"), login_as("administrator")
+    opened = editor.open_form(edit_url(post))
+    assert admin.edit(edit_url(post), {"body": "admin's words"}).status_code == 302
+    response = editor.post(edit_url(post), data={
+        **opened, "body": "editor's words", "translations-0-body": "texto nuevo del editor",
+        "translations-1-locale": "zh", "translations-1-title": "共享", "translations-1-body": "编辑的新文字",
+    })  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="edit-conflict-translations"' in html
+    assert "texto nuevo del editor" in html and "编辑的新文字" in html and "共享" in html
+    assert form_values(html)["translations-0-body"] == "original es"  # the form shows what is saved
+
+
 def test_saving_the_conflict_page_again_keeps_what_the_other_person_changed_besides_the_text(login_as, users):
     """An editor opens a post in review; the administrator publishes it and translates it; the editor's save
     conflicts, and saving the conflict page again changes the title and text only: the post stays published, with
