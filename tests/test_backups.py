@@ -138,10 +138,13 @@ def test_a_damaged_or_foreign_backup_is_refused_and_nothing_is_touched(site, use
         make_post(db.session.get(User, users["author"].id), "published", title="Written after the backup", slug="after")
         result = site.test_cli_runner().invoke(args=["cms", "restore", str(tmp_path / "backup"), "--yes"])
     assert result.exit_code == 1
-    assert {"checksum": "damaged", "database": "database; this site's is", "format": "format (99)",
-            "revision": "newer release (schema f00dfeedbeef)", "catalog": "fail the translation checks"}[damage] in (
-        result.output
-    )
+    assert {
+        "checksum": "damaged",
+        "database": "database; this site's is",
+        "format": "format (99)",
+        "revision": "newer release (schema f00dfeedbeef)",
+        "catalog": "fail the translation checks",
+    }[damage] in (result.output)
     assert "Written after the backup" in Browserish(site.test_client()).get("/en/posts/after").get_data(as_text=True)
 
 
