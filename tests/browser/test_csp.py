@@ -66,8 +66,9 @@ def test_the_console_scripts_work_under_the_policy(page, problems, users):
     width = page.eval_on_selector("#catalogs tr[data-locale='zh'] .progress-bar", "bar => bar.style.width")
     assert width == page.get_attribute("#catalogs tr[data-locale='zh'] .progress-bar", "data-percent") + "%"
     page.goto("/admin/translations/zh/?q=Staff%20console")
-    page.fill(".entry textarea[name='form_0'] >> nth=0", "员工控制台")
-    page.click(".entry button[type=submit] >> nth=0")
+    entry = ".entry:has(pre.msgid:text-is('Staff console'))"  # the search finds longer messages too
+    page.fill(f"{entry} textarea[name='form_0']", "员工控制台")
+    page.click(f"{entry} button[type=submit]")
     page.wait_for_selector("text=Saved. Readers see the new text on their next page.")
 
     assert problems == []
