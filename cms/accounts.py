@@ -362,8 +362,8 @@ def send_address_change_notice(user: User, old_email: str) -> None:
         paragraphs = [
             _("Hello %(name)s,", name=user.display_name),
             _(
-                "The email address of your Newsroom account %(username)s was changed from %(old)s to %(new)s in the "
-                "staff console. Sign-in, password resets and mail now go to the new address.",
+                "An administrator changed the email address of your Newsroom account %(username)s from %(old)s to "
+                "%(new)s. Sign-in, password resets and mail now go to the new address.",
                 username=user.username,
                 old=old_email,
                 new=user.email,
