@@ -7,7 +7,8 @@ FLASK := $(BIN)/flask --app wsgi
 export PYTHONPATH := $(CURDIR)
 
 # The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, to one
-# version with the hashes of its files; they are compiled from requirements.in and requirements-dev.in by `make lock`.
+# version with the hashes of its files, one pin a line; they are compiled from requirements.in and requirements-dev.in
+# by `make lock`.
 PIP_COMPILE_ARGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
 .PHONY: run test install install-dev lint lock check-lock bench seed-large clean
@@ -35,6 +36,7 @@ run: install
 lock: install-dev
 	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements.txt requirements.in
 	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements-dev.txt requirements-dev.in
+	python3 .ci/flatten-lock requirements.txt requirements-dev.txt
 
 check-lock: install-dev
 	LOCK_COMPILER="$(CURDIR)/$(BIN)/pip-compile $(PIP_COMPILE_ARGS)" bash .ci/check-lock
