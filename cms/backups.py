@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from flask import current_app
@@ -185,7 +184,7 @@ def restore(source: Path, catalogs: bool = True) -> Contents:
             )  # fmt: skip
     _load_database(database_file)
     if expected.revision != migrations.get_current_head():  # a backup of an older release: its schema moves on
-        upgrade(directory=str(MIGRATIONS))
+        upgrade(directory=MIGRATIONS_DIR)
     _copy_tree(source / UPLOADS, Path(current_app.config["UPLOADS_DIR"]))
     if catalogs:
         _restore_catalogs(source / CATALOGS, i18n.source_dir())
@@ -203,13 +202,11 @@ def restore(source: Path, catalogs: bool = True) -> Contents:
     return restored
 
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")  # `flask cms init` upgrades with it too
 
 
 def _migrations() -> ScriptDirectory:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config)
+    return ScriptDirectory(MIGRATIONS_DIR)
 
 
 def _known(migrations: ScriptDirectory, revision: str) -> bool:

@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 
 from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages, outbox, post_counts
 from cms.accounts import AccountError, create_user, ensure_default_roles
+from cms.backups import MIGRATIONS_DIR
 from cms.catalog_editor import CatalogError
 from cms.comments import CommentSelection, count_selected
 from cms.exports.rows import INDEXED_ORDERS, RowOrder, order_for
@@ -24,7 +25,6 @@ cms_cli = AppGroup("cms", help="Newsroom administration commands.")
 
 # `--order` of export-comments: id order, or a column the comment list sorts by and an index walks, '-' for descending.
 EXPORT_ORDERS = ["id", *(f"{sign}{column}" for column in INDEXED_ORDERS for sign in ("", "-"))]
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The stored counts that check-counts compares with the rows, and the seed rebuilds after its bulk inserts.
 COUNTERS = (comment_counts.COMMENTS, comment_counts.COMMENT_DAYS, post_counts.POSTS)
 
