@@ -76,6 +76,10 @@ class Config:
     # to page deeper (a filter narrows instead): no list statement reads more than about this many rows.
     LIST_COUNT_CAP = 10_000
     LIST_MAX_OFFSET = 10_000
+    # On MariaDB, a statement of a console list page stops once it has examined this many rows (LIMIT ROWS
+    # EXAMINED): a filter no index serves in the list's order then asks to be narrowed instead of reading a whole
+    # table. Above LIST_COUNT_CAP by what a capped count reads through a join; 0 turns the ceiling off.
+    LIST_ROWS_EXAMINED = 12_000
     # A searched list page walks its order's index instead of reading every match once the search index
     # matches more comments than this (see cms.search.comment_page_clause).
     SEARCH_COMMON_MATCHES = 5_000

@@ -33,6 +33,7 @@ from cms.extensions import db
 from cms.forms import AppForm
 from cms.markup import stored_html
 from cms.permissions import Perm, can
+from cms.read_ceiling import rows_examined_at_most
 from cms.routing import LARGEST_INTEGER, stored_int
 from cms.search import Searched, page_clause, search_count
 from cms.timestamps import timestamp
@@ -71,10 +72,12 @@ def staff_may(perms: int) -> bool:
 
 @dataclass
 class ListCount:
-    """How many rows a list matches: exact, or more than `value` when counting stopped short of the end."""
+    """How many rows a list matches: exact, or more than `value` when counting stopped short of the end (at the
+    count's cap, or at the ceiling on the rows a statement examines: `stopped`, and `value` says nothing)."""
 
     value: int
     exact: bool = True
+    stopped: bool = False  # not counted: counting would examine more rows than LIST_ROWS_EXAMINED
 
 
 def _timestamp_formatter(view, value, name):
@@ -85,6 +88,14 @@ def N_(message: str) -> str:  # noqa: N802 (babel's marker for a message transla
     return message
 
 
+# Filters selecting a range of a column's values, which the column's own order reads as one index range.
+RANGE_FILTERS = (
+    sqla_filters.FilterGreater,
+    sqla_filters.FilterSmaller,
+    sqla_filters.DateBetweenFilter,
+    sqla_filters.DateTimeBetweenFilter,
+    sqla_filters.TimeBetweenFilter,
+)
 SELECT_ROW = N_("Select “%(row)s”")  # a list row's check box, by the row's name
 ROW_ID = "0row0id0"  # stands for the row's id while a row link is built: letters and digits, the same quoted
 
@@ -444,22 +455,32 @@ class StaffModelView(ModelView):
         if not execute:
             return count, query
         size = self.page_size if page_size is None else page_size
-        counted = query
-        if search and self.page_search_clause(search) is not None:
-            g.counting_matches = True
-            try:
-                _, counted = super().get_list(page, sort_column, sort_desc, search, filters, False, page_size)
-            finally:
-                g.counting_matches = False
-        g.list_count = self.count_matches(counted, filters, search)
-        g.list_too_deep = bool(size) and (page or 0) * size >= current_app.config["LIST_MAX_OFFSET"] > 0
-        if g.list_too_deep:
-            return g.list_count.value, []
-        keys = self._key_columns()
-        if len(keys) != 1:
-            return g.list_count.value, query.all()
-        ids = self.page_ids(query, keys[0], page or 0, size, (sort_column, sort_desc), bool(search or filters))
-        if not ids:
+        ceiling = current_app.config["LIST_ROWS_EXAMINED"] if self.listing() else None
+        ids: list = []
+        with rows_examined_at_most(ceiling) as reading:
+            counted = query
+            if search and self.page_search_clause(search) is not None:
+                g.counting_matches = True
+                try:
+                    _, counted = super().get_list(page, sort_column, sort_desc, search, filters, False, page_size)
+                finally:
+                    g.counting_matches = False
+            # The exact count, asked for, reads what it takes.
+            with rows_examined_at_most(ceiling if self.count_cap() is not None else None) as counting:
+                g.list_count = self.count_matches(counted, filters, search)
+            if counting.exceeded:
+                g.list_count = ListCount(0, exact=False, stopped=True)
+            g.list_too_deep = bool(size) and (page or 0) * size >= current_app.config["LIST_MAX_OFFSET"] > 0
+            if g.list_too_deep:
+                return g.list_count.value, []
+            keys = self._key_columns()
+            if len(keys) != 1:
+                return g.list_count.value, query.all()
+            ids = self.page_ids(query, keys[0], page or 0, size, (sort_column, sort_desc), bool(search or filters))
+        g.list_too_wide = reading.exceeded  # the page's own statements stopped: what they found is not the page
+        if g.list_too_wide:
+            g.sorts_by_filtered = self.sorts_by_filtered(filters, sort_column)
+        if g.list_too_wide or not ids:
             return g.list_count.value, []
         rows = self.rows_by_id(ids)
         return g.list_count.value, [rows[i] for i in ids if i in rows]
@@ -609,10 +630,36 @@ class StaffModelView(ModelView):
             return [*led[0], *(key for key in keys if key.property.columns[0] not in led[0])]
         return keys
 
+    def sorts_by_filtered(self, filters, sort_column) -> list[tuple[str, str]]:
+        """(label, URL) of this list sorted by each column a range filter of the request narrows, last first: in the
+        column's own order, the filter's rows are one index range (a date filter in the order of the last change
+        read the dates of every post changed since)."""
+        positions = {name: position for position, (name, _) in enumerate(self._list_columns)}
+        labels = dict(self._list_columns)
+        query = [(k, v) for k, v in request.args.items(multi=True) if k not in ("sort", "desc", "page")]
+        offered: dict[str, tuple[str, str]] = {}
+        for index, _, _ in filters or []:
+            flt = self._filters[index]
+            column = getattr(flt, "column", None)
+            name = str(getattr(column, "key", ""))
+            if (
+                isinstance(flt, RANGE_FILTERS)  # one value, or all but some: the column's order reads no fewer rows
+                and getattr(column, "table", None) is self.model.__table__
+                and name in positions
+                and name in self._sortable_columns
+                and positions[name] != sort_column
+            ):
+                arguments = urlencode([*query, ("sort", positions[name]), ("desc", 1)])
+                offered.setdefault(name, (str(labels[name]), f"{request.path}?{arguments}"))
+        return list(offered.values())
+
     def render(self, template, **kwargs):
         if template == self.list_template and "list_count" in g:
             kwargs.setdefault("list_count", g.list_count)
             kwargs.setdefault("list_too_deep", g.list_too_deep)
+            kwargs.setdefault("list_too_wide", g.get("list_too_wide", False))
+            kwargs.setdefault("sorts_by_filtered", g.get("sorts_by_filtered", []))
+            kwargs.setdefault("rows_examined", current_app.config["LIST_ROWS_EXAMINED"])
             query = [(key, value) for key, value in request.args.items(multi=True) if key != "exact_count"]
             kwargs.setdefault("exact_count_url", f"{request.path}?{urlencode([*query, ('exact_count', '1')])}")
         return super().render(template, **kwargs)

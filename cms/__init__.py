@@ -29,6 +29,7 @@ from cms import (
     page_cache,
     permissions,
     post_counts,
+    read_ceiling,
     routing,
     sessions,
     status_counts,
@@ -160,6 +161,7 @@ def register_extensions(app: Flask) -> None:
         with app.app_context():
             for engine in db.engines.values():  # the options are every bind's, the replica's too
                 event.listen(engine, "reset", end_open_transaction)
+    read_ceiling.init_app(app)
     excel.init_excel(app)
     migrate.init_app(
         app,

@@ -15,7 +15,7 @@ from cms import post_counts
 from cms.extensions import db
 from cms.models import CommentStatus, Post, PostStatus, User, utcnow
 from tests.factories import make_comment, make_post
-from tests.support.database import StatementCounter, count_statements
+from tests.support.database import StatementCounter, backend_of, count_statements
 from tests.support.web import assert_counted_to_the_cap
 
 
@@ -49,6 +49,58 @@ def test_pages_past_the_offset_limit_ask_to_narrow_the_list(app, login_as, posts
     html = too_deep.get_data(as_text=True)
     assert too_deep.status_code == 200
     assert "too far down the list" in html and not titles(html)
+
+
+def test_a_list_whose_statements_would_read_past_list_rows_examined_says_so_instead(app, login_as, posts, monkeypatch):
+    """On MariaDB, a page whose statements would examine more than LIST_ROWS_EXAMINED rows shows no rows and asks
+    to narrow the list, and a count that would says it was not counted, with the exact count (which reads what it
+    takes) a click away. 0 turns the ceiling off; SQLite has none."""
+    browser = login_as("editor")
+    url = "/admin/post/?flt0_author_user_username_not_equal=nobody"  # a join no index narrows: every post read
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 0)
+    whole = browser.get(url).get_data(as_text=True)
+    assert len(titles(whole)) == 20 and "45 rows match." in whole and "list-too-wide" not in whole
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 10)
+    stopped = browser.get(url)
+    html = stopped.get_data(as_text=True)
+    assert stopped.status_code == 200
+    if backend_of(app) == "sqlite":
+        assert len(titles(html)) == 20 and "45 rows match." in html and "list-too-wide" not in html
+        return
+    assert "This page was not read" in html and "more than 10 rows" in html and not titles(html)
+    assert "Not counted: counting would examine more than 10 rows." in html
+    exact = browser.get(unquote(re.search(r'href="([^"]+)" id="exact-count"', html).group(1)).replace("&amp;", "&"))
+    assert "45 rows match." in exact.get_data(as_text=True)
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 10_000)
+    assert len(titles(browser.get(url).get_data(as_text=True))) == 20
+
+
+def test_a_date_range_too_wide_to_read_in_the_lists_order_offers_the_filtered_columns_order(
+    app, login_as, users, monkeypatch
+):
+    """Published posts filtered by their publication date, in the list's order (the last change), stopped at the
+    ceiling: the message links to the list sorted by the publication date, where the range is read along its index
+    and the page is shown. A filter of one value offers no order."""
+    published_at = utcnow() - timedelta(days=3)
+    for n in range(30):
+        make_post(users["author"], PostStatus.PUBLISHED, title=f"Row {n:02d}", published_at=published_at)
+    browser = login_as("editor")
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 5)
+    before = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    html = browser.get(f"/admin/post/?flt0_published_at_smaller_than={before}").get_data(as_text=True)
+    if backend_of(app) == "sqlite":
+        assert len(titles(html)) == 20 and "list-too-wide" not in html
+        return
+    assert "This page was not read" in html and not titles(html)
+    offered = re.findall(r'<a href="([^"]+)" class="list-sorted-by-filter">([^<]+)</a>', html)
+    assert [label for _, label in offered] == ["Sort by Published at"]
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 60)  # the range's 20 rows and its count's 30
+    sorted_page = browser.get(offered[0][0].replace("&amp;", "&")).get_data(as_text=True)
+    assert len(titles(sorted_page)) == 20 and "list-too-wide" not in sorted_page
+    monkeypatch.setitem(app.config, "LIST_ROWS_EXAMINED", 5)
+    one_value = browser.get("/admin/post/?flt0_status_equals=published&flt1_author_user_username_not_equal=nobody")
+    html = one_value.get_data(as_text=True)
+    assert "This page was not read" in html and "list-sorted-by-filter" not in html
 
 
 def test_rows_that_tie_on_the_sort_key_are_never_on_two_pages(login_as, posts):
