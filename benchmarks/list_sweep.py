@@ -73,13 +73,16 @@ def main() -> None:
     progress(f"{len(urls)} list URLs (every order both ways, every filter)")
     measured = []
     for number, url in enumerate(urls, 1):
-        client.get(url)  # warm: the first request of a URL compiles its statements
+        page = client.get(url).get_data(as_text=True)  # warm: the first request of a URL compiles its statements
+        stopped = [what for what, mark in STOPPED if mark in page]
         started = time.perf_counter()
         statements = capture(app, client, url)
         milliseconds = (time.perf_counter() - started) * 1000
         examine(args.database_url, statements)
         worst = max(statements, key=lambda statement: statement.rows_examined)
-        measured.append((worst.rows_examined, milliseconds, url, short_sql(worst.sql, 300).replace("`", "")))
+        measured.append(
+            (worst.rows_examined, milliseconds, url, short_sql(worst.sql, 300).replace("`", ""), ", ".join(stopped))
+        )
         if number % 25 == 0 or number == len(urls):
             progress(f"{number} of {len(urls)} measured")
     text = report(measured)
@@ -92,6 +95,8 @@ def main() -> None:
 # A capped count through a join reads the cap's rows and some of the joined table's: up to this share past the cap
 # is "about 10,000".
 ABOUT = 1.2
+# What the page says when a statement stopped at LIST_ROWS_EXAMINED (cms.read_ceiling): the page, or its count.
+STOPPED = [("page", 'id="list-too-wide"'), ("count", 'id="count-stopped"')]
 
 
 def report(measured: list[tuple]) -> str:
@@ -99,6 +104,7 @@ def report(measured: list[tuple]) -> str:
     near = sorted(row for row in measured if limit < row[0] <= ABOUT * ROWS_EXAMINED_LIMIT)
     above = sorted((row for row in measured if row[0] > ABOUT * ROWS_EXAMINED_LIMIT), reverse=True)
     slowest = sorted(measured, key=lambda row: row[1], reverse=True)[:5]
+    stopped = [row for row in measured if row[4]]
     lines = [
         f"{len(measured)} console list URLs: each sortable column both ways and each filter of every list, on the"
         " benchmark data set, in-process, signed in as the administrator (benchmarks/list_sweep.py).",
@@ -106,15 +112,19 @@ def report(measured: list[tuple]) -> str:
         f"- {len(measured) - len(near) - len(above)} read at most {limit:,} rows in any one statement (the capped"
         f" count's {ROWS_EXAMINED_LIMIT:,} and {ROWS_PAST_THE_CAP} past it).",
         f"- {len(near)} read up to {ABOUT:.0%} of the cap (a capped count through a join or a subquery): "
-        + ", ".join(f"`{url}` {rows:,}" for rows, _, url, _ in near)
+        + ", ".join(f"`{url}` {rows:,}" for rows, _, url, _, _ in near)
         + ".",
         f"- {len(above)} read more:",
         "",
         "| most rows one statement examined | ms | URL | that statement |",
         "| ---: | ---: | --- | --- |",
-        *(f"| {rows:,} | {ms:.0f} | `{url}` | `{sql[:160]}…` |" for rows, ms, url, sql in above),
+        *(f"| {rows:,} | {ms:.0f} | `{url}` | `{sql[:160]}…` |" for rows, ms, url, sql, _ in above),
         "",
-        "The slowest requests: " + "; ".join(f"`{url}` {ms:.0f} ms" for _, ms, url, _ in slowest) + ".",
+        f"{len(stopped)} stopped a statement at the ceiling (LIST_ROWS_EXAMINED) and said so on the page instead of"
+        " reading on (the page: no rows and a request to narrow the list; the count: not counted, the exact count a"
+        " click away)" + (": " if stopped else ".") + ", ".join(f"`{url}` ({what})" for _, _, url, _, what in stopped),
+        "",
+        "The slowest requests: " + "; ".join(f"`{url}` {ms:.0f} ms" for _, ms, url, _, _ in slowest) + ".",
     ]
     return "\n".join(lines)
 
