@@ -1,7 +1,8 @@
 """Every order and filter of every console list on the benchmark data set (console.py's, on MariaDB): the most rows
 one statement of the request examined (the session's Handler_read_* deltas) and the request's time in-process,
 signed in as the administrator. console.py measures ten URLs against stock Flask-Admin; this finds the others that
-read more than about 10,000 rows. Each filter is tried with the values its options offer, else with values of its
+read more than about 10,000 rows, and those whose page or count stopped at the product's ceiling
+(LIST_ROWS_EXAMINED). Each filter is tried with the values its options offer, else with values of its
 type: a text most rows hold ("a") and one none holds ("zqx"), a date, a flag. Nothing is asserted.
 """
 
@@ -93,16 +94,19 @@ def main() -> None:
 
 
 # A capped count through a join reads the cap's rows and some of the joined table's: up to this share past the cap
-# is "about 10,000".
+# is "about 10,000". The product's ceiling (LIST_ROWS_EXAMINED, 12,000) lies there: a statement stopped at it has
+# examined one row more (MariaDB counts the read that stops it).
 ABOUT = 1.2
+STOP_READ = 1
 # What the page says when a statement stopped at LIST_ROWS_EXAMINED (cms.read_ceiling): the page, or its count.
 STOPPED = [("page", 'id="list-too-wide"'), ("count", 'id="count-stopped"')]
 
 
 def report(measured: list[tuple]) -> str:
     limit = ROWS_EXAMINED_LIMIT + ROWS_PAST_THE_CAP
-    near = sorted(row for row in measured if limit < row[0] <= ABOUT * ROWS_EXAMINED_LIMIT)
-    above = sorted((row for row in measured if row[0] > ABOUT * ROWS_EXAMINED_LIMIT), reverse=True)
+    about = ABOUT * ROWS_EXAMINED_LIMIT + STOP_READ
+    near = sorted(row for row in measured if limit < row[0] <= about)
+    above = sorted((row for row in measured if row[0] > about), reverse=True)
     slowest = sorted(measured, key=lambda row: row[1], reverse=True)[:5]
     stopped = [row for row in measured if row[4]]
     lines = [
@@ -111,9 +115,8 @@ def report(measured: list[tuple]) -> str:
         "",
         f"- {len(measured) - len(near) - len(above)} read at most {limit:,} rows in any one statement (the capped"
         f" count's {ROWS_EXAMINED_LIMIT:,} and {ROWS_PAST_THE_CAP} past it).",
-        f"- {len(near)} read up to {ABOUT:.0%} of the cap (a capped count through a join or a subquery): "
-        + ", ".join(f"`{url}` {rows:,}" for rows, _, url, _, _ in near)
-        + ".",
+        f"- {len(near)} read up to {ABOUT:.0%} of the cap (a capped count through a join or a subquery, or a statement"
+        " stopped at the ceiling): " + ", ".join(f"`{url}` {rows:,}" for rows, _, url, _, _ in near) + ".",
         f"- {len(above)} read more:",
         "",
         "| most rows one statement examined | ms | URL | that statement |",
