@@ -97,12 +97,23 @@ def seed_command(users, posts, comments, follows, force):
 
 def _seed_rows(users: int, posts: int, comments: int, follows: int) -> None:
     total = users + posts + comments + follows
+    seeded: dict[str, int] = {}
+
+    def advance(what: str, rows: int) -> None:
+        seeded[what] = seeded.get(what, 0) + rows
+        bar.update(rows)
+
     with click.progressbar(length=total, label="Seeding", show_pos=True, show_eta=True) as bar:
         try:
-            seed_bulk(users, posts, comments, follows, progress=lambda what, rows: bar.update(rows))
+            seed_bulk(users, posts, comments, follows, progress=advance)
             seed_showcase()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+    if seeded.get("follows", 0) < follows:  # each reader follows a writer once: the pairs can run out
+        click.echo(
+            f"Seeded {seeded.get('follows', 0):,} of the {follows:,} follows asked for: every account already "
+            "follows every writer it can. Add --users for more."
+        )
     for counter in COUNTERS:
         counter.recount()  # the seed inserts in bulk, past the counting hooks
     current_app.logger.info("Seeded %d rows", total)
@@ -136,24 +147,36 @@ i18n_cli = AppGroup(
 cms_cli.add_command(i18n_cli)
 
 
+def _catalog_source(template: bool = False) -> Path:
+    """The committed catalogs' folder (CATALOG_SOURCE_DIR), refused with a message when it is missing, or when the
+    command reads messages.pot (`template`) and that is missing."""
+    source = i18n.source_dir()
+    if not source.is_dir():
+        raise click.ClickException(f"There is no catalog folder at {source} (CATALOG_SOURCE_DIR).")
+    if template and not (source / i18n.TEMPLATE.name).is_file():
+        raise click.ClickException(f"There is no {i18n.TEMPLATE.name} in {source}; run `flask cms i18n extract` first.")
+    return source
+
+
 @i18n_cli.command("extract")
 def i18n_extract():
     """Write messages.pot (in CATALOG_SOURCE_DIR, translations/ by default) from the strings in cms/ and
     admin_views/, where `update` and `init` read it."""
-    path = i18n.extract(i18n.source_dir() / i18n.TEMPLATE.name)
+    path = i18n.extract(_catalog_source() / i18n.TEMPLATE.name)
     click.echo(f"Wrote {path}.")
 
 
 @i18n_cli.command("update")
 def i18n_update():
     """Merge messages.pot into every committed locale's messages.po."""
-    i18n.update(i18n.source_dir())
+    i18n.update(_catalog_source(template=True))
     click.echo("Catalogs updated.")
 
 
 @i18n_cli.command("compile")
 def i18n_compile():
     """Compile the committed catalogs and rebuild the ones this instance serves (fuzzy entries left out)."""
+    _catalog_source()
     click.echo(f"Compiled {_compile_committed()} committed catalog(s).")
     if "catalog_revision" not in sa.inspect(db.engine).get_table_names():
         click.echo("The database is not migrated yet (flask cms init): its first start builds the served catalogs.")
@@ -165,17 +188,16 @@ def i18n_compile():
 @click.argument("locale")
 def i18n_init(locale):
     """Start a committed catalog for a new LOCALE from messages.pot (a language that has one is refused)."""
-    source = i18n.source_dir()
     try:
         code = catalogs.language_code(locale)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
+    source = _catalog_source()
     if (source / code / "LC_MESSAGES" / "messages.po").exists():  # it was written over: every translation gone
         raise click.ClickException(
             f"There is already a catalog for {code}; `flask cms i18n update` merges new messages."
         )
-    if not (source / i18n.TEMPLATE.name).exists():
-        raise click.ClickException("There is no messages.pot; run `flask cms i18n extract` first.")
+    _catalog_source(template=True)
     click.echo(f"Created {i18n.init_locale(code, source)}.")
 
 

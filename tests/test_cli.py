@@ -85,6 +85,19 @@ def test_seed_creates_one_account_per_role_and_the_requested_rows(app):
     assert [r.name for r in admin.roles] == ["Administrator"]
 
 
+def test_seed_says_when_it_seeded_fewer_follows_than_asked(app):
+    """Each account follows a writer once: with the demo accounts alone the pairs run out far below 500."""
+    result = app.test_cli_runner().invoke(args=["cms", "seed", "--users", "0", "--posts", "1", "--comments", "0",
+                                                "--follows", "500"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    seeded = count(Follow)
+    assert 0 < seeded < 500
+    assert f"Seeded {seeded:,} of the 500 follows asked for" in result.output
+    enough = app.test_cli_runner().invoke(args=["cms", "seed", "--force", "--users", "0", "--posts", "0",
+                                                "--comments", "0", "--follows", "0"])  # fmt: skip
+    assert enough.exit_code == 0 and "follows asked for" not in enough.output
+
+
 def test_seed_twice_seeds_once_and_says_it_skipped(app):
     runner = app.test_cli_runner()
     args = ["cms", "seed", "--users", "2", "--posts", "2", "--comments", "2", "--follows", "1"]
@@ -191,6 +204,25 @@ def test_i18n_init_starts_a_new_language_and_refuses_one_that_has_a_catalog(app,
     (catalog_dir / "messages.pot").unlink()
     result = runner.invoke(args=["cms", "i18n", "init", "fr"])
     assert result.exit_code == 1 and "run `flask cms i18n extract` first" in result.output
+
+
+@pytest.mark.parametrize("command", ["extract", "update", "compile", "init"])
+def test_i18n_commands_name_a_missing_catalog_folder_or_template(app, catalog_dir, monkeypatch, command):
+    """A CATALOG_SOURCE_DIR that is not there was a traceback; a missing messages.pot was pybabel's own error."""
+    arguments = ["cms", "i18n", command, *(["pt"] if command == "init" else [])]
+    missing = catalog_dir.parent / "no-such-folder"
+    monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(missing))
+    result = app.test_cli_runner().invoke(args=arguments)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"There is no catalog folder at {missing} (CATALOG_SOURCE_DIR)." in result.output
+    assert not missing.exists()
+    if command in ("update", "init"):
+        monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(catalog_dir))
+        (catalog_dir / "messages.pot").unlink()
+        before = (catalog_dir / "zh" / "LC_MESSAGES" / "messages.po").read_bytes()
+        result = app.test_cli_runner().invoke(args=arguments)
+        assert result.exit_code == 1 and "run `flask cms i18n extract` first" in result.output
+        assert (catalog_dir / "zh" / "LC_MESSAGES" / "messages.po").read_bytes() == before
 
 
 def test_i18n_extract_writes_the_template_where_update_reads_it(app, catalog_dir, monkeypatch):
