@@ -343,7 +343,8 @@ def export_in_background(fmt: str, cookie: str, idle_rounds: int) -> ExportRun:
     for _ in range(idle_rounds):
         probe(cookie, run_.idle)
     started = time.perf_counter()
-    status, _, headers, _ = fetch(PRODUCT_PORT, f"/admin/comment/export/{fmt}/", cookie)
+    # The "All" tab's export: a bare queue address means its pending comments (6adece1).
+    status, _, headers, _ = fetch(PRODUCT_PORT, f"/admin/comment/export/{fmt}/?status=all", cookie)
     location = next((value for name, value in headers if name.lower() == "location"), "")
     job = re.search(r"/exports/([^/]+)/", location)
     if status != 302 or job is None:
@@ -382,8 +383,8 @@ def export_report(runs: list[ExportRun], loads, label: str) -> str:
     began, ended = (" / ".join(f"{x:.2f}" for x in load) for load in loads)
     note = f"**{label.rstrip('.')}.** " if label else ""
     return f"""
-{note}Every comment exported from the console (`/admin/comment/export/<format>/` with no filter, signed in as the
-administrator): the product under gunicorn (production settings, 2 sync workers) with Redis, and one
+{note}Every comment exported from the console (`/admin/comment/export/<format>/?status=all`, the "All" tab, signed in
+as the administrator): the product under gunicorn (production settings, 2 sync workers) with Redis, and one
 `flask cms worker` running the job. "Until downloadable" runs from the click to the first status poll that offers
 the file. Meanwhile the light pages {", ".join(f"`{p}`" for p in EXPORT_PROBES)} are requested one after another
 (a new connection each); their p50 / p95 / slowest in ms, next to the same pages just before the export.
