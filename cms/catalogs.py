@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polib
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.messages.pofile import PoFileError, read_po
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -34,6 +35,8 @@ from cms.extensions import db
 from cms.i18n import TEMPLATE, source_dir, translations_dir
 from cms.models import User
 from cms.translation_checks import entry_errors
+
+LIKELY_SUBTAGS = get_global("likely_subtags")  # zh → zh_Hans_CN: the script a code without one means
 
 UPLOAD_SALT = "cms.catalogs.upload"
 
@@ -104,7 +107,7 @@ def upload_report(locale: str, data: bytes) -> dict:
     except (UnicodeDecodeError, OSError, ValueError, LookupError, PoFileError) as exc:  # LookupError: its charset
         raise CatalogError(_l("The file is not a readable UTF-8 .po catalog: %(error)s", error=str(exc))) from None
     language = (uploaded.metadata.get("Language") or "").replace("-", "_")
-    if language.split("_")[0] != locale.split("_")[0]:
+    if not written_alike(language, locale):
         raise CatalogError(
             _l(
                 "The file is a catalog for '%(language)s', not '%(locale)s'.",
@@ -115,10 +118,15 @@ def upload_report(locale: str, data: bytes) -> dict:
     catalog = current_catalog(locale)
     current = live_entries(catalog)
     changes, unknown, problems = [], [], []
+    seen: set[str] = set()
     for entry in uploaded:
         if entry.obsolete:
             continue
         key = entry_key(entry)
+        if key in seen:  # msgfmt refuses such a file; polib reads both, and the second was dropped unsaid
+            problems.append({"msgid": entry.msgid, "errors": ["the file holds this message more than once"]})
+            continue
+        seen.add(key)
         if key not in current:
             unknown.append(entry.msgid)
             continue
@@ -132,6 +140,25 @@ def upload_report(locale: str, data: bytes) -> dict:
     if not changes and not problems and not unknown and not [e for e in uploaded if not e.obsolete]:
         raise CatalogError(_l("The file contains no messages."))
     return {"changes": changes, "unknown": unknown, "problems": problems}
+
+
+def written_alike(language: str, locale: str) -> bool:
+    """Whether a file whose Language header is `language` is a catalog for `locale`: the same language in the same
+    script, the script being Babel's likely one where the code names none (zh and zh_CN are Simplified Chinese,
+    zh_TW and zh_Hant_TW Traditional; pt_BR is Portuguese as pt is)."""
+    try:
+        return writing(language) == writing(locale)
+    except (ValueError, UnknownLocaleError):
+        return False
+
+
+def writing(code: str) -> tuple[str, str | None]:
+    """A language code's language and script."""
+    parsed = Locale.parse(code)
+    if parsed.script:
+        return parsed.language, parsed.script
+    likely = LIKELY_SUBTAGS.get(str(parsed)) or LIKELY_SUBTAGS.get(parsed.language)
+    return parsed.language, Locale.parse(likely).script if likely else None
 
 
 def upload_errors(uploaded: polib.POEntry, entry: polib.POEntry, nplurals: int) -> list[str]:

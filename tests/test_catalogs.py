@@ -110,6 +110,33 @@ def test_broken_uploads_are_refused(served, content, message):
         upload_report("es", content)
 
 
+@pytest.mark.parametrize(
+    ("language", "accepted"),
+    [("zh", True), ("zh_CN", True), ("zh-Hans", True), ("zh_TW", False), ("zh_Hant_TW", False), ("ja", False)],
+)
+def test_an_upload_must_be_a_catalog_of_the_language_in_its_script(served, language, accepted):
+    """zh is Simplified Chinese: a Traditional Chinese file (zh_TW) was taken for it, as the language alone was
+    compared."""
+    content = f'msgid ""\nmsgstr ""\n"Language: {language}\\n"\n\nmsgid "Latest posts"\nmsgstr "最新"\n'.encode()
+    if accepted:
+        assert [c["msgid"] for c in upload_report("zh", content)["changes"]] == ["Latest posts"]
+    else:
+        with pytest.raises(CatalogError, match=f"The file is a catalog for '{language.replace('-', '_')}', not 'zh'"):
+            upload_report("zh", content)
+
+
+def test_an_upload_holding_a_message_twice_is_a_problem_and_changes_nothing(served, users):
+    """polib reads both entries; the second's translation was then skipped without a word."""
+    upload = CatalogEditor("es", served).load()
+    entry = next(e for e in upload if e.msgid == "Latest posts")
+    entry.msgstr = "Últimas noticias"
+    upload.append(polib.POEntry(msgid=entry.msgid, msgstr="Lo último", msgctxt=entry.msgctxt))
+    report, token = catalogs.preview_upload(users["translator"], "es", str(upload).encode())
+    assert token is None
+    assert {"msgid": "Latest posts", "errors": ["the file holds this message more than once"]} in report["problems"]
+    assert stored() == {}
+
+
 def test_upload_reports_changes_and_applies_only_after_review(served, users):
     translator = users["translator"]
     upload = CatalogEditor("es", served).load()
