@@ -179,6 +179,8 @@ def register_extensions(app: Flask) -> None:
         login_form=throttle.LockingLoginForm,
         two_factor_verify_code_form=throttle.LockingCodeForm,
         mf_recovery_form=throttle.LockingRecoveryForm,
+        verify_form=throttle.LockingVerifyForm,
+        change_password_form=throttle.LockingChangePasswordForm,
     )
     throttle.init_app(app)  # limits the forms Security registered
     sessions.init_app(app)

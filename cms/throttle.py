@@ -13,9 +13,11 @@ from collections.abc import Callable
 from flask import Flask, current_app, request, session
 from flask_babel import ngettext
 from flask_limiter import Limiter
-from flask_security.forms import LoginForm, TwoFactorVerifyCodeForm
+from flask_security import current_user
+from flask_security.forms import ChangePasswordForm, LoginForm, TwoFactorVerifyCodeForm, VerifyForm
 from flask_security.recovery_codes import MfRecoveryForm
 from flask_security.twofactor import is_tf_setup
+from flask_security.utils import get_message
 from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -240,6 +242,40 @@ class LockingCodeForm(TwoFactorVerifyCodeForm):
         if signing_in:
             accounts.forget_failed_sign_ins(self.user)  # type: ignore[arg-type]
         return True
+
+
+class LockingVerifyForm(VerifyForm):
+    """Flask-Security's re-authentication form (/verify, asked before sensitive changes when the sign-in is not
+    fresh): refused (429) while the account is locked, and a wrong password counts towards the lock, as at sign-in.
+    A session taken over could otherwise try the account's password there, outside the lock."""
+
+    def validate(self, **kwargs) -> bool:
+        _refuse_while_locked(self.user)  # type: ignore[arg-type]
+        if super().validate(**kwargs):
+            return True
+        if _wrong_password(self.password):
+            accounts.record_failed_sign_in(self.user)  # type: ignore[arg-type]
+        return False
+
+
+class LockingChangePasswordForm(ChangePasswordForm):
+    """Flask-Security's change-password form (/change), which asks for the current password: refused (429) while the
+    account is locked, and a wrong current password counts towards the lock. Problems with the new password do
+    not count."""
+
+    def validate(self, **kwargs) -> bool:
+        _refuse_while_locked(current_user)  # type: ignore[arg-type]
+        if super().validate(**kwargs):
+            return True
+        if _wrong_password(self.password):
+            accounts.record_failed_sign_in(current_user)  # type: ignore[arg-type]
+        return False
+
+
+def _wrong_password(field) -> bool:
+    """Whether Flask-Security refused the password in `field` as not the account's (not as missing or as the same
+    as the new one)."""
+    return get_message("INVALID_PASSWORD")[0] in (field.errors or [])
 
 
 class LockingRecoveryForm(MfRecoveryForm):

@@ -382,6 +382,49 @@ def test_wrong_codes_lock_the_account_and_then_even_the_right_code_is_refused(
         assert actions.count("lock") == 1
 
 
+# The forms that ask a signed-in person for the account's password again: the path, the fields with the password.
+PASSWORD_CHECKS = [
+    ("/verify", lambda password: {"password": password}),
+    ("/change", lambda password: {"password": password, "new_password": GOOD_PASSWORD,
+                                  "new_password_confirm": GOOD_PASSWORD}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "fields"), PASSWORD_CHECKS, ids=["verify", "change"])
+def test_wrong_passwords_at_verify_and_change_lock_the_account_as_at_sign_in(
+    app, tmp_path, storage, users, path, fields
+):
+    """A session taken over could try the account's password at /verify or /change outside the lock: each wrong one
+    now counts, and once locked even the right one is refused there and at sign-in."""
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        reader = visitor(limited)
+        reader.login(users["reader"].email)
+        guesses = [reader.submit(path, fields("not-the-password-9")) for _ in range(3)]
+        assert [r.status_code for r in guesses] == [200] * 3
+        refused = reader.submit(path, fields(PASSWORD))
+        assert refused.status_code == 429 and LOCKED in refused.get_data(as_text=True)
+        account = fresh(sa.select(User).where(User.email == users["reader"].email)).scalar_one()
+        assert account.locked_until is not None and account.password == users["reader"].password
+        assert right(visitor(limited, "198.51.100.9"), users["reader"].email).status_code == 429
+
+
+def test_a_new_password_refused_at_change_is_not_a_failed_sign_in(app, tmp_path, storage, users):
+    with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=2, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
+        limited
+    ]:
+        reader = visitor(limited)
+        reader.login(users["reader"].email)
+        short = {"password": PASSWORD, "new_password": "short", "new_password_confirm": "short"}
+        assert [reader.submit("/change", short).status_code for _ in range(3)] == [200] * 3
+        account = fresh(sa.select(User).where(User.email == users["reader"].email)).scalar_one()
+        assert account.locked_until is None and not account.failed_logins
+        changed = reader.submit("/change", {"password": PASSWORD, "new_password": GOOD_PASSWORD,
+                                            "new_password_confirm": GOOD_PASSWORD})  # fmt: skip
+        assert changed.status_code == 302
+
+
 def test_the_right_password_between_wrong_codes_does_not_start_the_count_again(app, tmp_path, storage, users):
     with limited_apps(app, tmp_path, storage, LOGIN_LOCKOUT_FAILURES=3, LOGIN_LOCKOUT_SECONDS=LOCK_SECONDS) as [
         limited
