@@ -24,8 +24,10 @@ from cms.post_translations import (
     TranslationNotFound,
 )
 from cms.posts import untranslated_posts
+from cms.routing import LARGEST_INTEGER
 
 PAGE_SIZE = 25
+UNTRANSLATED_PER_PAGE = 50  # posts needing translation a page
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
@@ -158,10 +160,10 @@ class TranslationsView(BaseView):
     @expose("/content/")
     def content(self):
         page = request.args.get("page", 1, type=int)
-        if page < 1:
+        if page < 1 or page * UNTRANSLATED_PER_PAGE > LARGEST_INTEGER:  # past what the database's offset can hold
             abort(404)
         languages = post_translations.working_languages(current_user)
-        pagination, rows = untranslated_posts(languages, page=page)
+        pagination, rows = untranslated_posts(languages, page=page, per_page=UNTRANSLATED_PER_PAGE)
         return self.render(
             "admin/translations_content.html",
             rows=rows,

@@ -218,6 +218,20 @@ def test_content_status_lists_posts_needing_translation(workspace, users):
 
 
 @pytest.mark.parametrize(
+    ("page", "status"),
+    [("1", 200), ("0", 404), ("2", 404), ("184467440737095517", 404), ("99999999999999999999", 404)],
+    ids=["first", "zero", "past-the-end", "past-the-largest-offset", "past-the-largest-integer"],
+)
+def test_a_page_of_the_posts_needing_translation_past_the_end_or_past_any_offset_is_a_404(
+    workspace, users, page, status
+):
+    """A page number whose offset the database cannot hold was a 500 (SQLite's OverflowError)."""
+    _, (one, _) = workspace
+    make_post(users["editor"], "published", title="Needs everything")
+    assert browser(one, "translator").get(f"/admin/translations/content/?page={page}").status_code == status
+
+
+@pytest.mark.parametrize(
     ("role", "status"),
     [(None, 302), ("reader", 403), ("author", 403), ("editor", 403), ("moderator", 403), ("translator", 200),
      ("administrator", 200)],
