@@ -101,8 +101,8 @@ def save_entry(
 def upload_report(locale: str, data: bytes) -> dict:
     """Parse and check an uploaded .po; report what it would change. Raises CatalogError if unusable."""
     try:
-        text = data.decode("utf-8")
-        read_po(io.BytesIO(data), abort_invalid=True)  # Babel's strict syntax check
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark (Notepad's) is not part of the catalog
+        read_po(io.BytesIO(text.encode("utf-8")), abort_invalid=True)  # Babel's strict syntax check
         uploaded = polib.pofile(text)
     except (UnicodeDecodeError, OSError, ValueError, LookupError, PoFileError) as exc:  # LookupError: its charset
         raise CatalogError(_l("The file is not a readable UTF-8 .po catalog: %(error)s", error=str(exc))) from None
@@ -117,6 +117,18 @@ def upload_report(locale: str, data: bytes) -> dict:
         )
     catalog = current_catalog(locale)
     current = live_entries(catalog)
+    forms_needed = plural_count(catalog)
+    file_forms = _plural_count_of(uploaded)
+    if file_forms is not None and file_forms != forms_needed:  # each plural entry would lose forms, or gain some
+        raise CatalogError(
+            _l(
+                "The file's Plural-Forms header says nplurals=%(theirs)s, where %(locale)s has %(ours)s plural "
+                "forms. Start from the catalog's own download.",
+                theirs=file_forms,
+                ours=forms_needed,
+                locale=locale,
+            )
+        )
     changes, unknown, problems = [], [], []
     seen: set[str] = set()
     for entry in uploaded:
@@ -130,7 +142,7 @@ def upload_report(locale: str, data: bytes) -> dict:
         if key not in current:
             unknown.append(entry.msgid)
             continue
-        errors = upload_errors(entry, current[key], plural_count(catalog))
+        errors = upload_errors(entry, current[key], forms_needed)
         if errors:
             problems.append({"msgid": entry.msgid, "errors": errors})
             continue
@@ -140,6 +152,12 @@ def upload_report(locale: str, data: bytes) -> dict:
     if not changes and not problems and not unknown and not [e for e in uploaded if not e.obsolete]:
         raise CatalogError(_l("The file contains no messages."))
     return {"changes": changes, "unknown": unknown, "problems": problems}
+
+
+def _plural_count_of(uploaded: polib.POFile) -> int | None:
+    """How many plural forms the file's Plural-Forms header gives (None: no header, or no number in it)."""
+    found = re.search(r"nplurals\s*=\s*(\d+)", uploaded.metadata.get("Plural-Forms") or "")
+    return int(found.group(1)) if found else None
 
 
 def written_alike(language: str, locale: str) -> bool:
@@ -169,6 +187,9 @@ def upload_errors(uploaded: polib.POEntry, entry: polib.POEntry, nplurals: int) 
     if (uploaded.msgid_plural or None) != (entry.msgid_plural or None):
         theirs, ours = (repr(e.msgid_plural) if e.msgid_plural else "none" for e in (uploaded, entry))
         return [f"the plural original must be the catalog's ({ours}), not {theirs}"]
+    if uploaded.msgid_plural and sorted(uploaded.msgstr_plural) != list(range(nplurals)):
+        # set_entry would blank the forms the file leaves out (or drop those it adds): a translation lost
+        return [f"a plural translation needs msgstr[0] to msgstr[{nplurals - 1}], no more and no fewer"]
     checked = copy.deepcopy(entry)
     value = entry_value(uploaded)
     set_entry(checked, value["forms"], value["fuzzy"], nplurals)

@@ -125,6 +125,51 @@ def test_an_upload_must_be_a_catalog_of_the_language_in_its_script(served, langu
             upload_report("zh", content)
 
 
+PLURAL_UPLOAD = """msgid ""
+msgstr ""
+"Language: es\\n"
+"Plural-Forms: nplurals={nplurals}; plural={rule};\\n"
+
+msgid "%(num)d record was deleted."
+msgid_plural "%(num)d records were deleted."
+{forms}
+"""
+
+
+@pytest.mark.parametrize(
+    ("nplurals", "rule", "forms"),
+    [(1, "0", ["Se eliminó %(num)d registro."]), (3, "n==1 ? 0 : n==2 ? 1 : 2", ["uno", "dos", "tres"])],
+    ids=["fewer-forms", "more-forms"],
+)
+def test_an_upload_with_another_plural_rule_is_refused(served, nplurals, rule, forms):
+    """One form for es blanked the catalog's second when applied (Spanish readers got the English plural); three were
+    cut to two on save and so always read as a change, applied and audited again at every upload."""
+    written = "\n".join(f'msgstr[{n}] "{text}"' for n, text in enumerate(forms))
+    content = PLURAL_UPLOAD.format(nplurals=nplurals, rule=rule, forms=written).encode()
+    with pytest.raises(CatalogError, match=f"nplurals={nplurals}, where es has 2 plural forms"):
+        upload_report("es", content)
+
+
+def test_a_plural_entry_missing_a_form_is_a_problem(served):
+    content = PLURAL_UPLOAD.format(nplurals=2, rule="(n != 1)", forms='msgstr[0] "Se eliminó %(num)d registro."')
+    report = upload_report("es", content.encode())
+    assert report["changes"] == []
+    assert report["problems"] == [
+        {
+            "msgid": "%(num)d record was deleted.",
+            "errors": ["a plural translation needs msgstr[0] to msgstr[1], no more and no fewer"],
+        }
+    ]
+
+
+def test_an_upload_starting_with_a_byte_order_mark_is_read(served, users):
+    """Notepad saves UTF-8 with a byte-order mark: the file was refused as "not a readable UTF-8 .po catalog"."""
+    upload = CatalogEditor("es", served).load()
+    next(e for e in upload if e.msgid == "Latest posts").msgstr = "Últimas noticias"
+    report = upload_report("es", b"\xef\xbb\xbf" + str(upload).encode())
+    assert [c["msgid"] for c in report["changes"]] == ["Latest posts"] and not report["problems"]
+
+
 def test_an_upload_holding_a_message_twice_is_a_problem_and_changes_nothing(served, users):
     """polib reads both entries; the second's translation was then skipped without a word."""
     upload = CatalogEditor("es", served).load()
