@@ -13,15 +13,17 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_uploads import UploadNotAllowed, UploadSet
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import or_, select
 from werkzeug.datastructures import FileStorage
 
 from cms import outages, policies
 from cms.domain import DomainError
 from cms.extensions import db
 from cms.locale import upload_limit
-from cms.models import Media, User
+from cms.models import Media, Post, PostTranslation, User
 
 log = logging.getLogger("cms.media")
 
@@ -44,6 +46,7 @@ LARGE_PIXELS = 4_000_000
 _large_decode = threading.BoundedSemaphore(1)
 THUMBNAIL_SIZE = (320, 320)
 THUMBS = "thumbs"
+SHOWN_TITLES = 3  # posts a refused delete names; "…" says there are more
 
 
 # What Pillow raises for an EXIF block it cannot parse ("not a TIFF file"; a hex text chunk that is not hex).
@@ -210,9 +213,34 @@ def media_path(file_name: str, thumbnail: bool = False) -> Path:
 
 
 def check_delete(user: User, media: Media) -> None:
-    """Only the uploader or an editor removes an image: posts of others may show it."""
+    """Only the uploader or an editor removes an image: posts of others may show it. An image a post still shows (as
+    its featured image, or by its address in its body or a translation's) is kept: its readers would get a broken
+    image."""
     if not policies.media.may_delete(user, media):
         raise MediaError(_l("Only the uploader or an editor can delete an image."))
+    showing = posts_showing(media)
+    if showing:
+        titles = ", ".join(f"“{title}”" for title in showing[:SHOWN_TITLES])
+        raise MediaError(
+            ngettext(
+                "This image is shown in %(num)d post (%(titles)s). Take it out of the post first.",
+                "This image is shown in %(num)d posts (%(titles)s). Take it out of them first.",
+                len(showing),
+                titles=titles + (", …" if len(showing) > SHOWN_TITLES else ""),
+            )
+        )
+
+
+def posts_showing(media: Media) -> list[str]:
+    """The titles of the posts that show `media`: as their featured image, or by its file name in their body or in
+    a translation's (the image's address and its thumbnail's hold it; each upload's name is its own). Reads every
+    body, which an index cannot serve: a delete is rare."""
+    named = or_(Post.body.contains(media.file_name, autoescape=True), Post.id.in_(
+        select(PostTranslation.post_id).where(PostTranslation.body.contains(media.file_name, autoescape=True))
+    ))  # fmt: skip
+    return list(
+        db.session.scalars(select(Post.title).where(or_(Post.featured_image_id == media.id, named)).order_by(Post.id))
+    )
 
 
 def remove_files(file_name: str) -> None:

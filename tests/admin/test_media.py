@@ -11,7 +11,8 @@ from werkzeug.test import EnvironBuilder
 from admin_views.media import PICKER_SIZE
 from cms.extensions import db
 from cms.media import MediaError, media_path, read_image, save_upload
-from cms.models import Media
+from cms.models import Media, Post, PostTranslation
+from tests.factories import make_post, make_translation
 from tests.images import jpeg, jpeg_with_gps, multi_picture_jpeg, png, png_header, png_without_pixels, with_garbled_exif
 from tests.support.database import fresh
 
@@ -159,6 +160,38 @@ def test_author_cannot_delete_someone_elses_image(login_as):
     )
     assert "Only the uploader or an editor can delete an image." in response.get_data(as_text=True)
     assert len(media_rows()) == 1
+
+
+@pytest.mark.parametrize("shown_by", ["featured", "body", "translation"])
+def test_an_image_a_post_shows_is_kept_with_a_message_naming_the_post(login_as, users, monkeypatch, shown_by):
+    """Deleted, it left readers a broken image (its address in the post's body, or the featured image quietly
+    cleared). It is refused, naming the posts that show it, until none does."""
+    author = login_as("author")
+    upload(author, png(), "used.png")
+    [media] = media_rows()
+    media_id, file_name = media.id, media.file_name
+    shown = f"![used](/media/images/{file_name})"
+    post = make_post(users["author"], "published", title="Pictured", body=shown if shown_by == "body" else "Text",
+                     featured_image_id=media.id if shown_by == "featured" else None)  # fmt: skip
+    if shown_by == "translation":
+        make_translation(post, "es", title="Con imagen", body=shown)
+    for n in range(3):  # more posts than a refusal names (SHOWN_TITLES, 3)
+        make_post(users["author"], "draft", title=f"Also {n}", body=f"![thumb](/media/images/thumbs/{file_name})")
+    refused = author.post("/admin/media/delete/", data={"id": media_id, "csrf_token": author.csrf()},
+                          follow_redirects=True)  # fmt: skip
+    html = refused.get_data(as_text=True)
+    assert "This image is shown in 4 posts (“Pictured”, “Also 0”, “Also 1”, …). Take it out of them first." in html
+    assert len(media_rows()) == 1 and media_path(file_name).exists()
+    db.session.execute(sa.delete(Post).where(Post.title == "Also 2"))
+    db.session.commit()
+    html = author.post("/admin/media/delete/", data={"id": media_id, "csrf_token": author.csrf()},
+                       follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "This image is shown in 3 posts (“Pictured”, “Also 0”, “Also 1”). Take it out of them first." in html
+    db.session.execute(sa.update(Post).values(body="Text", featured_image_id=None))
+    db.session.execute(sa.delete(PostTranslation))
+    db.session.commit()
+    author.post("/admin/media/delete/", data={"id": media_id, "csrf_token": author.csrf()})
+    assert media_rows() == [] and not media_path(file_name).exists()
 
 
 def test_deleting_an_image_removes_its_files(login_as):
