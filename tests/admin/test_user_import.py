@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from cms.extensions import db
 from cms.imports import MAX_ROWS
@@ -243,13 +244,15 @@ def age(path: Path, seconds: float) -> None:
 @pytest.fixture(params=[(59, True), (60, False)], ids=["a-second-young", "lifetime-old"])
 def aged_preview(request, app, login_as, monkeypatch):
     """An administrator's dry run whose preview was written 59 s ago (young) or 60 s ago, the lifetime (60 here):
-    (browser, preview page, preview file, young)."""
+    (browser, preview page, preview file, young). The clock stands still for the test: on a busy machine a second
+    passed before the next request read the preview's age, and the young one was swept."""
     monkeypatch.setitem(app.config, "IMPORT_PREVIEW_LIFETIME", 60)
     written_ago, young = request.param
     browser = login_as("administrator")
-    html, preview = dry_run(app, browser, "ann@example.org")
-    age(preview, written_ago)
-    return browser, html, preview, young
+    with time_machine.travel(time.time(), tick=False):
+        html, preview = dry_run(app, browser, "ann@example.org")
+        age(preview, written_ago)
+        yield browser, html, preview, young
 
 
 def test_a_preview_can_be_applied_until_it_is_its_lifetime_old(users, aged_preview):
