@@ -138,6 +138,10 @@ class Config:
     SECURITY_LOGIN_WITHOUT_CONFIRMATION = False
     SECURITY_USERNAME_ENABLE = True
     SECURITY_USERNAME_REQUIRED = True
+    # Every username the product keeps signs in: Flask-Security's own bounds (4 to 32) refused the import's
+    # 3-character names and the console's 33 to 64 (cms.accounts.USERNAME_LENGTH, the column's length).
+    SECURITY_USERNAME_MIN_LENGTH = 1
+    SECURITY_USERNAME_MAX_LENGTH = 64
     SECURITY_SEND_REGISTER_EMAIL = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
     # Cookies are not sent on cross-site requests other than top-level links (defence in depth beside CSRF tokens).

@@ -7,7 +7,18 @@ from flask_babel import gettext, ngettext
 from flask_security import current_user
 
 from admin_views.base import deny_access, staff_may
-from cms.imports import TEMPLATE_ROWS, AccountImportError, apply, keep_pending, read_rows, take_pending, validate
+from cms.imports import (
+    READ_OPTIONS,
+    TEMPLATE_ROWS,
+    XLSX_READ_OPTIONS,
+    AccountImportError,
+    apply,
+    check_sheet_size,
+    keep_pending,
+    read_rows,
+    take_pending,
+    validate,
+)
 from cms.permissions import Perm
 
 ACCEPTED = ("xlsx", "csv")
@@ -31,13 +42,16 @@ class UserImportView(BaseView):
         if extension not in ACCEPTED:
             return self._form_error(gettext("Only .xlsx and .csv files can be imported."))
         try:
-            # A CSV's cells as typed: pyexcel would read the username 1e3 as 1000.0 and 12.50 as 12.5.
-            records = request.get_records(
-                field_name="file", auto_detect_int=False, auto_detect_float=False, auto_detect_datetime=False
-            )
+            if extension == "xlsx":
+                check_sheet_size(upload.read())
+                upload.seek(0)
+            options = {**READ_OPTIONS, **(XLSX_READ_OPTIONS if extension == "xlsx" else {})}
+            records = request.get_records(field_name="file", **options)
             rows = validate(read_rows(records))
         except AccountImportError as exc:
             return self._form_error(str(exc))
+        except IndexError:  # pyexcel's answer to a workbook whose first sheet holds nothing
+            return self._form_error(gettext("The file's first sheet is empty: the import reads the first sheet."))
         except Exception:  # pyexcel raises many kinds for a damaged or mislabelled file
             return self._form_error(gettext("The file could not be read as %(kind)s.", kind=extension))
         token = keep_pending(rows, current_user) if not any(row.errors for row in rows) else None

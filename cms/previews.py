@@ -46,7 +46,14 @@ def take(directory: Path, prefix: str, token: str, user_id: int, lifetime: float
         raise PreviewGone(token) from None
     if data["user_id"] != user_id:
         raise PreviewForeign(token)
-    path.unlink(missing_ok=True)
+    # Claimed by renaming, which one request alone can do: two presses of "apply" both read the preview, and both
+    # applied it (the second failed on the accounts the first had made).
+    claimed = path.with_name(f"{path.name}.{uuid.uuid4().hex}.taken")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        raise PreviewGone(token) from None
+    claimed.unlink(missing_ok=True)
     return data["payload"]
 
 

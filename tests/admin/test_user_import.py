@@ -4,7 +4,9 @@ import io
 import json
 import os
 import re
+import threading
 import time
+from html import unescape
 from pathlib import Path
 
 import openpyxl
@@ -12,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from cms import imports, previews
 from cms.extensions import db
 from cms.imports import MAX_ROWS
 from cms.models import AuditLog, OutgoingMail, User
@@ -336,3 +339,171 @@ def test_the_imports_errors_are_in_the_administrators_language(login_as, users, 
     gone = browser.post("/admin/user-import/apply/", data={"token": "no-such-preview", "csrf_token": browser.csrf()})
     expired = {"es": "Esta importación no existe o ha caducado", "zh": "此导入不存在或已过期"}[locale]
     assert expired in browser.get(gone.location).get_data(as_text=True)
+
+
+def sheet_reaching(cell: str, header: list[str] = HEADER) -> bytes:
+    """A workbook of the header and one person, with `cell` holding a value (a stray mark far down or across)."""
+    book = openpyxl.Workbook()
+    for row in [header, ["far@example.org", "far", "", "Reader", ""]]:
+        book.active.append(row)
+    book.active[cell] = "x" if cell not in ("A1", "A2") else book.active[cell].value
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_sheet_reaching_past_the_rows_or_columns_an_import_reads_is_refused_before_reading(login_as, users):
+    """A 5 KB workbook with one cell at A200000 made the reader build 200,000 rows (7 s of a worker; 20 s and
+    1.5 GB with the cell at AX100000). The sheet's own dimension (its far corner) refuses it first."""
+    response = upload(login_as("administrator"), sheet_reaching("A200000"))
+    assert response.status_code == 400
+    reads = f"({imports.SHEET_ROWS:,} rows and columns A to Z)"
+    assert f"The sheet's cells reach E200000, past what an import reads {reads}." in unescape(
+        response.get_data(as_text=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "corner", "refused"),
+    [("A5", "F5", False), ("A6", "F6", True), ("F2", "F2", False), ("G2", "G2", True)],
+    ids=["last-row", "a-row-past", "last-column", "a-column-past"],
+)
+def test_the_sheet_bounds_at_their_limits(login_as, users, monkeypatch, cell, corner, refused):
+    """The sheet's far corner (the header's six columns, the stray cell's row) against 5 rows and 6 columns."""
+    monkeypatch.setattr(imports, "SHEET_ROWS", 5)
+    monkeypatch.setattr(imports, "SHEET_COLUMNS", 6)
+    response = upload(login_as("administrator"), sheet_reaching(cell, header=OLD_HEADER))
+    html = unescape(response.get_data(as_text=True))
+    message = f"The sheet's cells reach {corner}, past what an import reads (5 rows and columns A to F)."
+    assert (message in html) == refused
+    assert (response.status_code == 400) == refused
+
+
+def test_hidden_rows_are_read_and_rows_keep_the_sheets_numbers(login_as, users):
+    """A hidden row was neither imported nor reported, and the error on the row after it was called the row
+    before."""
+    book = openpyxl.Workbook()
+    for row in [HEADER, ["ann@example.org", "ann", "", "Reader", ""], ["hid@example.org", "hid", "", "Reader", ""],
+                ["bad@example.org", "bad", "", "Wizard", ""]]:  # fmt: skip
+        book.active.append(row)
+    book.active.row_dimensions[3].hidden = True
+    out = io.BytesIO()
+    book.save(out)
+    html = upload(login_as("administrator"), out.getvalue()).get_data(as_text=True)
+    assert "hid@example.org" in html
+    assert re.search(r"<td>4</td>\s*<td>bad@example.org</td>", html), html[html.find("<table") :][:900]
+
+
+def test_an_unknown_column_is_named_and_nothing_read(login_as, users):
+    """`role` for `roles`: every account would have been a Reader, without a word."""
+    response = upload(login_as("administrator"), csv_bytes([["ann@example.org", "ann", "Administrator"]],
+                                                           header=["email", "username", "role"]), "people.csv")  # fmt: skip
+    assert response.status_code == 400
+    assert "Unknown column(s): role. The header's columns are email, username, name, roles, locale." in unescape(
+        response.get_data(as_text=True)
+    )
+
+
+def test_a_role_named_twice_in_a_cell_is_held_once(login_as, users):
+    """`Editor; editor` passed the dry run, then failed the whole import on the second link of the same role (a
+    500)."""
+    browser = login_as("administrator")
+    html = upload(browser, csv_bytes([["twice@example.org", "twice", "", "Editor; editor", ""]]), "people.csv")
+    assert apply(browser, html.get_data(as_text=True)).status_code == 302
+    made = fresh(sa.select(User).where(User.email == "twice@example.org")).scalar_one()
+    assert [role.name for role in made.roles] == ["Editor"]
+
+
+def test_a_workbook_whose_first_sheet_is_empty_says_so(login_as, users):
+    book = openpyxl.Workbook()
+    book.create_sheet("People").append(HEADER)
+    out = io.BytesIO()
+    book.save(out)
+    response = upload(login_as("administrator"), out.getvalue())
+    assert response.status_code == 400
+    assert "The file's first sheet is empty: the import reads the first sheet." in unescape(
+        response.get_data(as_text=True)
+    )
+
+
+def apply_together(browsers: list, tokens: list[str], pause, *waits) -> list:
+    """Each browser applies its token at once, in threads that stop at each wait (barriers the code under test is
+    made to meet); the statuses, a 500 as its exception."""
+    statuses: list = []
+
+    def send(browser, token):
+        try:
+            statuses.append(browser.post("/admin/user-import/apply/", data={"token": token,
+                                                                            "csrf_token": browser.csrf()}).status_code)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the test client raises what would be a 500
+            statuses.append(exc)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(browsers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return statuses
+
+
+def test_one_preview_applied_twice_at_once_makes_the_accounts_once(app, login_as, users, monkeypatch):
+    """A double click: both requests read the preview before either removed it, and both applied it (the second a
+    500 on the accounts the first had made). The preview is claimed by one; the other hears it is gone."""
+    first, second = login_as("administrator"), login_as("administrator")
+    html, _ = dry_run(app, first, "twin@example.org")
+    token = html.split('name="token" value="')[1].split('"')[0]
+    both_read = threading.Barrier(2, timeout=10)
+    loads = json.loads
+
+    def read_together(text, *args, **kwargs):
+        value = loads(text, *args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            both_read.wait()
+        return value
+
+    monkeypatch.setattr(previews.json, "loads", read_together)
+    assert apply_together([first, second], [token, token], None) == [302, 302]
+    assert user_count() == len(users) + 1
+    pages = [b.get("/admin/user/").get_data(as_text=True) + b.get("/admin/user-import/").get_data(as_text=True)
+             for b in (first, second)]  # fmt: skip
+    assert sum("1 account was created" in page for page in pages) == 1
+    assert sum("This import is unknown or has expired" in page for page in pages) == 1
+
+
+def test_two_previews_of_the_same_person_applied_at_once_make_one_account_and_no_500(app, login_as, users, monkeypatch):
+    """Both checked that the account is new before either made it: the second failed on the database's unique
+    username (a 500). It now says the accounts were made meanwhile, and nothing of it is kept."""
+    first, second = login_as("administrator"), login_as("administrator")
+    tokens = [dry_run(app, b, "same@example.org")[0].split('name="token" value="')[1].split('"')[0]
+              for b in (first, second)]  # fmt: skip
+    both_checked = threading.Barrier(2, timeout=10)
+    validate = imports.validate
+
+    def check_together(rows):
+        result = validate(rows)
+        if threading.current_thread() is not threading.main_thread():
+            both_checked.wait()
+        return result
+
+    monkeypatch.setattr(imports, "validate", check_together)
+    assert apply_together([first, second], tokens, None) == [302, 302]
+    assert user_count() == len(users) + 1
+    pages = [b.get("/admin/user/").get_data(as_text=True) + b.get("/admin/user-import/").get_data(as_text=True)
+             for b in (first, second)]  # fmt: skip
+    assert sum("Some of these accounts were created meanwhile; nothing was imported." in page for page in pages) == 1
+
+
+@pytest.mark.parametrize("username", ["abc", "l" * 64], ids=["three-characters", "the-columns-length"])
+def test_an_imported_username_signs_in(app, login_as, users, outbox, username):
+    """Flask-Security's own bounds (4 to 32 characters) refused the sign-in of names the import and the console
+    keep (3 to 64)."""
+    browser = login_as("administrator")
+    html = upload(browser, csv_bytes([["named@example.org", username, "", "Reader", ""]]), "people.csv")
+    assert apply(browser, html.get_data(as_text=True)).status_code == 302
+    [invitation] = [mail for mail in outbox if mail["to"] == "named@example.org"]
+    chosen = Browserish(app.test_client()).submit(
+        link_in(invitation), {"password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD}
+    )
+    assert chosen.status_code == 302
+    signed_in = Browserish(app.test_client()).submit("/login", {"username": username, "password": GOOD_PASSWORD})
+    assert signed_in.status_code == 302
