@@ -3,6 +3,7 @@ and the temporary lock after repeated failed sign-ins."""
 
 import math
 import re
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
@@ -251,6 +252,9 @@ def check_role_change_keeps_admin(acting_user: User) -> None:
         raise AccountError(_l("This change would remove your own administrator rights."))
 
 
+ROLE_SEPARATORS = ",;"  # what separates the roles in an import's roles cell (cms.imports.read_rows)
+
+
 def check_role(role: Role, is_created: bool) -> None:
     """A role's name: not blank, no other role's in another case (`editor` beside Editor took Editor's place in
     imports, which look roles up without regard to case), and the built-in roles keep theirs (registration gives
@@ -258,6 +262,10 @@ def check_role(role: Role, is_created: bool) -> None:
     if is_blank(role.name):
         raise AccountError(_l("A role needs a name."))
     role.name = role.name.strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in role.name):  # "Editor" and a zero-width space
+        raise AccountError(_l("A role's name cannot hold invisible characters."))
+    if any(c in ROLE_SEPARATORS for c in role.name):  # an import's roles cell lists roles with them
+        raise AccountError(_l("A role's name cannot hold a comma or a semicolon."))
     earlier = sa.inspect(role).attrs.name.history.deleted
     if not is_created and earlier and earlier[0] in DEFAULT_ROLES and earlier[0] != role.name:
         raise AccountError(_l("The built-in role %(name)s keeps its name.", name=earlier[0]))
