@@ -22,6 +22,9 @@ IGNORED_FIELDS = {
     "updated_at", "version", "last_seen", "content_changed_at", "body_html", "source_title", "source_body",
 }  # fmt: skip
 RELATIONSHIPS = {User: ("roles",)}
+# The longest text a change logs of a value, then how long it was: a post's body of 90,000 characters made the
+# entry overflow MariaDB's TEXT column, and the save was a 500. The revision history keeps whole texts.
+AUDIT_TEXT_CHARS = 2_000
 
 
 def _plain(value: Any) -> Any:
@@ -32,6 +35,14 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def _logged(value: Any) -> Any:
+    """A value as the log keeps it: plain, and a text cut at AUDIT_TEXT_CHARS with its length said."""
+    value = _plain(value)
+    if isinstance(value, str) and len(value) > AUDIT_TEXT_CHARS:
+        return f"{value[:AUDIT_TEXT_CHARS]}… ({len(value):,} characters)"
+    return value
 
 
 def _actor() -> tuple[int | None, str | None]:
@@ -62,7 +73,7 @@ def _changes(obj, created: bool) -> dict[str, list[Any]]:
         if attr.key in SECRET_FIELDS:
             changes[attr.key] = ["…", "(changed)"]
         else:
-            changes[attr.key] = [None if created else _plain(before), _plain(after)]
+            changes[attr.key] = [None if created else _logged(before), _logged(after)]
     for key in RELATIONSHIPS.get(type(obj), ()):
         history = state.attrs[key].history
         if history.added or history.deleted:
