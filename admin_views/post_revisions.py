@@ -10,8 +10,9 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
 
+from cms.domain import DomainError
 from cms.markup import MarkupError, render_markdown
-from cms.posts import PostError, restore_revision
+from cms.posts import RevisionNotFound, restore_revision
 from cms.routing import stored_int
 
 REVISION_KINDS = {"save": _l("Saved"), "restore": _l("Restored"), "conflict": _l("Kept from a conflict")}
@@ -24,14 +25,28 @@ MAX_PREVIEW_LENGTH = 500_000
 # past that, each changed line is shown whole, removed on the left and added on the right.
 DIFF_PAIRS = 400
 DIFFLIB_LINES = 199
+# difflib also compares the characters of each pair of lines, and wraps each shown line by recursing once per 90
+# characters: a paragraph of 90,000 characters on one line (a pasted article, an inline image) was a RecursionError
+# (a 500), and a replaced block of 20 such lines of 60 KB took 6.7 s. Texts with a longer line, or a replaced block
+# of more characters, are shown as above.
+DIFF_LINE_CHARS = 5_000
+DIFF_BLOCK_CHARS = 20_000
 
 
 def diff_table(old: list[str], new: list[str], old_name: str, new_name: str) -> str:
     # Blank lines anchor the blocks (difflib's autojunk would drop them), up to texts where looking them up costs.
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=max(len(old), len(new)) > DIFFLIB_LINES * 2)
     blocks = matcher.get_opcodes()
-    largest = max(((i2 - i1) * (j2 - j1) for kind, i1, i2, j1, j2 in blocks if kind == "replace"), default=0)
-    if largest <= DIFF_PAIRS and max(len(old), len(new)) <= DIFFLIB_LINES:
+    replaced = [(old[i1:i2], new[j1:j2]) for kind, i1, i2, j1, j2 in blocks if kind == "replace"]
+    largest = max((len(a) * len(b) for a, b in replaced), default=0)
+    widest = max((sum(map(len, a)) + sum(map(len, b)) for a, b in replaced), default=0)
+    longest = max(map(len, [*old, *new]), default=0)
+    if (
+        largest <= DIFF_PAIRS
+        and max(len(old), len(new)) <= DIFFLIB_LINES
+        and longest <= DIFF_LINE_CHARS
+        and widest <= DIFF_BLOCK_CHARS
+    ):
         return difflib.HtmlDiff(wrapcolumn=90).make_table(old, new, old_name, new_name, context=True)
     rows = []
     for kind, i1, i2, j1, j2 in blocks:
@@ -89,7 +104,10 @@ class PostRevisionViews:
         post = self.get_one(request.form.get("id", ""))
         try:
             restore_revision(current_user, post, request.form.get("revision", type=stored_int) or 0)
-        except PostError as exc:
+        except RevisionNotFound as exc:
             abort(404, str(exc))
+        except DomainError as exc:  # refused (no title, text that cannot be shown, a save meanwhile): nothing changed
+            flash(str(exc), "error")
+            return redirect(self.get_url(".revisions_view", id=post.id))
         flash(gettext("The revision was restored. The text it replaced is kept in the history."), "success")
         return redirect(self.get_url(".edit_view", id=post.id))

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from slugify import slugify
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from cms import audit, policies
 from cms.domain import DomainError, is_blank
@@ -20,6 +21,10 @@ from cms.models import Post, PostRevision, PostStatus, PostTranslation, SlugRedi
 
 class PostError(DomainError):
     """A post change the rules refuse; the message is shown to the user."""
+
+
+class RevisionNotFound(PostError):
+    """The revision is not one of this post's."""
 
 
 @dataclass
@@ -259,15 +264,28 @@ def keep_conflicting_text(conflict: EditConflict, user: User) -> PostRevision:
 
 
 def restore_revision(user: User, post: Post, revision_id: int) -> PostRevision:
-    """Put a revision's title and body back; the restore is itself a new revision."""
+    """Put a revision's title and body back, with a save's checks; the restore is itself a new revision. A text
+    kept from a conflict was never checked: its title may be blank, its body past what the formatter takes
+    (MarkupError). The translations go out of date only when the text changes. A save committed meanwhile by
+    someone else refuses the restore (PostError), their text kept."""
     revision = db.session.get(PostRevision, revision_id)
     if revision is None or revision.post_id != post.id:
-        raise PostError(_l("That revision does not belong to this post."))
-    post.title, post.body = revision.title, revision.body
-    post.body_html = render_markdown(post.body or "")
-    post.content_changed_at = utcnow()
+        raise RevisionNotFound(_l("That revision does not belong to this post."))
+    if is_blank(revision.title):
+        raise PostError(_l("That revision has no title: it cannot be restored. Copy its text into the post instead."))
+    title, body = revision.title.strip(), revision.body or ""
+    if (title, body) != (post.title, post.body or ""):
+        body_html = render_markdown(body)  # before any change: a text it refuses leaves the post as it was
+        post.title, post.body, post.body_html = title, body, body_html
+        post.content_changed_at = utcnow()
     restored = add_revision(post, user, kind="restore")
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise PostError(
+            _l("The post was saved by someone else meanwhile; nothing was restored. Look at its text, then restore.")
+        ) from None
     return restored
 
 

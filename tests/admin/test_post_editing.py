@@ -10,6 +10,7 @@ import time_machine
 from admin_views import post_revisions
 from cms.extensions import db
 from cms.models import AuditLog, Media, Post, PostRevision, PostStatus, PostTranslation, utcnow
+from cms.posts import translation_state
 from tests.factories import make_post, make_translation
 from tests.support.database import fresh
 from tests.support.web import form_values, page_errors
@@ -252,6 +253,107 @@ def test_a_replaced_block_of_diff_pairs_lines_is_compared_line_by_line_and_a_lar
     assert ("difflib_chg" in table) is side_by_side
     assert 'class="diff_sub">one<' in table.replace("&nbsp;", " ") or side_by_side
     assert all(f"new{'&nbsp;' if side_by_side else ' '}{n}" in table for n in range(changed))
+
+
+@pytest.mark.parametrize(("length", "side_by_side"), [(20, True), (21, False)])
+def test_a_line_of_diff_line_chars_is_compared_side_by_side_and_a_longer_one_shown_whole(
+    monkeypatch, length, side_by_side
+):
+    """difflib wraps a shown line by recursing once per 90 characters: one paragraph of 90,000 characters was a
+    RecursionError (a 500). Past DIFF_LINE_CHARS (20 here) the texts are shown whole."""
+    monkeypatch.setattr(post_revisions, "DIFF_LINE_CHARS", 20)
+    table = post_revisions.diff_table(["kept", "x" * length], ["kept", "y" * length], "1", "2")
+    assert ("difflib_chg" in table or "diff_chg" in table) is side_by_side
+    assert ("x" * length) in table and ("y" * length) in table
+
+
+@pytest.mark.parametrize(("changed", "side_by_side"), [("vwxya", True), ("vwxyab", False)])
+def test_a_replaced_block_of_diff_block_chars_is_compared_side_by_side_and_a_larger_one_shown_whole(
+    monkeypatch, changed, side_by_side
+):
+    """20 replaced lines of 60 KB took 6.7 s of difflib's character comparisons. A replaced block's old and new
+    text (10 characters here: 5 and 5) past DIFF_BLOCK_CHARS is shown whole, each line as it is."""
+    monkeypatch.setattr(post_revisions, "DIFF_BLOCK_CHARS", 10)
+    table = post_revisions.diff_table(["kept", "vwxyz"], ["kept", changed], "1", "2")
+    assert ("diff_chg" in table) is side_by_side
+
+
+def test_the_diff_of_a_paragraph_on_one_long_line_is_shown(login_as, users):
+    post = make_post(users["author"], title="Pasted", body="word " * 18_000)
+    browser = login_as("author")
+    browser.edit(edit_url(post), {"body": "word " * 18_000 + "middle"})
+    browser.edit(edit_url(post), {"body": "word " * 18_000 + "end"})
+    first, last = sorted(fresh(sa.select(PostRevision.id).where(PostRevision.post_id == post.id)).scalars())
+    response = browser.get(f"/admin/post/diff/?id={post.id}&a={first}&b={last}")
+    assert response.status_code == 200 and "end" in response.get_data(as_text=True)
+
+
+def kept_from_a_conflict(post, title: str, body: str) -> int:
+    """A revision as a lost edit conflict keeps the loser's text: unchecked."""
+    revision = PostRevision(post_id=post.id, title=title, body=body, kind="conflict")
+    db.session.add(revision)
+    db.session.commit()
+    return revision.id
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "message"),
+    [("   ", "Text", "That revision has no title: it cannot be restored."),
+     ("Nested", "1. " * 2000, "nest")],
+    ids=["blank-title", "nested-too-deeply"],
+)  # fmt: skip
+def test_a_kept_text_a_save_would_refuse_is_not_restored_and_the_post_stays(login_as, users, title, body, message):
+    """Restoring a text kept from a conflict skipped a save's checks: a blank title became the post's, and a body
+    the formatter refuses was a 500 for every later try."""
+    post = make_post(users["editor"], title="Kept", body="Current text")
+    revision = kept_from_a_conflict(post, title, body)
+    browser = login_as("editor")
+    restored = browser.post("/admin/post/restore/", data={"id": post.id, "revision": revision,
+                                                          "csrf_token": browser.csrf()})  # fmt: skip
+    assert restored.status_code == 302 and restored.location.endswith(f"/admin/post/revisions/?id={post.id}")
+    assert message in browser.get(restored.location).get_data(as_text=True)
+    after = reload(post.id)
+    assert (after.title, after.body) == ("Kept", "Current text")
+
+
+def test_restoring_the_current_text_leaves_the_translations_current(login_as, users):
+    """Restoring a revision identical to the post's text moved content_changed_at, and every translation read as out
+    of date."""
+    post = make_post(users["editor"], title="Same", body="Same text")
+    make_translation(post, "es", title="Igual", body="Mismo texto")
+    changed_at = reload(post.id).content_changed_at
+    revision = kept_from_a_conflict(post, "Same", "Same text")
+    browser = login_as("editor")
+    browser.post("/admin/post/restore/", data={"id": post.id, "revision": revision, "csrf_token": browser.csrf()})
+    assert reload(post.id).content_changed_at == changed_at
+    db.session.expire_all()
+    assert translation_state(db.session.get(Post, post.id), ["en", "es"]) == {"en": "original", "es": "current"}
+
+
+def test_a_restore_meeting_a_save_made_meanwhile_keeps_that_save_and_says_so(app, login_as, users, monkeypatch):
+    """Another editor's save committed while the restore worked: a 500 (StaleDataError), not a message."""
+    from cms import posts as posts_module
+
+    post = make_post(users["editor"], title="Raced", body="one")
+    revision = kept_from_a_conflict(post, "Raced", "restored text")
+    render = posts_module.render_markdown
+
+    def saved_meanwhile(text, *args, **kwargs):
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.update(Post).where(Post.id == post.id).values(version=Post.version + 1, body="theirs")
+            )
+        return render(text, *args, **kwargs)
+
+    monkeypatch.setattr(posts_module, "render_markdown", saved_meanwhile)
+    browser = login_as("editor")
+    restored = browser.post("/admin/post/restore/", data={"id": post.id, "revision": revision,
+                                                          "csrf_token": browser.csrf()})  # fmt: skip
+    assert restored.status_code == 302
+    assert "The post was saved by someone else meanwhile; nothing was restored." in browser.get(
+        restored.location
+    ).get_data(as_text=True)
+    assert reload(post.id).body == "theirs"
 
 
 def test_the_diff_of_a_rewritten_article_shows_both_texts(login_as, users):
@@ -529,6 +631,31 @@ def test_changes_are_audited_with_who_what_and_before_after(login_as, users):
     changes = json.loads(entries[1].changes)
     assert changes["title"] == ["Audited", "Audited, renamed"]
     assert changes["status"] == ["draft", "published"]
+
+
+def test_a_long_article_is_saved_and_its_audit_entry_keeps_the_start_of_each_text(login_as, users):
+    """A body of 90,000 characters overflowed the audit entry's column on MariaDB: the save was a 500."""
+    browser = login_as("editor")
+    body = "word " * 18_000
+    created = browser.submit("/admin/post/new/", {"title": "Long read", "body": body, "status": "draft",
+                                                  "locale": "en", "author": users["editor"].id})  # fmt: skip
+    assert created.status_code == 302
+    post = fresh(sa.select(Post).where(Post.title == "Long read")).scalar_one()
+    assert post.body == body
+    browser.edit(edit_url(post), {"body": body + "more"})
+    assert reload(post.id).body == body + "more"
+    entry = fresh(sa.select(AuditLog).where(AuditLog.object_type == "Post").order_by(AuditLog.id.desc())).scalars()
+    before, after = json.loads(next(iter(entry)).changes)["body"]
+    assert before == f"{body[:2000]}… (90,000 characters)" and after == f"{body[:2000]}… (90,004 characters)"
+
+
+@pytest.mark.parametrize(("length", "kept"), [(10, True), (11, False)])
+def test_a_logged_text_of_audit_text_chars_is_kept_whole_and_a_longer_one_cut(monkeypatch, length, kept):
+    from cms import audit
+
+    monkeypatch.setattr(audit, "AUDIT_TEXT_CHARS", 10)
+    text = "x" * length
+    assert audit._logged(text) == (text if kept else f"{'x' * 10}… ({length} characters)")
 
 
 def test_bulk_actions_and_logins_are_audited(login_as, users):
