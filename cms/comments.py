@@ -3,9 +3,9 @@ and bulk moderation in batched statements."""
 
 from __future__ import annotations
 
+import functools
 import html as html_module
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from cms import audit, comment_counts, page_cache
 from cms.counting import hits_in_first
-from cms.domain import DomainError, is_blank
+from cms.domain import DomainError, folded, is_blank
 from cms.extensions import db
 from cms.markup import MarkupError, render_comment
 from cms.models import (
@@ -90,18 +90,55 @@ def check_new_word(word: BlockedWord) -> None:
         raise CommentError(_l("“%(word)s” is on the list already.", word=word.word))
 
 
-def _contains_word(text: str, word: str) -> bool:
-    if re.fullmatch(r"[\w']+", word, re.ASCII):
-        return re.search(rf"\b{re.escape(word)}\b", text) is not None
-    return word in text  # scripts without spaces between words (中文) match as substrings
+# Scripts written without spaces between words (Han, kana, Hangul is spaced; Thai, Lao, Khmer, Myanmar): a blocked
+# word in them is looked for anywhere in the text. Others are whole words (or phrases of whole words).
+UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class BlockedList:
+    """The blocked words, ready to be looked for in any number of texts: the whole-word ones (a phrase is its
+    words in a row, "buy now" not in "buy nowhere", "été" not in "société") by their first word, the others as
+    substrings. A comment costs one pass over its words, not one search per blocked word (5,000 words took 0.4 s of
+    a worker for each long comment)."""
+
+    by_first_word: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]  # first word: (its words, the entry)
+    substrings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, words: tuple[str, ...]) -> BlockedList:
+        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        substrings = []
+        for word in map(folded, words):
+            tokens = tuple(WORD.findall(word))
+            if UNSPACED.search(word) or not tokens:
+                if word.strip():
+                    substrings.append(word.strip())
+            else:
+                by_first.setdefault(tokens[0], []).append((tokens, word.strip()))
+        return cls({first: tuple(seqs) for first, seqs in by_first.items()}, tuple(substrings))
+
+    def found_in(self, text: str) -> str | None:
+        """The first blocked word `text` (already folded) holds, or None."""
+        tokens = WORD.findall(text)
+        for position, token in enumerate(tokens):
+            for sequence, word in self.by_first_word.get(token, ()):
+                if tuple(tokens[position : position + len(sequence)]) == sequence:
+                    return word
+        return next((word for word in self.substrings if word in text), None)
+
+
+@functools.lru_cache(maxsize=1)
+def _blocked_list(words: tuple[str, ...]) -> BlockedList:
+    """The list last read, kept while it reads the same: keyed by its words, it is never out of date."""
+    return BlockedList.of(words)
 
 
 def shown_text(html: str) -> str:
     """The text a reader sees in a rendered comment: no tags, entities read (vi&#97;gra is viagra), compatibility
     forms folded (ＶＩＡＧＲＡ), invisible format characters dropped (via\u200bgra), in lower case."""
-    text = html_module.unescape(re.sub(r"<[^>]+>", "", BLOCK_TAG.sub("\n", html)))
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(char for char in text if unicodedata.category(char) != "Cf").casefold()
+    return folded(html_module.unescape(re.sub(r"<[^>]+>", "", BLOCK_TAG.sub("\n", html))))
 
 
 def links_in(html: str) -> int:
@@ -123,9 +160,10 @@ def hold_reason(user: User, body: str, html: str) -> str | None:
     links = links_in(html)
     if links > current_app.config["COMMENT_MAX_LINKS"]:
         return f"{links} links"
-    texts = (body.casefold(), shown_text(html))
-    for word in blocked_words():
-        if word and any(_contains_word(text, word) for text in texts):
+    blocked = _blocked_list(tuple(blocked_words()))
+    for text in (folded(body), shown_text(html)):
+        word = blocked.found_in(text)
+        if word:
             return f"blocked word: {word}"
     return None
 

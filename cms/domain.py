@@ -14,3 +14,10 @@ def is_blank(text: str | None) -> bool:
     invisible format characters such as zero-width spaces. A form's InputRequired lets such text through, so the
     services refuse it where text is required."""
     return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text or "")
+
+
+def folded(text: str) -> str:
+    """Text as blocked words are compared with it: compatibility forms folded (ＳＰＡＭ, a decomposed é), invisible
+    format characters dropped (via\u200bgra, a soft hyphen), in lower case."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return "".join(char for char in text if unicodedata.category(char) != "Cf").casefold()

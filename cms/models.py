@@ -13,7 +13,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from cms.domain import is_blank
+from cms.domain import folded, is_blank
 from cms.extensions import Model, db
 from cms.permissions import granted_names, second_factor_required
 
@@ -430,7 +430,7 @@ class BlockedWord(Model):
 
     @validates("word")
     def _normalise(self, key: str, value: str) -> str:
-        return (value or "").strip().casefold()
+        return folded(value).strip()  # as the comments' text is compared: "ＳＰＡＭ" and "spa\u200bm" are "spam"
 
     def __str__(self) -> str:
         return self.word

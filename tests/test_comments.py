@@ -183,6 +183,57 @@ def test_a_blocked_word_holds_a_comment_however_its_source_spells_it(app, users,
     assert (comment.status, comment.held_reason) == (CommentStatus.PENDING, "blocked word: viagra")
 
 
+@pytest.mark.parametrize(
+    ("typed", "body", "stored"),
+    [("ＳＰＡＭ", "buy spam now", "spam"), ("cafe\u0301", "free café today", "café"),
+     ("via\u00adgra", "buy viagra now", "viagra"), ("via\u200dgra", "buy viagra now", "viagra")],
+    ids=["full-width", "decomposed", "soft-hyphen", "zero-width-joiner"],
+)  # fmt: skip
+def test_a_blocked_word_typed_in_another_form_is_kept_as_readers_see_it_and_holds_comments(
+    app, users, post, monkeypatch, typed, body, stored
+):
+    """Comments are compared folded (compatibility forms, invisible characters, case); the words were only trimmed
+    and lower-cased, so a word pasted as ＳＰＡＭ or with a soft hyphen held nothing."""
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    db.session.add(BlockedWord(word=typed))
+    db.session.commit()
+    assert fresh(sa.select(BlockedWord.word)).scalar_one() == stored
+    comment = add_comment(users["editor"], post, body)
+    assert (comment.status, comment.held_reason) == (CommentStatus.PENDING, f"blocked word: {stored}")
+
+
+@pytest.mark.parametrize(
+    ("word", "body", "held"),
+    [("été", "La société se réunit.", False), ("été", "Cet été, rien.", True),
+     ("señor", "Señora García escribe.", False), ("señor", "El señor escribe.", True),
+     ("buy now", "I buy nowhere.", False), ("buy now", "Buy NOW, friends!", True),
+     ("v.i.a.g.r.a", "cheap v.i.a.g.r.a here", True), ("广告", "这是广告内容", True)],
+)  # fmt: skip
+def test_a_blocked_word_of_a_spaced_script_holds_whole_words_and_an_unspaced_one_any_text(
+    app, users, post, monkeypatch, word, body, held
+):
+    """Whole words held only for ASCII words: an accented word or a phrase matched inside others ("été" in
+    "société", "buy now" in "buy nowhere"). Chinese has no spaces between words and matches anywhere."""
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    db.session.add(BlockedWord(word=word))
+    db.session.commit()
+    comment = add_comment(users["editor"], post, body)
+    assert (comment.held_reason == f"blocked word: {word}") is held
+    assert (comment.status == CommentStatus.PENDING) is held
+
+
+def test_a_blocked_word_added_or_removed_counts_from_the_next_comment(app, users, post, monkeypatch):
+    """Each worker keeps the list it built last (one list), keyed by its words: a change is seen at once."""
+    monkeypatch.setitem(app.config, "COMMENTS_PREMODERATED", False)
+    assert add_comment(users["editor"], post, "cheap pills one").status == CommentStatus.APPROVED
+    db.session.add(BlockedWord(word="pills"))
+    db.session.commit()
+    assert add_comment(users["editor"], post, "cheap pills two").held_reason == "blocked word: pills"
+    db.session.execute(sa.delete(BlockedWord))
+    db.session.commit()
+    assert add_comment(users["editor"], post, "cheap pills three").status == CommentStatus.APPROVED
+
+
 def _updates(counter: StatementCounter) -> int:
     return sum(s.lstrip().upper().startswith("UPDATE COMMENT SET") for s in counter.statements)
 

@@ -273,8 +273,9 @@ def test_moderators_maintain_the_blocked_words(login_as):
     assert login_as("author").get("/admin/blockedword/").status_code == 403
 
 
-@pytest.mark.parametrize("again", ["SPAM", " spam ", "Spam"])
+@pytest.mark.parametrize("again", ["SPAM", " spam ", "Spam", "ＳＰＡＭ", "spa\u200bm", "SPA\u00adM"])
 def test_a_blocked_word_already_listed_in_another_case_is_a_form_error(login_as, again):
+    """In another case, or another form of the same letters (full-width, an invisible character inside)."""
     browser = login_as("moderator")
     assert browser.submit("/admin/blockedword/new/", {"word": "spam"}).status_code == 302
     response = browser.submit("/admin/blockedword/new/", {"word": again})
