@@ -10,11 +10,18 @@ from cms.permissions import Perm
 
 
 def _changes(view, context, model, name):
+    """An entry's changes: a field's value before and after, or, for an entry that records something else (the
+    ids a bulk action touched), the value itself across both columns. Every pair was assumed: the details of a
+    "deactivate authors" entry (its ids) were a 500."""
     if not model.changes:
         return ""
     rows = Markup("")
-    for field, (before, after) in json.loads(model.changes).items():
-        rows += Markup("<tr><th>{}</th><td>{}</td><td>{}</td></tr>").format(field, before, after)
+    for field, value in json.loads(model.changes).items():
+        if isinstance(value, list) and len(value) == 2 and field != "ids":
+            rows += Markup("<tr><th>{}</th><td>{}</td><td>{}</td></tr>").format(field, *value)
+        else:
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            rows += Markup('<tr><th>{}</th><td colspan="2">{}</td></tr>').format(field, shown)
     return Markup('<table class="table table-sm mb-0">{}</table>').format(rows)
 
 

@@ -690,6 +690,22 @@ def test_audit_log_is_read_only_for_admins(login_as, users):
     assert login_as("editor").get("/admin/audit/").status_code == 403
 
 
+@pytest.mark.parametrize("ids", [[], [7], [7, 8], [7, 8, 9]], ids=["none", "one", "two", "three"])
+def test_the_details_of_a_bulk_deactivation_entry_show_its_ids(login_as, users, ids):
+    """ "Deactivate their authors" logs the accounts' ids, not a value before and after: opening its entry was a 500
+    (and two ids would have read as a change from one to the other)."""
+    from cms import audit
+
+    audit.record("bulk_deactivate", "User", summary=f"{len(ids)} comment authors deactivated", changes={"ids": ids})
+    db.session.commit()
+    entry = fresh(sa.select(AuditLog.id).where(AuditLog.action == "bulk_deactivate")).scalar_one()
+    response = login_as("administrator").get(f"/admin/audit/details/?id={entry}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    if ids:
+        assert f'<th>ids</th><td colspan="2">{", ".join(map(str, ids))}</td>' in html
+
+
 def test_audit_entry_is_rolled_back_with_a_failed_change(app, users):
     before = fresh(sa.select(sa.func.count()).select_from(AuditLog)).scalar()
     post = Post(title="Broken", slug="dup", body="", body_html="", author=users["author"])
