@@ -20,7 +20,7 @@ from cms.extensions import db
 from cms.forms import OneLine
 from cms.invitations import invite_again
 from cms.locale import language_name, supported_locales
-from cms.models import Role, User, roles_users
+from cms.models import ABOUT_ME_LENGTH, Role, User, roles_users
 from cms.permissions import Perm
 from cms.search import ACCOUNTS, frequent_in_probe, user_clause
 from cms.two_factor import TwoFactorError, reset_second_factor
@@ -175,6 +175,7 @@ class UserView(StaffModelView):
         "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
         "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
         "name": {"validators": [OneLine()]},
+        "about_me": {"validators": [Optional(), Length(max=ABOUT_ME_LENGTH)]},  # the profile's own limit
         "languages": {
             "validators": [Optional()],
             "description": _l("For translators. None chosen: every site language but the default."),

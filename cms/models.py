@@ -72,7 +72,7 @@ class User(Model, UserMixin):
     confirmed_at: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # the console's order by name
-    about_me: Mapped[str | None] = mapped_column(sa.Text)
+    about_me: Mapped[str | None] = mapped_column(sa.Text)  # at most ABOUT_ME_LENGTH characters, in every form
     member_since: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime | None] = mapped_column(index=True)  # the console's filter and order
     locale: Mapped[str | None] = mapped_column(sa.String(16))
@@ -415,6 +415,7 @@ class PostStatusCount(Model):
         return f"<PostStatusCount {self.status} {self.n}>"
 
 
+ABOUT_ME_LENGTH = 2000  # characters of a profile's "About me": TEXT holds 65,535 bytes, 4 a character at most
 BLOCKED_WORD_LENGTH = 100  # characters, as the word is kept (trimmed, in lower case)
 
 

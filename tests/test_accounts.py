@@ -120,7 +120,7 @@ def test_emails_are_stored_lower_case_and_collide_on_every_database(app):
 
 def test_create_user_refuses_unknown_role(app):
     with pytest.raises(AccountError, match="Unknown role"):
-        create_user("c@example.com", "a-long-password", ["Wizard"])
+        create_user("carol@example.com", "a-long-password", ["Wizard"])
     assert fresh(sa.select(sa.func.count()).select_from(User)).scalar() == 0
 
 

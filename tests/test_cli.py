@@ -59,15 +59,18 @@ def test_create_user_with_several_roles(app):
 def test_create_user_reports_bad_input_without_a_traceback(app):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["cms", "create-user", "x@example.com", "--password", "a-long-password", "--role", "Wizard"]
+        args=["cms", "create-user", "xavier@example.com", "--password", "a-long-password", "--role", "Wizard"]
     )
     assert result.exit_code == 1
     assert "Unknown role 'Wizard'" in result.output
     assert count(User) == 0
     result = runner.invoke(args=["cms", "create-user", "nonsense", "--password", "a-long-password"])
     assert result.exit_code == 1 and "Invalid email address" in result.output
-    result = runner.invoke(args=["cms", "create-user", "y@example.com", "--password", "short"])
+    result = runner.invoke(args=["cms", "create-user", "yvonne@example.com", "--password", "short"])
     assert result.exit_code == 1 and "at least 12 characters" in result.output
+    # The username the address gives, "jo", is too short for the author's address: the message says so.
+    result = runner.invoke(args=["cms", "create-user", "jo@example.com", "--password", "a-long-password"])
+    assert result.exit_code == 1 and "A username is at least 3 characters long." in result.output
 
 
 def test_seed_creates_one_account_per_role_and_the_requested_rows(app):

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from cms.comments import MAX_COMMENT_LENGTH
 from cms.forms import AppForm, OneLine
+from cms.models import ABOUT_ME_LENGTH
 
 
 class CommentForm(AppForm):
@@ -14,7 +15,7 @@ class CommentForm(AppForm):
 
 class ProfileForm(AppForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64), OneLine()])
-    about_me = TextAreaField(_l("About me"), validators=[Optional(), Length(max=2000)])
+    about_me = TextAreaField(_l("About me"), validators=[Optional(), Length(max=ABOUT_ME_LENGTH)])
     # No Optional(): for a value of only white space it would clear the choice's "Not a valid choice". The choices
     # hold "" (as the browser says).
     locale = SelectField(_l("Preferred language"))

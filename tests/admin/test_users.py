@@ -219,6 +219,42 @@ def test_a_username_is_a_part_of_an_address(login_as, users, username, saved):
         assert stored == "reader"
 
 
+@pytest.mark.parametrize(
+    ("username", "saved"),
+    [("ab ", False), ("..", False), (" ‥ ", False), (" . ", False), ("abc", True), ("...", True)],
+    ids=["two-letters-and-a-space", "dot-dot", "two-dot-leader", "dot", "three-letters", "three-dots"],
+)
+def test_a_username_is_at_least_three_characters_as_kept(login_as, users, username, saved):
+    """The form's length check counted the name as typed: "ab " was kept as "ab", and " .. " or a two-dot leader as
+    "..", whose author page /en/authors/.. browsers read as /en/."""
+    target = users["reader"]
+    response = login_as("administrator").submit(
+        f"/admin/user/edit/?id={target.id}", user_form(target, username=username)
+    )
+    stored = fresh(sa.select(User.username).where(User.id == target.id)).scalar()
+    if saved:
+        assert response.status_code == 302 and stored == username
+    else:
+        errors = " ".join(page_errors(response))  # typed shorter than 3, the form's own check says it first
+        assert response.status_code == 200 and any(
+            message in errors
+            for message in ("A username is at least 3 characters long.", "Field must be between 3 and 64 characters")
+        )
+        assert stored == "reader"
+
+
+@pytest.mark.parametrize(("length", "saved"), [(2000, True), (2001, False)])
+def test_about_me_in_the_console_takes_what_the_profile_takes(login_as, users, length, saved):
+    """The console took 70,000 characters where the profile form takes 2,000 (and MariaDB's TEXT 65,535 bytes)."""
+    target = users["reader"]
+    response = login_as("administrator").submit(
+        f"/admin/user/edit/?id={target.id}", user_form(target, about_me="é" * length)
+    )
+    stored = fresh(sa.select(User.about_me).where(User.id == target.id)).scalar()
+    assert (response.status_code == 302) is saved
+    assert (stored == "é" * length) is saved
+
+
 def test_an_address_is_kept_as_a_sign_in_looks_it_up(login_as, users):
     """A full-width letter in the domain is the ASCII one, as Flask-Security's sign-in normalises it: kept as
     typed, the account could not sign in, and a second account with the ASCII spelling was allowed."""
