@@ -139,8 +139,8 @@ class Config:
     SECURITY_USERNAME_ENABLE = True
     SECURITY_USERNAME_REQUIRED = True
     # Every username the product keeps signs in: Flask-Security's own bounds (4 to 32) refused the import's
-    # 3-character names and the console's 33 to 64 (cms.accounts.USERNAME_MIN_LENGTH and USERNAME_LENGTH).
-    SECURITY_USERNAME_MIN_LENGTH = 3
+    # 3-character names and the console's 33 to 64 (cms.accounts.USERNAME_LENGTH, the column's length).
+    SECURITY_USERNAME_MIN_LENGTH = 1
     SECURITY_USERNAME_MAX_LENGTH = 64
     SECURITY_SEND_REGISTER_EMAIL = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}

@@ -81,8 +81,8 @@ BLANK_USERNAME = _l("A username cannot be only spaces.")
 # Letters and digits of any script (with their accents: a username is kept decomposed, as Flask-Security's
 # sign-in normalises it), '_', '.' and '-'.
 USERNAME_CHARACTERS = re.compile(r"(?:[\w.-]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
-USERNAME_LENGTH = 64  # User.username's column
-USERNAME_MIN_LENGTH = 3  # as the import's rule and Flask-Security's (SECURITY_USERNAME_MIN_LENGTH) have it
+USERNAME_LENGTH = 64  # User.username's column (Flask-Security's SECURITY_USERNAME_MAX_LENGTH too)
+PATH_STEPS = (".", "..")
 EMAIL_TAKEN = _l("Another account has this email address.")
 USERNAME_TAKEN = _l("Another account has this username.")
 
@@ -101,10 +101,10 @@ def check_username(username: str) -> None:
         raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
     if len(username) > USERNAME_LENGTH:
         raise AccountError(_l("A username is at most %(num)d characters long.", num=USERNAME_LENGTH))
-    # As kept (trimmed, folded): "ab " passed a form's length check as typed; "." and ".." made author pages whose
-    # addresses browsers read as the folder above (/en/authors/.. is /en/).
-    if len(username) < USERNAME_MIN_LENGTH:
-        raise AccountError(_l("A username is at least %(num)d characters long.", num=USERNAME_MIN_LENGTH))
+    # As kept (trimmed, folded: " .. " and a two-dot leader are ".."): an author page /en/authors/.. is what
+    # browsers read as /en/, the folder above.
+    if username in PATH_STEPS:
+        raise AccountError(_l("A username cannot be “.” or “..”: in an address they mean the folder itself or above."))
 
 
 def create_user(

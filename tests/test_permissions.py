@@ -49,7 +49,7 @@ def test_identity_holds_the_union_of_all_roles(app):
 def test_flask_security_permission_decorators_see_the_bits(app):
     from flask_security import login_user
 
-    user = create_user("ed@example.com", "a-long-password", ["Editor"])
+    user = create_user("edith@example.com", "a-long-password", ["Editor"])
 
     @permissions_required("publish")
     def publish_view():

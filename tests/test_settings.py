@@ -125,7 +125,7 @@ def test_a_rotated_secret_key_keeps_passwords_and_sessions_and_with_a_fallback_m
     with before.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         ensure_default_roles()
-        user = create_user("ed@example.com", "an old but good passphrase", ["Reader"], username="ed")
+        user = create_user("ed@example.com", "an old but good passphrase", ["Reader"], username="eddie")
         db.session.commit()
         with before.test_request_context():
             link = f"/reset/{generate_reset_password_token(user)}"
