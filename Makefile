@@ -6,10 +6,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export PYTHONPATH := $(CURDIR)
 
-# The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, to one
-# version with the hashes of its files, one pin a line; they are compiled from requirements.in and requirements-dev.in
-# by `make lock`.
-PIP_COMPILE_ARGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+# The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, to one exact
+# version (`name==version`, a line each); they are compiled from requirements.in and requirements-dev.in by `make lock`.
+PIP_COMPILE_ARGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
 .PHONY: run test install install-dev lint lock check-lock bench seed-large clean
 
@@ -18,11 +17,11 @@ $(BIN)/activate:
 	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
 
 $(VENV)/.installed: requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -36,7 +35,6 @@ run: install
 lock: install-dev
 	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements.txt requirements.in
 	$(BIN)/pip-compile $(PIP_COMPILE_ARGS) --output-file requirements-dev.txt requirements-dev.in
-	python3 .ci/flatten-lock requirements.txt requirements-dev.txt
 
 check-lock: install-dev
 	LOCK_COMPILER="$(CURDIR)/$(BIN)/pip-compile $(PIP_COMPILE_ARGS)" bash .ci/check-lock
