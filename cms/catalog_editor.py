@@ -12,6 +12,7 @@ import io
 import re
 from collections import Counter
 from pathlib import Path
+from typing import overload
 
 import polib
 from babel.messages.mofile import write_mo
@@ -65,9 +66,14 @@ def set_entry(entry: polib.POEntry, forms: dict[str, str], fuzzy: bool, nplurals
         entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
 
 
-def plural_count(catalog: polib.POFile) -> int:
-    match = re.search(r"nplurals\s*=\s*(\d+)", catalog.metadata.get("Plural-Forms", ""))
-    return int(match.group(1)) if match else 2
+@overload
+def plural_count(catalog: polib.POFile) -> int: ...
+@overload
+def plural_count(catalog: polib.POFile, default: None) -> int | None: ...
+def plural_count(catalog: polib.POFile, default: int | None = 2) -> int | None:
+    """How many plural forms the catalog's Plural-Forms header gives; `default` when it gives none."""
+    match = re.search(r"nplurals\s*=\s*(\d+)", catalog.metadata.get("Plural-Forms") or "")
+    return int(match.group(1)) if match else default
 
 
 def check_compiles(catalog: polib.POFile, locale: str) -> None:

@@ -118,7 +118,7 @@ def upload_report(locale: str, data: bytes) -> dict:
     catalog = current_catalog(locale)
     current = live_entries(catalog)
     forms_needed = plural_count(catalog)
-    file_forms = _plural_count_of(uploaded)
+    file_forms = plural_count(uploaded, None)
     if file_forms is not None and file_forms != forms_needed:  # each plural entry would lose forms, or gain some
         raise CatalogError(
             _l(
@@ -152,12 +152,6 @@ def upload_report(locale: str, data: bytes) -> dict:
     if not changes and not problems and not unknown and not [e for e in uploaded if not e.obsolete]:
         raise CatalogError(_l("The file contains no messages."))
     return {"changes": changes, "unknown": unknown, "problems": problems}
-
-
-def _plural_count_of(uploaded: polib.POFile) -> int | None:
-    """How many plural forms the file's Plural-Forms header gives (None: no header, or no number in it)."""
-    found = re.search(r"nplurals\s*=\s*(\d+)", uploaded.metadata.get("Plural-Forms") or "")
-    return int(found.group(1)) if found else None
 
 
 def written_alike(language: str, locale: str) -> bool:

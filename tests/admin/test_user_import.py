@@ -426,9 +426,9 @@ def test_a_workbook_whose_first_sheet_is_empty_says_so(login_as, users):
     )
 
 
-def apply_together(browsers: list, tokens: list[str], pause, *waits) -> list:
-    """Each browser applies its token at once, in threads that stop at each wait (barriers the code under test is
-    made to meet); the statuses, a 500 as its exception."""
+def apply_together(browsers: list, tokens: list[str]) -> list:
+    """Each browser applies its token at once, each in a thread (the test makes them meet where it needs); the
+    statuses, a 500 as its exception."""
     statuses: list = []
 
     def send(browser, token):
@@ -462,7 +462,7 @@ def test_one_preview_applied_twice_at_once_makes_the_accounts_once(app, login_as
         return value
 
     monkeypatch.setattr(previews.json, "loads", read_together)
-    assert apply_together([first, second], [token, token], None) == [302, 302]
+    assert apply_together([first, second], [token, token]) == [302, 302]
     assert user_count() == len(users) + 1
     pages = [b.get("/admin/user/").get_data(as_text=True) + b.get("/admin/user-import/").get_data(as_text=True)
              for b in (first, second)]  # fmt: skip
@@ -486,7 +486,7 @@ def test_two_previews_of_the_same_person_applied_at_once_make_one_account_and_no
         return result
 
     monkeypatch.setattr(imports, "validate", check_together)
-    assert apply_together([first, second], tokens, None) == [302, 302]
+    assert apply_together([first, second], tokens) == [302, 302]
     assert user_count() == len(users) + 1
     pages = [b.get("/admin/user/").get_data(as_text=True) + b.get("/admin/user-import/").get_data(as_text=True)
              for b in (first, second)]  # fmt: skip
