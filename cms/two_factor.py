@@ -13,6 +13,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_security import Security, current_user
 from flask_security.signals import tf_code_confirmed, tf_disabled, tf_profile_changed
+from flask_security.tf_plugin import tf_clean_session
 from flask_security.twofactor import is_tf_setup
 from sqlalchemy import update
 
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
     state = app.extensions["security"]  # the app's own (cms.extensions.security needs an app context)
     _totp(state).set_encrypt_cost(app.config["TWO_FACTOR_ENCRYPT_COST"])
     app.before_request(_console_needs_second_factor)
+    app.before_request(_code_step_after_a_reset)
     state.mf_recovery_codes_context_processor(_recovery_codes_context)
     tf_code_confirmed.connect(_offer_recovery_codes)
     tf_profile_changed.connect(_offer_recovery_codes)
@@ -92,6 +94,22 @@ def _console_needs_second_factor():
         flash(gettext("Set up two-factor sign-in to use the staff console."), "error")
         return redirect(url_for("security.two_factor_setup"))
     return None
+
+
+def _code_step_after_a_reset():
+    """A member between their password and their code whose second factor an administrator reset meanwhile: the
+    code step can no longer succeed (Flask-Security refused every code without a word), so they are told, and sign
+    in again, which sets up a new one."""
+    if request.endpoint != "security.two_factor_token_validation" or current_user.is_authenticated:
+        return None
+    if session.get("tf_state") != "ready" or not session.get("tf_user_id"):
+        return None
+    user = security.datastore.find_user(fs_uniquifier=session["tf_user_id"])
+    if user is None or has_second_factor(user):
+        return None  # an account gone meanwhile is Flask-Security's own case
+    tf_clean_session()
+    flash(gettext("Your two-factor sign-in was reset by an administrator. Sign in again to set it up."), "error")
+    return redirect(url_for("security.login", next=request.args.get("next") or None))
 
 
 def _offer_recovery_codes(sender, user: User, **extra) -> None:

@@ -317,6 +317,32 @@ def test_an_administrator_resets_a_second_factor_and_it_is_audited(app, login_as
     assert start_sign_in(app, editor.email, "correct-horse-battery")[1] == "/tf-setup"
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_member_at_the_code_step_when_reset_is_told_and_signs_in_again_to_set_it_up(app, login_as, users, method):
+    """Flask-Security refused every code of a member whose second factor was reset after their password, and said
+    nothing: they are sent back to sign in, told why, and that sign-in sets up a new one."""
+    editor = users["editor"]
+    browser = Browserish(app.test_client())
+    code_step = browser.submit(
+        "/login?next=%2Fadmin%2Fpost%2F", {"email": editor.email, "password": "correct-horse-battery"}
+    ).location
+    token = browser.token_for(code_step)  # the code form, open in the member's browser
+    assert reset(login_as("administrator"), editor.id).status_code == 302
+
+    if method == "GET":
+        response = browser.get(code_step)
+    else:
+        response = browser.post(code_step, data={"csrf_token": token, "code": totp_code(TOTP_KEY)})
+    assert response.status_code == 302 and response.location.startswith("/login")
+    page = browser.get(response.location).get_data(as_text=True)
+    assert "Your two-factor sign-in was reset by an administrator. Sign in again to set it up." in page
+    assert console_status(browser) == 302
+    assert browser.get(code_step).location.startswith("/login"), "the code step is over"
+
+    again = browser.submit(response.location, {"email": editor.email, "password": "correct-horse-battery"})
+    assert urlsplit(again.location).path == "/tf-setup"
+
+
 @pytest.mark.parametrize("role", ["editor", "moderator", "translator", "author", "reader"])
 def test_only_administrators_may_reset_a_second_factor(login_as, users, role):
     assert reset(login_as(role), users["editor"].id).status_code == 403
