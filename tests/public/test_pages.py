@@ -454,3 +454,11 @@ def test_pages_past_any_row_a_table_can_hold_are_404(client, posts, path):
     last = LARGEST_INTEGER // PAGE_SIZE + 1  # skips PAGE_SIZE * (last - 1) <= LARGEST_INTEGER rows
     for page in (last, last + 1, 10**20):
         assert client.get(f"{path}?page={page}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/en/", "/en/authors/author", "/en/authors/author/followers"])
+@pytest.mark.parametrize("argument", ["page", "per_page"])
+def test_a_number_too_long_for_python_to_read_is_no_500(client, posts, path, argument):
+    """The page cache read every all-digit argument as a number: one of over 4,300 digits (Python's limit on reading
+    one) was a 500 for any anonymous reader."""
+    assert client.get(f"{path}?{argument}={'9' * 4301}").status_code in (200, 404)
