@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import zxcvbn
 from flask_security import SQLAlchemyUserDatastore
 
+from cms import passwords
 from cms.accounts import AccountError, create_user
 from cms.extensions import db
 from cms.models import User
@@ -268,6 +269,30 @@ def test_a_password_zxcvbn_scores_the_minimum_is_accepted_and_one_below_refused(
     else:
         with pytest.raises(AccountError, match=TOO_EASY):
             create_user("someone@example.com", password, ["Reader"], username="someone")
+
+
+@pytest.mark.parametrize(("bound", "accepted"), [(1, False), (0, True)])
+def test_swapped_letters_are_looked_for_up_to_l33t_substitutions_combinations(app, monkeypatch, bound, accepted):
+    """p@$$w0rd twice makes one combination of swaps: looked for within the bound (zxcvbn then finds "password"
+    twice), not past it."""
+    monkeypatch.setattr(passwords, "L33T_SUBSTITUTIONS", bound)
+    if accepted:
+        create_user("someone@example.com", "p@$$w0rdp@$$w0rd", ["Reader"], username="someone")
+    else:
+        with pytest.raises(AccountError, match=TOO_EASY):
+            create_user("someone@example.com", "p@$$w0rdp@$$w0rd", ["Reader"], username="someone")
+
+
+def test_a_128_character_password_of_mixed_symbols_is_scored_without_trying_every_swap(app, monkeypatch):
+    """Its symbols allow 736 combinations of swaps, each tried over the whole password: 6 s of a worker per
+    registration, reset or change. Past L33T_SUBSTITUTIONS none is tried; the password is still scored and taken."""
+    tried = []
+    monkeypatch.setattr(passwords, "_library_l33t_match", lambda *args: tried.append(args) or [])
+    password = ("4@8(<{[3&69!|170$5+%2" * 7)[:128]
+    browser = Browserish(app.test_client())
+    assert register(browser, password=password).status_code == 302
+    assert fresh(sa.select(User.username)).scalars().all().count("readerone") == 1
+    assert tried == []
 
 
 # Each account page: its title, its one heading and its button say the same word as the link that leads to it.
