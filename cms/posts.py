@@ -118,10 +118,11 @@ def _keep_old_slug(post: Post, old_slug: str | None) -> None:
     db.session.add(SlugRedirect(old_slug=old_slug, post_id=post.id))
 
 
-def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslation]:
-    """Check the post's translations and render the changed ones; returns those changed in this save. Those the
-    form deleted leave the post first: a language deleted and added again in one save is a new translation."""
-    _delete_removed_translations(post)
+def prepare_translations(post: Post, supported: list[str]) -> tuple[list[PostTranslation], int]:
+    """Check the post's translations and render the changed ones; returns those changed in this save, and how many
+    the form deleted. Those leave the post first: a language deleted and added again in one save is a new
+    translation."""
+    removed = _delete_removed_translations(post)
     seen, changed = set(), []
     for translation in post.translations:
         if translation.locale not in supported:
@@ -149,18 +150,19 @@ def prepare_translations(post: Post, supported: list[str]) -> list[PostTranslati
             translation.updated_at = utcnow()
             changed.append(translation)
     _check_no_language_taken_over(post)
-    return changed
+    return changed, removed
 
 
-def _delete_removed_translations(post: Post) -> None:
+def _delete_removed_translations(post: Post) -> int:
     """The console's form deletes a translation in the session and leaves it among the post's; it was checked as
     if kept ("two translations into es"). Its DELETE goes now: the unit of work inserts before it deletes, so a new
-    translation into the same language would meet the old row."""
+    translation into the same language would meet the old row. Returns how many."""
     removed = [translation for translation in post.translations if translation in db.session.deleted]
     for translation in removed:
         post.translations.remove(translation)
     if removed:
         db.session.flush(removed)
+    return len(removed)
 
 
 def _check_no_language_taken_over(post: Post) -> None:
@@ -208,10 +210,14 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
         old_slug = _old_value(post, "slug")
         post.slug = unique_slug(post.title, post.slug, post.id)
         _keep_old_slug(post, old_slug)
-        changed_translations = prepare_translations(post, supported_locales)
+        changed_translations, removed = prepare_translations(post, supported_locales)
     if _changed(post, "title", "body"):
         post.body_html = render_markdown(post.body or "")
         post.content_changed_at = utcnow()
+    if changed_translations or removed:
+        # The post's version moves (as a save in the translation workspace moves it), so another post form opened
+        # before this save meets an edit conflict instead of writing the old translations back.
+        post.updated_at = utcnow()
     for translation in changed_translations:
         mark_current(translation, post)
     if post.status == PostStatus.PUBLISHED and post.published_at is None:

@@ -437,6 +437,27 @@ def test_second_save_does_not_overwrite_the_first(login_as, users):
     assert reload(post.id).body == "admin's words"
 
 
+@pytest.mark.parametrize(
+    ("first_change", "kept"),
+    [({"translations-0-body": "texto del editor"}, ["texto del editor"]), ({"del-translations-0": "y"}, [])],
+)
+def test_a_save_changing_only_a_translation_makes_an_older_form_conflict(login_as, users, first_change, kept):
+    """A post-form save that changed or deleted a translation alone left the post's version: a form opened before it
+    saved without a word, writing the old translation back (or bringing a deleted one back)."""
+    post = make_post(users["author"], title="Shared", body="original")
+    make_translation(post, "es", title="Compartido", body="texto original")
+    first, second = login_as("editor"), login_as("administrator")
+    first_form, second_form = first.open_form(edit_url(post)), second.open_form(edit_url(post))
+
+    assert first.post(edit_url(post), data={**first_form, **first_change}).status_code == 302
+    response = second.post(edit_url(post), data={**second_form, "body": "admin's words"})
+
+    assert response.status_code == 200, page_errors(response)
+    assert "Someone else saved this post while you were editing it." in response.get_data(as_text=True)
+    assert fresh(sa.select(PostTranslation.body).where(PostTranslation.post_id == post.id)).scalars().all() == kept
+    assert reload(post.id).body == "original"
+
+
 def test_translations_typed_in_a_save_that_lost_a_conflict_are_shown_on_the_conflict_page(login_as, users):
     """The conflict page said nothing typed was lost, but the form showed the saved translations and the typed
     Spanish and Chinese were nowhere."""
