@@ -1,5 +1,6 @@
 """Following authors: follow, unfollow, who follows whom, and the feed of followed authors' posts."""
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -26,9 +27,9 @@ def is_following(follower: User, author: User) -> bool:
 def follow(follower: User, author: User) -> bool:
     """Follow `author`; returns False when already following."""
     if not user_can(follower, Perm.FOLLOW):
-        raise FollowError("You may not follow authors.")
+        raise FollowError(_l("You may not follow authors."))
     if follower.id == author.id:
-        raise FollowError("You cannot follow yourself.")
+        raise FollowError(_l("You cannot follow yourself."))
     if is_following(follower, author):
         return False
     db.session.add(Follow(follower_id=follower.id, followed_id=author.id))

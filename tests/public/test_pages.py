@@ -318,6 +318,8 @@ def test_following_yourself_is_a_400(login_as):
     browser = login_as("author")
     response = browser.post("/en/authors/author/follow", data={"csrf_token": browser.csrf()})
     assert response.status_code == 400 and "You cannot follow yourself." in response.get_data(as_text=True)
+    response = browser.post("/es/authors/author/follow", data={"csrf_token": browser.csrf()})
+    assert response.status_code == 400 and "No puedes seguirte a ti mismo." in response.get_data(as_text=True)
 
 
 def test_follow_needs_csrf_sign_in_and_post(login_as, client, users):
