@@ -175,20 +175,23 @@ class TranslationsView(BaseView):
     @expose("/content/<int:post_id>/<locale>/", methods=("GET", "POST"))
     def post_workspace(self, post_id, locale):
         """The original and its translation into `locale` side by side; POST saves, and marks current."""
-        try:
-            workspace = post_translations.open_workspace(current_user, post_id, locale)
-        except TranslationNotFound:
-            abort(404)
-        except TranslationForbidden as exc:
-            abort(403, str(exc))
-        if request.method == "GET":
-            return self._render_workspace(workspace)
         typed = {
             "title": request.form.get("title", ""),
             "body": request.form.get("body", ""),
             "version": request.form.get("version", ""),
             "original": request.form.get("original", ""),
         }
+        try:
+            workspace = post_translations.open_workspace(current_user, post_id, locale)
+        except TranslationNotFound:
+            if request.method == "POST" and (typed["title"].strip() or typed["body"].strip()):
+                # Unpublished or deleted while the translator typed: what they typed is shown back, not lost.
+                return self.render("admin/translation_gone.html", typed=typed), 409
+            abort(404)
+        except TranslationForbidden as exc:
+            abort(403, str(exc))
+        if request.method == "GET":
+            return self._render_workspace(workspace)
         current = request.form.get("action") == "current"
         try:
             post_translations.save_translation(

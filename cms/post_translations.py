@@ -50,7 +50,12 @@ class TranslationConflict(TranslationError):
     what was typed, and `theirs` is the translation as it now stands (None if it is gone)."""
 
     def __init__(self, theirs: PostTranslation | None):
-        super().__init__(_l("Someone else saved this translation after you opened it. Your text was not saved."))
+        if theirs is None:
+            super().__init__(
+                _l("This translation was deleted after you opened it. Your text was not saved: save again to keep it.")
+            )
+        else:
+            super().__init__(_l("Someone else saved this translation after you opened it. Your text was not saved."))
         self.theirs = theirs
 
 
@@ -156,8 +161,11 @@ def save_translation(
     except MarkupError as exc:
         raise TranslationError(str(exc)) from None
     translation, post = workspace.translation, workspace.post
-    if translation is not None and str(translation.version) != (version or "").strip():
+    opened = (version or "").strip()
+    if translation is not None and str(translation.version) != opened:
         raise TranslationConflict(translation)
+    if translation is None and opened not in ("", "0"):  # opened as a saved translation, deleted since
+        raise TranslationConflict(None)
     if current and original_seen != workspace.original_stamp:
         raise OriginalChanged()
     if translation is None:

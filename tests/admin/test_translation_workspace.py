@@ -180,6 +180,40 @@ def test_a_concurrent_save_is_refused_with_409_and_nothing_typed_is_lost(login_a
     assert translation_of(story, "es").body == "my text"
 
 
+def test_a_save_over_a_translation_deleted_since_it_was_opened_is_refused_with_409(login_as, story):
+    """An editor deleted the translation in the post form while the translator worked on it: the translator's save
+    made it again without a word. It is refused, the text kept; saving again is a deliberate choice."""
+    make_translation(story, "es", title="Inundaciones", body="Viejo")
+    translator = login_as("translator")
+    opened = translator.open_form(workspace_url(story, "es"))
+    assert login_as("editor").edit(f"/admin/post/edit/?id={story.id}", {"del-translations-0": "y"}).status_code == 302
+    response = save(translator, story, "es", form=opened, action="save", body="Nuevo")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "This translation was deleted after you opened it." in html
+    assert form_values(html)["body"] == "Nuevo" and translation_of(story, "es") is None
+    again = translator.post(workspace_url(story, "es"), data={**form_values(html), "action": "save"})
+    assert again.status_code == 302 and translation_of(story, "es").body == "Nuevo"
+
+
+@pytest.mark.parametrize("change", ["review", "delete"])
+def test_a_save_after_the_post_left_the_translators_reach_shows_the_typed_text_back(login_as, story, change):
+    """The post was sent back to review (or deleted) while the translator typed: their save was a bare 404 and the
+    text was gone. It is shown back with a 409, to copy."""
+    translator = login_as("translator")
+    opened = translator.open_form(workspace_url(story, "es"))
+    editor = login_as("administrator" if change == "delete" else "editor")
+    changed = editor.post("/admin/post/action/", data={"action": change, "rowid": [story.id], "csrf_token": editor.csrf()})
+    assert changed.status_code == 302
+    response = save(translator, story, "es", form=opened, action="save", title="Inundaciones", body="Un texto traducido")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Your text was not saved: copy it from below to keep it." in html
+    assert 'value="Inundaciones"' in html and ">Un texto traducido</textarea>" in html
+    assert translator.get(workspace_url(story, "es")).status_code == 404
+    assert translation_of(story, "es") is None
+
+
 def test_two_first_translations_at_once_do_not_overwrite_each_other(login_as, story):
     first, second = login_as("translator"), login_as("administrator")
     opened = first.open_form(workspace_url(story, "zh"))
