@@ -210,9 +210,7 @@ def content_key() -> str:
 def _whole(text: str, most: int) -> bool:
     """A whole number from 1 to `most` as it is written for one: `01`, `%31`, ` 1` and `1e3` are not. A number longer
     than `most` is not read (Python refuses to read one of over 4,300 digits: a 500 for an anonymous reader)."""
-    return (
-        text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= len(str(most)) and int(text) <= most
-    )
+    return text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= len(str(most)) and int(text) <= most
 
 
 # The query arguments a cached page's content may depend on, each with the values kept: one spelling of each page
