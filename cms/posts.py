@@ -74,9 +74,12 @@ def check_publication_date(user: User, post: Post, old_status: str | None) -> No
     raise PostError(_l("Only editors with the publish permission can change a published post's date."))
 
 
+SLUG_LENGTH = 200  # a post's slug, its "-2" included
+
+
 def tidy_slug(text: str) -> str:
     """A slug as posts are given one: lower case, transliterated, words joined by '-'."""
-    return slugify(text, max_length=200, word_boundary=True)
+    return slugify(text, max_length=SLUG_LENGTH, word_boundary=True)
 
 
 def unique_slug(title: str, wanted: str | None = None, post_id: int | None = None) -> str:
@@ -86,7 +89,8 @@ def unique_slug(title: str, wanted: str | None = None, post_id: int | None = Non
     slug, n = base, 1
     while not _slug_available(slug, post_id):
         n += 1
-        slug = f"{base}-{n}"
+        suffix = f"-{n}"
+        slug = base[: SLUG_LENGTH - len(suffix)].rstrip("-") + suffix  # the number kept within SLUG_LENGTH
     return slug
 
 

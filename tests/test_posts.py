@@ -2,6 +2,7 @@
 
 import pytest
 
+from cms import posts
 from cms.models import PostStatus
 from cms.posts import unique_slug, untranslated_posts
 from tests.factories import make_post
@@ -15,6 +16,16 @@ def test_a_slug_keeps_200_characters_and_cuts_one_more(app, title, slug):
 def test_a_slug_past_200_characters_ends_at_a_whole_word(app):
     words = " ".join(["abcd"] * 40)  # a slug of 40 * 5 - 1 = 199 characters: one more word would pass 200
     assert unique_slug(f"{words} ab") == unique_slug(words) == "-".join(["abcd"] * 40)
+
+
+def test_a_taken_200_character_slug_gets_its_number_within_200(users, monkeypatch):
+    """The "-2" went after the 200 characters (202); the text gives way to it instead."""
+    monkeypatch.setattr(posts, "SLUG_LENGTH", 10)
+    make_post(users["author"], title="abcdefghij", slug="abcdefghij")
+    assert unique_slug("abcdefghij") == "abcdefgh-2"
+    make_post(users["author"], title="abcd efgh", slug="abcd-efgh")
+    assert unique_slug("abcd efgh") == "abcd-efg-2"
+    assert unique_slug("abcd-e") == "abcd-e"
 
 
 @pytest.mark.parametrize(("count", "pages"), [(2, 1), (3, 2)], ids=["one-full-page", "one-more-post"])
