@@ -16,6 +16,12 @@ def is_blank(text: str | None) -> bool:
     return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text or "")
 
 
+def has_control_characters(text: str | None) -> bool:
+    """Whether `text` holds a control character (U+0000-U+001F, U+007F-U+009F: a NUL, a tab, a newline, an
+    escape): a title shows it as nothing, and XML (the feeds, the sitemap) cannot hold most of them."""
+    return any(unicodedata.category(char) == "Cc" for char in text or "")
+
+
 def folded(text: str) -> str:
     """Text as blocked words are compared with it: compatibility forms folded (ＳＰＡＭ, a decomposed é), invisible
     format characters dropped (via\u200bgra, a soft hyphen), in lower case."""

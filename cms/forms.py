@@ -6,7 +6,6 @@ installed WTForms and never change while the process runs, so each language's is
 WTFORMS_CATALOGS_CACHED languages (the app serves those of LOCALES)."""
 
 import functools
-import unicodedata
 
 from babel import support
 from flask import current_app, has_request_context
@@ -14,6 +13,8 @@ from flask_babel import get_locale, gettext
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
+
+from cms.domain import has_control_characters
 
 WTFORMS_CATALOGS_CACHED = 32  # languages, as cms.timestamps.PATTERNS_CACHED
 
@@ -39,7 +40,7 @@ class OneLine:
     which XML cannot hold."""
 
     def __call__(self, form, field) -> None:
-        if any(unicodedata.category(char) == "Cc" for char in field.data or ""):
+        if has_control_characters(field.data):
             # A str, not a lazy string: Flask-Admin's form template shows only errors that are strings.
             raise ValidationError(gettext("Use letters, digits, spaces and punctuation only, on one line."))
 

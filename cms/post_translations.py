@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import policies
-from cms.domain import DomainError, is_blank
+from cms.domain import DomainError, has_control_characters, is_blank
 from cms.extensions import db
 from cms.locale import supported_locales
 from cms.markup import MarkupError, render_markdown
@@ -154,6 +154,8 @@ def save_translation(
     title, body = (title or "").strip(), body or ""
     if is_blank(title):  # a zero-width space alone is no title either: the post form refuses it too
         raise TranslationError(_l("A translation needs a title."))
+    if has_control_characters(title):
+        raise TranslationError(_l("A title is one line of letters, digits, spaces and punctuation."))
     if len(title) > TITLE_MAX_LENGTH:
         raise TranslationError(_l("The title is longer than %(max)d characters.", max=TITLE_MAX_LENGTH))
     try:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import audit, policies
-from cms.domain import DomainError, is_blank
+from cms.domain import DomainError, has_control_characters, is_blank
 from cms.extensions import db
 from cms.markup import render_markdown
 from cms.models import Post, PostRevision, PostStatus, PostTranslation, SlugRedirect, User, utcnow
@@ -149,6 +149,8 @@ def prepare_translations(post: Post, supported: list[str]) -> tuple[list[PostTra
                 _l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale)
             )
         translation.title = translation.title.strip()
+        if has_control_characters(translation.title):
+            raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
             translation.updated_at = utcnow()
@@ -208,6 +210,8 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
     if is_blank(post.title):
         raise PostError(_l("A post needs a title: spaces alone are not one."))
     post.title = post.title.strip()
+    if has_control_characters(post.title):
+        raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
     if post.locale not in supported_locales:
         raise PostError(_l("%(locale)s is not one of the site's languages.", locale=repr(post.locale)))
     with db.session.no_autoflush:  # the new post must not be flushed before it has a slug

@@ -61,6 +61,24 @@ def test_bad_translation_is_a_form_error_and_nothing_is_saved(login_as, users, c
     assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
 
 
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\n", "\x0b", "\x85"])
+def test_a_title_holding_a_control_character_is_a_form_error(login_as, users, control):
+    """A NUL, an escape or a line break inside a title was stored as typed: a page showed it as nothing, and XML
+    cannot hold most of them. Around the title they are trimmed, as spaces are."""
+    browser = login_as("editor")
+    new = {"body": "b", "status": "draft", "locale": "en", "author": users["editor"].id}
+    response = browser.submit("/admin/post/new/", {**new, "title": f"Bad{control}Title"})
+    assert response.status_code == 200
+    assert "A title is one line of letters, digits, spaces and punctuation." in response.get_data(as_text=True)
+    assert fresh(sa.select(sa.func.count()).select_from(Post)).scalar() == 0
+    post = make_post(users["editor"], title="Hello")
+    translated = {"translations-0-locale": "es", "translations-0-title": f"Ho{control}la", "translations-0-body": "B"}
+    response = browser.edit(edit_url(post), translated)
+    assert response.status_code == 200 and "A title is one line" in response.get_data(as_text=True)
+    assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
+    assert browser.submit("/admin/post/new/", {**new, "title": "Fine\n"}).status_code == 302
+
+
 def test_two_translations_swapping_languages_is_a_form_error_not_the_refused_statement(login_as, users):
     """The rows are updated one at a time, so the first met the other's language: the form showed the database's
     refusal, with its SQL. Each keeps its language, and the page says what to do."""

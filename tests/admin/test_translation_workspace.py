@@ -264,3 +264,11 @@ def test_an_empty_title_is_refused_and_the_body_kept_in_the_form(login_as, story
     assert response.status_code == 400
     assert "A translation needs a title." in response.get_data(as_text=True)
     assert form_values(response.get_data(as_text=True))["body"] == "Cuerpo"
+
+
+def test_a_title_holding_a_control_character_is_refused_and_the_body_kept(login_as, story):
+    response = save(login_as("translator"), story, "es", title="Inunda\x1bciones", body="Cuerpo")
+    assert response.status_code == 400
+    assert "A title is one line of letters, digits, spaces and punctuation." in response.get_data(as_text=True)
+    assert form_values(response.get_data(as_text=True))["body"] == "Cuerpo"
+    assert translation_of(story, "es") is None
