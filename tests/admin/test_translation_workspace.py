@@ -203,9 +203,13 @@ def test_a_save_after_the_post_left_the_translators_reach_shows_the_typed_text_b
     translator = login_as("translator")
     opened = translator.open_form(workspace_url(story, "es"))
     editor = login_as("administrator" if change == "delete" else "editor")
-    changed = editor.post("/admin/post/action/", data={"action": change, "rowid": [story.id], "csrf_token": editor.csrf()})
+    changed = editor.post(
+        "/admin/post/action/", data={"action": change, "rowid": [story.id], "csrf_token": editor.csrf()}
+    )
     assert changed.status_code == 302
-    response = save(translator, story, "es", form=opened, action="save", title="Inundaciones", body="Un texto traducido")
+    response = save(
+        translator, story, "es", form=opened, action="save", title="Inundaciones", body="Un texto traducido"
+    )
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert "Your text was not saved: copy it from below to keep it." in html

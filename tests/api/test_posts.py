@@ -60,7 +60,16 @@ def test_detail_of_a_draft_or_scheduled_post_is_a_json_404(client, users, live):
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "page=abc", "per_page=0", "per_page=101", "per_page=x", "locale=fr", "page=-1", f"per_page={'9' * 4301}"],
+    [
+        "page=0",
+        "page=abc",
+        "per_page=0",
+        "per_page=101",
+        "per_page=x",
+        "locale=fr",
+        "page=-1",
+        f"per_page={'9' * 4301}",
+    ],
 )
 def test_bad_parameters_are_a_json_400(client, live, query):
     response = client.get(f"/api/v1/posts?{query}")
