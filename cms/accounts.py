@@ -46,6 +46,9 @@ class AccountStore(SQLAlchemyUserDatastore):
         if len(kwargs) != 1:
             return super().find_user(case_insensitive, **kwargs)
         ((attribute, value),) = kwargs.items()
+        if case_insensitive and attribute in User.KEPT_LOWERCASE and isinstance(value, str):
+            # Kept in its lower-case form: found as kept, by the column's index (lower() of the column read them all).
+            value, case_insensitive = User.kept_form(attribute, value), False
         key = (attribute, case_insensitive, bool(current_app.config.get("SECURITY_JOIN_USER_ROLES", True)))
         if key not in self._finders:
             self._finders[key] = self._finder(*key)

@@ -98,11 +98,19 @@ class User(Model, UserMixin):
         back_populates="author", passive_deletes=True, foreign_keys="Comment.author_id"
     )
 
-    @validates("email", "username")
+    KEPT_LOWERCASE = ("email", "username")
+
+    @validates(*KEPT_LOWERCASE)
     def _lowercase(self, key: str, value: str | None) -> str | None:
-        # MariaDB's _ci collation treats Bob@x.io and bob@x.io as one; SQLite must agree. A username is kept as
-        # Flask-Security's sign-in normalises what is typed (NFKD: a full-width ｒｅａｄｅｒ is reader), so one
-        # made in the console or the CLI neither passes for another account nor fails to sign in.
+        return self.kept_form(key, value)
+
+    @staticmethod
+    def kept_form(key: str, value: str | None) -> str | None:
+        """An email or username as it is kept, and so as it is looked up whatever its case. MariaDB's _ci collation
+        treats Bob@x.io and bob@x.io as one; SQLite must agree (its lower() changes only ASCII letters: Ωmega and
+        ωmega were two, and the second registration a 500). A username is kept as Flask-Security's sign-in
+        normalises what is typed (NFKD: a full-width ｒｅａｄｅｒ is reader), so one made in the console or the CLI
+        neither passes for another account nor fails to sign in."""
         if value and key == "username":
             value = unicodedata.normalize("NFKD", value)
         return value.strip().lower() if value else value

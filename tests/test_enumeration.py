@@ -67,6 +67,29 @@ def test_registering_a_taken_username_reads_like_a_new_registration(app, users):
     assert fresh(sa.select(User.id).where(User.email == "first.new@example.com")).scalar() is None
 
 
+@pytest.mark.parametrize("field", ["email", "username"])
+def test_a_known_email_or_username_in_another_case_of_a_non_ascii_letter_reads_like_a_new_one(app, users, field):
+    """SQLite's lower() changes only ASCII letters: registering ΩMEGA where ωmega was kept passed Flask-Security's
+    look-up and met the unique index, a 500 that told the address had an account."""
+
+    def register(email, username):
+        data = {"email": email, "username": username, "password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD}
+        return answer(app, "/register", data, follow=True)
+
+    first = register("ωmega@example.com", "ωmega")
+    assert first.status_code == 200
+    if field == "email":
+        again, fresh_one = register("ΩMEGA@example.com", "other1"), register("psi@example.com", "other2")
+        assert_same(again, fresh_one, ("ΩMEGA@example.com", "other1"), ("psi@example.com", "other2"))
+    else:
+        again, fresh_one = register("third@example.com", "ΩMEGA"), register("fourth@example.com", "psiname")
+        assert_same(again, fresh_one, ("third@example.com", "ΩMEGA"), ("fourth@example.com", "psiname"))
+    kept = fresh(sa.select(User.email, User.username).where(User.username.in_(["ωmega", "other1", "other2"])))
+    assert sorted(kept.all()) == sorted(
+        [("ωmega@example.com", "ωmega")] + ([("psi@example.com", "other2")] if field == "email" else [])
+    )
+
+
 def test_a_reset_request_reads_the_same_and_only_a_known_address_gets_mail(app, users, outbox):
     known = answer(app, "/reset", {"email": KNOWN})
     unknown = answer(app, "/reset", {"email": UNKNOWN})
