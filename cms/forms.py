@@ -45,6 +45,12 @@ class OneLine:
             raise ValidationError(gettext("Use letters, digits, spaces and punctuation only, on one line."))
 
 
+def one_character_line_breaks(text: str | None) -> str | None:
+    """A WTForms filter: a textarea's line breaks as its `maxlength` counts them, one character each. Browsers send
+    each as CR LF, so a text the page let a reader type to the limit came back over it."""
+    return text.replace("\r\n", "\n") if text else text
+
+
 EARLIEST_YEAR = 1000  # MariaDB's DATETIME holds the years 1000-9999, and a form shows a date with four digits
 
 

@@ -112,7 +112,9 @@ def post(slug: str):
 @bp.route("/posts/<slug>/comments", methods=["POST"])
 @auth_required()
 def comment(slug: str):
-    post = public_post_by_slug(slug) or abort(404)
+    # A page opened before the post's slug changed still sends its comment to the old address, which the post's
+    # page now redirects from: the comment goes to that post, not lost to a 404.
+    post = public_post_by_slug(slug) or public_redirect(slug) or abort(404)
     if not may_comment(current_user):
         abort(403, gettext("Confirm your email address to comment."))
     form = CommentForm()
@@ -127,7 +129,7 @@ def comment(slug: str):
         flash(gettext("Thank you. Your comment will appear once a moderator has approved it."), "success")
     else:
         flash(gettext("Your comment was published."), "success")
-    return redirect(url_for("public.post", slug=slug, _anchor=f"comment-{new.id}"))
+    return redirect(url_for("public.post", slug=post.slug, _anchor=f"comment-{new.id}"))
 
 
 @bp.route("/authors/<username>")

@@ -152,6 +152,15 @@ def test_profile_fields_take_their_longest_text_and_refuse_one_more_character(lo
         assert f"Field cannot be longer than {length - 1} characters." in response.get_data(as_text=True)
 
 
+def test_about_me_of_2000_characters_with_line_breaks_as_browsers_send_them_is_kept(login_as, users):
+    typed = "y" * 50 + ("\n" + "x" * 49) * 39  # 2,000 characters as the textarea counts them
+    response = login_as("reader").submit(
+        "/en/profile", {"name": "", "about_me": typed.replace("\n", "\r\n"), "locale": "en"}
+    )
+    assert response.status_code == 302
+    assert fresh(sa.select(User.about_me).where(User.id == users["reader"].id)).scalar() == typed
+
+
 @pytest.mark.parametrize("name", ["Evil\x0bName", "Tab\there", "Line\nbreak", "Escape\x1b", "C1\x85"])
 def test_a_name_with_control_characters_is_a_form_error(login_as, users, name):
     response = login_as("author").submit("/en/profile", {"name": name, "about_me": "", "locale": "en"})
@@ -432,6 +441,34 @@ def test_a_comment_of_max_length_is_posted_through_the_form(login_as, posts):
     response = browser.submit(url, {"body": "x" * MAX_COMMENT_LENGTH}, post_url=f"{url}/comments")
     assert response.status_code == 302
     assert fresh(sa.select(Comment.body)).scalar_one() == "x" * MAX_COMMENT_LENGTH
+
+
+@pytest.mark.parametrize(("length", "status"), [(MAX_COMMENT_LENGTH, 302), (MAX_COMMENT_LENGTH + 1, 400)])
+def test_a_comment_of_max_length_with_line_breaks_as_browsers_send_them(login_as, posts, length, status):
+    """The textarea's maxlength counts a line break as one character, and browsers send it as CR LF: 4,999 typed
+    characters on 100 lines arrived as 5,098 and were refused."""
+    browser = login_as("reader")
+    url = f"/en/posts/{posts['published'].slug}"
+    lines = (length - 1) // 50
+    typed = "y" * (length - 50 * lines) + ("\n" + "x" * 49) * lines
+    assert len(typed) == length
+    response = browser.submit(url, {"body": typed.replace("\n", "\r\n")}, post_url=f"{url}/comments")
+    assert response.status_code == status
+    assert fresh(sa.select(Comment.body)).scalars().all() == ([typed] if status == 302 else [])
+
+
+def test_a_comment_sent_from_a_page_opened_before_the_slug_changed_is_kept(login_as, posts):
+    """The page's form still posts to the old address, which the post now redirects from: the comment was a 404
+    and the reader's text was lost."""
+    post = posts["published"]
+    browser = login_as("reader")
+    old = f"/en/posts/{post.slug}"
+    token = browser.token_for(old)
+    login_as("editor").edit(f"/admin/post/edit/?id={post.id}", {"slug": "a-new-address"})
+    assert browser.get(old).status_code == 301
+    response = browser.post(f"{old}/comments", data={"body": "Still here", "csrf_token": token})
+    assert response.status_code == 302 and response.location.startswith("/en/posts/a-new-address#comment-")
+    assert fresh(sa.select(Comment.body, Comment.post_id)).all() == [("Still here", post.id)]
 
 
 def test_anonymous_comment_goes_to_login(client, posts):
