@@ -338,6 +338,17 @@ class StaffModelView(ModelView):
         create record" flash quoting the statement over a form that cannot be saved."""
         if outages.is_outage(exc):
             raise exc
+        if isinstance(exc, sa.exc.IntegrityError):
+            # Flask-Admin flashed the refused statement, values and all, in English. The forms check unique fields
+            # before saving; what reaches here was saved by someone else between that check and this save.
+            flash(
+                gettext(
+                    "This was not saved: a change saved meanwhile conflicts with it (the same name, address or slug,"
+                    " or a record it refers to was deleted). Check the form and save again."
+                ),
+                "error",
+            )
+            return True
         return super().handle_view_exception(exc)
 
     def enforce(self, rule, *args) -> None:

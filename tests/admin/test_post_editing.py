@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import time_machine
 
 from admin_views import post_revisions
+from cms import posts
 from cms.extensions import db
 from cms.models import AuditLog, Media, Post, PostRevision, PostStatus, PostTranslation, utcnow
 from cms.posts import translation_state
@@ -77,6 +78,24 @@ def test_a_title_holding_a_control_character_is_a_form_error(login_as, users, co
     assert response.status_code == 200 and "A title is one line" in response.get_data(as_text=True)
     assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
     assert browser.submit("/admin/post/new/", {**new, "title": "Fine\n"}).status_code == 302
+
+
+def test_a_slug_taken_between_its_check_and_the_save_is_a_message_and_the_form_is_kept(login_as, users, monkeypatch):
+    """Another editor's post took the slug after this save checked it (as if: the check is made to pass): Flask-Admin
+    flashed the refused INSERT with its values, in English on a Spanish page."""
+    make_post(users["editor"], title="Same", slug="same")
+    users["editor"].locale = "es"
+    db.session.commit()
+    browser = login_as("editor")
+    monkeypatch.setattr(posts, "_slug_available", lambda slug, post_id: True)
+    new = {"title": "Same", "body": "my words", "status": "draft", "locale": "en", "author": users["editor"].id}
+    response = browser.submit("/admin/post/new/", new)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "No se guardó: un cambio guardado mientras tanto entra en conflicto con este" in html
+    assert "INSERT" not in html and "IntegrityError" not in html
+    assert form_values(html)["body"] == "my words"
+    assert fresh(sa.select(sa.func.count()).select_from(Post)).scalar() == 1
 
 
 def test_two_translations_swapping_languages_is_a_form_error_not_the_refused_statement(login_as, users):
