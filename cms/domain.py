@@ -18,8 +18,9 @@ def is_blank(text: str | None) -> bool:
 
 def has_control_characters(text: str | None) -> bool:
     """Whether `text` holds a control character (U+0000-U+001F, U+007F-U+009F: a NUL, a tab, a newline, an
-    escape): a title shows it as nothing, and XML (the feeds, the sitemap) cannot hold most of them."""
-    return any(unicodedata.category(char) == "Cc" for char in text or "")
+    escape) or Unicode's line and paragraph separators (U+2028, U+2029): a one-line text (a title, a name) shows
+    them as nothing or breaks there, and XML (the feeds, the sitemap) cannot hold most of them."""
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text or "")
 
 
 def folded(text: str) -> str:

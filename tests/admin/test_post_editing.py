@@ -62,7 +62,7 @@ def test_bad_translation_is_a_form_error_and_nothing_is_saved(login_as, users, c
     assert fresh(sa.select(sa.func.count()).select_from(PostTranslation)).scalar() == 0
 
 
-@pytest.mark.parametrize("control", ["\x00", "\x1b", "\n", "\x0b", "\x85"])
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\n", "\x0b", "\x85", "\u2028", "\u2029"])
 def test_a_title_holding_a_control_character_is_a_form_error(login_as, users, control):
     """A NUL, an escape or a line break inside a title was stored as typed: a page showed it as nothing, and XML
     cannot hold most of them. Around the title they are trimmed, as spaces are."""

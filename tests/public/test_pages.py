@@ -161,7 +161,10 @@ def test_about_me_of_2000_characters_with_line_breaks_as_browsers_send_them_is_k
     assert fresh(sa.select(User.about_me).where(User.id == users["reader"].id)).scalar() == typed
 
 
-@pytest.mark.parametrize("name", ["Evil\x0bName", "Tab\there", "Line\nbreak", "Escape\x1b", "C1\x85"])
+@pytest.mark.parametrize(
+    "name",
+    ["Evil\x0bName", "Tab\there", "Line\nbreak", "Escape\x1b", "C1\x85", "Line\u2028separator", "Para\u2029graph"],
+)
 def test_a_name_with_control_characters_is_a_form_error(login_as, users, name):
     response = login_as("author").submit("/en/profile", {"name": name, "about_me": "", "locale": "en"})
     assert response.status_code == 400
