@@ -36,6 +36,11 @@ class LanguagesField(SelectMultipleField):
         setattr(obj, name, ",".join(self.data or []) or None)
 
 
+def kept_username(value: str | None) -> str | None:
+    """A WTForms filter: the username as it will be kept, so the form's length check measures that."""
+    return User.kept_form("username", value)
+
+
 def two_factor_formatter(view, context, model, name):
     return _l("Authenticator app") if model.tf_primary_method else "–"
 
@@ -173,7 +178,8 @@ class UserView(StaffModelView):
     }
     form_args = {
         "email": {"validators": [DataRequired(), Email(check_deliverability=False), Length(max=255)]},
-        "username": {"validators": [DataRequired(), Length(min=3, max=64)]},
+        # Measured as kept (trimmed, folded as User.kept_form folds it): "ab " was kept as a 2-character username.
+        "username": {"validators": [DataRequired(), Length(min=3, max=64)], "filters": [kept_username]},
         "name": {"validators": [OneLine()]},
         "about_me": {"validators": [Optional(), Length(max=ABOUT_ME_LENGTH)]},  # the profile's own limit
         "languages": {

@@ -120,8 +120,10 @@ def create_user(
 ) -> User:
     """Create a user with the named roles; raises AccountError for bad or duplicate input."""
     email = stored_email(email)
-    # By default the address's local part, of the characters a username may hold (john+news: johnnews).
-    username = (username or re.sub(r"[^\w.-]", "", email.split("@", 1)[0])).strip().lower()
+    # By default the address's local part, of the characters a username may hold (john+news: johnnews). Checked as
+    # it will be kept (User.kept_form: a full-width ｒｅａｄｅｒ is reader, a ligature two or three letters), so a
+    # taken one is refused here and its length is the kept one's.
+    username = User.kept_form("username", username or re.sub(r"[^\w.-]", "", email.split("@", 1)[0])) or ""
     if is_blank(username):
         raise AccountError(BLANK_USERNAME)
     check_username(username)

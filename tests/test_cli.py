@@ -73,6 +73,28 @@ def test_create_user_reports_bad_input_without_a_traceback(app):
     assert result.exit_code == 1 and "A username cannot be “.” or “..”" in result.output
 
 
+def test_create_user_checks_a_username_as_it_will_be_kept(app):
+    """A full-width or differently composed spelling of a taken username was a raw IntegrityError, and 22
+    ligatures (66 letters once folded) were kept as a username that could not sign in."""
+    runner = app.test_cli_runner()
+
+    def create(email: str, *username: str):
+        return runner.invoke(args=["cms", "create-user", email, "--password", "a-long-password", *username])
+
+    assert create("first@example.com", "--username", "jose\u0301").exit_code == 0
+    for email, username in [
+        ("second@example.com", ["--username", "jos\u00e9"]),
+        ("third@example.com", ["--username", "ＪＯＳＥ\u0301"]),
+        ("jose\u0301@example.org", []),
+    ]:
+        result = create(email, *username)
+        assert result.exit_code == 1 and "The username jose\u0301 is taken." in result.output, result.output
+    result = create("lig@example.com", "--username", "\ufb03" * 22)
+    assert result.exit_code == 1 and "A username is at most 64 characters long." in result.output
+    assert create("lig@example.com", "--username", "\ufb03" * 21 + "x").exit_code == 0  # 64 as kept
+    assert count(User) == 2
+
+
 def test_seed_creates_one_account_per_role_and_the_requested_rows(app):
     result = app.test_cli_runner().invoke(
         args=["cms", "seed", "--users", "30", "--posts", "25", "--comments", "120", "--follows", "15"]

@@ -370,8 +370,10 @@ def test_bad_user_input_gives_a_form_error(login_as, users, changes, message):
         ({"username": "ab"}, "Field must be between 3 and 64 characters long."),
         ({"username": "u" * 64}, None),
         ({"username": "u" * 65}, "Field must be between 3 and 64 characters long."),
+        ({"username": " ab "}, "Field must be between 3 and 64 characters long."),
+        ({"username": "\ufb03" * 22}, "Field must be between 3 and 64 characters long."),
     ],
-    ids=["username-3", "username-2", "username-64", "username-65"],
+    ids=["username-3", "username-2", "username-64", "username-65", "username-2-as-kept", "username-66-as-kept"],
 )
 def test_account_fields_accept_their_longest_and_shortest_and_refuse_one_past(login_as, changes, error):
     fields = {"email": "limits@example.com", "username": "limits", "active": "y"}
