@@ -25,6 +25,7 @@ from cms.comments import (
     deactivate_authors,
     delete_comments,
     id_batches,
+    is_set,
     moderate,
     moderate_one,
     only_status,
@@ -68,7 +69,7 @@ class SelectionFilter(BaseSQLAFilter):
     def validate(self, value):
         try:
             cleaned = self.clean(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # a moment whose offset takes it past year 1 or 9999 in UTC
             return False
         # Post 0 is a value (it matches no comment); only an empty text is none. Taken for none, the list showed
         # "Post ID equals 0" over every comment, and "select all" reached them all.
@@ -318,7 +319,7 @@ class CommentView(CommentExportViews, StaffModelView):
         selection = self.current_selection()
         if only_status(selection):
             return ListCount(counted_size(selection, self._status_counts()))
-        narrowed = {key for key, value in selection.to_json().items() if value and key != "status"}
+        narrowed = {key for key, value in selection.to_json().items() if is_set(value) and key != "status"}
         if narrowed == {"search"} and not selection.status:
             counted = comment_search_count(selection.search, cap)
             if counted is not None:

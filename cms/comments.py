@@ -281,8 +281,14 @@ def count_selected(selection: CommentSelection) -> int:
 
 
 def only_status(selection: CommentSelection) -> bool:
-    """Whether the selection has no filter but (at most) a status: the status counters know its size."""
-    return not any(value for key, value in selection.to_json().items() if key != "status")
+    """Whether the selection has no filter but (at most) a status: the status counters know its size. Post 0 is a
+    filter (it matches no comment); only None and an empty text are none."""
+    return not any(is_set(value) for key, value in selection.to_json().items() if key != "status")
+
+
+def is_set(value) -> bool:
+    """Whether a selection's field holds a value: 0 does, None and "" do not."""
+    return value is not None and value != ""
 
 
 def counted_size(selection: CommentSelection, counts: Mapping[str, int]) -> int:

@@ -104,12 +104,32 @@ def test_a_date_filter_with_an_offset_is_that_moment_in_utc(login_as, queue, mom
         assert [row[7] for row in rows] == ["First pending"], fmt
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+@pytest.mark.parametrize("field", ["created_on_or_after", "created_before"])
+def test_a_moment_whose_offset_takes_it_past_the_calendar_is_an_invalid_filter(login_as, queue, field, moment):
+    """Taken to UTC, it fell before year 1 or after 9999: Python's OverflowError, a 500 on the list, the exports and
+    the bulk actions."""
+    moderator = login_as("moderator")
+    query = f"?status=all&flt0_{field}={quote(moment)}"
+    response = moderator.get(f"/admin/comment/{query}")
+    assert response.status_code == 200 and "Invalid Filter Value" in response.get_data(as_text=True)
+    for fmt in ("csv", "xlsx"):
+        assert moderator.get(f"/admin/comment/export/{fmt}/{query}").status_code == 200
+    form = {"action": "approve", "rowid": "0", "select_all": "1", "csrf_token": moderator.csrf()}
+    assert moderator.post(f"/admin/comment/action/{query}", data=form).status_code == 302
+
+
 def test_comments_of_post_0_are_none_and_select_all_reaches_none(login_as, queue):
     """Post 0 was taken for no filter: the list showed "Post ID equals 0" over every comment, and "approve all
     matching" reached them all."""
     moderator = login_as("moderator")
     html = moderator.get("/admin/comment/?status=all&flt0_post_id_equals=0").get_data(as_text=True)
     assert "First pending" not in html and "Approved one" not in html
+    assert "0 rows match." in html, "the count was the counters' every comment"
+    csv = moderator.get("/admin/comment/export/csv/?status=all&flt0_post_id_equals=0")
+    assert read_csv(csv.get_data())[1:] == []
+    entry = fresh(sa.select(AuditLog.summary).where(AuditLog.action == "export")).scalar_one()
+    assert entry.startswith("0 comments"), entry
     before = statuses()
     form = {"action": "approve", "rowid": "0", "select_all": "1", "csrf_token": moderator.csrf()}
     response = moderator.post("/admin/comment/action/?status=all&flt0_post_id_equals=0", data=form)
