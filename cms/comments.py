@@ -80,6 +80,8 @@ def check_new_word(word: BlockedWord) -> None:
     showed the refused statement. Lower case can be longer than the word typed ("ß" is "ss"): past the column's
     length, MariaDB refused the row."""
     longest = BLOCKED_WORD_LENGTH
+    if is_blank(word.word):  # kept folded, a zero-width space or a soft hyphen alone is nothing: it held nothing
+        raise CommentError(_l("A blocked word needs letters or digits: invisible characters alone are not one."))
     if len(word.word) > longest:
         raise CommentError(_l("A blocked word is at most %(num)d characters long in lower case.", num=longest))
     with db.session.no_autoflush:

@@ -306,6 +306,15 @@ def test_a_blocked_word_already_listed_in_another_case_is_a_form_error(login_as,
     assert list(fresh(sa.select(BlockedWord.word)).scalars()) == ["spam"]
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u00ad", " \u200b\u2060 "])
+def test_a_blocked_word_of_invisible_characters_alone_is_a_form_error(login_as, invisible):
+    """Kept folded, it was an empty word: a row that held nothing."""
+    response = login_as("moderator").submit("/admin/blockedword/new/", {"word": invisible})
+    assert response.status_code == 200
+    assert "A blocked word needs letters or digits" in response.get_data(as_text=True)
+    assert list(fresh(sa.select(BlockedWord.word)).scalars()) == []
+
+
 @pytest.mark.parametrize(("length", "status"), [(100, 302), (101, 200)], ids=["100", "101"])
 def test_a_blocked_word_of_100_characters_is_kept_and_one_more_refused(login_as, length, status):
     response = login_as("moderator").submit("/admin/blockedword/new/", {"word": "w" * length})
