@@ -34,7 +34,16 @@ class AuditLogView(StaffModelView):
     row_name_column = "summary"
     column_details_list = column_list + ("changes",)
     column_export_list = ("id", "created_at", "user", "ip", "action", "object_type", "object_id", "summary", "changes")
-    column_labels = {"object_type": _l("Object"), "object_id": _l("Id"), "ip": _l("IP address")}
+    column_labels = {
+        "created_at": _l("Created at"),
+        "user": _l("User"),
+        "ip": _l("IP address"),
+        "action": _l("Action"),
+        "object_type": _l("Object"),
+        "object_id": _l("Id"),
+        "summary": _l("Summary"),
+        "changes": _l("Changes"),
+    }
     column_formatters_detail = {"changes": _changes}
     column_searchable_list = ("summary", "object_id", "ip")
     column_filters = ("action", "object_type", "object_id", "user.username", "created_at")

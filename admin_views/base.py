@@ -328,7 +328,7 @@ class StaffModelView(ModelView):
         """An action the user may not run is refused with 403 instead of being ignored."""
         name = request.form.get("action", "")
         if name not in self._actions_data:
-            abort(400, "Unknown action.")
+            abort(400, gettext("Unknown action."))
         if not self.is_action_allowed(name):
             abort(403)
         return super().handle_action(return_view)

@@ -13,6 +13,7 @@ class BlockedWordView(StaffModelView):
     required = Perm.MODERATE
     can_view_details = False
     column_list = ("word", "created_by", "created_at")
+    column_labels = {"word": _l("Word"), "created_by": _l("Created by"), "created_at": _l("Created at")}
     column_searchable_list = ("word",)
     column_sortable_list = ("word", "created_at")
     column_default_sort = "word"

@@ -32,6 +32,7 @@ from cms.comments import (
     search_clause,
     selected_id_batches,
     selection_clauses,
+    shown_hold_reason,
     status_counts,
 )
 from cms.exports import RowOrder
@@ -167,7 +168,7 @@ def _status(view, context, model, name):
         label += f" ({labels_once('hide_reasons', REASON_LABELS).get(reason, reason)})"
     if model.status == CommentStatus.PENDING and model.held_reason:
         return Markup('{}<br><small class="text-warning">{}</small>').format(
-            label, gettext("held: %(reason)s", reason=model.held_reason)
+            label, gettext("held: %(reason)s", reason=shown_hold_reason(model.held_reason))
         )
     return label
 
@@ -218,7 +219,18 @@ class CommentView(CommentExportViews, StaffModelView):
     export_types = ["xlsx", "csv"]
     column_list = ("created_at", "status", "post", "author", "body_html")
     row_name_column = "body_html"
-    column_labels = {"body_html": _l("Comment"), "post": _l("Post"), "author": _l("Author")}
+    column_labels = {
+        "id": _l("Id"),
+        "created_at": _l("Created at"),
+        "status": _l("Status"),
+        "hidden_reason": _l("Hidden reason"),
+        "held_reason": _l("Held reason"),
+        "moderated_by": _l("Moderated by"),
+        "moderated_at": _l("Moderated at"),
+        "body_html": _l("Comment"),
+        "post": _l("Post"),
+        "author": _l("Author"),
+    }
     column_details_list = (
         "id", "created_at", "status", "hidden_reason", "held_reason", "moderated_by", "moderated_at", "post",
         "author", "body_html",
@@ -240,7 +252,14 @@ class CommentView(CommentExportViews, StaffModelView):
         "author": _author,
         "body_html": lambda v, c, m, p: stored_html(m.body_html),
     }
-    column_formatters_detail = {"body_html": lambda v, c, m, p: stored_html(m.body_html)}
+    column_formatters_detail = {
+        "body_html": lambda v, c, m, p: stored_html(m.body_html),
+        "status": lambda v, c, m, p: labels_once("comment_status", STATUS_LABELS).get(m.status, m.status),
+        "hidden_reason": lambda v, c, m, p: (
+            labels_once("hide_reasons", REASON_LABELS).get(m.hidden_reason, m.hidden_reason) if m.hidden_reason else ""
+        ),
+        "held_reason": lambda v, c, m, p: shown_hold_reason(m.held_reason) if m.held_reason else "",
+    }
     form_columns = ("status", "hidden_reason")
     form_choices = {
         "status": [(s, STATUS_LABELS[s]) for s in COMMENT_STATUSES],

@@ -1,13 +1,24 @@
 """Roles in the staff console (ADMIN): permissions edited as check boxes over the bit mask."""
 
+from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from markupsafe import Markup, escape
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from admin_views.base import StaffModelView
+from admin_views.base import StaffModelView, labels_once
 from cms.accounts import check_role, check_role_change_keeps_admin, check_role_delete
 from cms.permissions import Perm, mask_of, names_of, perm_name
+
+PERMISSION_LABELS = {
+    Perm.FOLLOW: _l("Follow"),
+    Perm.COMMENT: _l("Comment"),
+    Perm.WRITE: _l("Write"),
+    Perm.MODERATE: _l("Moderate"),
+    Perm.PUBLISH: _l("Publish"),
+    Perm.TRANSLATE: _l("Translate"),
+    Perm.ADMIN: _l("Admin"),
+}
 
 
 class PermissionMaskField(SelectMultipleField):
@@ -19,7 +30,7 @@ class PermissionMaskField(SelectMultipleField):
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.pop("choices", None)
         kwargs.pop("coerce", None)
-        choices = [(perm_name(p), perm_name(p).capitalize()) for p in Perm]
+        choices = [(perm_name(p), PERMISSION_LABELS[p]) for p in Perm]
         super().__init__(label, validators, choices=choices, coerce=str, **kwargs)
 
     def process_data(self, value):
@@ -32,13 +43,14 @@ class PermissionMaskField(SelectMultipleField):
 
 
 def _format_permissions(view, context, model, name):
-    names = [perm_name(p) for p in Perm if (model.permissions or 0) & p]
-    return Markup(", ").join(escape(n) for n in names)
+    labels = labels_once("permissions", PERMISSION_LABELS)
+    return Markup(", ").join(escape(labels[p].lower()) for p in Perm if (model.permissions or 0) & p)
 
 
 class RoleView(StaffModelView):
     required = Perm.ADMIN
     column_list = ("name", "description", "permissions")
+    column_labels = {"name": _l("Name"), "description": _l("Description"), "permissions": _l("Permissions")}
     column_searchable_list = ("name", "description")
     column_filters = ("name",)
     column_sortable_list = ("name",)

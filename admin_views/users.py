@@ -144,6 +144,15 @@ class UserView(StaffModelView):
         "member_since", "last_seen", "locale", "languages", "locked_until", "failed_logins",
     )  # fmt: skip
     column_labels = {
+        "email": _l("Email"),
+        "username": _l("Username"),
+        "name": _l("Name"),
+        "about_me": _l("About me"),
+        "roles": _l("Roles"),
+        "active": _l("Active"),
+        "confirmed_at": _l("Confirmed at"),
+        "member_since": _l("Member since"),
+        "last_seen": _l("Last seen"),
         "tf_primary_method": _l("Two-factor"),
         "locked_until": _l("Sign-in locked until (UTC)"),
         "failed_logins": _l("Failed sign-ins"),

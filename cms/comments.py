@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import LazyString
+from flask_babel import LazyString, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
@@ -168,6 +168,24 @@ def hold_reason(user: User, body: str, html: str) -> str | None:
         if word:
             return f"blocked word: {word}"
     return None
+
+
+# A hold's reason as hold_reason keeps it (in English, and so in the exports and the audit log), and as a moderator
+# reads it in their language.
+HOLD_REASONS = [
+    (re.compile(r"earlier comments hidden \((\d+)\)"), lambda n: gettext("earlier comments hidden (%(num)s)", num=n)),
+    (re.compile(r"(\d+) links"), lambda n: ngettext("%(num)s link", "%(num)s links", int(n), num=n)),
+    (re.compile(r"blocked word: (.+)", re.S), lambda word: gettext("blocked word: %(word)s", word=word)),
+]
+
+
+def shown_hold_reason(reason: str) -> str:
+    """A kept hold reason in the reader's language (one of another form, as it is)."""
+    for pattern, shown in HOLD_REASONS:
+        match = pattern.fullmatch(reason)
+        if match:
+            return shown(match.group(1))
+    return reason
 
 
 def add_comment(user: User, post: Post, body: str) -> Comment:
