@@ -16,11 +16,15 @@ def is_blank(text: str | None) -> bool:
     return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text or "")
 
 
-def has_control_characters(text: str | None) -> bool:
+def has_control_characters(text: str | None, white_space_allowed: bool = False) -> bool:
     """Whether `text` holds a control character (U+0000-U+001F, U+007F-U+009F: a NUL, a tab, a newline, an
-    escape) or Unicode's line and paragraph separators (U+2028, U+2029): a one-line text (a title, a name) shows
-    them as nothing or breaks there, and XML (the feeds, the sitemap) cannot hold most of them."""
-    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text or "")
+    escape) or Unicode's line and paragraph separators (U+2028, U+2029): a one-line text (a name) shows them as
+    nothing or breaks there, and XML (the feeds, the sitemap) cannot hold most of them. With `white_space_allowed`
+    (a title, kept as typed), only those that are not white space (a NUL, an escape, a bell)."""
+    return any(
+        unicodedata.category(char) in ("Cc", "Zl", "Zp") and not (white_space_allowed and char.isspace())
+        for char in text or ""
+    )
 
 
 def folded(text: str) -> str:

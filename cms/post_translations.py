@@ -154,7 +154,7 @@ def save_translation(
     title, body = (title or "").strip(), body or ""
     if is_blank(title):  # a zero-width space alone is no title either: the post form refuses it too
         raise TranslationError(_l("A translation needs a title."))
-    if has_control_characters(title):
+    if has_control_characters(title, white_space_allowed=True):
         raise TranslationError(_l("A title is one line of letters, digits, spaces and punctuation."))
     if len(title) > TITLE_MAX_LENGTH:
         raise TranslationError(_l("The title is longer than %(max)d characters.", max=TITLE_MAX_LENGTH))

@@ -149,7 +149,7 @@ def prepare_translations(post: Post, supported: list[str]) -> tuple[list[PostTra
                 _l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale)
             )
         translation.title = translation.title.strip()
-        if has_control_characters(translation.title):
+        if has_control_characters(translation.title, white_space_allowed=True):
             raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
@@ -210,7 +210,7 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
     if is_blank(post.title):
         raise PostError(_l("A post needs a title: spaces alone are not one."))
     post.title = post.title.strip()
-    if has_control_characters(post.title):
+    if has_control_characters(post.title, white_space_allowed=True):
         raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
     if post.locale not in supported_locales:
         raise PostError(_l("%(locale)s is not one of the site's languages.", locale=repr(post.locale)))
