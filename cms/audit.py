@@ -53,8 +53,11 @@ def _actor() -> tuple[int | None, str | None]:
 
 
 def _object_id(obj) -> str:
-    identity = sa.inspect(obj).identity
-    return ",".join(str(part) for part in identity) if identity else ""
+    """The row's key. A row inserted by this flush has no identity yet when the entries are collected (after the
+    flush, before SQLAlchemy finishes it), but its key columns hold what the INSERT gave them."""
+    state = sa.inspect(obj)
+    identity = state.identity or state.mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in identity) if identity and None not in identity else ""
 
 
 def _changes(obj, created: bool) -> dict[str, list[Any]]:
