@@ -3,6 +3,7 @@
 import json
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 
@@ -139,3 +140,22 @@ def test_a_dashboard_is_read_in_a_fixed_number_of_statements(login_as, users, wo
         make_post(users["editor"], "published", title=f"Untranslated {n}")
         assert post.id
     assert count_statements(browser, "/admin/") == few
+
+
+@pytest.mark.parametrize("after", [timedelta(milliseconds=300), timedelta(seconds=1), timedelta(seconds=2)])
+def test_the_new_accounts_figure_counts_what_its_list_shows(login_as, users, monkeypatch, after):
+    """An account opened in the week's first second, after the week's start, was counted but its list (member since
+    after that whole second) left it out."""
+    now = utcnow().replace(microsecond=200_000)
+    monkeypatch.setattr("cms.dashboard.utcnow", lambda: now)
+    for user in users.values():
+        user.member_since = now - timedelta(days=30)
+    users["reader"].member_since = now - timedelta(days=7) + after
+    db.session.commit()
+    admin = login_as("administrator")
+    html = admin.get("/admin/").get_data(as_text=True)
+    section = html[html.index('id="accounts"') :]
+    count = int(re.search(r">\s*(\d+)\s*<", section).group(1))
+    link = unescape(re.search(r'href="(/admin/user/\?[^"]+)"', section).group(1))
+    listed = re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', admin.get(link).get_data(as_text=True))
+    assert count == len(listed)
