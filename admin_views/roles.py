@@ -7,7 +7,7 @@ from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin_views.base import StaffModelView, labels_once
-from cms.accounts import check_role, check_role_change_keeps_admin, check_role_delete
+from cms.accounts import check_role, check_role_change_keeps_admin, check_role_delete, release_role
 from cms.permissions import Perm, mask_of, names_of, perm_name
 
 PERMISSION_LABELS = {
@@ -66,3 +66,4 @@ class RoleView(StaffModelView):
 
     def on_model_delete(self, model):
         self.enforce(check_role_delete, current_user, model)
+        release_role(model)

@@ -294,6 +294,14 @@ def check_role_delete(acting_user: User, role: Role) -> None:
         raise AccountError(_l("The built-in role %(name)s cannot be deleted.", name=role.name))
 
 
+def release_role(role: Role) -> None:
+    """Take `role` from each account holding it, before the role goes: the database's cascade dropped the
+    memberships unseen, and the audit log said nothing of the accounts whose roles changed. Each now has its
+    entry, as an edit of its roles makes."""
+    for user in list(role.users):
+        user.roles.remove(role)
+
+
 def check_role_delete_keeps_admin(acting_user: User, role: Role) -> None:
     """Refuse deleting the last role through which the acting user holds ADMIN."""
     others = [r for r in acting_user.roles if r is not role]

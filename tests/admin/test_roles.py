@@ -1,11 +1,13 @@
 """The roles view: permissions edited as check boxes, and no lock-out through a role."""
 
+import json
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
 
-from cms.models import Role
+from cms.extensions import db
+from cms.models import AuditLog, Role
 from cms.permissions import DEFAULT_ROLES, Perm
 from tests.support.database import fresh
 
@@ -61,6 +63,36 @@ def test_admin_cannot_delete_own_only_admin_role(login_as, users):
     )
     assert "would remove your own administrator rights" in response.get_data(as_text=True)
     assert role("Administrator") is not None
+
+
+@pytest.mark.parametrize("how", ["delete", "bulk"])
+def test_deleting_a_role_records_each_holder_losing_it(login_as, users, how):
+    """The memberships went by the database's cascade: the log had the role's deletion and nothing of the
+    accounts whose roles changed."""
+    admin = login_as("administrator")
+    assert admin.submit("/admin/role/new/", {"name": "Writers", "permissions": ["write"]}).status_code == 302
+    writers = role("Writers")
+    for holder in (users["reader"], users["translator"]):
+        holder.roles.append(writers)
+    db.session.commit()
+    if how == "delete":
+        response = admin.post("/admin/role/delete/", data={"id": writers.id, "csrf_token": admin.csrf()})
+    else:
+        form = {"action": "delete", "rowid": [str(writers.id)], "csrf_token": admin.csrf()}
+        response = admin.post("/admin/role/action/", data=form)
+    assert response.status_code == 302
+    assert fresh(sa.select(sa.func.count()).select_from(Role).where(Role.name == "Writers")).scalar() == 0
+    for holder, kept in ((users["reader"], "Reader"), (users["translator"], "Translator")):
+        entries = (
+            fresh(
+                sa.select(AuditLog.changes).where(
+                    AuditLog.object_type == "User", AuditLog.object_id == str(holder.id), AuditLog.action == "update"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert entries and json.loads(entries[-1])["roles"] == [sorted([kept, "Writers"]), [kept]], entries
 
 
 def test_duplicate_role_name_is_refused_without_a_half_written_row(login_as, users):
