@@ -56,7 +56,9 @@ class DashboardView(AdminIndexView):
             page["translation"], page["translation_rows"] = dashboard.translation_work(languages)
         if can(Perm.ADMIN):
             page["figures"] = figures = dashboard.attention()
-            links["new_users_week"] = users.filter_url(member_since_greater_than=figures["week_ago"].strftime(STAMP))
+            # "After" a whole second lists from the next one: the second before the week's first is the one to give.
+            since = figures["week_ago"] - timedelta(seconds=1)
+            links["new_users_week"] = users.filter_url(member_since_greater_than=since.strftime(STAMP))
             page["failed_mail"] = outbox.failed_count()
             if page["failed_mail"]:
                 links["failed_mail"] = self._view("outbox").filter_url(status_equals=MailStatus.FAILED)

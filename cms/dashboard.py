@@ -106,12 +106,11 @@ def translation_work(languages: list[str]) -> tuple[Figure, list[tuple[Post, dic
 def attention() -> dict:
     """The administrator's figure: accounts opened in the last week."""
     now = utcnow()
-    # The figure links to the account list filtered "member since after <week_ago>", a whole second whose accounts
-    # that filter leaves out: the figure counts from the next second too, so it is what the list shows.
+    # From the whole second a week ago: the figure links to the account list filtered "member since after" the
+    # second before (admin_views.dashboard), which lists from that whole second on, so both show the same accounts.
     week_ago = (now - timedelta(days=7)).replace(microsecond=0)
-    since = week_ago + timedelta(seconds=1)
     return {
-        "new_users_week": db.session.scalar(select(func.count(User.id)).where(User.member_since >= since)) or 0,
+        "new_users_week": db.session.scalar(select(func.count(User.id)).where(User.member_since >= week_ago)) or 0,
         "week_ago": week_ago,
         "now": now,
     }
