@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from admin_views.base import ListCount, StaffModelView, once_per_request
 from cms.accounts import check_delete_account, prepare_account, unlock_account
 from cms.counting import count_up_to, hits_in_first
+from cms.domain import is_blank
 from cms.exports import remove_orphaned_files
 from cms.extensions import db
 from cms.forms import OneLine
@@ -37,8 +38,10 @@ class LanguagesField(SelectMultipleField):
 
 
 def kept_username(value: str | None) -> str | None:
-    """A WTForms filter: the username as it will be kept, so the form's length check measures that."""
-    return User.kept_form("username", value)
+    """A WTForms filter: the username as it will be kept, so the form's length check measures that; one that shows
+    nothing (a zero-width character alone) is none, which the form says is required."""
+    kept = User.kept_form("username", value)
+    return "" if kept is not None and is_blank(kept) else kept
 
 
 def two_factor_formatter(view, context, model, name):
