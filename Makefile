@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)
 
 # The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, to one exact
 # version (`name==version`, a line each); they are compiled from requirements.in and requirements-dev.in by `make lock`.
-PIP_COMPILE_ARGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+PIP_COMPILE_ARGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-annotate --no-header
 
 .PHONY: run test install install-dev lint lock check-lock bench seed-large clean
 
