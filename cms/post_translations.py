@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cms import policies
-from cms.domain import DomainError, has_control_characters, is_blank
+from cms.domain import DomainError, is_blank
 from cms.extensions import db
 from cms.locale import supported_locales
 from cms.markup import MarkupError, render_markdown
 from cms.models import Post, PostTranslation, User, utcnow
-from cms.posts import is_current, mark_current
+from cms.posts import check_title_characters, is_current, mark_current
 
 # A changed stretch of the original is compared word by word up to this many words and spaces on either side;
 # a longer one is shown as removed and added whole (difflib's matching grows with the square of the length).
@@ -154,8 +154,7 @@ def save_translation(
     title, body = (title or "").strip(), body or ""
     if is_blank(title):  # a zero-width space alone is no title either: the post form refuses it too
         raise TranslationError(_l("A translation needs a title."))
-    if has_control_characters(title, white_space_allowed=True):
-        raise TranslationError(_l("A title is one line of letters, digits, spaces and punctuation."))
+    check_title_characters(title, TranslationError)
     if len(title) > TITLE_MAX_LENGTH:
         raise TranslationError(_l("The title is longer than %(max)d characters.", max=TITLE_MAX_LENGTH))
     try:

@@ -77,6 +77,13 @@ def check_publication_date(user: User, post: Post, old_status: str | None) -> No
 SLUG_LENGTH = 200  # a post's slug, its "-2" included
 
 
+def check_title_characters(title: str, error: type[DomainError] = PostError) -> None:
+    """A post's or a translation's title is kept as typed, white space included (a tab, a line break), but holds no
+    other control character (a NUL, an escape): a page shows it as nothing, and XML cannot hold most of them."""
+    if has_control_characters(title, white_space_allowed=True):
+        raise error(_l("A title is one line of letters, digits, spaces and punctuation."))
+
+
 def tidy_slug(text: str) -> str:
     """A slug as posts are given one: lower case, transliterated, words joined by '-'."""
     return slugify(text, max_length=SLUG_LENGTH, word_boundary=True)
@@ -149,8 +156,7 @@ def prepare_translations(post: Post, supported: list[str]) -> tuple[list[PostTra
                 _l("The %(locale)s translation needs a title: spaces alone are not one.", locale=translation.locale)
             )
         translation.title = translation.title.strip()
-        if has_control_characters(translation.title, white_space_allowed=True):
-            raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
+        check_title_characters(translation.title)
         if _changed(translation, "title", "body", "locale"):
             translation.body_html = render_markdown(translation.body or "")
             translation.updated_at = utcnow()
@@ -210,8 +216,7 @@ def prepare_post(post: Post, acting_user: User, old_status: str | None, supporte
     if is_blank(post.title):
         raise PostError(_l("A post needs a title: spaces alone are not one."))
     post.title = post.title.strip()
-    if has_control_characters(post.title, white_space_allowed=True):
-        raise PostError(_l("A title is one line of letters, digits, spaces and punctuation."))
+    check_title_characters(post.title)
     if post.locale not in supported_locales:
         raise PostError(_l("%(locale)s is not one of the site's languages.", locale=repr(post.locale)))
     with db.session.no_autoflush:  # the new post must not be flushed before it has a slug
