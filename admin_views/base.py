@@ -152,6 +152,46 @@ class ShownRow:
     cells: list[tuple[str, object]]
 
 
+LIKE_ESCAPE = "/"  # escapes "%" and "_" in literal_like's patterns (a backslash would need escaping itself in MySQL)
+
+
+def literal_like(term: str) -> str:
+    """The LIKE pattern of a search term or a "contains" filter's text, as Flask-Admin reads them ("^" starts it,
+    "=" is it whole, otherwise contained: tools.parse_like_term), with the text's own "%" and "_" matched as typed:
+    Flask-Admin passed them on as wildcards, so a search for "50%" listed every row holding "50"."""
+    text = term[1:] if term.startswith(("^", "=")) else term
+    text = text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    if term.startswith("^"):
+        return f"{text}%"
+    return text if term.startswith("=") else f"%{text}%"
+
+
+def literal_search_clause(columns: list, search: str):
+    """Flask-Admin's search over `columns` (every space-separated term in one of them), each term literal_like."""
+    terms = [term for term in search.split(" ") if term]
+    return sa.and_(
+        sa.true(),
+        *(
+            sa.or_(*(sa.cast(column, sa.Unicode).ilike(literal_like(term), escape=LIKE_ESCAPE) for column in columns))
+            for term in terms
+        ),
+    )
+
+
+class LiteralContains(FilterLike):
+    """Flask-Admin's "contains", the text's "%" and "_" matched as typed (literal_like)."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.get_column(alias).ilike(literal_like(value), escape=LIKE_ESCAPE))
+
+
+class LiteralNotContaining(FilterNotLike):
+    """Flask-Admin's "not contains", the text's "%" and "_" matched as typed (literal_like)."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(~self.get_column(alias).ilike(literal_like(value), escape=LIKE_ESCAPE))
+
+
 class ReplacingFilter:
     """A filter that takes the place of one Flask-Admin built (`like`)."""
 
@@ -197,7 +237,7 @@ class FewValuesNotContaining(FewValuesContains):
         return FilterNotLike.operation(self)
 
 
-FEW_VALUES_FILTERS = {FilterLike: FewValuesContains, FilterNotLike: FewValuesNotContaining}
+FEW_VALUES_FILTERS = {LiteralContains: FewValuesContains, LiteralNotContaining: FewValuesNotContaining}
 
 
 def replace_filters(filters: list, replacements: dict) -> list:
@@ -253,6 +293,7 @@ class WholeSecondNotBetween(sqla_filters.DateTimeNotBetweenFilter):
 
 
 class ConsoleFilterConverter(sqla_filters.FilterConverter):
+    strings = (LiteralContains, LiteralNotContaining, *sqla_filters.FilterConverter.strings[2:])
     datetime_filters = (
         WholeSecondEqual, WholeSecondNotEqual, WholeSecondGreater, sqla_filters.DateTimeSmallerFilter,
         WholeSecondBetween, WholeSecondNotBetween, sqla_filters.FilterEmpty,
@@ -423,9 +464,12 @@ class StaffModelView(ModelView):
         return view_args
 
     def search_clause(self, search: str):
-        """What the search box's text selects in this list (a WHERE clause through a full-text index, see
-        cms.search), or None for Flask-Admin's own LIKE over `column_searchable_list`."""
-        return None
+        """What the search box's text selects in this list: here Flask-Admin's LIKE over the model's own
+        `column_searchable_list`, each term literal (literal_search_clause); a list with a full-text index says
+        so here (cms.search). None: Flask-Admin's own search (a column of a related model)."""
+        if any(path for _column, path in self._search_fields):
+            return None
+        return literal_search_clause([column for column, _path in self._search_fields], search)
 
     def page_search_clause(self, search: str):
         """The search's clause for a page in the list's order where a different plan reads fewer rows than

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from admin_views.base import row_url
 from cms import post_counts
 from cms.extensions import db
-from cms.models import CommentStatus, Post, PostStatus, User, utcnow
+from cms.models import BlockedWord, CommentStatus, OutgoingMail, Post, PostStatus, User, utcnow
 from tests.factories import make_comment, make_post
 from tests.support.database import StatementCounter, backend_of, count_statements
 from tests.support.web import assert_counted_to_the_cap
@@ -518,3 +518,49 @@ def test_a_moment_in_a_filter_is_the_whole_second_it_names(login_as, users, argu
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert {title for title in [*titles, "Never published"] if title in html} == listed
+
+
+@pytest.mark.parametrize(
+    ("search", "listed"),
+    [
+        ("50%", {"50%off"}),
+        ("%", {"50%off"}),
+        ("a_b", {"a_b"}),
+        ("_", {"a_b"}),
+        ("x/y", {"x/y"}),
+        ("^50", {"50%off", "500ml"}),
+        ("=a_b", {"a_b"}),
+        ("=a", set()),
+        ("AXB", {"axb"}),
+        ("50 off", {"50%off"}),
+    ],
+)
+def test_a_lists_search_matches_percent_and_underscore_as_typed(app, login_as, users, search, listed):
+    """The search box of a list without a search index (here the blocked words) finds the text as typed: "%" and
+    "_" are characters, not LIKE's wildcards, which listed every word for "%" and "axb" for "a_b"."""
+    words = ["50%off", "500ml", "a_b", "axb", "x/y"]
+    db.session.add_all(BlockedWord(word=word) for word in words)
+    db.session.commit()
+    html = login_as("moderator").get("/admin/blockedword/", query_string={"search": search}).get_data(as_text=True)
+    assert {word for word in words if f">{word}<" in html.replace("\n", "").replace(" ", "")} == listed
+
+
+@pytest.mark.parametrize(
+    ("argument", "listed"),
+    [
+        ("flt0_to_contains=r_a", {"r_a@example.com"}),
+        ("flt0_to_contains=%25", {"100%25@example.com"}),
+        ("flt0_to_not_contains=_", {"rxa@example.com", "100%25@example.com"}),
+        ("flt0_to_contains=^R", {"r_a@example.com", "rxa@example.com"}),
+    ],
+)
+def test_a_contains_filter_matches_percent_and_underscore_as_typed(app, login_as, users, argument, listed):
+    """A "contains" filter (here the outbox's "To") reads "%" and "_" in its text as typed."""
+    recipients = ["r_a@example.com", "rxa@example.com", "100%@example.com"]
+    for recipient in recipients:
+        db.session.add(OutgoingMail(recipient=recipient, kind="invitation", sender="no-reply@cms.localhost",
+                                    subject="s", body="b"))  # fmt: skip
+    db.session.commit()
+    html = login_as("administrator").get(f"/admin/outbox/?{argument}").get_data(as_text=True)
+    shown = {recipient.replace("%", "%25") for recipient in recipients if recipient in html}
+    assert shown == listed
