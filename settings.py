@@ -142,6 +142,9 @@ class Config:
     # 3-character names and the console's 33 to 64 (cms.accounts.USERNAME_LENGTH, the column's length).
     SECURITY_USERNAME_MIN_LENGTH = 1
     SECURITY_USERNAME_MAX_LENGTH = 64
+    # No Unicode categories: cms.usernames.CmsUsernameUtil applies the product's own rule (letters, digits, '_', '.'
+    # and '-'), which categories cannot say; Flask-Security's letters and digits refused "ann.lee" at sign-in.
+    SECURITY_USERNAME_ALLOWED_CHARS: list[str] | None = None
     SECURITY_SEND_REGISTER_EMAIL = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
     # Cookies are not sent on cross-site requests other than top-level links (defence in depth beside CSRF tokens).

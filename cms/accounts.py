@@ -24,6 +24,7 @@ from cms.locale import mail_locale, supported_locales
 from cms.mail import send_message
 from cms.models import Role, User, utcnow
 from cms.permissions import DEFAULT_ROLES, Perm, user_can
+from cms.usernames import USERNAME_CHARACTERS, USERNAME_REFUSED
 
 
 class AccountError(DomainError):
@@ -79,11 +80,6 @@ def ensure_default_roles() -> list[Role]:
 
 
 BLANK_USERNAME = _l("A username cannot be only spaces.")
-# What a console-made username holds (any script's letters and digits, "_", "." and "-"): it is a part of the author's
-# address (/<locale>/authors/<username>), where a "/" made the page unreachable, and "?", "#" or a space mislead.
-# Letters and digits of any script (with their accents: a username is kept decomposed, as Flask-Security's
-# sign-in normalises it), '_', '.' and '-'.
-USERNAME_CHARACTERS = re.compile(r"(?:[\w.-]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
 USERNAME_LENGTH = 64  # User.username's column (Flask-Security's SECURITY_USERNAME_MAX_LENGTH too)
 PATH_STEPS = (".", "..")
 EMAIL_TAKEN = _l("Another account has this email address.")
@@ -101,7 +97,7 @@ def check_username(username: str) -> None:
     """A new or changed username: USERNAME_CHARACTERS (it is part of the author's address, /authors/<username>),
     and what the column holds. The command line made `news/desk`, whose author page could not be reached."""
     if not USERNAME_CHARACTERS.fullmatch(username):
-        raise AccountError(_l("A username holds letters, digits, '_', '.' and '-' only."))
+        raise AccountError(USERNAME_REFUSED)
     if len(username) > USERNAME_LENGTH:
         raise AccountError(_l("A username is at most %(num)d characters long.", num=USERNAME_LENGTH))
     # As kept (trimmed, folded: " .. " and a two-dot leader are ".."): an author page /en/authors/.. is what

@@ -111,6 +111,26 @@ def test_bad_registration_gives_a_form_error(app, users, email, username, passwo
     assert fresh(sa.select(sa.func.count()).select_from(User)).scalar() == before
 
 
+@pytest.mark.parametrize("username", ["ann.lee", "ann_lee", "ann-lee", "Ann.Lee", "annlee"])
+def test_a_username_with_a_dot_an_underscore_or_a_hyphen_signs_in(app, users, username):
+    """Every username the console, the import and registration accept signs in (Flask-Security's own rule, letters
+    and digits, refused "ann.lee" at the sign-in form, and an import makes it from the address ann.lee@…)."""
+    create_user("ann@example.org", GOOD_PASSWORD, ["Reader"], username=username)
+    response = Browserish(app.test_client()).submit("/login", {"username": username, "password": GOOD_PASSWORD})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("username", "registered"), [("ann.lee", True), ("ann_lee-2", True), ("ann/lee", False), ("ann?lee", False)]
+)
+def test_registration_takes_the_usernames_the_console_takes(app, username, registered):
+    response = register(Browserish(app.test_client()), "ann@example.org", username)
+    kept = fresh(sa.select(User.username).where(User.email == "ann@example.org")).scalar()
+    assert kept == (username if registered else None)
+    if not registered:
+        assert "Username can contain only letters and numbers" in response.get_data(as_text=True)
+
+
 def test_emails_are_stored_lower_case_and_collide_on_every_database(app):
     create_user("Bob@X.io", "a-long-password", ["Reader"], username="bob")
     with pytest.raises(AccountError, match="already exists"):
