@@ -103,7 +103,9 @@ class PostRevisionViews:
     def restore_view(self):
         post = self.get_one(request.form.get("id", ""))
         try:
-            restore_revision(current_user, post, request.form.get("revision", type=stored_int) or 0)
+            restore_revision(
+                current_user, post, request.form.get("revision", type=stored_int) or 0, request.form.get("version")
+            )
         except RevisionNotFound as exc:
             abort(404, str(exc))
         except DomainError as exc:  # refused (no title, text that cannot be shown, a save meanwhile): nothing changed

@@ -282,16 +282,30 @@ def keep_conflicting_text(conflict: EditConflict, user: User) -> PostRevision:
     return revision
 
 
-def restore_revision(user: User, post: Post, revision_id: int) -> PostRevision:
+RESTORE_AFTER_A_SAVE = _l(
+    "The post was saved by someone else meanwhile; nothing was restored. Look at its text, then restore."
+)
+
+
+def restore_revision(user: User, post: Post, revision_id: int, seen_version: str | None = None) -> PostRevision:
     """Put a revision's title and body back, with a save's checks; the restore is itself a new revision. A text
-    kept from a conflict was never checked: its title may be blank, its body past what the formatter takes
-    (MarkupError). The translations go out of date only when the text changes. A save committed meanwhile by
-    someone else refuses the restore (PostError), their text kept."""
+    kept from a conflict was never checked: its title may be blank or hold control characters, its body past what
+    the formatter takes (MarkupError). The translations go out of date only when the text changes. A save
+    committed by someone else since the history page was opened (`seen_version`, the post's version there) or
+    during the restore refuses it (PostError), their text kept."""
     revision = db.session.get(PostRevision, revision_id)
     if revision is None or revision.post_id != post.id:
         raise RevisionNotFound(_l("That revision does not belong to this post."))
+    if seen_version is not None:
+        try:
+            seen = int(seen_version)
+        except ValueError:
+            raise PostError(_l("The form lost track of the post's version; reload the page.")) from None
+        if seen != post.version:
+            raise PostError(RESTORE_AFTER_A_SAVE)
     if is_blank(revision.title):
         raise PostError(_l("That revision has no title: it cannot be restored. Copy its text into the post instead."))
+    check_title_characters(revision.title)
     title, body = revision.title.strip(), revision.body or ""
     if (title, body) != (post.title, post.body or ""):
         body_html = render_markdown(body)  # before any change: a text it refuses leaves the post as it was
@@ -302,9 +316,7 @@ def restore_revision(user: User, post: Post, revision_id: int) -> PostRevision:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise PostError(
-            _l("The post was saved by someone else meanwhile; nothing was restored. Look at its text, then restore.")
-        ) from None
+        raise PostError(RESTORE_AFTER_A_SAVE) from None
     return restored
 
 

@@ -1,6 +1,7 @@
 """The editorial workflow: translations, preview, revisions, conflicts, slugs, scheduling, bulk actions."""
 
 import json
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -345,8 +346,9 @@ def kept_from_a_conflict(post, title: str, body: str) -> int:
 @pytest.mark.parametrize(
     ("title", "body", "message"),
     [("   ", "Text", "That revision has no title: it cannot be restored."),
-     ("Nested", "1. " * 2000, "nest")],
-    ids=["blank-title", "nested-too-deeply"],
+     ("Nested", "1. " * 2000, "nest"),
+     ("Bad\x1b[31m title\x00", "Text", "A title is one line of letters, digits, spaces and punctuation.")],
+    ids=["blank-title", "nested-too-deeply", "control-characters"],
 )  # fmt: skip
 def test_a_kept_text_a_save_would_refuse_is_not_restored_and_the_post_stays(login_as, users, title, body, message):
     """Restoring a text kept from a conflict skipped a save's checks: a blank title became the post's, and a body
@@ -360,6 +362,44 @@ def test_a_kept_text_a_save_would_refuse_is_not_restored_and_the_post_stays(logi
     assert message in browser.get(restored.location).get_data(as_text=True)
     after = reload(post.id)
     assert (after.title, after.body) == ("Kept", "Current text")
+
+
+def test_a_restore_from_a_history_page_opened_before_a_later_save_keeps_that_save(login_as, users):
+    """An editor opens the history, the author saves again, the editor presses Restore: the author's newer text was
+    replaced without a word (the restore form did not say which version of the post its page showed)."""
+    post = make_post(users["author"], title="Story", body="v1")
+    author, editor = login_as("author"), login_as("editor")
+    author.edit(edit_url(post), {"body": "v2"})
+    page = editor.get(f"/admin/post/revisions/?id={post.id}").get_data(as_text=True)
+    first = min(fresh(sa.select(PostRevision.id).where(PostRevision.post_id == post.id)).scalars())
+    restore_form = re.search(rf'<form id="restore-{first}".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', restore_form))
+    author.edit(edit_url(post), {"body": "v3, written after the editor opened the history"})
+    refused = editor.post("/admin/post/restore/", data=fields)
+    assert refused.status_code == 302 and refused.location.endswith(f"/admin/post/revisions/?id={post.id}")
+    assert "The post was saved by someone else meanwhile; nothing was restored." in editor.get(
+        refused.location
+    ).get_data(as_text=True)
+    assert reload(post.id).body == "v3, written after the editor opened the history"
+    page = editor.get(f"/admin/post/revisions/?id={post.id}").get_data(as_text=True)  # opened again: it restores
+    restore_form = re.search(rf'<form id="restore-{first}".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', restore_form))
+    restored = editor.post("/admin/post/restore/", data=fields)
+    kept = fresh(sa.select(PostRevision.body).where(PostRevision.id == first)).scalar()
+    assert (
+        restored.location.endswith(edit_url(post))
+        and reload(post.id).body == kept != "v3, written after the editor opened the history"
+    )
+
+
+@pytest.mark.parametrize("version", ["", "x", "9" * 40])
+def test_a_restore_with_a_version_that_is_not_the_posts_changes_nothing(login_as, users, version):
+    post = make_post(users["editor"], title="Kept", body="Current text")
+    revision = kept_from_a_conflict(post, "Other", "Other text")
+    browser = login_as("editor")
+    response = browser.post("/admin/post/restore/", data={"id": post.id, "revision": revision, "version": version,
+                                                          "csrf_token": browser.csrf()})  # fmt: skip
+    assert response.status_code == 302 and reload(post.id).body == "Current text"
 
 
 def test_restoring_the_current_text_leaves_the_translations_current(login_as, users):
