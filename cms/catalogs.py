@@ -102,6 +102,7 @@ def upload_report(locale: str, data: bytes) -> dict:
     """Parse and check an uploaded .po; report what it would change. Raises CatalogError if unusable."""
     try:
         text = data.decode("utf-8-sig")  # an editor's byte-order mark (Notepad's) is not part of the catalog
+        check_po_lines(text)
         read_po(io.BytesIO(text.encode("utf-8")), abort_invalid=True)  # Babel's strict syntax check
         uploaded = polib.pofile(text)
     except (UnicodeDecodeError, OSError, ValueError, LookupError, PoFileError) as exc:  # LookupError: its charset
@@ -173,11 +174,44 @@ def writing(code: str) -> tuple[str, str | None]:
     return parsed.language, Locale.parse(likely).script if likely else None
 
 
+# Characters Python's str.splitlines() breaks a line at, beyond "\n" and "\r": polib splits a catalog's text there.
+LINE_BREAKING = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# A catalog line: blank, a comment (#, #~ obsolete, #| previous), or a quoted string after its keyword or alone, with
+# the escapes polib writes and reads. Babel's check and polib read a string missing its closing quote, or holding
+# another escape (\q), as some other text, and polib took "msgstr[0]" after a singular msgid as no translation.
+PO_STRING = r'"(?:[^"\\]|\\[\\"ntr])*"'
+PO_LINE = re.compile(rf"\s*(?:#.*|(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+)?{PO_STRING}\s*|)")
+
+
+def check_po_lines(text: str) -> None:
+    """Refuse (CatalogError) an uploaded catalog with a line polib and Babel would read as other text than written."""
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        breaking = LINE_BREAKING.search(line)
+        if breaking:
+            raise CatalogError(
+                _l(
+                    "Line %(line)s holds the character %(character)s, which breaks a catalog's lines: remove it.",
+                    line=number,
+                    character=f"U+{ord(breaking.group(0)):04X}",
+                )
+            )
+        if not PO_LINE.fullmatch(line):
+            raise CatalogError(
+                _l(
+                    "Line %(line)s is not a catalog line (a keyword and a quoted text, or a comment): %(text)s",
+                    line=number,
+                    text=line[:80],
+                )
+            )
+
+
 def upload_errors(uploaded: polib.POEntry, entry: polib.POEntry, nplurals: int) -> list[str]:
     """Problems with an uploaded entry's translation as the catalog's `entry` would hold it: checked against the
     catalog's originals, not the file's. An entry is known by its context and msgid alone, so a file could give it
     another plural original (with placeholders of its own) or none, which the checks of the file's entry passed, and
     pages formatting the catalog's original then failed."""
+    if not uploaded.msgid_plural and uploaded.msgstr_plural:
+        return ["a translation of a singular original is msgstr, not msgstr[0]"]
     if (uploaded.msgid_plural or None) != (entry.msgid_plural or None):
         theirs, ours = (repr(e.msgid_plural) if e.msgid_plural else "none" for e in (uploaded, entry))
         return [f"the plural original must be the catalog's ({ours}), not {theirs}"]

@@ -7,6 +7,7 @@ ask these, so a rule is written once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -145,8 +146,24 @@ def edges(text: str) -> tuple[str, str]:
     return lead, trail
 
 
+def unshowable(text: str) -> list[str]:
+    """The characters of a text that a page cannot show and XML (the feeds) cannot hold, as U+XXXX: control
+    characters but the tab and the line break, Unicode's line and paragraph separators, lone surrogates and
+    noncharacters (U+FFFE). A .po file also breaks its lines at some of them, so a catalog downloaded and uploaded
+    again read a translation holding one as another text."""
+    found = dict.fromkeys(
+        char
+        for char in text
+        if (unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") and char not in "\t\n")
+        or 0xFDD0 <= ord(char) <= 0xFDEF
+        or ord(char) & 0xFFFE == 0xFFFE
+    )
+    return [f"U+{ord(char):04X}" for char in found]
+
+
 def validate_translation(source: str, translation: str, alternatives: tuple[str, ...] = ()) -> list[str]:
-    """Problems with one translated form: placeholders, HTML tags, leading/trailing white space.
+    """Problems with one translated form: characters no page shows, placeholders, HTML tags, leading/trailing
+    white space.
 
     `alternatives` are other source texts the form may follow instead (msgid_plural for plural forms).
     """
@@ -156,6 +173,9 @@ def validate_translation(source: str, translation: str, alternatives: tuple[str,
     if is_blank(translation) and not all(is_blank(s) for s in sources):
         return ["a translation cannot be only white space: leave it empty to show the original"]
     errors = []
+    hidden = [code for code in unshowable(translation) if not any(code in unshowable(s) for s in sources)]
+    if hidden:
+        errors.append(f"characters a page cannot show must go: {', '.join(hidden)}")
     wanted = [placeholders(s) for s in sources]
     found = placeholders(translation)
     if found not in wanted:

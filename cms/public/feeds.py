@@ -46,7 +46,7 @@ def atom_feed():
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": g.locale})
     ET.SubElement(feed, f"{{{ATOM}}}id").text = url_for("public.index", _external=True)
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = gettext("Newsroom")
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = _text(gettext("Newsroom"))  # translators may err
     updated = latest_change(query) or utcnow()
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(updated)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=url_for("public.atom_feed", _external=True))

@@ -12,8 +12,9 @@ import pytest
 import time_machine
 from babel.messages.plurals import get_plural
 
+from cms.catalogs import check_po_lines
 from cms.extensions import db
-from cms.i18n import translations_dir
+from cms.i18n import TRANSLATIONS_DIR, translations_dir
 from cms.models import utcnow
 from tests.factories import make_post, make_translation
 from tests.support.catalogs import entry_form, entry_page, translations_of_this_test
@@ -177,6 +178,43 @@ def test_broken_upload_never_replaces_the_catalog(workspace):
     assert served_po(one, "es").read_bytes() == before
 
 
+UPLOAD_HEAD = 'msgid ""\nmsgstr ""\n"Language: es\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('msgid "Older"\nmsgstr "Viejos\n', "Line 7 is not a catalog line"),  # no closing quote: read as "Viejo"
+        ('msgid "Older"\nmsgstr "Viejos\\q"\n', "Line 7 is not a catalog line"),  # an escape polib keeps as typed
+        ('msgid "Older"\nmsgstr "Más\u2028antiguos"\n', "Line 7 holds the character U+2028"),
+        ('#. a note\x1c\nmsgid "Older"\nmsgstr "Viejos"\n', "Line 6 holds the character U+001C"),
+        ('msgid "Older"\nmsgstr[0] "Viejos"\n', "a translation of a singular original is msgstr, not msgstr[0]"),
+    ],
+    ids=["unterminated", "unknown-escape", "line-separator", "separator-in-a-comment", "plural-index-on-singular"],
+)
+def test_an_upload_polib_would_read_as_other_text_is_refused(workspace, entry, message):
+    """polib read these entries as another text than the file's (a letter dropped, a translation blanked, a line
+    split where the file has none), and the preview offered that text."""
+    _, (one, _) = workspace
+    translator = browser(one, "translator")
+    before = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
+    token = translator.token_for("/admin/translations/es/")
+    response = translator.post(
+        "/admin/translations/es/upload",
+        data={"csrf_token": token, "file": (io.BytesIO((UPLOAD_HEAD + entry).encode()), "es.po")},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert message in html and 'id="upload-changes"' not in html
+    after = polib.pofile(translator.get("/admin/translations/es/download").get_data(as_text=True))
+    assert next(e for e in after if e.msgid == "Older").msgstr == next(e for e in before if e.msgid == "Older").msgstr
+
+
+def test_every_committed_catalog_passes_the_upload_line_check():
+    for path in TRANSLATIONS_DIR.rglob("*.po"):
+        check_po_lines(path.read_text(encoding="utf-8"))
+
+
 def test_an_upload_naming_an_unknown_charset_is_refused(workspace):
     _, (one, _) = workspace
     translator = browser(one, "translator")
@@ -265,6 +303,11 @@ def test_posts_without_csrf_are_refused(workspace):
         ("Sign in", "登录%", "formatted"),
         ("Sign in", "登录 <![x[", "markup"),  # Python's HTML parser asserts on a marked section it does not know
         ("Sign in", "登录 <![ 更多", "markup"),
+        ("Newsroom", "新闻\x01中心", "U+0001"),  # the Atom feed's title: not XML
+        ("Newsroom", "新闻\x1b[31m中心", "U+001B"),
+        ("Newsroom", "新闻\ufffe中心", "U+FFFE"),
+        ("Older", "更早\u2028的", "U+2028"),  # a .po line break to polib: the download read back as other text
+        ("Older", "更早\x85的", "U+0085"),
     ],
 )
 def test_a_hostile_or_broken_string_is_refused_and_the_language_keeps_working(workspace, msgid, hostile, problem):
