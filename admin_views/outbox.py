@@ -3,18 +3,29 @@ here. Mail bodies are not shown: they hold invitation and reset links to other p
 
 from flask import abort, flash, request
 from flask_admin.actions import action
-from flask_babel import gettext, ngettext
+from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from admin_views.base import StaffModelView
+from admin_views.base import StaffModelView, labels_once
 from cms import leases, outbox
-from cms.models import OutgoingMail
+from cms.models import MailStatus, OutgoingMail
 from cms.permissions import Perm
 from cms.routing import stored_int
+
+MAIL_STATUS_LABELS = {  # in the context of a mail: Spanish says "enviado", "fallido" of "el correo"
+    MailStatus.QUEUED: lazy_pgettext("mail", "Queued"),
+    MailStatus.SENDING: lazy_pgettext("mail", "Sending"),
+    MailStatus.SENT: lazy_pgettext("mail", "Sent"),
+    MailStatus.FAILED: lazy_pgettext("mail", "Failed"),
+}
 
 
 def _error(view, context, model, name):
     return leases.reason_text(model.last_error) or ""
+
+
+def _status(view, context, model, name):
+    return labels_once("mail_status", MAIL_STATUS_LABELS).get(model.status, model.status)
 
 
 class OutboxView(StaffModelView):
@@ -27,6 +38,9 @@ class OutboxView(StaffModelView):
                    "last_error", "sent_at")  # fmt: skip
     column_details_list = column_list
     column_labels = {
+        "created_at": _l("Created at"),
+        "subject": _l("Subject"),
+        "status": _l("Status"),
         "kind": _l("Kind"),
         "recipient": _l("To"),
         "attempts": _l("Attempts"),
@@ -34,8 +48,8 @@ class OutboxView(StaffModelView):
         "last_error": _l("Last error"),
         "sent_at": _l("Sent (UTC)"),
     }
-    column_formatters = {"last_error": _error}
-    column_formatters_detail = {"last_error": _error}
+    column_formatters = {"last_error": _error, "status": _status}
+    column_formatters_detail = column_formatters
     column_searchable_list = ("recipient",)
     column_filters = ("status", "kind", "recipient", "created_at", "sent_at")
     column_sortable_list = ("created_at", "status", "attempts", "next_attempt_at", "sent_at")

@@ -8,7 +8,7 @@ import pytest
 
 from cms.comments import add_comment
 from cms.extensions import db
-from cms.models import BlockedWord, Follow
+from cms.models import BlockedWord, Follow, MailStatus, OutgoingMail
 from tests.factories import make_post
 
 # (page, what it shows in Spanish, in Chinese, the English it showed)
@@ -24,6 +24,7 @@ PAGES = [
     ("/admin/follow/", ["Seguidor", "Seguido", "Creado"], ["关注者", "被关注者", "创建时间"], "Created At"),
     ("/admin/audit/", ["Acción", "Resumen"], ["操作", "摘要"], "Summary"),
     ("/admin/blockedword/", ["Palabra", "Creado por"], ["词语", "创建者"], "Created By"),
+    ("/admin/outbox/", ["Asunto", "Estado", "Fallido"], ["主题", "状态", "失败"], "Subject"),
     (
         "/admin/comment/?status=all",
         ["Creado", "palabra bloqueada: casino"],
@@ -35,12 +36,15 @@ PAGES = [
 
 @pytest.fixture
 def console_rows(users):
-    """A follow, a blocked word and a comment held for it, so each list has a row to label."""
+    """A follow, a blocked word, a comment held for it and a failed mail, so each list has a row to label."""
     db.session.add(Follow(follower_id=users["reader"].id, followed_id=users["author"].id))
     db.session.commit()
     db.session.add(BlockedWord(word="casino", created_by_id=users["moderator"].id))
     db.session.commit()
     add_comment(users["reader"], make_post(users["author"], "published", title="Odds"), "Play casino now")
+    db.session.add(OutgoingMail(kind="invitation", recipient="x@example.com", sender="no-reply@cms.localhost",
+                                subject="Aviso", body="b", status=MailStatus.FAILED, attempts=5))  # fmt: skip
+    db.session.commit()
 
 
 @pytest.mark.parametrize("locale", ["es", "zh"])
