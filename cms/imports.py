@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from cms import audit, previews
 from cms.accounts import email_as_stored
-from cms.domain import DomainError
+from cms.domain import DomainError, has_control_characters
 from cms.extensions import db
 from cms.invitations import invite_accounts
 from cms.locale import supported_locales
@@ -97,6 +97,23 @@ def check_sheet_size(data: bytes) -> None:
         )
 
 
+def _check_header_shape(records: list[dict]) -> None:
+    """pyexcel names a header's repeated column "email-1", and cells past the header's last column "" then "-1",
+    "-2": refused as what they are, where the import called them unknown columns "email-1" and "-1"."""
+    names = list(records[0])
+    for name in names:
+        base, dash, number = name.rpartition("-")
+        if not dash or not number.isdigit() or base not in names:
+            continue
+        if base:
+            raise AccountImportError(_l("The column %(name)s appears twice in the header.", name=base))
+    unnamed = [name for name in names if name == "" or (name.startswith("-") and name[1:].isdigit())]
+    if any(_cell(record, name) for record in records for name in unnamed):
+        raise AccountImportError(
+            _l("Some rows have cells past the header's columns: give each column its name in the first row.")
+        )
+
+
 def read_rows(records: list[dict], max_rows: int = MAX_ROWS) -> list[ImportRow]:
     """Turn spreadsheet records (header → value) into rows, checking the header first; a file of more than
     `max_rows` rows is refused whole."""
@@ -108,6 +125,7 @@ def read_rows(records: list[dict], max_rows: int = MAX_ROWS) -> list[ImportRow]:
         raise AccountImportError(
             _l("The first row must be the header: %(columns)s (email is required).", columns=", ".join(COLUMNS))
         )
+    _check_header_shape(normalised)
     # A misspelled column ("role") was ignored: an intended Administrator became a Reader without a word.
     unknown = [name for name in normalised[0] if name and name not in (*COLUMNS, PASSWORD_COLUMN)]
     if unknown:
@@ -189,6 +207,8 @@ def validate(rows: list[ImportRow]) -> list[ImportRow]:
             )
         if len(row.name) > 64:
             row.errors.append(_("name longer than 64 characters"))
+        if has_control_characters(row.name):  # as the console's account form refuses it (OneLine)
+            row.errors.append(_("a name is one line of letters, digits, spaces and punctuation"))
     _duplicates(rows, "email", User.email)
     _duplicates(rows, "username", User.username)
     return rows

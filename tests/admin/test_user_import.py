@@ -1,5 +1,6 @@
 """Bulk account import: template, dry run with every error, all or nothing, invitations through the outbox."""
 
+import csv
 import io
 import json
 import os
@@ -402,6 +403,36 @@ def test_an_unknown_column_is_named_and_nothing_read(login_as, users):
     assert "Unknown column(s): role. The header's columns are email, username, name, roles, locale." in unescape(
         response.get_data(as_text=True)
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"email,email\na@example.org,b@example.org\n", "The column email appears twice in the header."),
+        (b"email,username\na@example.org,auser,extra,cells\n",
+         "Some rows have cells past the header's columns: give each column its name in the first row."),
+        (b"email,,username\na@example.org,stray,auser\n",
+         "Some rows have cells past the header's columns: give each column its name in the first row."),
+    ],
+    ids=["repeated-column", "a-row-longer-than-the-header", "an-unnamed-column"],
+)  # fmt: skip
+def test_a_header_pyexcel_renames_is_refused_as_the_file_has_it(login_as, users, data, message):
+    """pyexcel renames a repeated column "email-1" and cells past the header "-1": the import called them unknown
+    columns "email-1" and "-1", which the file does not have."""
+    response = upload(login_as("administrator"), data, "people.csv")
+    assert response.status_code == 400 and message in unescape(response.get_data(as_text=True))
+    assert fresh(sa.select(sa.func.count()).select_from(User).where(User.email == "a@example.org")).scalar() == 0
+
+
+@pytest.mark.parametrize("name", ["Ann\x1bEvil", "Ann\nEvil", "Ann\x00", "Ann\u2028Lee", "Ann\tLee"])
+def test_a_name_with_a_control_character_is_a_row_error(login_as, users, name):
+    """The console's account form refuses such a name; the import stored it."""
+    written = io.StringIO()
+    csv.writer(written).writerows([HEADER, ["ann@example.org", "ann", name, "Reader", ""]])  # openpyxl refuses them
+    response = upload(login_as("administrator"), written.getvalue().encode(), "people.csv")
+    html = unescape(response.get_data(as_text=True))
+    assert "a name is one line of letters, digits, spaces and punctuation" in html and "1 rows, 1 with errors." in html
+    assert 'name="token"' not in html
 
 
 def test_a_role_named_twice_in_a_cell_is_held_once(login_as, users):
