@@ -59,7 +59,9 @@ class TranslationsView(BaseView):
     def _render_catalog(self, editor: CatalogEditor, failed: dict | None = None, status: int = 200):
         state = request.args.get("state", "all")
         if state not in STATES:
-            abort(404)
+            if not failed:
+                abort(404)
+            state = "all"  # a refused save's page shows what was typed whatever its address said
         search = request.args.get("q", "")[:200]
         page = request.args.get("page", 1, type=int)
         found = editor.find(state, search)

@@ -82,6 +82,35 @@ def test_refused_entry_keeps_what_the_translator_typed(workspace):
     assert "placeholders must match" in html and "Hola &lt;b&gt;amigo" in html
 
 
+def test_a_save_of_a_message_a_deploy_took_out_says_so_and_shows_what_was_typed(workspace):
+    """The message left the catalog (a deploy marked it obsolete) while the translator typed: the page said only
+    "No messages match.", and the text was gone."""
+    from cms import catalog_store
+
+    catalogs, (one, _) = workspace
+    translator = browser(one, "translator")
+    form = entry_form(entry_page(translator, "es", "Older"), "Older")
+    path = catalogs / "es" / "LC_MESSAGES" / "messages.po"
+    po = polib.pofile(str(path))
+    next(e for e in po if e.msgid == "Older").obsolete = True
+    po.save()
+    with one.app_context():
+        catalog_store.refresh(one, force=True)
+    response = translator.post("/admin/translations/es/save", data={**form, "form_0": "Mi texto tecleado"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "this message is no longer in the catalog" in html and "Mi texto tecleado" in html
+    assert "No messages match." not in html
+
+
+def test_a_refused_save_keeps_what_was_typed_whatever_state_its_address_names(workspace):
+    _, (one, _) = workspace
+    translator = browser(one, "translator")
+    form = entry_form(entry_page(translator, "zh", "Sign in"), "Sign in")
+    response = translator.post("/admin/translations/zh/save?state=bogus", data={**form, "form_0": "登录%"})
+    assert response.status_code == 400 and "登录%" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("original", ["[" * 50_000, "not json", ""], ids=["nested-past-the-parser", "text", "empty"])
 def test_a_save_whose_opened_entry_cannot_be_read_is_a_400(workspace, original):
     _, (one, _) = workspace
