@@ -83,8 +83,16 @@ def check_sheet_size(data: bytes) -> None:
     try:
         sheet = book.worksheets[0] if book.worksheets else None
         rows, columns = (sheet.max_row, sheet.max_column) if sheet is not None else (None, None)
+        merged = merged_range(sheet) if sheet is not None else None
     finally:
         book.close()
+    if merged:
+        raise AccountImportError(
+            _l(
+                "The sheet has merged cells (%(cells)s): unmerge them, so that each row holds its own values.",
+                cells=merged,
+            )
+        )
     if (rows or 0) > SHEET_ROWS or (columns or 0) > SHEET_COLUMNS:
         raise AccountImportError(
             _l(
@@ -95,6 +103,26 @@ def check_sheet_size(data: bytes) -> None:
                 last=get_column_letter(SHEET_COLUMNS),
             )
         )
+
+
+MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+
+
+def merged_range(sheet) -> str | None:
+    """The first merged range of a read-only sheet, from its XML read in pieces (openpyxl's read-only mode does not
+    read merges, and pyexcel reads a merged cell's value into its first row only: "Editor" over D2:D3 made row 3 a
+    Reader, without a word). None when it has none, or when openpyxl no longer offers the sheet's source."""
+    source = getattr(sheet, "_get_source", None)
+    if source is None:
+        return None
+    with source() as xml:
+        tail = b""
+        while chunk := xml.read(1 << 16):
+            found = MERGED_CELLS.search(tail + chunk)
+            if found:
+                return found.group(1).decode()
+            tail = chunk[-256:]
+    return None
 
 
 def _check_header_shape(records: list[dict]) -> None:

@@ -424,6 +424,21 @@ def test_a_header_pyexcel_renames_is_refused_as_the_file_has_it(login_as, users,
     assert fresh(sa.select(sa.func.count()).select_from(User).where(User.email == "a@example.org")).scalar() == 0
 
 
+def test_a_sheet_with_merged_cells_is_refused(login_as, users):
+    """pyexcel read "Editor" merged over D2:D3 into row 2 only: row 3's account became a Reader without a word."""
+    book = openpyxl.Workbook()
+    for row in [HEADER, ["ann@example.org", "ann", "", "Editor", ""], ["bob@example.org", "bob", "", "", ""]]:
+        book.active.append(row)
+    book.active.merge_cells("D2:D3")
+    out = io.BytesIO()
+    book.save(out)
+    response = upload(login_as("administrator"), out.getvalue())
+    assert response.status_code == 400
+    assert "The sheet has merged cells (D2:D3): unmerge them, so that each row holds its own values." in unescape(
+        response.get_data(as_text=True)
+    )
+
+
 @pytest.mark.parametrize("name", ["Ann\x1bEvil", "Ann\nEvil", "Ann\x00", "Ann\u2028Lee", "Ann\tLee"])
 def test_a_name_with_a_control_character_is_a_row_error(login_as, users, name):
     """The console's account form refuses such a name; the import stored it."""
