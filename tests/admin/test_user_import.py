@@ -28,10 +28,12 @@ HEADER = ["email", "username", "name", "roles", "locale"]
 OLD_HEADER = [*HEADER, "password"]  # the template's columns before passwords stopped being imported
 
 
-def xlsx(rows: list[list], header: list[str] = HEADER) -> bytes:
+def xlsx(rows: list[list], header: list[str] = HEADER, merged: str | None = None) -> bytes:
     book = openpyxl.Workbook()
     for row in [header, *rows]:
         book.active.append(row)
+    if merged:
+        book.active.merge_cells(merged)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -426,13 +428,8 @@ def test_a_header_pyexcel_renames_is_refused_as_the_file_has_it(login_as, users,
 
 def test_a_sheet_with_merged_cells_is_refused(login_as, users):
     """pyexcel read "Editor" merged over D2:D3 into row 2 only: row 3's account became a Reader without a word."""
-    book = openpyxl.Workbook()
-    for row in [HEADER, ["ann@example.org", "ann", "", "Editor", ""], ["bob@example.org", "bob", "", "", ""]]:
-        book.active.append(row)
-    book.active.merge_cells("D2:D3")
-    out = io.BytesIO()
-    book.save(out)
-    response = upload(login_as("administrator"), out.getvalue())
+    rows = [["ann@example.org", "ann", "", "Editor", ""], ["bob@example.org", "bob", "", "", ""]]
+    response = upload(login_as("administrator"), xlsx(rows, merged="D2:D3"))
     assert response.status_code == 400
     assert "The sheet has merged cells (D2:D3): unmerge them, so that each row holds its own values." in unescape(
         response.get_data(as_text=True)
