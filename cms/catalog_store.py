@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from cms.catalog_editor import (
     set_entry,
     write_catalog,
 )
-from cms.extensions import db
+from cms.extensions import db, primary_reads
 from cms.i18n import (
     TEMPLATE,
     TEMPORARY,
@@ -339,6 +340,9 @@ class LocalState:
     built: bool = False
     revision: str | None = None
     content_version: int | None = None
+    # One request of a threaded server at a time looks and rebuilds: another, seeing the content version it recorded,
+    # would serve (and the page cache keep, under the new version) the old wording while the first rebuilt.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def local_state(app: Flask) -> LocalState:
@@ -348,15 +352,25 @@ def local_state(app: Flask) -> LocalState:
 def reload_if_changed(app: Flask) -> bool:
     """Before each request: rebuild this instance's catalogs when another instance (or a deploy) changed them
     since it last looked. Costs nothing beyond the content version's memoised read unless that moved."""
+    with primary_reads():  # the catalogs are built from the primary: its version and revision are theirs
+        return _reload_if_changed(app)
+
+
+def _reload_if_changed(app: Flask) -> bool:
     state = local_state(app)
     version = page_cache.content_version()
     if state.built and version == state.content_version:
         return False
-    state.content_version = version
-    if state.built and revision() == state.revision:
-        return False
-    refresh(app)
-    return True
+    with state.lock:
+        if state.built and version == state.content_version:  # another thread rebuilt meanwhile
+            return False
+        # The version is recorded once the catalogs are current: recorded first, a database error while reading the
+        # revision or rebuilding left this instance on the old wording until some other change moved the version.
+        rebuilt = not (state.built and revision() == state.revision)
+        if rebuilt:
+            refresh(app)
+        state.content_version = version
+    return rebuilt
 
 
 def refresh(app: Flask, force: bool = False) -> Build:

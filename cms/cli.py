@@ -10,7 +10,18 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from cms import backups, catalog_store, catalogs, comment_counts, exports, i18n, outages, outbox, post_counts
+from cms import (
+    backups,
+    catalog_store,
+    catalogs,
+    comment_counts,
+    exports,
+    i18n,
+    outages,
+    outbox,
+    page_cache,
+    post_counts,
+)
 from cms.accounts import AccountError, create_user, ensure_default_roles
 from cms.backups import MIGRATIONS_DIR
 from cms.catalog_editor import CatalogError
@@ -38,6 +49,15 @@ def init_command():
     click.echo(f"Database at the latest revision; roles: {', '.join(r.name for r in roles)}.")
     click.echo(f"Compiled {compiled} committed translation catalog(s).")
     _echo_build(catalog_store.refresh(current_app, force=True))
+    _drop_cached_pages()
+
+
+def _drop_cached_pages() -> None:
+    """After a deploy's catalogs (or templates) are in place: the pages every instance keeps in the shared cache
+    were made with the release before, whose wording a reader saw for up to an hour."""
+    page_cache.bump()
+    db.session.commit()
+    click.echo("Cached public pages will be made again.")
 
 
 def _compile_committed() -> int:
@@ -182,6 +202,7 @@ def i18n_compile():
         click.echo("The database is not migrated yet (flask cms init): its first start builds the served catalogs.")
         return
     _echo_build(catalog_store.refresh(current_app, force=True))
+    _drop_cached_pages()
 
 
 @i18n_cli.command("init")

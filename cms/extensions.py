@@ -1,6 +1,8 @@
 """Flask extensions, created unbound here and bound to the app in the factory; Flask-Security's is made per app
 (`new_security`), since it keeps the app's state on itself."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
 from flask import current_app, g, has_app_context
@@ -55,6 +57,28 @@ class RoutingSession(Session):
 def read_from_replica() -> None:
     """This app context's `db.session` reads through the replica when one is configured (anonymous readers)."""
     g.cms_read_replica = True
+
+
+@contextmanager
+def primary_reads() -> Iterator[None]:
+    """Reads inside go to the primary whatever this app context asked: what each request checks against this
+    process's own state (the catalogs' revision), which a lagging replica would turn back and forth."""
+    asked = g.get("cms_read_replica")
+    g.cms_read_replica = False
+    try:
+        yield
+    finally:
+        g.cms_read_replica = asked
+
+
+def reads_replica() -> bool:
+    """Whether this app context's next read goes to the replica (RoutingSession.get_bind's choice)."""
+    return bool(
+        has_app_context()
+        and g.get("cms_read_replica")
+        and REPLICA in db.engines
+        and not cast(RoutingSession, db.session()).wrote
+    )
 
 
 def replica_engine():

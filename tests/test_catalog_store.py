@@ -5,6 +5,7 @@ catalogs changed, and a string saved through one instance is what another render
 import json
 import os
 import signal
+import threading
 import uuid
 from datetime import UTC
 from pathlib import Path
@@ -486,3 +487,108 @@ def test_a_string_saved_on_one_instance_is_what_another_renders_within_a_second(
             with a.app_context():
                 cache.clear()
         dispose(a, b)
+
+
+# -- another instance's change, met by a failure, by two requests at once, by a deploy -------------------------
+OLD_WORDING, NEW_WORDING = "最新文章", "头条新闻"  # zh "Latest posts", committed and as the translator saves it
+
+
+@pytest.fixture
+def pair(app, tmp_path):
+    """Two instances on the test database (as on two machines), each serving its own build of the catalogs."""
+    a, b = instance(app, tmp_path / "a"), instance(app, tmp_path / "b")
+    try:
+        with translations_of_this_test(app):
+            yield a, b
+    finally:
+        dispose(a, b)
+
+
+def save_on(a, users, text: str = NEW_WORDING) -> None:
+    translator = Browserish(a.test_client())
+    translator.login(users["translator"].email)
+    page = translator.get("/admin/translations/zh/?q=Latest+posts").get_data(as_text=True)
+    saved = translator.post("/admin/translations/zh/save", data={**entry_form(page, "Latest posts"), "form_0": text})
+    assert saved.status_code == 302
+
+
+def test_an_instance_whose_revision_read_failed_once_serves_the_saved_string_next(pair, users, monkeypatch):
+    """B recorded the new content version before reading the catalogs' revision: one failed read (a database
+    blip) left it on the old wording until some other change moved the version."""
+    a, b = pair
+    reader = Browserish(b.test_client())
+    assert OLD_WORDING in reader.get("/zh/").get_data(as_text=True)
+    save_on(a, users)
+    real, reads = catalog_store.revision, []
+
+    def failing_once():
+        reads.append(1)
+        if len(reads) == 1:
+            raise sa.exc.OperationalError("SELECT token FROM catalog_revision", {}, Exception("Lost connection"))
+        return real()
+
+    monkeypatch.setattr(catalog_store, "revision", failing_once)
+    with pytest.raises(sa.exc.OperationalError):  # TESTING lets it through; production answers 503
+        reader.get("/zh/")
+    assert NEW_WORDING in reader.get("/zh/").get_data(as_text=True)
+
+
+def test_a_request_meeting_a_rebuild_on_its_instance_waits_for_the_new_wording(pair, users, monkeypatch):
+    """Two readers at once on B after A's save: the second skipped the rebuild the first was doing, rendered the old
+    wording, and the page cache kept it under the new content version."""
+    a, b = pair
+    assert OLD_WORDING in Browserish(b.test_client()).get("/zh/").get_data(as_text=True)
+    save_on(a, users)
+    real_build, building, go_on = catalog_store.build, threading.Event(), threading.Event()
+
+    def slow_build(app, force=False):
+        if threading.current_thread().name == "first":
+            building.set()
+            go_on.wait(10)
+        return real_build(app, force)
+
+    monkeypatch.setattr(catalog_store, "build", slow_build)
+    pages = {}
+
+    def read(name):
+        pages[name] = Browserish(b.test_client()).get("/zh/").get_data(as_text=True)
+
+    first = threading.Thread(target=read, args=("first",), name="first")
+    first.start()
+    assert building.wait(10)
+    second = threading.Thread(target=read, args=("second",), name="second")
+    second.start()
+    second.join(0.5)  # it waits for the rebuild
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert NEW_WORDING in pages["first"] and NEW_WORDING in pages["second"]
+    assert NEW_WORDING in Browserish(b.test_client()).get("/zh/").get_data(as_text=True)
+
+
+@pytest.mark.skipif(not os.environ.get("CMS_TEST_REDIS_URL"), reason="the pages shared by instances are in Redis")
+def test_a_deploy_rewording_a_committed_translation_is_what_readers_get_next(app, tmp_path, catalog_dir):
+    """The old release's pages stayed in the shared cache after a deploy changed a committed translation (nothing
+    moved the content version): readers got the old wording for up to an hour."""
+    shared = {"REDIS_URL": os.environ["CMS_TEST_REDIS_URL"], "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}-",
+              "CATALOG_SOURCE_DIR": str(catalog_dir)}  # fmt: skip
+    old = instance(app, tmp_path / "old", **shared)
+    try:
+        with translations_of_this_test(app):
+            assert OLD_WORDING in Browserish(old.test_client()).get("/zh/").get_data(as_text=True)
+            path = catalog_dir / "zh" / "LC_MESSAGES" / "messages.po"
+            po = polib.pofile(str(path), wrapwidth=76)
+            next(e for e in po if e.msgid == "Latest posts").msgstr = "近期文章"
+            po.save()
+            new = instance(app, tmp_path / "new", **shared)
+            try:
+                with new.app_context():
+                    result = new.test_cli_runner().invoke(args=["cms", "init"])
+                assert result.exit_code == 0 and "Cached public pages will be made again." in result.output
+                assert "近期文章" in Browserish(new.test_client()).get("/zh/").get_data(as_text=True)
+            finally:
+                dispose(new)
+    finally:
+        with old.app_context():
+            cache.clear()
+        dispose(old)
