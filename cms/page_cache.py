@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.http import generate_etag
 
-from cms.extensions import cache, db, read_from_replica
+from cms.extensions import cache, db, read_from_replica, reads_replica
 from cms.headers import carries_nonce
 from cms.locale import supported_locales
 from cms.models import (
@@ -140,16 +140,25 @@ class LocalState:
                 self.pages.popitem(last=False)
 
 
+STATES = ("cms.page_cache", "cms.page_cache.replica")  # what this process read from the primary, and the replica
+
+
 def local_state(app=None) -> LocalState:
+    """This process's memory of the database the request reads: the primary, or the replica for anonymous readers.
+    One memory for both served a version read from the primary to a reader of a lagging replica, whose page was
+    then kept under that newer version, and outlived the lag."""
     extensions = (app or current_app).extensions
-    if "cms.page_cache" not in extensions:
-        extensions["cms.page_cache"] = LocalState()
-    return extensions["cms.page_cache"]
+    name = STATES[1] if reads_replica() else STATES[0]
+    if name not in extensions:
+        extensions[name] = LocalState()
+    return extensions[name]
 
 
 def _forget_version(session=None) -> None:
     if has_app_context():
-        local_state().forget_version()
+        for name in STATES:
+            if name in current_app.extensions:
+                current_app.extensions[name].forget_version()
 
 
 def content_version() -> int:
