@@ -129,13 +129,15 @@ def _seed_rows(users: int, posts: int, comments: int, follows: int) -> None:
             seed_showcase()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        finally:  # the batches committed before a failure or an interrupt are counted too
+            db.session.rollback()
+            for counter in COUNTERS:
+                counter.recount()  # the seed inserts in bulk, past the counting hooks
     if seeded.get("follows", 0) < follows:  # each reader follows a writer once: the pairs can run out
         click.echo(
             f"Seeded {seeded.get('follows', 0):,} of the {follows:,} follows asked for: every account already "
             "follows every writer it can. Add --users for more."
         )
-    for counter in COUNTERS:
-        counter.recount()  # the seed inserts in bulk, past the counting hooks
     current_app.logger.info("Seeded %d rows", total)
 
 

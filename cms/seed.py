@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask_security import hash_password
 from markupsafe import escape
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from cms.accounts import create_user, find_role
 from cms.extensions import db
@@ -244,7 +244,10 @@ def seed_bulk(
     )
     if posts and not user_ids:
         raise ValueError("Seeding posts needs at least one user.")
-    _seed_posts(posts, writers, sentences, paragraphs, rng, now, progress)
+    first_new_post = _seed_posts(posts, writers, sentences, paragraphs, rng, now, progress)
+    if comments and posts and not db.session.scalar(select(Post.id).where(Post.is_live).limit(1)):
+        # A handful of posts all drawn unpublished: the comments would have refused after the posts were written.
+        _publish_seeded(first_new_post)
     _seed_comments(comments, user_ids, sentences, rng, now, progress)
     _seed_follows(follows, user_ids, writers, rng, now, progress)
     return first_new_user
@@ -289,12 +292,14 @@ def _seed_posts(
     rng: random.Random,
     now: datetime,
     progress: Progress,
-) -> None:
+) -> int:
+    """Seed `total` posts; the first one's id (the next id when none)."""
+    first = (db.session.scalar(select(func.max(Post.id))) or 0) + 1
     if not total:
-        return
+        return first
     paragraph_html = [render_markdown(p) for p in paragraphs]
     status_of = _Draw(rng, SEED_POST_STATUSES, SEED_POST_WEIGHTS)
-    start = (db.session.scalar(select(func.max(Post.id))) or 0) + 1
+    start = first
     for size in _batches(total):
         rows = []
         for i in range(size):
@@ -322,6 +327,18 @@ def _seed_posts(
         db.session.commit()
         start += size
         progress("posts", size)
+    return first
+
+
+def _publish_seeded(post_id: int) -> None:
+    """Publish a seeded post (half an hour after it was written, as the seed dates its published posts)."""
+    written = db.session.execute(select(Post.created_at).where(Post.id == post_id)).scalar_one()
+    db.session.execute(
+        update(Post)
+        .where(Post.id == post_id)
+        .values(status=PostStatus.PUBLISHED, published_at=written + timedelta(minutes=30))
+    )
+    db.session.commit()
 
 
 def _seed_comments(

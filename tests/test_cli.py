@@ -287,6 +287,34 @@ def test_a_seed_that_cannot_seed_comments_writes_nothing(app):
     assert count(User) == len(DEFAULT_ROLES)  # the demo accounts only
 
 
+def test_a_seed_of_a_few_posts_all_drawn_unpublished_still_seeds_their_comments(app):
+    """--posts 1 drew a draft: the comments then refused ("needs published posts") after the post was written, and
+    running the seed again skipped, as the database held a post."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cms", "seed", "--users", "0", "--posts", "1", "--comments", "5", "--follows", "0"])
+    assert result.exit_code == 0, result.output
+    assert fresh(sa.select(sa.func.count()).select_from(Post).where(Post.is_live)).scalar() >= 1
+    assert count(Comment) >= 5
+    assert runner.invoke(args=["cms", "check-counts"]).exit_code == 0
+
+
+def test_a_seed_that_fails_half_way_leaves_the_stored_counts_exact(app, monkeypatch):
+    """The bulk inserts pass the counting hooks and the seed recounted only at its end: the posts committed before a
+    failure were missing from the post list's count."""
+    from cms import seed
+
+    def refused(*args, **kwargs):
+        raise ValueError("the comments could not be seeded")
+
+    monkeypatch.setattr(seed, "_seed_comments", refused)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cms", "seed", "--users", "2", "--posts", "30", "--comments", "5", "--follows", "0"])
+    assert result.exit_code == 1 and "the comments could not be seeded" in result.output
+    assert count(Post) >= 30
+    check = runner.invoke(args=["cms", "check-counts"])
+    assert check.exit_code == 0, check.output
+
+
 @pytest.mark.parametrize(
     "username, message",
     [("news/desk", "letters, digits"), ("a b", "letters, digits"), ("x" * 65, "at most 64 characters")],
