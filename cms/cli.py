@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
+from redis.exceptions import RedisError
 
 from cms import (
     backups,
@@ -43,6 +44,7 @@ COUNTERS = (comment_counts.COMMENTS, comment_counts.COMMENT_DAYS, post_counts.PO
 @cms_cli.command("init")
 def init_command():
     """Apply migrations, create or update the roles, build this instance's catalogs. Safe to run on every deploy."""
+    _catalog_source()  # before anything changes: a deploy missing its catalogs stops with the folder named
     upgrade(directory=MIGRATIONS_DIR)
     roles = ensure_default_roles()
     compiled = _compile_committed()
@@ -283,6 +285,10 @@ def worker_command(burst):
     _echo_failed(exports.fail_stale_jobs())
     exports.sweep_temporary_files()
     connection = outages.redis_client(current_app.config)
+    try:
+        connection.ping()
+    except RedisError as exc:
+        raise click.ClickException(f"Redis (CMS_REDIS_URL) does not answer: {exc}") from None
     queues = [Queue(current_app.config[name], connection=connection) for name in ("EXPORT_QUEUE", "MAIL_QUEUE")]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = threading.Event()

@@ -196,6 +196,24 @@ def test_the_worker_fails_the_exports_a_dead_worker_left_before_it_starts(app, u
     assert f"Failed 1 background export(s) that could no longer finish: {dead}." in result.output
 
 
+def test_the_worker_says_plainly_when_redis_does_not_answer(app, monkeypatch):
+    """It printed redis-py's ConnectionError with its whole traceback."""
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    result = app.test_cli_runner().invoke(args=["cms", "worker", "--burst"])
+    assert result.exit_code == 1 and "Redis (CMS_REDIS_URL) does not answer:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_init_without_the_catalog_folder_names_it_and_changes_nothing(app, monkeypatch, tmp_path):
+    """It applied the migrations, then stopped on a FileNotFoundError's traceback."""
+    missing = tmp_path / "no-catalogs"
+    monkeypatch.setitem(app.config, "CATALOG_SOURCE_DIR", str(missing))
+    result = app.test_cli_runner().invoke(args=["cms", "init"])
+    assert result.exit_code == 1
+    assert f"There is no catalog folder at {missing} (CATALOG_SOURCE_DIR)." in result.output
+    assert "Database at the latest revision" not in result.output
+
+
 def test_send_mail_sends_the_due_outbox_once_and_jobs_counts_the_failed(app):
     from cms import outbox
     from cms.models import MailStatus, OutgoingMail
