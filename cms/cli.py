@@ -307,8 +307,13 @@ def worker_command(burst):
 def send_mail_command():
     """Send the mail that is due now (put back in the queue first what a stopped worker held), once; for
     MAIL_WORKER=none, from cron."""
-    sent = outbox.send_due_mail()
+    failures: list[str] = []
+    sent = outbox.send_due_mail(failures)
     click.echo(f"Sent {sent} mail(s); {outbox.failed_count()} failed for good (see /admin/outbox/).")
+    if failures:  # cron tells a run that could not send from one with nothing due by the exit code
+        raise click.ClickException(
+            f"{len(failures)} attempt(s) to send failed (see /admin/outbox/); the last: {failures[-1]}"
+        )
 
 
 @cms_cli.command("jobs")

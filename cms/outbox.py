@@ -254,23 +254,52 @@ def _settle(mail_id: int, token: str, **values: Any) -> bool:
     return leases._matched(result) == 1
 
 
-def _failed_attempt(mail: OutgoingMail, token: str, error: str, permanent: bool) -> None:
+def _failed_attempt(mail: OutgoingMail, token: str, error: str, permanent: bool) -> datetime:
+    """Record a failed attempt: the mail waits for its next one, or fails for good; when it is due again."""
     config = current_app.config
     error = error[:500]
+    retry_at = utcnow() + retry_delay(mail.attempts)
     if permanent or mail.attempts >= config["MAIL_MAX_ATTEMPTS"]:
         _settle(mail.id, token, status=MailStatus.FAILED, last_error=error)
         log.error("mail %s to %s failed for good after %d attempt(s): %s", mail.id, mail.recipient, mail.attempts,
                   error)  # fmt: skip
     else:
-        retry_at = utcnow() + retry_delay(mail.attempts)
         _settle(mail.id, token, status=MailStatus.QUEUED, last_error=error, next_attempt_at=retry_at)
         log.warning("mail %s to %s failed (attempt %d), again at %s: %s", mail.id, mail.recipient, mail.attempts,
                     retry_at, error)  # fmt: skip
+    return retry_at
 
 
-def send_claimed(token: str) -> int:
+def _put_back(mail_ids: list[int], token: str, error: str, retry_at: datetime) -> None:
+    """Return claimed mails to the queue untried: their attempt uncounted, due again at `retry_at`."""
+    if not mail_ids:
+        return
+    db.session.execute(
+        sa.update(OutgoingMail)
+        .where(OutgoingMail.id.in_(mail_ids), OutgoingMail.lease_token == token)
+        .values(
+            status=MailStatus.QUEUED,
+            lease_token=None,
+            attempts=OutgoingMail.attempts - 1,
+            next_attempt_at=retry_at,
+            last_error=error,
+        )  # fmt: skip
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# What says the mail server was not reached (refused, unreachable, silent past MAIL_TIMEOUT, hung up), not that
+# it refused one mail: the rest of the batch would meet the same, each after its own timeout.
+UNREACHED = (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
+
+
+def send_claimed(token: str, failures: list[str] | None = None) -> int:
     """Send the mails of one claim, keeping the lease alive while the SMTP server is slow; how many went out.
-    Stops (leaving the rest for whoever requeues them) when the claim is lost."""
+    Stops (leaving the rest for whoever requeues them) when the claim is lost. When the server is not reached, the
+    rest of the claim goes back to the queue untried, to wait as the mail that met it does: one timeout per batch,
+    not one per mail, and no attempt spent on a mail never tried. Each failed attempt's error is added to
+    `failures`."""
     config = current_app.config
     mails = list(db.session.scalars(select(OutgoingMail).where(OutgoingMail.lease_token == token)
                                     .order_by(OutgoingMail.id)))  # fmt: skip
@@ -280,7 +309,7 @@ def send_claimed(token: str) -> int:
     connection, sent = _Connection(), 0
     try:
         with leases.Heartbeat(MAIL, None, token, leases.beat_interval(config["JOB_STALE_AFTER"])) as heartbeat:
-            for mail in mails:
+            for position, mail in enumerate(mails):
                 if heartbeat.lost.is_set():
                     log.warning("the claim on mail %s… was lost: its worker stops", mails[0].id)
                     break
@@ -289,10 +318,16 @@ def send_claimed(token: str) -> int:
                 except (PermanentFailure, TemporaryFailure) as exc:
                     connection.drop()  # what the server makes of the transaction after a refusal is its own
                     _failed_attempt(mail, token, str(exc), permanent=isinstance(exc, PermanentFailure))
+                    _note(failures, str(exc))
                     continue
                 except (smtplib.SMTPException, OSError) as exc:
                     connection.drop()
-                    _failed_attempt(mail, token, f"{type(exc).__name__}: {exc}", permanent=False)
+                    error = f"{type(exc).__name__}: {exc}"
+                    retry_at = _failed_attempt(mail, token, error, permanent=False)
+                    _note(failures, error)
+                    if isinstance(exc, UNREACHED):
+                        _put_back([later.id for later in mails[position + 1 :]], token, error[:500], retry_at)
+                        break
                     continue
                 if _settle(mail.id, token, status=MailStatus.SENT, sent_at=utcnow(), last_error=None):
                     sent += 1
@@ -303,15 +338,20 @@ def send_claimed(token: str) -> int:
     return sent
 
 
-def send_due_mail() -> int:
+def _note(failures: list[str] | None, error: str) -> None:
+    if failures is not None:
+        failures.append(error)
+
+
+def send_due_mail(failures: list[str] | None = None) -> int:
     """Send every mail that is due now, a claim of MAIL_BATCH at a time, after putting back in the queue what a
-    dead worker held and deleting what was sent MAIL_KEEP_SENT seconds ago; how many went out. What RQ's job, the
-    thread and `flask cms send-mail` run."""
+    dead worker held and deleting what was sent MAIL_KEEP_SENT seconds ago; how many went out, each failed
+    attempt's error added to `failures`. What RQ's job, the thread and `flask cms send-mail` run."""
     requeue_stale()
     purge_sent()
     sent = 0
     while (token := claim_due(current_app.config["MAIL_BATCH"])) is not None:
-        sent += send_claimed(token)
+        sent += send_claimed(token, failures)
     return sent
 
 

@@ -3,6 +3,8 @@
 permanent refusal, and a claim whose worker died goes back to the queue after JOB_STALE_AFTER. Workers killed for
 real are in tests/test_outbox_workers.py."""
 
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -105,6 +107,63 @@ def test_a_server_that_does_not_answer_is_tried_again(app, monkeypatch):
     outbox.send_due_mail()
     assert state(mail_id) == ("queued", 1)
     assert "ConnectionRefusedError" in outbox_rows()[0].last_error
+
+
+@pytest.fixture
+def silent_server(app, monkeypatch):
+    """A mail server that accepts connections and never says a word (hung, or behind a firewall that drops)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    server.settimeout(0.1)
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", server.getsockname()[1])
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 1)
+    yield accepted
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_a_server_that_never_answers_costs_one_timeout_per_batch_and_no_attempt_of_the_mail_not_tried(
+    app, silent_server
+):
+    """Each mail of the batch opened its own connection and waited its own MAIL_TIMEOUT (50 mails, 30 s: 25 minutes
+    of a worker), each charged an attempt: an outage of a quarter of an hour failed the whole outbox for good."""
+    ids = [queue(f"p{n}@example.com") for n in range(4)]
+    assert outbox.send_due_mail() == 0
+    assert len(silent_server) == 1, "one connection waited for, for the whole batch"
+    rows = {row.id: row for row in outbox_rows()}
+    first, rest = rows[ids[0]], [rows[i] for i in ids[1:]]
+    assert (first.status, first.attempts) == ("queued", 1) and "timed out" in first.last_error
+    assert all((row.status, row.attempts, row.next_attempt_at) == ("queued", 0, first.next_attempt_at) for row in rest)
+    assert all(row.lease_token is None and "timed out" in row.last_error for row in rest)
+
+
+def test_send_mail_says_the_server_was_not_reached_and_exits_non_zero(app, monkeypatch):
+    """Cron read "Sent 0 mail(s)" and exit 0, the same as for a run with nothing due."""
+    with SmtpSink() as closed:
+        port = closed.port
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", port)
+    queue()
+    result = app.test_cli_runner().invoke(args=["cms", "send-mail"])
+    assert result.exit_code == 1
+    assert "1 attempt(s) to send failed (see /admin/outbox/); the last: ConnectionRefusedError" in result.output
+    assert app.test_cli_runner().invoke(args=["cms", "send-mail"]).exit_code == 0  # nothing due now: no attempt
 
 
 def test_after_max_attempts_a_mail_stays_failed_with_its_error(app, sink, monkeypatch):
