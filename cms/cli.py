@@ -389,7 +389,11 @@ def export_comments_command(path, status, search, locale, base_url, order):
                 order=used,
             )
         except exports.ExportError as exc:  # a full disk: said plainly, and no half file left at PATH
-            raise click.ClickException(str(exc)) from None
+            cause = exc.__cause__
+            if cause is None or outages.disk_problem(cause) == "full":
+                raise click.ClickException(str(exc)) from None
+            # The console's words ("the exports folder cannot be written to") name no path: the disk's own do.
+            raise click.ClickException(f"The export was not written to {target}: {cause}") from None
     click.echo(f"Wrote {delivery.total:,} rows to {target}.")
 
 

@@ -276,6 +276,14 @@ def test_i18n_extract_writes_the_template_where_update_reads_it(app, catalog_dir
     assert "Latest posts" in (catalog_dir / "messages.pot").read_text()
 
 
+def test_export_comments_to_a_path_the_disk_refuses_names_the_path_and_the_reason(app, users):
+    """It said the exports folder (which the command never uses) could not be written to, after a traceback."""
+    target = "/proc/out.csv"  # refused to every account, root's too (a folder's mode is not)
+    result = app.test_cli_runner().invoke(args=["cms", "export-comments", target])
+    assert result.exit_code == 1
+    assert f"The export was not written to {target}: " in result.output and "exports folder" not in result.output
+
+
 def test_export_comments_takes_the_statuses_as_the_readme_writes_them_and_refuses_bad_options(app, users, tmp_path):
     post = make_post(users["author"], "published")
     db.session.add(Comment(body="Waiting", body_html="<p>Waiting</p>", author_id=users["reader"].id, post_id=post.id))

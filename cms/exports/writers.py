@@ -194,7 +194,7 @@ def export_to_file(
         problem = outages.disk_problem(exc)
         if problem is None:
             raise
-        log.exception("writing the export %s failed", path)
+        log.error("writing the export %s failed: %s", path, exc)  # a disk's refusal: its words say all
         _remove(path)
         raise disk_error(problem) from exc
 
