@@ -381,13 +381,17 @@ def moderate_one(comment: Comment, moderator: User) -> None:
 
 
 def moderate(batches, status: str, moderator: User | None = None, reason: str | None = None) -> int:
-    """Approve or hide comments, one UPDATE per batch of ids, audited, in one transaction."""
+    """Approve or hide comments, one UPDATE per batch of ids, audited, in one transaction. A hidden comment hidden
+    again for another reason takes the new reason (it kept the first, though the moderator was told it changed)."""
     values = moderation_values(status, reason, moderator)
+    changes = Comment.status != status
+    if status == CommentStatus.HIDDEN:
+        changes = changes | Comment.hidden_reason.is_distinct_from(reason)
     changed = 0
     for ids in batches:
-        comment_counts.adjust_for_status_change(ids, status)
+        comment_counts.adjust_for_status_change(ids, status)  # counts move with the status alone
         result = db.session.execute(
-            update(Comment).where(Comment.id.in_(ids), Comment.status != status).values(**values),
+            update(Comment).where(Comment.id.in_(ids), changes).values(**values),
             execution_options={"synchronize_session": False},
         )
         changed += result.rowcount  # type: ignore[attr-defined]

@@ -253,3 +253,15 @@ def test_checked_ids_are_split_into_batches_of_the_given_size(users, post):
     ids = [make_comment(users["reader"], post, body=f"checked {n}").id for n in range(3)]
     assert list(id_batches(ids[:2], size=2)) == [ids[:2]]
     assert list(id_batches(list(reversed(ids)), size=2)) == [ids[:2], ids[2:]]
+
+
+def test_a_hidden_comment_hidden_again_for_another_reason_takes_it_and_the_counts_stay(users, post):
+    """The UPDATE passed over comments already hidden: the first reason stayed, though the moderator was told
+    the comments were hidden (for the new one)."""
+    hidden = make_comment(users["reader"], post, body="Buy now", status=CommentStatus.HIDDEN)
+    moderate([[hidden.id]], CommentStatus.HIDDEN, users["moderator"], reason="spam")
+    before = comments.status_counts()
+    assert moderate([[hidden.id]], CommentStatus.HIDDEN, users["moderator"], reason="abuse") == 1
+    assert fresh(sa.select(Comment.hidden_reason).where(Comment.id == hidden.id)).scalar() == "abuse"
+    assert moderate([[hidden.id]], CommentStatus.HIDDEN, users["moderator"], reason="abuse") == 0
+    assert comments.status_counts() == before
