@@ -2,13 +2,13 @@
 (SECURITY_PASSWORD_LENGTH_MIN) and zxcvbn's guessability score (SECURITY_ZXCVBN_MINIMUM_SCORE), with a message
 in the reader's language."""
 
+import threading
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
 from flask_security import PasswordUtil
 from flask_security.utils import password_breached_validator, password_length_validator
-from zxcvbn import matching
 
 # Flask-Security refuses passwords longer than this, so zxcvbn (whose own default cap is 72) sees them whole.
 MAX_PASSWORD_LENGTH = 128
@@ -21,6 +21,8 @@ L33T_SUBSTITUTIONS = 16
 
 def _bounded_l33t_match(password, _ranked_dictionaries=None, _l33t_table=None):
     """zxcvbn's l33t matcher, skipped past L33T_SUBSTITUTIONS combinations of swaps."""
+    from zxcvbn import matching
+
     table = matching.L33T_TABLE if _l33t_table is None else _l33t_table
     dictionaries = matching.RANKED_DICTIONARIES if _ranked_dictionaries is None else _ranked_dictionaries
     swaps = matching.enumerate_l33t_subs(matching.relevant_l33t_subtable(password, table))
@@ -29,9 +31,24 @@ def _bounded_l33t_match(password, _ranked_dictionaries=None, _l33t_table=None):
     return _library_l33t_match(password, dictionaries, table)
 
 
-# zxcvbn's matchers (omnimatch, and repeat_match for a repeated part) find this one by its module name at each call.
-_library_l33t_match = matching.l33t_match
-matching.l33t_match = _bounded_l33t_match
+_library_l33t_match = None  # zxcvbn's own, once _zxcvbn() has put _bounded_l33t_match in its place
+_SWAPPING = threading.Lock()
+
+
+def _zxcvbn():
+    """zxcvbn, imported when a password is first checked, with its l33t matcher bounded. Its dictionaries take about
+    12 MB, which imported with the app every process carried: each web worker, and an export's two processes (which
+    took the csv export's second process past 150 MB)."""
+    global _library_l33t_match
+    import zxcvbn
+    from zxcvbn import matching
+
+    # zxcvbn's matchers (omnimatch, and repeat_match for a repeated part) find it by its module name at each call.
+    # One thread swaps it: a second, reading the bounded matcher as the library's, would have it call itself.
+    with _SWAPPING:
+        if matching.l33t_match is not _bounded_l33t_match:
+            _library_l33t_match, matching.l33t_match = matching.l33t_match, _bounded_l33t_match
+    return zxcvbn
 
 
 class CmsPasswordUtil(PasswordUtil):
@@ -54,8 +71,7 @@ class CmsPasswordUtil(PasswordUtil):
         config = current_app.config
         if config.get("SECURITY_PASSWORD_COMPLEXITY_CHECKER") != "zxcvbn":
             return None
-        import zxcvbn
-
+        zxcvbn = _zxcvbn()
         # What is known of the account (email, username, name) makes a password easier to guess; the password
         # itself may be among a form's values on the account (the console's new_password), and is not a hint.
         values = kwargs.values() if is_register else vars(kwargs["user"]).values()

@@ -1,6 +1,8 @@
 """Accounts through the real Flask-Security forms, CSRF on: register, confirm, sign in, reset, change."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from cms.extensions import db
 from cms.models import User
 from cms.seed import DEMO_PASSWORD, DEMO_TOTP_KEY, demo_accounts
 from tests.support.accounts import GOOD_PASSWORD
+from tests.support.catalogs import ROOT
 from tests.support.database import fresh
 from tests.support.mail import sent_mail
 from tests.support.web import PASSWORD, Browserish
@@ -307,12 +310,32 @@ def test_a_128_character_password_of_mixed_symbols_is_scored_without_trying_ever
     """Its symbols allow 736 combinations of swaps, each tried over the whole password: 6 s of a worker per
     registration, reset or change. Past L33T_SUBSTITUTIONS none is tried; the password is still scored and taken."""
     tried = []
+    passwords._zxcvbn()  # zxcvbn loaded, its matcher bounded, so that the library's is the one replaced here
     monkeypatch.setattr(passwords, "_library_l33t_match", lambda *args: tried.append(args) or [])
     password = ("4@8(<{[3&69!|170$5+%2" * 7)[:128]
     browser = Browserish(app.test_client())
     assert register(browser, password=password).status_code == 302
     assert fresh(sa.select(User.username)).scalars().all().count("readerone") == 1
     assert tried == []
+
+
+def test_the_app_loads_zxcvbn_only_when_a_password_is_checked(tmp_path):
+    """Its dictionaries take about 12 MB of every process (web workers, an export's processes) that imports the app."""
+    script = """
+import sys
+from pathlib import Path
+from tests.support.database import make_app
+app = make_app("sqlite", Path(sys.argv[1]))
+assert "zxcvbn" not in sys.modules, "imported with the app"
+from cms.passwords import CmsPasswordUtil
+with app.test_request_context():
+    problems = CmsPasswordUtil(app).complexity_problems("password1234", True, email="someone@example.com")
+assert problems and "zxcvbn" in sys.modules, problems
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 # Each account page: its title, its one heading and its button say the same word as the link that leads to it.
