@@ -57,6 +57,12 @@ CAPABILITIES = {
 # control characters and white space browsers drop before reading it.
 SITE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f]*")
 
+# What a browser's Fetch Metadata (Sec-Fetch-Site) says of a request another site's page made it send: a link or a
+# script there opening an export would run one of the member's exports (a file of every comment, or a background
+# job) without their asking. A request typed, bookmarked or sent from this site says "none" or "same-origin"; a
+# browser too old to say anything is let through, as before.
+FROM_ANOTHER_SITE = ("cross-site", "same-site")
+
 
 def deny_access():
     """Anonymous users go to the login page (with a same-site `next`); others get a 403 page."""
@@ -350,7 +356,8 @@ class StaffModelView(ModelView):
         return address off this site is a 400. Flask-Admin lets `?url=http:evil.example` through (it reads as a
         relative URL) and Werkzeug sends it on as `Location: http:///evil.example`, which browsers follow off-site.
         So are an `export_type` among the page's arguments (Flask-Admin's export links, built with the page's
-        arguments, named it twice: a 500) and a NUL character in any (SQLite's full-text MATCH failed on it)."""
+        arguments, named it twice: a 500) and a NUL character in any (SQLite's full-text MATCH failed on it). An export
+        that another site's page started is a 403 (FROM_ANOTHER_SITE)."""
         response = super()._handle_view(name, **kwargs)
         if response is None:
             flag = CAPABILITIES.get(name)
@@ -361,6 +368,8 @@ class StaffModelView(ModelView):
                 abort(400, gettext("The return address must be a page of this site."))
             if "export_type" in request.args:  # Flask-Admin's export links pass it as well as the page's arguments
                 abort(400, gettext("The address names an export type: exports have addresses of their own."))
+            if name == "export" and request.headers.get("Sec-Fetch-Site") in FROM_ANOTHER_SITE:
+                abort(403, gettext("Exports start from the console's own pages: open the list here and choose Export."))
             if any("\x00" in value for _, value in request.args.items(multi=True)):
                 abort(400, gettext("The address holds a NUL character, which no search or filter can hold."))
         return response

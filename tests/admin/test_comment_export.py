@@ -2,6 +2,7 @@
 background jobs with progress on a thread and on RQ/Redis, and who may download."""
 
 import csv
+import html
 import io
 import json
 import os
@@ -136,6 +137,32 @@ def test_only_moderators_export(login_as, comments, role):
 
 def test_unknown_export_format_is_404(login_as, comments):
     assert login_as("moderator").get("/admin/comment/export/pdf/").status_code == 404
+
+
+@pytest.mark.parametrize("origin", ["cross-site", "same-site"])
+def test_an_export_another_sites_page_starts_is_refused_and_starts_nothing(login_as, comments, background, origin):
+    """A link or script on another site (Sec-Fetch-Site) cannot make a moderator's browser export or queue a job."""
+    response = login_as("moderator").get("/admin/comment/export/xlsx/", headers={"Sec-Fetch-Site": origin})
+    assert response.status_code == 403
+    assert "Exports start from the console's own pages" in html.unescape(response.get_data(as_text=True))
+    assert fresh(sa.select(sa.func.count()).select_from(ExportJob)).scalar_one() == 0
+    assert fresh(sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "export")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("origin", ["same-origin", "none", None])
+def test_an_export_from_the_console_typed_or_from_an_older_browser_goes_ahead(login_as, comments, origin):
+    headers = {"Sec-Fetch-Site": origin} if origin else {}
+    response = login_as("moderator").get("/admin/comment/export/csv/", headers=headers)
+    assert response.status_code == 200 and read_csv(response.get_data())[1:]
+
+
+def test_the_other_lists_exports_refuse_another_sites_page_too(login_as, users):
+    response = login_as("administrator").get("/admin/user/export/csv/", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    assert (
+        login_as("administrator").get("/admin/user/export/csv/", headers={"Sec-Fetch-Site": "same-origin"}).status_code
+        == 200
+    )
 
 
 # -- background jobs ---------------------------------------------------------------------------------
