@@ -95,3 +95,27 @@ def test_the_users_list_fits_a_1280_pixel_screen(page, users):
     assert table.evaluate("box => box.scrollWidth <= box.clientWidth"), "the list scrolls sideways"
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path="/tmp/browser-users-1280.png", full_page=True)
+
+
+def test_an_export_link_works_from_the_console_and_not_from_another_site(page, users, live_server):
+    """Chromium's own Sec-Fetch-Site: the console's Export menu downloads the file (same-origin), and the same link
+    on another site's page, followed by the signed-in moderator's browser, gets the 403 and no file."""
+    post = make_post(users["author"], "published")
+    make_comment(users["reader"], post, body="export me", status="pending")
+    sign_in(page, "moderator@example.com")
+    page.goto("/admin/comment/?status=all")
+    page.click("a.dropdown-toggle:has-text('Export')")
+    with page.expect_download() as download:
+        page.click("a.dropdown-item:has-text('Export CSV')")
+    assert download.value.suggested_filename.endswith(".csv")
+
+    export_url = f"{live_server}/admin/comment/export/csv/?status=all"
+    page.route(
+        "http://elsewhere.example/",
+        lambda route: route.fulfill(content_type="text/html", body=f'<a id="lure" href="{export_url}">prize</a>'),
+    )
+    page.goto("http://elsewhere.example/")
+    with page.expect_response(lambda response: response.url == export_url) as answer:
+        page.click("#lure")
+    assert answer.value.status == 403
+    page.wait_for_selector("text=Exports start from the console's own pages")
