@@ -7,9 +7,9 @@ FLASK := $(BIN)/flask --app wsgi
 export PYTHONPATH := $(CURDIR)
 
 # The lock files (requirements.txt, requirements-dev.txt) pin every package, transitive ones included, to one exact
-# version and the hashes of its files (`name==version` and `--hash=sha256:` lines: pip then installs those files and
-# refuses any other); they are compiled from requirements.in and requirements-dev.in by `make lock`.
-PIP_COMPILE_ARGS := --quiet --strip-extras --allow-unsafe --generate-hashes --no-emit-index-url --no-emit-find-links --no-annotate --no-header
+# version (`name==version`, a line each and nothing else); they are compiled by `make lock` from requirements.in and
+# requirements-dev.in, which pin each direct dependency exactly too (an upgrade is an edit there, then `make lock`).
+PIP_COMPILE_ARGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-annotate --no-header
 
 .PHONY: run test install install-dev lint lock check-lock bench seed-large clean
 
