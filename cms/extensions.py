@@ -45,11 +45,15 @@ class RoutingSession(Session):
 
     wrote = False
 
+    def reads_replica(self) -> bool:
+        """Whether a read now goes to the replica: the one answer get_bind and `reads_replica()` share."""
+        return not self.wrote and has_app_context() and bool(g.get("cms_read_replica")) and REPLICA in self._db.engines
+
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         if bind is None and not self.wrote:
             if self._flushing or getattr(clause, "is_dml", False):
                 self.wrote = True
-            elif has_app_context() and g.get("cms_read_replica") and REPLICA in self._db.engines:
+            elif self.reads_replica():
                 return self._db.engines[REPLICA]
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
@@ -73,12 +77,7 @@ def primary_reads() -> Iterator[None]:
 
 def reads_replica() -> bool:
     """Whether this app context's next read goes to the replica (RoutingSession.get_bind's choice)."""
-    return bool(
-        has_app_context()
-        and g.get("cms_read_replica")
-        and REPLICA in db.engines
-        and not cast(RoutingSession, db.session()).wrote
-    )
+    return has_app_context() and cast(RoutingSession, db.session()).reads_replica()
 
 
 def replica_engine():
