@@ -173,7 +173,8 @@ def validate_translation(source: str, translation: str, alternatives: tuple[str,
     if is_blank(translation) and not all(is_blank(s) for s in sources):
         return ["a translation cannot be only white space: leave it empty to show the original"]
     errors = []
-    hidden = [code for code in unshowable(translation) if not any(code in unshowable(s) for s in sources)]
+    in_sources = {code for s in sources for code in unshowable(s)}
+    hidden = [code for code in unshowable(translation) if code not in in_sources]
     if hidden:
         errors.append(f"characters a page cannot show must go: {', '.join(hidden)}")
     wanted = [placeholders(s) for s in sources]
